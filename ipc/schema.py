@@ -1,0 +1,394 @@
+"""Every IPC command, result and event, in one place (DESIGN.md, "IPC").
+
+Wire shape (MessagePack-RPC): a request is ``[0, msgid, method, [params]]``, a response
+``[1, msgid, error, result]``, a notification ``[2, method, [params]]``. ``params`` is
+always a one-element array holding a map of named fields, so fields can be added without
+breaking old peers: a receiver ignores keys it does not know (add-only evolution).
+
+Commands (controller -> engine requests) and events (engine -> controller notifications)
+are small frozen dataclasses. ``from_params`` validates a decoded map and raises
+``SchemaError``; constructing one with bad values in code raises ``LocalProtocolError``.
+
+Times: every event carries ``at``, the engine's monotonic clock in seconds. The ``hello``
+event carries ``clock_offset``; ``at + clock_offset`` is wall-clock Unix time.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, Literal, Self, get_args, get_origin
+
+from ipc.errors import LocalProtocolError, SchemaError
+
+__all__ = [
+    "COMMANDS",
+    "EVENTS",
+    "PROTOCOL_VERSION",
+    "Abort",
+    "Ack",
+    "Close",
+    "Closed",
+    "Command",
+    "ConnectFailed",
+    "Connected",
+    "Connecting",
+    "Event",
+    "FlowControl",
+    "GetApiInfo",
+    "Hello",
+    "ListSessions",
+    "LogLine",
+    "Open",
+    "Ping",
+    "Received",
+    "Send",
+    "Sent",
+    "SessionError",
+    "Shutdown",
+    "Stats",
+]
+
+#: Bumped only for changes an old peer cannot ignore. Adding fields, methods or events
+#: does not bump it.
+PROTOCOL_VERSION = 1
+
+#: A framing is either a preset name ("le32", "be32", "be16", "u8", ...) or a map with
+#: the keys length_size (1, 2, 4, 8), byte_order ("little" | "big"),
+#: length_includes_header (bool), max_frame_length (int). Checked by the engine.
+Framing = str | dict[str, Any]
+
+SessionState = Literal["connecting", "connected", "closing", "closed", "failed"]
+ConnectFailReason = Literal["refused", "dns", "timeout", "unreachable", "error"]
+SessionErrorKind = Literal["frame_too_large", "truncated_frame", "reset", "io"]
+ClosedBy = Literal["peer", "local", "abort", "error", "shutdown"]
+
+
+class _Message:
+    """Shared to/from-params logic; concrete messages are frozen dataclasses."""
+
+    __slots__ = ()
+    METHOD: ClassVar[str]
+    _hints: ClassVar[dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if not _conforms(value, type(self)._hints[f.name]):
+                raise LocalProtocolError(
+                    f"{type(self).__name__}.{f.name}: {value!r} is not {_describe(f.name, self)}"
+                )
+
+    def to_params(self) -> dict[str, Any]:
+        """Return the map that travels as the message's single parameter."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_params(cls, params: object) -> Self:
+        """Build from a decoded params map; unknown keys are ignored.
+
+        Raises:
+            SchemaError: a required field is missing or a value has the wrong type.
+        """
+        if not isinstance(params, dict):
+            raise SchemaError(f"{cls.METHOD}: params must be a map, got {type(params).__name__}")
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.name in params:
+                value = params[f.name]
+                if not _conforms(value, cls._hints[f.name]):
+                    raise SchemaError(
+                        f"{cls.METHOD}: field {f.name!r} has the wrong type "
+                        f"({type(value).__name__})"
+                    )
+                kwargs[f.name] = value
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise SchemaError(f"{cls.METHOD}: missing field {f.name!r}")
+        try:
+            return cls(**kwargs)
+        except LocalProtocolError as exc:
+            raise SchemaError(f"{cls.METHOD}: {exc}") from exc
+
+
+def _describe(name: str, msg: object) -> str:
+    return str(type(msg)._hints[name])  # type: ignore[attr-defined]
+
+
+def _conforms(value: object, hint: Any) -> bool:
+    """Check a decoded value against a (small) subset of typing: enough for this schema."""
+    if hint is Any:
+        return True
+    origin = get_origin(hint)
+    if origin is Literal:
+        return value in get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_conforms(value, h) for h in get_args(hint))
+    if origin is list:
+        (item,) = get_args(hint)
+        return isinstance(value, list) and all(_conforms(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+_M = typing.TypeVar("_M", bound=_Message)
+_frozen = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+class Command(_Message):
+    """Controller -> engine request."""
+
+    __slots__ = ()
+
+
+@_frozen
+class GetApiInfo(Command):
+    """Ask for the same information as the ``hello`` event. Result: ``Hello.to_params()``."""
+
+    METHOD: ClassVar[str] = "get_api_info"
+
+
+@_frozen
+class Open(Command):
+    """Open a TCP session. The response comes once connected: ``{"session_id": int,
+    "local": str, "peer": str}``, or the error ``ConnectFailed`` with the reason.
+    Events ``connecting`` then ``connected`` / ``connect_failed`` are sent as well."""
+
+    METHOD: ClassVar[str] = "open"
+    host: str
+    port: int
+    framing: Framing = "le32"
+    connect_timeout: float = 10.0
+    label: str = ""
+
+
+@_frozen
+class Send(Command):
+    """Send frames, in order, on a session. Completes when written to the socket (a peer
+    that never reads makes it wait). Result: ``{"frames": int, "bytes": int}``."""
+
+    METHOD: ClassVar[str] = "send"
+    session_id: int
+    frames: list[bytes]
+
+
+@_frozen
+class Close(Command):
+    """Close gracefully: queued frames are flushed, then the socket is closed."""
+
+    METHOD: ClassVar[str] = "close"
+    session_id: int
+
+
+@_frozen
+class Abort(Command):
+    """Close at once: pending sends are dropped and the socket is reset."""
+
+    METHOD: ClassVar[str] = "abort"
+    session_id: int
+
+
+@_frozen
+class ListSessions(Command):
+    """Result: ``{"sessions": [map, ...]}``; each map has session_id, label, host, port,
+    state, framing, frames_in, bytes_in, frames_out, bytes_out, opened_at."""
+
+    METHOD: ClassVar[str] = "list_sessions"
+
+
+@_frozen
+class Ping(Command):
+    """Liveness probe. Result: ``{"token": token, "at": engine monotonic time}``."""
+
+    METHOD: ClassVar[str] = "ping"
+    token: int = 0
+
+
+@_frozen
+class Shutdown(Command):
+    """Close every session and exit. Result ``{}`` is sent before the engine exits."""
+
+    METHOD: ClassVar[str] = "shutdown"
+
+
+@_frozen
+class FlowControl(Command):
+    """Switch on credit-based flow control for data events (``received``, ``sent``).
+
+    Without it the engine relies on the pipe alone for back-pressure (fine for a client
+    that reads only when it wants more). With it, the engine stops sending data events
+    once ``window_bytes`` of them are unacknowledged; the controller sends ``ack``
+    notifications as it consumes them. Control traffic is never held back by the window.
+    QProcess reads its pipe eagerly into an unbounded buffer, so the Qt client needs this.
+    """
+
+    METHOD: ClassVar[str] = "flow_control"
+    window_bytes: int
+
+
+@_frozen
+class Ack(Command):
+    """Controller -> engine *notification*: ``nbytes`` of data events were consumed."""
+
+    METHOD: ClassVar[str] = "ack"
+    nbytes: int
+
+
+# ------------------------------------------------------------------------------- events
+
+
+class Event(_Message):
+    """Engine -> controller notification."""
+
+    __slots__ = ()
+
+
+@_frozen
+class Hello(Event):
+    """The engine's first message; also the result of ``get_api_info``."""
+
+    METHOD: ClassVar[str] = "hello"
+    protocol_version: int
+    engine_version: str
+    pid: int
+    methods: list[str]
+    events: list[str]
+    framing_presets: dict[str, Any]
+    clock_offset: float
+
+
+@_frozen
+class Connecting(Event):
+    """A session was created and is connecting."""
+
+    METHOD: ClassVar[str] = "connecting"
+    session_id: int
+    host: str
+    port: int
+    framing: dict[str, Any]
+    label: str = ""
+    at: float
+
+
+@_frozen
+class Connected(Event):
+    """The session's TCP connection is up. ``local``/``peer`` are "host:port"."""
+
+    METHOD: ClassVar[str] = "connected"
+    session_id: int
+    local: str
+    peer: str
+    at: float
+
+
+@_frozen
+class ConnectFailed(Event):
+    """The connection could not be made; the session is gone (no ``closed`` follows)."""
+
+    METHOD: ClassVar[str] = "connect_failed"
+    session_id: int
+    reason: ConnectFailReason
+    message: str
+    at: float
+
+
+@_frozen
+class Received(Event):
+    """A batch of frames arrived on one session, in order (one event, many frames)."""
+
+    METHOD: ClassVar[str] = "received"
+    session_id: int
+    frames: list[bytes]
+    at: float
+
+
+@_frozen
+class Sent(Event):
+    """A batch of frames was written to one session's socket, in order."""
+
+    METHOD: ClassVar[str] = "sent"
+    session_id: int
+    frames: list[bytes]
+    at: float
+
+
+@_frozen
+class SessionError(Event):
+    """Something went wrong on one session; a ``closed`` event follows."""
+
+    METHOD: ClassVar[str] = "session_error"
+    session_id: int
+    kind: SessionErrorKind
+    message: str
+    at: float
+
+
+@_frozen
+class Closed(Event):
+    """The session is over; the counters are final."""
+
+    METHOD: ClassVar[str] = "closed"
+    session_id: int
+    by: ClosedBy
+    frames_in: int = 0
+    bytes_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+    at: float
+
+
+@_frozen
+class Stats(Event):
+    """Periodic engine-wide counters (totals since the engine started)."""
+
+    METHOD: ClassVar[str] = "stats"
+    sessions: int
+    frames_in: int
+    bytes_in: int
+    frames_out: int
+    bytes_out: int
+    at: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@_frozen
+class LogLine(Event):
+    """A log line from the engine worth showing to the user."""
+
+    METHOD: ClassVar[str] = "log"
+    level: str
+    message: str
+    at: float
+
+
+def _registry(*classes: type[_M]) -> dict[str, type[_M]]:
+    for cls in classes:
+        cls._hints = typing.get_type_hints(cls)
+    return {cls.METHOD: cls for cls in classes}
+
+
+COMMANDS: dict[str, type[Command]] = _registry(
+    GetApiInfo, Open, Send, Close, Abort, ListSessions, Ping, Shutdown, FlowControl, Ack
+)
+EVENTS: dict[str, type[Event]] = _registry(
+    Hello,
+    Connecting,
+    Connected,
+    ConnectFailed,
+    Received,
+    Sent,
+    SessionError,
+    Closed,
+    Stats,
+    LogLine,
+)
