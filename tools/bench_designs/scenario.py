@@ -1,0 +1,171 @@
+"""The shared timeline of the comparison apps, the JSON result they write, and its statistics.
+
+Qt-free, so the report (and its tests) read results without starting Qt.
+
+Theory of operation: every design runs the same script (``Plan``) measured from ``t0``,
+the moment its connection to the demo server is up. The script opens named phases
+(``idle``, ``block``, ``flood``; framewire adds ``stall`` and ``restart``), and each
+phase's tick intervals are summarised on their own. A tick interval belongs to the phase
+in which it *ends*, so the one long interval that covers a 1 s block is counted in
+``block``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The animation's timer period, as in the classic sample.
+TICK_MS = 25
+#: How long a handler blocks in the "block" scenario (the issue's "blocks for 1 s").
+BLOCK_SECONDS = 1.0
+#: Size of each flood frame in bytes (8-byte big-endian sequence number + filler).
+FLOOD_FRAME_SIZE = 100
+#: Payload that asks the echo server for the reply whose handler then blocks.
+BLOCK_REQUEST = b"block"
+
+PHASES = ("idle", "block", "flood", "stall", "restart")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """How long each phase lasts and how big the flood is."""
+
+    idle_seconds: float
+    settle_seconds: float  # after the block (or stall) ends, before the next phase
+    flood_frames: int
+    flood_timeout_seconds: float  # a design that has not shown every frame by then stops
+    tail_seconds: float  # ticks kept after the last flood frame is shown
+    stall_seconds: float = 2.0  # framewire only: engine SIGSTOPped this long
+    restart_window_seconds: float = 3.0  # framewire only: after SIGKILL of the engine
+
+
+PLANS: dict[str, Plan] = {
+    "quick": Plan(
+        idle_seconds=1.0,
+        settle_seconds=0.5,
+        flood_frames=3_000,
+        flood_timeout_seconds=4.0,
+        tail_seconds=0.3,
+    ),
+    "full": Plan(
+        idle_seconds=3.0,
+        settle_seconds=1.0,
+        flood_frames=20_000,
+        flood_timeout_seconds=20.0,
+        tail_seconds=1.0,
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Phase:
+    """A named span of the timeline, in seconds since ``t0``."""
+
+    name: str
+    start: float
+    end: float
+
+
+@dataclass(slots=True, kw_only=True)
+class FloodResult:
+    """What the design showed of the flood."""
+
+    requested: int
+    displayed: int = 0
+    lost: int = 0  # sequence numbers skipped (never displayed, later ones were)
+    out_of_order: int = 0
+    first_at: float | None = None  # t of the first flood frame displayed
+    last_at: float | None = None  # t of the last one
+
+    @property
+    def completed(self) -> bool:
+        return self.displayed >= self.requested
+
+    def frames_per_second(self, started_at: float) -> float:
+        """Frames displayed per second, from the flood request to the last frame shown."""
+        if self.last_at is None or self.last_at <= started_at:
+            return 0.0
+        return self.displayed / (self.last_at - started_at)
+
+
+@dataclass(slots=True, kw_only=True)
+class DesignResult:
+    """One run of one design: what each app writes as JSON."""
+
+    design: str
+    label: str
+    plan: str
+    ticks: list[float] = field(default_factory=list)  # tick times, seconds since t0
+    phases: list[Phase] = field(default_factory=list)
+    marks: dict[str, float] = field(default_factory=dict)  # block_start, flood_start, ...
+    flood: FloodResult | None = None
+    duration: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DesignResult:
+        flood = data.get("flood")
+        return cls(
+            design=data["design"],
+            label=data["label"],
+            plan=data["plan"],
+            ticks=[float(t) for t in data["ticks"]],
+            phases=[Phase(**p) for p in data["phases"]],
+            marks={k: float(v) for k, v in data["marks"].items()},
+            flood=FloodResult(**flood) if flood else None,
+            duration=float(data["duration"]),
+            notes=list(data.get("notes", [])),
+        )
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json()))
+
+    @classmethod
+    def read(cls, path: Path) -> DesignResult:
+        return cls.from_json(json.loads(path.read_text()))
+
+    def phase(self, name: str) -> Phase | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def intervals_ms(self, phase: Phase | None = None) -> list[float]:
+        """Tick intervals in ms, all of them or those that end inside ``phase``."""
+        out: list[float] = []
+        for before, after in zip(self.ticks, self.ticks[1:], strict=False):
+            if phase is None or phase.start < after <= phase.end:
+                out.append((after - before) * 1000.0)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TickStats:
+    """p50/p99/max of tick intervals in ms, and how many there were."""
+
+    count: int
+    p50: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, intervals_ms: list[float]) -> TickStats:
+        if not intervals_ms:
+            return cls(count=0, p50=math.nan, p99=math.nan, max=math.nan)
+        ordered = sorted(intervals_ms)
+        return cls(
+            count=len(ordered),
+            p50=percentile(ordered, 50),
+            p99=percentile(ordered, 99),
+            max=ordered[-1],
+        )
+
+
+def percentile(ordered: list[float], pct: float) -> float:
+    """Nearest-rank percentile of an already sorted list (no interpolation: a real sample)."""
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
