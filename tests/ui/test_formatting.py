@@ -1,0 +1,96 @@
+import pytest
+
+from ui.formatting import (
+    HexError,
+    describe_exit,
+    format_bytes,
+    format_rate,
+    framing_text,
+    hex_dump,
+    hex_error,
+    log_row_json,
+    log_row_text,
+    parse_hex,
+    preview,
+    session_name,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", b""),
+        ("68656c6c6f", b"hello"),
+        ("68 65 6C 6c 6f", b"hello"),
+        ("0x68,0x65", b"he"),
+        ("de:ad-be ef\n", b"\xde\xad\xbe\xef"),
+    ],
+)
+def test_parse_hex_accepts_common_forms(text, expected):
+    assert parse_hex(text) == expected
+    assert hex_error(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("6", "odd number"),
+        ("686 5", "odd number of hex digits before column 4"),
+        ("68 zz", "'z' at column 4"),
+        ("0xg1", "'g' at column 3"),
+    ],
+)
+def test_parse_hex_rejects_with_position(text, message):
+    with pytest.raises(HexError, match=message):
+        parse_hex(text)
+    assert message in hex_error(text)
+
+
+def test_preview_shows_text_escaped_and_binary_as_hex():
+    assert preview(b"hello") == "hello"
+    assert preview(b"a\nb\tc") == "a\\nb\\tc"
+    assert preview(b"\x00\x01\xff") == "00 01 ff"
+    long = preview(b"x" * 500, limit=10)
+    assert long == "x" * 10 + "…"
+    assert preview(bytes(range(200)), limit=30).endswith("…")
+
+
+def test_preview_of_long_utf8_cut_inside_a_character():
+    assert preview("é".encode() * 400, limit=20) == "é" * 20 + "…"
+
+
+def test_sizes_rates_and_exits():
+    assert format_bytes(512) == "512 B"
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(5 * 1024**3) == "5.0 GiB"
+    assert format_rate(12) == "12/s"
+    assert format_rate(12_345) == "12.3k/s"
+    assert format_rate(2_500_000) == "2.50M/s"
+    assert describe_exit(3, crashed=False) == "exited with code 3"
+    assert describe_exit(9, crashed=True) == "killed by signal 9 (SIGKILL)"
+
+
+def test_session_names_and_framing_text():
+    assert session_name(1, 3) == "#3"
+    assert session_name(2, 3) == "e2#3"
+    assert framing_text("be16") == "be16"
+    assert framing_text({"length_size": 2, "byte_order": "big"}) == "be16"
+    assert framing_text({"length_size": 4, "length_includes_header": True}) == "le32+hdr"
+
+
+def test_hex_dump_lines():
+    dump = hex_dump(b"hello, world! 0123\x00")
+    first, second = dump.splitlines()
+    assert first.startswith("00000000  68 65 6c 6c 6f")
+    assert first.endswith("hello, world! 01")
+    assert second.startswith("00000010  32 33 00") and second.endswith("23.")
+
+
+def test_saved_rows_text_and_json():
+    line = log_row_text(0.0, "#1", "in", b"hi\n")
+    assert line.split("\t")[1:] == ["#1", "in", "3", "hi\\n"]
+    assert log_row_text(0.0, "#1", "in", b"\xff").endswith("\tff")
+    assert log_row_json(1.5, "#2", "out", b"ok") == (
+        '{"time": 1.5, "session": "#2", "direction": "out", "length": 2, "text": "ok"}'
+    )
+    assert '"hex": "ff00"' in log_row_json(1.5, "#2", "out", b"\xff\x00")

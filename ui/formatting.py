@@ -1,0 +1,228 @@
+"""Qt-free text helpers for the window: times, sizes, rates, previews, hex input, exits.
+
+Everything here is a plain function of its arguments so it can be unit-tested without a
+``QApplication`` (STYLE.md 4.7).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import string
+import time
+
+__all__ = [
+    "HexError",
+    "describe_exit",
+    "format_bytes",
+    "format_duration",
+    "format_rate",
+    "format_time",
+    "framing_text",
+    "hex_dump",
+    "hex_error",
+    "log_row_json",
+    "log_row_text",
+    "parse_hex",
+    "preview",
+    "session_name",
+    "to_hex",
+]
+
+#: Characters a payload may hold and still be previewed as text.
+_PRINTABLE = frozenset(string.printable) - frozenset("\x0b\x0c")
+_HEX_DIGITS = frozenset(string.hexdigits)
+#: Separators accepted between hex bytes as the user types ("68 65", "68:65", "0x68,0x65").
+_HEX_SEPARATORS = " \t\r\n,:-"
+
+
+class HexError(ValueError):
+    """The text typed into the hex field is not a whole number of hex bytes."""
+
+
+def format_time(wall: float) -> str:
+    """Local wall-clock time with milliseconds: ``14:03:27.512``."""
+    seconds = int(wall)
+    millis = int((wall - seconds) * 1000)
+    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+
+
+def format_bytes(n: int) -> str:
+    """Human-readable byte count: ``512 B``, ``1.5 KiB``, ``3.2 MiB``."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_rate(per_second: float, unit: str = "/s") -> str:
+    """Short rate: ``0/s``, ``950/s``, ``12.3k/s``, ``1.25M/s``."""
+    if per_second < 1000:
+        return f"{per_second:.0f}{unit}"
+    if per_second < 1_000_000:
+        return f"{per_second / 1000:.1f}k{unit}"
+    return f"{per_second / 1_000_000:.2f}M{unit}"
+
+
+def format_duration(seconds: float) -> str:
+    """``0.4 s``, ``12 s``, ``3 min 5 s``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def to_hex(payload: bytes, limit: int | None = None) -> str:
+    """Space-separated hex bytes, cut at ``limit`` bytes with a trailing ellipsis."""
+    if limit is not None and len(payload) > limit:
+        return payload[:limit].hex(" ") + " …"
+    return payload.hex(" ")
+
+
+def _as_text(payload: bytes) -> str | None:
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if all(ch in _PRINTABLE or ord(ch) > 0x9F for ch in text):
+        return text
+    return None
+
+
+def preview(payload: bytes, limit: int = 96) -> str:
+    """One-line preview: the text if the payload is printable UTF-8, else hex.
+
+    Text is shown with newlines escaped so each log row stays one line.
+    """
+    head = payload[: limit * 4]  # enough bytes for `limit` characters of UTF-8
+    text = _as_text(head) if len(payload) <= limit * 4 else _as_text_prefix(head)
+    if text is None:
+        return to_hex(payload, limit // 3)
+    text = text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    if len(text) > limit or len(payload) > len(head):
+        return text[:limit] + "…"
+    return text
+
+
+def _as_text_prefix(head: bytes) -> str | None:
+    """Like ``_as_text`` for a prefix that may end inside a multi-byte character."""
+    for cut in range(4):
+        text = _as_text(head[: len(head) - cut])
+        if text is not None:
+            return text
+    return None
+
+
+def hex_error(text: str) -> str | None:
+    """Return why ``text`` is not valid hex input, or ``None`` if it is.
+
+    Accepted: pairs of hex digits, optionally prefixed ``0x``, separated by spaces, commas,
+    colons or dashes (``68 65 6c``, ``0x68,0x65``, ``68656c``).
+    """
+    try:
+        parse_hex(text)
+    except HexError as exc:
+        return str(exc)
+    return None
+
+
+def parse_hex(text: str) -> bytes:
+    """Parse hex input as typed by a user (see ``hex_error`` for the accepted forms).
+
+    Raises:
+        HexError: with the 1-based column of the first bad character, or an odd digit count.
+    """
+    digits: list[str] = []
+    group_start = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in _HEX_SEPARATORS:
+            if (len(digits) - group_start) % 2:
+                raise HexError(f"odd number of hex digits before column {i + 1}")
+            group_start = len(digits)
+            i += 1
+            continue
+        if ch == "0" and text[i + 1 : i + 2] in ("x", "X") and len(digits) == group_start:
+            i += 2
+            continue
+        if ch not in _HEX_DIGITS:
+            raise HexError(f"{ch!r} at column {i + 1} is not a hex digit")
+        digits.append(ch)
+        i += 1
+    if len(digits) % 2:
+        raise HexError("odd number of hex digits: add one more")
+    return bytes.fromhex("".join(digits))
+
+
+def describe_exit(exit_code: int, crashed: bool) -> str:
+    """Why a process ended, as QProcess reports it (on Unix a crash's code is the signal)."""
+    if not crashed:
+        return f"exited with code {exit_code}"
+    try:
+        name = signal.Signals(exit_code).name
+    except ValueError:
+        return f"crashed (signal {exit_code})"
+    return f"killed by signal {exit_code} ({name})"
+
+
+def log_row_text(wall: float, session: str, direction: str, payload: bytes) -> str:
+    """One saved log line: time, session, direction, length, then text or hex."""
+    text = _as_text(payload)
+    body = text.encode("unicode_escape").decode("ascii") if text is not None else to_hex(payload)
+    return f"{format_time(wall)}\t{session}\t{direction}\t{len(payload)}\t{body}"
+
+
+def log_row_json(wall: float, session: str, direction: str, payload: bytes) -> str:
+    """One saved log row as a JSON line; the payload as text when it is UTF-8, else hex."""
+    record: dict[str, object] = {
+        "time": round(wall, 6),
+        "session": session,
+        "direction": direction,
+        "length": len(payload),
+    }
+    text = _as_text(payload)
+    if text is not None:
+        record["text"] = text
+    else:
+        record["hex"] = payload.hex()
+    return json.dumps(record, ensure_ascii=False)
+
+
+def session_name(generation: int, session_id: int) -> str:
+    """Name of a session in the window: ``#3``, or ``e2#3`` for engines after a restart.
+
+    The engine numbers sessions from 1 each time it starts, so the engine generation
+    disambiguates sessions across restarts.
+    """
+    return f"#{session_id}" if generation <= 1 else f"e{generation}#{session_id}"
+
+
+def framing_text(framing: object) -> str:
+    """Short description of a framing spec map (``le32``-style) or a preset name."""
+    if isinstance(framing, str):
+        return framing
+    if isinstance(framing, dict):
+        size = framing.get("length_size", 4)
+        order = "le" if framing.get("byte_order", "little") == "little" else "be"
+        text = f"{order}{int(size) * 8}" if size != 1 else "u8"
+        if framing.get("length_includes_header"):
+            text += "+hdr"
+        return text
+    return str(framing)
+
+
+def hex_dump(payload: bytes, width: int = 16) -> str:
+    """Classic offset / hex / ASCII dump, ``width`` bytes a line."""
+    lines = []
+    for off in range(0, len(payload), width):
+        chunk = payload[off : off + width]
+        ascii_ = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
+        lines.append(f"{off:08x}  {chunk.hex(' '):<{width * 3}} {ascii_}")
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""LogModel: the log as a Qt table model over a ``LogStore``, appended in batches.
+
+Theory of operation: ``append`` stores rows at once (O(1) per batch) but views learn about
+them only at the next *flush*, at most every ``FLUSH_INTERVAL_MS``: one ``beginInsertRows``
+for everything that arrived since, and one ``beginRemoveRows`` for rows trimmed to respect
+the cap. So a flood costs the view a few updates per second, not one per frame, and the
+store's trim happens only at a flush (rows a view may still ask for stay held until then).
+
+Filtering (by session, direction, text) does not use a ``QSortFilterProxyModel``, whose
+per-row bookkeeping is too slow for millions of rows. The model itself keeps an array of
+the sequence numbers that match. Changing the filter resets the model and rescans the
+store in slices of ``SCAN_ROWS_PER_STEP`` rows from a zero-delay timer, so the window keeps
+animating while a million rows are searched; rows arriving later are matched at flush.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor
+
+from ui.formatting import format_time, preview
+from ui.log_store import DEFAULT_LOG_CAP, Direction, LogFilter, LogRow, LogStore
+
+__all__ = ["FLUSH_INTERVAL_MS", "LogModel"]
+
+#: Views are told about new rows at most this often (about 12 updates a second).
+FLUSH_INTERVAL_MS = 80
+#: Rows matched per step of a filter rescan (about 10 ms for a text filter).
+SCAN_ROWS_PER_STEP = 100_000
+
+COLUMNS = ("Time", "Session", "Dir", "Length", "Data")
+COL_TIME, COL_SESSION, COL_DIR, COL_LENGTH, COL_DATA = range(len(COLUMNS))
+
+_DIRECTION_TEXT = {
+    Direction.IN: "←",
+    Direction.OUT: "→",
+    Direction.INFO: "•",
+    Direction.ERROR: "!",
+}
+_DIRECTION_COLOR = {
+    Direction.IN: QColor("#1b5e20"),
+    Direction.OUT: QColor("#0d47a1"),
+    Direction.INFO: QColor("#555555"),
+    Direction.ERROR: QColor("#b71c1c"),
+}
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class LogModel(QAbstractTableModel):
+    """Columns: time, session, direction, length, preview. ``Qt.UserRole`` gives the row."""
+
+    #: The number of rows dropped past the cap changed (the new total).
+    dropped_changed = Signal(int)
+    #: A filter rescan progressed (0..100); 100 when done.
+    filter_progress = Signal(int)
+
+    def __init__(self, cap: int = DEFAULT_LOG_CAP, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = LogStore(cap)
+        self._filter = LogFilter()
+        # Unfiltered view: rows [vis_first, vis_end) of the store are visible.
+        self._vis_first = 0
+        self._vis_end = 0
+        # Filtered view: the matching sequence numbers shown, and how far the scan got.
+        self._matches = array("q")
+        self._scan_pos = 0
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self._flush_timer.timeout.connect(self.flush)
+        self._scan_timer = QTimer(self)
+        self._scan_timer.setSingleShot(True)
+        self._scan_timer.setInterval(0)
+        self._scan_timer.timeout.connect(self._on_scan_step)
+
+    # ------------------------------------------------------------------ appending
+
+    def append(
+        self, session: str, direction: Direction, wall: float, payloads: list[bytes]
+    ) -> None:
+        """Store a batch of rows; views see it at the next flush."""
+        added = self.store.append(session, direction, wall, payloads)
+        if added and not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def append_note(self, session: str, direction: Direction, wall: float, text: str) -> None:
+        """Store one informational or error row whose payload is ``text``."""
+        self.append(session, direction, wall, [text.encode("utf-8")])
+
+    def flush(self) -> None:
+        """Tell views about rows appended and trimmed since the last flush."""
+        self._flush_timer.stop()
+        trimmed = self.store.trim()
+        first, end = self.store.first_seq, self.store.end_seq
+        if self._filter.is_empty:
+            if self._vis_first < first:
+                gone = min(first, self._vis_end) - self._vis_first
+                if gone > 0:
+                    self.beginRemoveRows(QModelIndex(), 0, gone - 1)
+                    self._vis_first = first
+                    self._vis_end = max(self._vis_end, first)
+                    self.endRemoveRows()
+                else:
+                    self._vis_first = self._vis_end = first
+            if self._vis_end < end:
+                rows = self._vis_end - self._vis_first
+                self.beginInsertRows(QModelIndex(), rows, rows + end - self._vis_end - 1)
+                self._vis_end = end
+                self.endInsertRows()
+        else:
+            self._drop_matches_before(first)
+            if not self._scan_timer.isActive():
+                self._scan_to(end)
+        if trimmed:
+            self.dropped_changed.emit(self.store.dropped)
+
+    def clear(self) -> None:
+        """Forget every row (the user's "Clear"); not counted as dropped."""
+        self.beginResetModel()
+        self.store.clear()
+        self._vis_first = self._vis_end = self.store.end_seq
+        self._matches = array("q")
+        self._scan_pos = self.store.end_seq
+        self.endResetModel()
+
+    # ------------------------------------------------------------------ filtering
+
+    @property
+    def log_filter(self) -> LogFilter:
+        return self._filter
+
+    def set_filter(self, flt: LogFilter) -> None:
+        """Show only rows passing ``flt``; rescans held rows in budgeted steps."""
+        if flt == self._filter:
+            return
+        self.flush()
+        self.beginResetModel()
+        self._filter = flt
+        self._matches = array("q")
+        self._scan_pos = self.store.first_seq
+        self._vis_first, self._vis_end = self.store.first_seq, self.store.end_seq
+        self._scan_timer.stop()
+        self.endResetModel()
+        if not flt.is_empty:
+            self._scan_timer.start()
+        self.filter_progress.emit(100 if flt.is_empty else 0)
+
+    @property
+    def scanning(self) -> bool:
+        return self._scan_timer.isActive()
+
+    def _on_scan_step(self) -> None:
+        end = self.store.end_seq
+        self._scan_to(min(end, self._scan_pos + SCAN_ROWS_PER_STEP))
+        if self._scan_pos < end:
+            self._scan_timer.start()
+            total = max(1, end - self.store.first_seq)
+            self.filter_progress.emit(int(100 * (self._scan_pos - self.store.first_seq) / total))
+        else:
+            self.filter_progress.emit(100)
+
+    def _scan_to(self, hi: int) -> None:
+        lo = max(self._scan_pos, self.store.first_seq)
+        found = self.store.match(self._filter, lo, hi)
+        self._scan_pos = max(self._scan_pos, hi)
+        if found:
+            n = len(self._matches)
+            self.beginInsertRows(QModelIndex(), n, n + len(found) - 1)
+            self._matches.extend(found)
+            self.endInsertRows()
+
+    def _drop_matches_before(self, first: int) -> None:
+        gone = bisect.bisect_left(self._matches, first)
+        if gone:
+            self.beginRemoveRows(QModelIndex(), 0, gone - 1)
+            del self._matches[:gone]
+            self.endRemoveRows()
+
+    # ------------------------------------------------------------------ access
+
+    def seq_at(self, row: int) -> int:
+        """The store sequence number shown at view row ``row``."""
+        if self._filter.is_empty:
+            return self._vis_first + row
+        return self._matches[row]
+
+    def row_at(self, row: int) -> LogRow:
+        return self.store.row(self.seq_at(row))
+
+    def visible_seqs(self) -> range | array[int]:
+        """Sequence numbers of every row views currently show, in order."""
+        if self._filter.is_empty:
+            return range(self._vis_first, self._vis_end)
+        return self._matches
+
+    # ------------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        if parent.isValid():
+            return 0
+        if self._filter.is_empty:
+            return self._vis_end - self._vis_first
+        return len(self._matches)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            row = self.row_at(index.row())
+            col = index.column()
+            if col == COL_TIME:
+                return format_time(row.wall)
+            if col == COL_SESSION:
+                return row.session
+            if col == COL_DIR:
+                return _DIRECTION_TEXT[row.direction]
+            if col == COL_LENGTH:
+                return len(row.payload) if row.direction in (Direction.IN, Direction.OUT) else ""
+            if row.direction in (Direction.INFO, Direction.ERROR):
+                return row.payload.decode("utf-8", "replace")
+            return preview(row.payload)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return _DIRECTION_COLOR[self.row_at(index.row()).direction]
+        if role == Qt.ItemDataRole.UserRole:
+            return self.row_at(index.row())
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (COL_DIR, COL_LENGTH):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None

@@ -1,0 +1,183 @@
+"""The log's rows, stored as the batches they arrived in (Qt-free).
+
+Strategy: a ``received`` event carries many frames; the store keeps a reference to the
+event's list of payloads as one *batch* instead of building a row object per frame, so
+appending is O(1) per event and a million 100-byte frames cost little more than their
+``bytes`` objects. Rows have absolute sequence numbers that never change; the oldest
+batches are dropped (whole or in part) to keep at most ``cap`` rows, and the number of
+rows dropped is counted. A row is found by bisecting the batches' start numbers.
+
+Filtering is a scan over a range of sequence numbers that skips whole batches whose
+session or direction does not match, so only a text filter touches each payload.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["DEFAULT_LOG_CAP", "Direction", "LogFilter", "LogRow", "LogStore"]
+
+#: Default bound on rows held: 1,000,000 100-byte frames is about 150 MB.
+DEFAULT_LOG_CAP = 1_000_000
+
+
+class Direction(Enum):
+    IN = "in"  #: a frame received from the peer
+    OUT = "out"  #: a frame written to the peer
+    INFO = "info"  #: a session or engine event (connected, closed, engine restarted, ...)
+    ERROR = "error"  #: something failed (connect refused, oversize frame, engine crashed)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    seq: int
+    wall: float
+    session: str
+    direction: Direction
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which rows to show; ``None``/empty fields match everything."""
+
+    session: str | None = None
+    direction: Direction | None = None
+    text: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return self.session is None and self.direction is None and not self.text
+
+
+class _Batch:
+    __slots__ = ("direction", "payloads", "session", "start", "wall")
+
+    def __init__(
+        self, start: int, session: str, direction: Direction, wall: float, payloads: list[bytes]
+    ) -> None:
+        self.start = start
+        self.session = session
+        self.direction = direction
+        self.wall = wall
+        self.payloads = payloads
+
+
+class LogStore:
+    """Append-only, front-trimmed storage of log rows in batches."""
+
+    def __init__(self, cap: int = DEFAULT_LOG_CAP) -> None:
+        if cap < 1:
+            raise ValueError("cap must be >= 1")
+        self.cap = cap
+        self._batches: list[_Batch] = []
+        self._starts: list[int] = []
+        self._head = 0  # index of the first live batch; earlier entries await compaction
+        self.first_seq = 0  # first row still held
+        self.end_seq = 0  # one past the last row
+        self.dropped = 0  # rows discarded to respect the cap
+        self._sessions: dict[str, None] = {}
+
+    def __len__(self) -> int:
+        return self.end_seq - self.first_seq
+
+    def append(self, session: str, direction: Direction, wall: float, payloads: list[bytes]) -> int:
+        """Add one batch of rows (the list is kept, not copied); return how many rows."""
+        if not payloads:
+            return 0
+        if session not in self._sessions:
+            self._sessions[session] = None
+        self._batches.append(_Batch(self.end_seq, session, direction, wall, payloads))
+        self._starts.append(self.end_seq)
+        self.end_seq += len(payloads)
+        return len(payloads)
+
+    def excess(self) -> int:
+        """Rows beyond the cap, which ``trim`` would drop."""
+        return max(0, len(self) - self.cap)
+
+    def trim(self) -> int:
+        """Drop the oldest rows beyond the cap; return how many were dropped."""
+        excess = self.excess()
+        if not excess:
+            return 0
+        self.first_seq += excess
+        self.dropped += excess
+        head = bisect.bisect_right(self._starts, self.first_seq, lo=self._head) - 1
+        self._head = max(head, self._head)
+        if self._head > 1024 and self._head * 2 > len(self._batches):
+            del self._batches[: self._head]
+            del self._starts[: self._head]
+            self._head = 0
+        return excess
+
+    def clear(self) -> int:
+        """Forget every row (the user cleared the log; not counted as dropped)."""
+        count = len(self)
+        self._batches.clear()
+        self._starts.clear()
+        self._head = 0
+        self.first_seq = self.end_seq
+        return count
+
+    def _batch_index(self, seq: int) -> int:
+        if not self.first_seq <= seq < self.end_seq:
+            raise IndexError(f"row {seq} is not held (have {self.first_seq}..{self.end_seq})")
+        return bisect.bisect_right(self._starts, seq, lo=self._head) - 1
+
+    def row(self, seq: int) -> LogRow:
+        """The row with sequence number ``seq``.
+
+        Raises:
+            IndexError: the row was dropped or does not exist yet.
+        """
+        batch = self._batches[self._batch_index(seq)]
+        payload = batch.payloads[seq - batch.start]
+        return LogRow(seq, batch.wall, batch.session, batch.direction, payload)
+
+    def rows(self, lo: int, hi: int) -> Iterator[LogRow]:
+        """Rows with ``lo <= seq < hi`` (clamped to those held), in order."""
+        lo, hi = max(lo, self.first_seq), min(hi, self.end_seq)
+        if lo >= hi:
+            return
+        i = self._batch_index(lo)
+        while i < len(self._batches):
+            b = self._batches[i]
+            if b.start >= hi:
+                return
+            for k in range(max(lo, b.start) - b.start, min(hi - b.start, len(b.payloads))):
+                yield LogRow(b.start + k, b.wall, b.session, b.direction, b.payloads[k])
+            i += 1
+
+    def match(self, flt: LogFilter, lo: int, hi: int) -> list[int]:
+        """Sequence numbers in ``[lo, hi)`` whose row passes ``flt``, in order."""
+        lo, hi = max(lo, self.first_seq), min(hi, self.end_seq)
+        if lo >= hi:
+            return []
+        needle = flt.text.encode("utf-8") if flt.text else b""
+        out: list[int] = []
+        i = self._batch_index(lo)
+        while i < len(self._batches):
+            b = self._batches[i]
+            i += 1
+            if b.start >= hi:
+                break
+            if (flt.session is not None and b.session != flt.session) or (
+                flt.direction is not None and b.direction != flt.direction
+            ):
+                continue
+            k0, k1 = max(lo, b.start) - b.start, min(hi - b.start, len(b.payloads))
+            if not needle:
+                out.extend(range(b.start + k0, b.start + k1))
+                continue
+            payloads = b.payloads
+            start = b.start
+            out.extend(start + k for k in range(k0, k1) if needle in payloads[k])
+        return out
+
+    def sessions(self) -> list[str]:
+        """Distinct session names ever logged (for the filter menu), in order first seen."""
+        return list(self._sessions)

@@ -1,0 +1,244 @@
+"""SessionModel: one row per TCP session with its state and counters.
+
+Rows are keyed by (engine generation, session id): the engine numbers sessions from 1 each
+time it starts. Counter updates from a flood are coalesced: events only mark rows dirty,
+and a ``REFRESH_INTERVAL_MS`` timer emits one ``dataChanged`` and recomputes the rates.
+When an engine dies its open sessions become ``lost`` (they are gone with the process).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QColor
+
+from ipc import schema
+from ui.formatting import format_bytes, format_rate, framing_text, session_name
+
+__all__ = ["OPEN_STATES", "SessionInfo", "SessionModel"]
+
+REFRESH_INTERVAL_MS = 500
+#: Closed sessions kept in the table before the oldest are removed.
+MAX_FINISHED_SESSIONS = 200
+#: States in which a session can still be sent to or closed.
+OPEN_STATES = frozenset({"connecting", "connected"})
+
+COLUMNS = ("Session", "Peer", "Framing", "State", "Frames in", "Bytes in", "Frames out",
+           "Bytes out", "Rate in")  # fmt: skip
+_STATE_COLOR = {
+    "connecting": QColor("#8d6e00"),
+    "connected": QColor("#1b5e20"),
+    "closing": QColor("#8d6e00"),
+    "closed": QColor("#555555"),
+    "failed": QColor("#b71c1c"),
+    "lost": QColor("#b71c1c"),
+}
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(slots=True)
+class SessionInfo:
+    generation: int
+    session_id: int
+    host: str
+    port: int
+    framing: str
+    label: str = ""
+    state: str = "connecting"
+    detail: str = ""  # why it failed or closed
+    frames_in: int = 0
+    bytes_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+    rate_in: float = 0.0
+    _rate_frames: int = 0
+    _rate_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return session_name(self.generation, self.session_id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class SessionModel(QAbstractTableModel):
+    """The sessions table; fed with engine events by ``apply_events``."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[SessionInfo] = []
+        self._by_key: dict[tuple[int, int], SessionInfo] = {}
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_INTERVAL_MS)
+        self._timer.timeout.connect(self._on_refresh)
+        self._timer.start()
+
+    def session(self, generation: int, session_id: int) -> SessionInfo | None:
+        return self._by_key.get((generation, session_id))
+
+    def session_at(self, row: int) -> SessionInfo:
+        return self._rows[row]
+
+    def sessions(self) -> list[SessionInfo]:
+        return list(self._rows)
+
+    def apply_events(self, generation: int, events: list[schema.Event]) -> None:
+        """Update rows from a batch of engine events (others are ignored)."""
+        for ev in events:
+            if isinstance(ev, schema.Received):
+                info = self._by_key.get((generation, ev.session_id))
+                if info is not None:
+                    info.frames_in += len(ev.frames)
+                    info.bytes_in += sum(map(len, ev.frames))
+                    self._dirty = True
+            elif isinstance(ev, schema.Sent):
+                info = self._by_key.get((generation, ev.session_id))
+                if info is not None:
+                    info.frames_out += len(ev.frames)
+                    info.bytes_out += sum(map(len, ev.frames))
+                    self._dirty = True
+            elif isinstance(ev, schema.Connecting):
+                self._add(
+                    SessionInfo(
+                        generation, ev.session_id, ev.host, ev.port, framing_text(ev.framing),
+                        label=ev.label, _rate_at=time.monotonic(),
+                    )
+                )  # fmt: skip
+            elif isinstance(ev, schema.Connected):
+                self._update(generation, ev.session_id, state="connected", detail=ev.local)
+            elif isinstance(ev, schema.ConnectFailed):
+                self._update(
+                    generation, ev.session_id, state="failed", detail=f"{ev.reason}: {ev.message}"
+                )
+            elif isinstance(ev, schema.SessionError):
+                self._update(generation, ev.session_id, detail=f"{ev.kind}: {ev.message}")
+            elif isinstance(ev, schema.Closed):
+                info = self._by_key.get((generation, ev.session_id))
+                if info is not None:
+                    info.frames_in, info.bytes_in = ev.frames_in, ev.bytes_in
+                    info.frames_out, info.bytes_out = ev.frames_out, ev.bytes_out
+                    failed = ev.by == "error"
+                    detail = info.detail if failed else f"closed by {ev.by}"
+                    self._update(generation, ev.session_id, state="closed", detail=detail)
+                    self._forget_old()
+
+    def mark_closing(self, generation: int, session_id: int) -> None:
+        self._update(generation, session_id, state="closing")
+
+    def mark_lost(self, generation: int, why: str) -> int:
+        """Sessions of a dead engine are lost; return how many were open."""
+        count = 0
+        for info in self._rows:
+            if info.generation == generation and info.state in (
+                "connecting",
+                "connected",
+                "closing",
+            ):
+                info.state, info.detail, info.rate_in = "lost", why, 0.0
+                count += 1
+        if count:
+            self._emit_all()
+        return count
+
+    def _add(self, info: SessionInfo) -> None:
+        key = (info.generation, info.session_id)
+        if key in self._by_key:
+            return
+        n = len(self._rows)
+        self.beginInsertRows(QModelIndex(), n, n)
+        self._rows.append(info)
+        self._by_key[key] = info
+        self.endInsertRows()
+
+    def _update(self, generation: int, session_id: int, **changes: Any) -> None:
+        info = self._by_key.get((generation, session_id))
+        if info is None:
+            return
+        for name, value in changes.items():
+            setattr(info, name, value)
+        if info.state in ("closed", "failed"):
+            info.rate_in = 0.0
+        row = self._rows.index(info)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def _forget_old(self) -> None:
+        finished = [i for i, s in enumerate(self._rows) if not s.is_open]
+        for row in reversed(finished[: max(0, len(finished) - MAX_FINISHED_SESSIONS)]):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            info = self._rows.pop(row)
+            del self._by_key[(info.generation, info.session_id)]
+            self.endRemoveRows()
+
+    def _on_refresh(self) -> None:
+        now = time.monotonic()
+        changed = self._dirty
+        for info in self._rows:
+            if info.state == "connected":
+                elapsed = now - info._rate_at
+                if elapsed > 0:
+                    rate = (info.frames_in - info._rate_frames) / elapsed
+                    changed = changed or rate != info.rate_in
+                    info.rate_in = rate
+                info._rate_frames, info._rate_at = info.frames_in, now
+        self._dirty = False
+        if changed:
+            self._emit_all()
+
+    def _emit_all(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+            )
+
+    # ------------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        info = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                info.name + (f" {info.label}" if info.label else ""),
+                f"{info.host}:{info.port}",
+                info.framing,
+                info.state,
+                f"{info.frames_in:,}",
+                format_bytes(info.bytes_in),
+                f"{info.frames_out:,}",
+                format_bytes(info.bytes_out),
+                format_rate(info.rate_in),
+            )[col]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return info.detail or None
+        if role == Qt.ItemDataRole.ForegroundRole and col == 3:
+            return _STATE_COLOR.get(info.state)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 4:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return info
+        return None
