@@ -1,0 +1,479 @@
+"""A loopback demo server speaking length-prefixed frames: echo, the classic reply, streams.
+
+It is what ``make run``, the tests and the benchmarks talk to. One server serves every
+test because, in any mode, a client can ask for the behaviour it needs with a control
+frame (a frame whose payload starts with one of these words):
+
+``!stream N`` / ``!stream N SIZE``
+    send N sequence-numbered frames of SIZE bytes (default: ``--size``) back-to-back.
+``!stall``
+    stop reading this connection forever (the peer's sends eventually block).
+``!close``
+    close this connection gracefully after everything before it was sent.
+``!reset``
+    reset this connection (RST, via SO_LINGER 0).
+``!oversize``
+    send a header announcing a frame longer than the framing's maximum.
+``!truncate``
+    send half a frame, then close gracefully (the peer sees EOF mid-frame).
+
+A malformed control frame (``!stream abc``) is answered with one frame starting with
+``!error``. Every other frame is answered according to the mode: ``echo`` sends the
+payload back; ``classic`` answers like the classic Qt+Twisted sample's server, with
+``CLASSIC_REPLY_PREFIX + payload`` -- so ``hello`` gets ``hello, client! you said: hello``.
+
+A sequence-numbered frame's payload is the 8-byte big-endian sequence number (0..N-1)
+followed by ``b"x"`` filler up to the frame size.
+
+Theory of operation: each connection is served by one task that reads a chunk, decodes
+its frames and answers them in order before it reads again. Sending uses ``send_all``
+and so waits for TCP back-pressure; nothing is queued in the server, so a client that
+does not read only ever costs one chunk of memory. Streams are built in C-speed batches
+(one template frame multiplied, sequence bytes written with a strided slice) and sent in
+chunks of about ``STREAM_CHUNK_BYTES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import ipaddress
+import logging
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import trio
+
+from engine.framing import PRESETS, FrameDecoder, FramingSpec, encode_frame, encode_frames
+from ipc.errors import LocalProtocolError, RemoteProtocolError
+from tools.lifecycle import die_with_parent
+
+__all__ = [
+    "CLASSIC_REPLY_PREFIX",
+    "LISTENING_PREFIX",
+    "DemoMode",
+    "main",
+    "parse_listening_line",
+    "sequence_frames",
+    "serve_demo",
+    "serve_demo_connection",
+]
+
+log = logging.getLogger("framewire.demo_server")
+
+DemoMode = Literal["echo", "classic"]
+
+#: Prefix of the first stdout line; the rest is ``HOST:PORT`` (``[::1]:PORT`` for IPv6).
+LISTENING_PREFIX = "framewire demo server listening on "
+#: The classic sample's server answered ``hello`` with a greeting that quotes it.
+CLASSIC_REPLY_PREFIX = b"hello, client! you said: "
+#: Bytes per receive call; many small frames per read, and big frames in few reads.
+RECEIVE_BYTES = 256 * 1024
+#: Streams are sent in chunks of about this size: big enough that the per-send cost of
+#: trio and the kernel vanishes, small enough to stay cheap per connection.
+STREAM_CHUNK_BYTES = 1024 * 1024
+#: How long a graceful close waits for the peer's EOF before closing anyway. Closing
+#: with unread input makes Linux send RST, which can destroy data still in flight.
+CLOSE_GRACE_SECONDS = 5.0
+#: A stream request over this many frames is refused (a typo should not run for hours).
+MAX_STREAM_FRAMES = 1_000_000_000
+
+_FILLER = b"x"
+_SEQUENCE_BYTES = 8
+_BYTE_VALUES = bytes(range(256))
+
+
+class _Closed(Exception):
+    """This connection is finished (closed, reset or stalled on purpose); stop serving it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Config:
+    framing: FramingSpec
+    mode: DemoMode
+    delay: float
+    stream: int
+    size: int
+    stall: bool
+
+
+def sequence_frames(count: int, size: int, spec: FramingSpec, *, start: int = 0) -> Iterator[bytes]:
+    """Yield the wire bytes of frames ``start..start+count-1``, in chunks of ~1 MiB.
+
+    Each payload is the 8-byte big-endian sequence number, then filler up to ``size``.
+
+    Strategy: within a block of up to 256 frames whose numbers share all but the last
+    byte, every frame is identical except that byte. So a block is one template frame
+    multiplied, with the last sequence byte written by a single strided slice
+    assignment -- a few C calls per block instead of Python work per frame.
+
+    Raises:
+        LocalProtocolError: ``size`` is under 8 bytes or does not fit the framing.
+    """
+    if size < _SEQUENCE_BYTES:
+        raise LocalProtocolError(f"stream frame size {size} < {_SEQUENCE_BYTES}")
+    header = encode_frame(bytes(size), spec)[:-size]
+    filler = _FILLER * (size - _SEQUENCE_BYTES)
+    stride = len(header) + size
+    offset = len(header) + _SEQUENCE_BYTES - 1  # position of the last sequence byte
+    chunk: list[bytes] = []
+    chunk_bytes = 0
+    number, end = start, start + count
+    while number < end:
+        low = number & 0xFF
+        n = min(256 - low, end - number)
+        template = header + (number >> 8).to_bytes(_SEQUENCE_BYTES - 1, "big") + b"\0" + filler
+        block = bytearray(template * n)
+        block[offset::stride] = _BYTE_VALUES[low : low + n]
+        chunk.append(block)
+        chunk_bytes += len(block)
+        number += n
+        if chunk_bytes >= STREAM_CHUNK_BYTES:
+            yield b"".join(chunk)
+            chunk, chunk_bytes = [], 0
+    if chunk:
+        yield b"".join(chunk)
+
+
+def _oversize_header(spec: FramingSpec) -> bytes | None:
+    """A header announcing a frame over ``spec``'s limit, or None if none fits the field."""
+    announced = spec.payload_limit + 1
+    if spec.length_includes_header:
+        announced += spec.length_size
+    if announced >= 1 << (8 * spec.length_size):
+        return None  # the field itself is the limit (u8 carries at most 255 bytes)
+    return announced.to_bytes(spec.length_size, spec.byte_order)
+
+
+class _Connection:
+    """Serves one client stream according to the server's config."""
+
+    def __init__(self, stream: trio.abc.HalfCloseableStream, config: _Config) -> None:
+        self._stream = stream
+        self._config = config
+        self._decoder = FrameDecoder(config.framing)
+        self.frames_in = 0
+        self.frames_out = 0
+
+    async def serve(self) -> None:
+        if self._config.stall:
+            await trio.sleep_forever()
+        if self._config.stream:
+            await self._send_stream(self._config.stream, self._config.size)
+        while True:
+            data = await self._stream.receive_some(RECEIVE_BYTES)
+            frames = self._decoder.feed(data)  # b"" = EOF: raises if mid-frame
+            self.frames_in += len(frames)
+            await self._answer(frames)
+            if self._decoder.failed:
+                self._decoder.frames()  # raises the error found after those frames
+            if not data:
+                await self._close_gracefully()
+                return
+
+    async def _answer(self, frames: list[bytes]) -> None:
+        replies: list[bytes] = []
+        for payload in frames:
+            if payload.startswith(b"!") and payload.split(None, 1)[0] in _CONTROL_WORDS:
+                await self._send_replies(replies)
+                replies = []
+                await self._control(payload)
+            elif self._config.delay > 0:
+                await trio.sleep(self._config.delay)
+                await self._send_replies([self._reply_to(payload)])
+            else:
+                replies.append(self._reply_to(payload))
+        await self._send_replies(replies)
+
+    def _reply_to(self, payload: bytes) -> bytes:
+        if self._config.mode == "classic":
+            payload = CLASSIC_REPLY_PREFIX + payload
+            if len(payload) > self._config.framing.max_frame_length:
+                return b"!error reply would exceed the maximum frame length"
+        return payload
+
+    async def _send_replies(self, replies: list[bytes]) -> None:
+        if replies:
+            await self._stream.send_all(encode_frames(replies, self._config.framing))
+            self.frames_out += len(replies)
+
+    async def _control(self, payload: bytes) -> None:
+        word, *args = payload.decode("ascii", "replace").split()
+        if word == "!stream":
+            await self._control_stream(args)
+        elif word == "!stall":
+            log.info("stalling on request")
+            await trio.sleep_forever()
+        elif word == "!close":
+            await self._close_gracefully()
+            raise _Closed
+        elif word == "!reset":
+            await self._reset()
+            raise _Closed
+        elif word == "!oversize":
+            header = _oversize_header(self._config.framing)
+            if header is None:
+                await self._send_error("this framing cannot announce an oversize frame")
+            else:
+                await self._stream.send_all(header)
+        elif word == "!truncate":
+            frame = encode_frame(_FILLER * max(self._config.size, 2), self._config.framing)
+            await self._stream.send_all(frame[: len(frame) // 2])
+            await self._close_gracefully()
+            raise _Closed
+
+    async def _control_stream(self, args: Sequence[str]) -> None:
+        try:
+            if len(args) not in (1, 2):
+                raise ValueError("usage: !stream N [SIZE]")
+            count = int(args[0])
+            size = int(args[1]) if len(args) == 2 else self._config.size
+            if not 0 <= count <= MAX_STREAM_FRAMES:
+                raise ValueError(f"N must be 0..{MAX_STREAM_FRAMES}")
+            await self._send_stream(count, size)
+        except (ValueError, LocalProtocolError) as exc:
+            await self._send_error(f"bad !stream request: {exc}")
+
+    async def _send_stream(self, count: int, size: int) -> None:
+        log.info("streaming %d frames of %d bytes", count, size)
+        for chunk in sequence_frames(count, size, self._config.framing):
+            await self._stream.send_all(chunk)
+        self.frames_out += count
+
+    async def _send_error(self, message: str) -> None:
+        await self._send_replies([b"!error " + message.encode()])
+
+    async def _close_gracefully(self) -> None:
+        """Send EOF, wait (bounded) for the peer's EOF, then close."""
+        await self._stream.send_eof()
+        with trio.move_on_after(CLOSE_GRACE_SECONDS):
+            while await self._stream.receive_some(RECEIVE_BYTES):
+                pass
+        await self._stream.aclose()
+
+    async def _reset(self) -> None:
+        sock = getattr(self._stream, "socket", None)
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await self._stream.aclose()
+
+
+_CONTROL_WORDS = frozenset(
+    w.encode() for w in ("!stream", "!stall", "!close", "!reset", "!oversize", "!truncate")
+)
+
+
+async def serve_demo_connection(
+    stream: trio.abc.HalfCloseableStream,
+    *,
+    framing: FramingSpec,
+    mode: DemoMode = "echo",
+    delay: float = 0.0,
+    stream_count: int = 0,
+    size: int = 100,
+    stall: bool = False,
+    name: str = "client",
+) -> None:
+    """Serve one already-connected stream until it ends; errors end only this stream.
+
+    This is the per-connection half of ``serve_demo``; tests may run it over a
+    ``trio.testing.memory_stream_pair`` (with a MockClock to check ``delay``).
+    """
+    config = _Config(
+        framing=framing, mode=mode, delay=delay, stream=stream_count, size=size, stall=stall
+    )
+    conn = _Connection(stream, config)
+    log.info("%s connected", name)
+    outcome = "closed by peer"
+    try:
+        await conn.serve()
+    except _Closed:
+        outcome = "closed on request"
+    except RemoteProtocolError as exc:
+        outcome = f"protocol error: {exc}"
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        outcome = f"connection lost: {exc.__cause__ or exc}"
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)
+        log.info("%s %s (%d frames in, %d out)", name, outcome, conn.frames_in, conn.frames_out)
+
+
+def _check_loopback(host: str) -> str:
+    """Return ``host`` as a loopback address literal, or raise ValueError."""
+    if host == "localhost":
+        return "127.0.0.1"
+    refusal = f"host must be a loopback address (127.0.0.1, ::1), not {host!r}"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(refusal) from None
+    if not address.is_loopback:
+        raise ValueError(refusal)
+    return host
+
+
+_DEFAULT_FRAMING = FramingSpec()
+
+
+async def serve_demo(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    framing: FramingSpec = _DEFAULT_FRAMING,
+    mode: DemoMode = "echo",
+    delay: float = 0.0,
+    stream: int = 0,
+    size: int = 100,
+    stall: bool = False,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen on a loopback ``host``:``port`` and serve every client until cancelled.
+
+    Start it with ``port = await nursery.start(serve_demo)``: ``task_status.started``
+    receives the bound port (the real one when ``port`` is 0).
+
+    Raises:
+        ValueError: ``host`` is not a loopback address, or ``mode``/``size``/``stream``
+            are invalid.
+        OSError: the port could not be bound.
+    """
+    host = _check_loopback(host)
+    if mode not in ("echo", "classic"):
+        raise ValueError(f"mode must be 'echo' or 'classic', not {mode!r}")
+    if stream < 0 or (stream and size < _SEQUENCE_BYTES):
+        raise ValueError(f"--stream needs N >= 0 and --size >= {_SEQUENCE_BYTES}")
+    if delay < 0:
+        raise ValueError("delay must be >= 0")
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound_port: int = listeners[0].socket.getsockname()[1]
+    counter = 0
+
+    async def handle(client: trio.SocketStream) -> None:
+        nonlocal counter
+        counter += 1
+        peer = client.socket.getpeername()
+        await serve_demo_connection(
+            client,
+            framing=framing,
+            mode=mode,
+            delay=delay,
+            stream_count=stream,
+            size=size,
+            stall=stall,
+            name=f"#{counter} {peer[0]}:{peer[1]}",
+        )
+
+    log.info("listening on %s port %d (%s mode)", host, bound_port, mode)
+    task_status.started(bound_port)
+    await trio.serve_listeners(handle, listeners)
+
+
+def parse_listening_line(line: str) -> tuple[str, int]:
+    """Split the server's first stdout line into ``(host, port)``.
+
+    Raises:
+        ValueError: the line is not a listening line.
+    """
+    if not line.startswith(LISTENING_PREFIX):
+        raise ValueError(f"not a demo server listening line: {line!r}")
+    host, _, port = line[len(LISTENING_PREFIX) :].strip().rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.demo_server",
+        description=(
+            "Loopback demo server for length-prefixed frames. Control frames, in any mode: "
+            "'!stream N [SIZE]', '!stall', '!close', '!reset', '!oversize', '!truncate'."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address only (default %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument(
+        "--framing",
+        default="le32",
+        choices=sorted(PRESETS),
+        help="length-prefix preset (default %(default)s: 4-byte little-endian)",
+    )
+    parser.add_argument("--max-frame-length", type=int, help="override the preset's maximum")
+    parser.add_argument(
+        "--mode",
+        choices=("echo", "classic"),
+        default="echo",
+        help="echo: reply with the payload; classic: reply "
+        f"{CLASSIC_REPLY_PREFIX.decode()!r} + payload (default %(default)s)",
+    )
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument(
+        "--stream", type=int, default=0, metavar="N", help="on connect, send N numbered frames"
+    )
+    parser.add_argument("--size", type=int, default=100, help="stream frame size, >= 8 bytes")
+    parser.add_argument("--stall", action="store_true", help="accept, never read nor reply")
+    args = parser.parse_args(argv)
+    try:
+        args.host = _check_loopback(args.host)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be 0..65535")
+    if args.delay < 0:
+        parser.error("--delay must be >= 0")
+    if args.stream < 0 or args.size < _SEQUENCE_BYTES:
+        parser.error(f"--stream must be >= 0 and --size >= {_SEQUENCE_BYTES}")
+    args.framing = PRESETS[args.framing]
+    if args.max_frame_length is not None:
+        try:
+            args.framing = dataclasses.replace(args.framing, max_frame_length=args.max_frame_length)
+        except (ValueError, LocalProtocolError) as exc:
+            parser.error(f"--max-frame-length: {exc}")
+    return args
+
+
+async def _run(args: argparse.Namespace) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(
+                functools.partial(
+                    serve_demo,
+                    host=args.host,
+                    port=args.port,
+                    framing=args.framing,
+                    mode=args.mode,
+                    delay=args.delay,
+                    stream=args.stream,
+                    size=args.size,
+                    stall=args.stall,
+                )
+            )
+            shown = f"[{args.host}]" if ":" in args.host else args.host
+            print(f"{LISTENING_PREFIX}{shown}:{port}", flush=True)
+            async for signum in signals:
+                log.info("%s received, stopping", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo server until SIGINT/SIGTERM or the parent's death; return the exit code."""
+    args = _parse_args(argv)
+    die_with_parent()
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="demo-server: %(message)s")
+    try:
+        trio.run(_run, args)
+    except OSError as exc:
+        print(f"demo-server: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
