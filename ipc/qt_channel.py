@@ -1,0 +1,204 @@
+"""Qt controller client: MessagePack-RPC to the engine over a QIODevice (the GUI's QProcess).
+
+The only Qt import in ``ipc/``. It never blocks the GUI thread: bytes are read on
+``readyRead``, decoded with a per-turn time budget (the rest continues on the next turn
+via ``QTimer.singleShot(0)``), and delivered as one ``events_received(list)`` signal per
+turn, so a flood of frames costs the event loop a bounded slice per turn.
+
+Flow control: ``QProcess`` reads its pipe eagerly into an unbounded buffer, so pipe
+back-pressure alone cannot protect the GUI. After ``hello`` the channel asks the engine
+for credit mode (``flow_control(window_bytes)``) and acknowledges data events as it emits
+them; the engine never has more than ``window_bytes`` of frames in flight towards us.
+
+One channel per engine process: when the process ends, call ``close()`` (pending
+requests get their callback with a ``CommandFailed("EngineGone", ...)``) and build a new
+channel for the next process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QIODevice, QObject, QTimer, Signal
+
+from ipc.codec import ErrorInfo
+from ipc.rpc import (
+    DEFAULT_WINDOW_BYTES,
+    ClientConnection,
+    CommandFailed,
+    Completed,
+    EventReceived,
+    Failed,
+    Malformed,
+    Unmatched,
+)
+from ipc.schema import Command, Event, FlowControl, Hello
+
+__all__ = ["TURN_BUDGET_SECONDS", "EngineChannel", "ResultCallback"]
+
+#: Decoding work per event-loop turn. Half of a 60 Hz frame, so an animation keeps its
+#: frame rate while a flood is decoded in the remaining turns.
+TURN_BUDGET_SECONDS = 0.008
+
+#: ``callback(result, error)``: exactly one of them is not None (result may be ``{}``).
+ResultCallback = Callable[[Any, CommandFailed | None], None]
+
+
+class EngineChannel(QObject):
+    """Talks MessagePack-RPC to the engine over ``device``; never blocks the GUI thread.
+
+    Signals:
+        hello_received(Hello): the engine's handshake; credit flow control is requested
+            right after it.
+        events_received(list[Event]): the events decoded in one turn, in order.
+        protocol_error(str): the engine sent something that is not valid protocol (the
+            channel keeps going; the supervisor may choose to restart the engine).
+    """
+
+    hello_received = Signal(object)
+    events_received = Signal(list)
+    protocol_error = Signal(str)
+
+    def __init__(
+        self,
+        device: QIODevice,
+        *,
+        window_bytes: int | None = DEFAULT_WINDOW_BYTES,
+        turn_budget_seconds: float = TURN_BUDGET_SECONDS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._device = device
+        self._window_bytes = window_bytes
+        self._budget = turn_budget_seconds
+        self._conn = ClientConnection()
+        self._callbacks: dict[int, ResultCallback | None] = {}
+        self._hello: Hello | None = None
+        self._drain_scheduled = False
+        self._closed = False
+        device.readyRead.connect(self._on_ready_read)
+
+    @property
+    def hello(self) -> Hello | None:
+        """The engine's handshake, once received."""
+        return self._hello
+
+    @property
+    def pending(self) -> int:
+        """Requests still waiting for their response."""
+        return len(self._callbacks)
+
+    def request(self, command: Command, callback: ResultCallback | None = None) -> int:
+        """Send ``command``; ``callback(result, error)`` runs when the response arrives.
+
+        Returns the msgid (pass it to ``forget`` if you stop waiting, e.g. on a QTimer
+        timeout). Responses are delivered in stream order relative to events: every event
+        the engine sent before the response has been emitted when the callback runs.
+
+        Raises:
+            LocalProtocolError: the command cannot be encoded (too large, bad value).
+        """
+        msgid, data = self._conn.start_request(command)
+        self._callbacks[msgid] = callback
+        self._write(data)
+        return msgid
+
+    def notify(self, command: Command) -> None:
+        """Send ``command`` as a notification (no response), e.g. ``Ack``."""
+        self._write(self._conn.notification(command))
+
+    def forget(self, msgid: int) -> None:
+        """Stop waiting for ``msgid``; its callback will not run."""
+        self._callbacks.pop(msgid, None)
+        self._conn.forget(msgid)
+
+    def close(self) -> None:
+        """Detach from the device; pending callbacks get an ``EngineGone`` error."""
+        if self._closed:
+            return
+        self._closed = True
+        self._device.readyRead.disconnect(self._on_ready_read)
+        callbacks, self._callbacks = self._callbacks, {}
+        error = CommandFailed(ErrorInfo("EngineGone", "the engine process ended"))
+        for msgid, callback in callbacks.items():
+            self._conn.forget(msgid)
+            if callback is not None:
+                callback(None, error)
+
+    # -- internals
+
+    def _write(self, data: bytes) -> None:
+        if not self._closed:
+            self._device.write(data)
+
+    def _on_ready_read(self) -> None:
+        self._conn.receive_data(bytes(self._device.readAll().data()))
+        if not self._drain_scheduled:
+            self._drain()
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled and not self._closed:
+            self._drain_scheduled = True
+            QTimer.singleShot(0, self._drain)
+
+    def _drain(self) -> None:
+        """Decode for at most one turn's budget; emit the events; defer the rest."""
+        self._drain_scheduled = False
+        if self._closed:
+            return
+        deadline = time.perf_counter() + self._budget
+        events: list[Event] = []
+        cost = 0
+        finished = False
+        try:
+            while time.perf_counter() < deadline:
+                outcome = self._conn.next_outcome()
+                if outcome is None:
+                    finished = True
+                    break
+                if isinstance(outcome, EventReceived):
+                    if isinstance(outcome.event, Hello):
+                        events, cost = self._flush(events, cost)
+                        self._on_hello(outcome.event)
+                    else:
+                        events.append(outcome.event)
+                        cost += outcome.cost
+                elif isinstance(outcome, Completed | Failed):
+                    events, cost = self._flush(events, cost)
+                    self._complete(outcome)
+                elif isinstance(outcome, Malformed):
+                    self.protocol_error.emit(f"bad message from the engine: {outcome.error}")
+                elif isinstance(outcome, Unmatched):
+                    pass  # a late response to a forgotten request
+            self._flush(events, cost)
+        finally:
+            # Also when a slot raised: the remaining bytes are decoded on the next turn.
+            if not finished:
+                self._schedule_drain()
+
+    def _flush(self, events: list[Event], cost: int) -> tuple[list[Event], int]:
+        if events:
+            self.events_received.emit(events)
+            ack = self._conn.consumed(cost)
+            if ack is not None:
+                self._write(ack)
+        return [], 0
+
+    def _on_hello(self, hello: Hello) -> None:
+        self._hello = hello
+        if self._window_bytes:
+            self.request(FlowControl(window_bytes=self._window_bytes))
+        self.hello_received.emit(hello)
+
+    def _complete(self, outcome: Completed | Failed) -> None:
+        if outcome.msgid not in self._callbacks:
+            return
+        callback = self._callbacks.pop(outcome.msgid)
+        if callback is None:
+            return
+        if isinstance(outcome, Completed):
+            callback(outcome.result, None)
+        else:
+            callback(None, outcome.error)

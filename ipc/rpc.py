@@ -1,0 +1,204 @@
+"""Sans-IO controller-side RPC state: msgids, pending requests, flow-control credit.
+
+Both controller clients (``ipc.trio_channel`` and ``ipc.qt_channel``) are thin shells over
+``ClientConnection``: it turns commands into bytes and incoming bytes into outcomes
+(``Completed``, ``Failed``, ``EventReceived``, ``Unmatched``, ``Malformed``). Waiting and
+timeouts belong to the caller (a trio cancel scope, a ``QTimer``); a caller that gives up
+on a request calls ``forget(msgid)`` so the late response is reported as ``Unmatched``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ipc.codec import (
+    MAX_MSGID,
+    BadMessage,
+    ErrorInfo,
+    MessageDecoder,
+    Notification,
+    Request,
+    Response,
+    decode_event,
+    encode_notification,
+    encode_request,
+)
+from ipc.errors import FramewireError, SchemaError
+from ipc.schema import Ack, Command, Event, FlowControl, Received, Sent
+
+__all__ = [
+    "DEFAULT_WINDOW_BYTES",
+    "FRAME_CREDIT_OVERHEAD",
+    "ClientConnection",
+    "CommandFailed",
+    "Completed",
+    "EventReceived",
+    "Failed",
+    "Malformed",
+    "Outcome",
+    "Unmatched",
+    "credit_cost",
+]
+
+#: Credit window a controller asks for (``flow_control``). Large enough that a fast
+#: reader never waits on acks (about 40,000 100-byte frames in flight), small enough that
+#: a stalled GUI holds at most this much decoded data.
+DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024
+#: Each frame costs its payload plus this, so a flood of empty frames still uses credit.
+FRAME_CREDIT_OVERHEAD = 16
+
+
+def credit_cost(event: Event) -> int:
+    """Credit a data event uses under ``flow_control``: payload bytes plus
+    ``FRAME_CREDIT_OVERHEAD`` per frame for ``received``/``sent``; 0 for every other
+    event (control and state events are never held back by the window)."""
+    if isinstance(event, Received | Sent):
+        frames = event.frames
+        return sum(map(len, frames)) + FRAME_CREDIT_OVERHEAD * len(frames)
+    return 0
+
+
+class CommandFailed(FramewireError):
+    """The engine answered a command with an error; ``type`` names it (``UnknownSession``,
+    ``ConnectFailed``, ``SchemaError``...), ``data`` holds details such as ``reason``."""
+
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(f"{error.type}: {error.message}")
+        self.type = error.type
+        self.message = error.message
+        self.data = error.data
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A pending request succeeded."""
+
+    msgid: int
+    command: Command
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A pending request got an error response."""
+
+    msgid: int
+    command: Command
+    error: CommandFailed
+
+
+@dataclass(frozen=True, slots=True)
+class EventReceived:
+    """The engine sent an event; ``cost`` is its flow-control credit (ack it once used)."""
+
+    event: Event
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """A response for no pending request (forgotten after a timeout), or a request from
+    the engine (which never sends any): log it and move on."""
+
+    message: Response | Request
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """Bytes from the engine broke the protocol; the decoder has moved past them."""
+
+    error: SchemaError
+
+
+Outcome = Completed | Failed | EventReceived | Unmatched | Malformed
+
+
+class ClientConnection:
+    """The controller's half of the pipe, without I/O.
+
+    ``start_request`` returns bytes to write; ``receive_data`` + ``outcomes()`` turns bytes
+    read into outcomes, in order. ``consumed(cost)`` records that data events were used
+    and returns the ``ack`` bytes to write when enough credit has piled up (a quarter of
+    the window, so acks cost little and the engine never stalls on them).
+    """
+
+    def __init__(self) -> None:
+        self._decoder = MessageDecoder()
+        self._next_msgid = 0
+        self._pending: dict[int, Command] = {}
+        self._window = 0
+        self._unacked = 0
+
+    @property
+    def pending(self) -> int:
+        """Number of requests waiting for a response."""
+        return len(self._pending)
+
+    def start_request(self, command: Command) -> tuple[int, bytes]:
+        """Allocate a msgid for ``command``; return it and the bytes to write.
+
+        Raises:
+            LocalProtocolError: the command cannot be encoded (too large, bad value).
+        """
+        msgid = self._next_msgid
+        data = encode_request(msgid, command.METHOD, command.to_params())
+        self._next_msgid = (msgid + 1) % (MAX_MSGID + 1)
+        self._pending[msgid] = command
+        if isinstance(command, FlowControl):
+            self._window = command.window_bytes
+        return msgid, data
+
+    def notification(self, command: Command) -> bytes:
+        """Bytes of a controller notification (``ack``)."""
+        return encode_notification(command.METHOD, command.to_params())
+
+    def forget(self, msgid: int) -> None:
+        """Stop waiting for ``msgid`` (the caller timed out or was cancelled)."""
+        self._pending.pop(msgid, None)
+
+    def consumed(self, cost: int) -> bytes | None:
+        """Record ``cost`` credit as used; return ``ack`` bytes to write, or ``None``."""
+        if not self._window or cost <= 0:
+            return None
+        self._unacked += cost
+        if self._unacked < self._window // 4:
+            return None
+        nbytes, self._unacked = self._unacked, 0
+        return self.notification(Ack(nbytes=nbytes))
+
+    def receive_data(self, data: bytes) -> None:
+        """Append bytes read from the engine; then drain ``outcomes()``."""
+        self._decoder.receive_data(data)
+
+    def outcomes(self) -> Iterator[Outcome]:
+        """Yield what the buffered bytes mean, in order; stops when more bytes are needed."""
+        while (outcome := self.next_outcome()) is not None:
+            yield outcome
+
+    def next_outcome(self) -> Outcome | None:
+        """The next outcome, or ``None`` when more bytes are needed (never raises)."""
+        while True:
+            try:
+                msg = self._decoder.next_message()
+            except BadMessage as exc:
+                return Malformed(exc)
+            if msg is None:
+                return None
+            if isinstance(msg, Notification):
+                try:
+                    event = decode_event(msg)
+                except SchemaError as exc:
+                    return Malformed(exc)
+                if event is None:  # an event from a newer engine: skip (add-only evolution)
+                    continue
+                return EventReceived(event, credit_cost(event))
+            if isinstance(msg, Request):
+                return Unmatched(msg)
+            command = self._pending.pop(msg.msgid, None)
+            if command is None:
+                return Unmatched(msg)
+            if msg.error is not None:
+                return Failed(msg.msgid, command, CommandFailed(msg.error))
+            return Completed(msg.msgid, command, msg.result)
