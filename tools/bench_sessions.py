@@ -1,0 +1,307 @@
+"""Memory and set-up time of many idle sessions: one framewire engine vs Twisted vs asyncio.
+
+Each client opens N connections (10,000; 1,000 with ``--quick``) to a trio listener that
+accepts and idles, and keeps them open and idle. Reported per client: the seconds to set
+all of them up, and its process's RSS growth per session (RSS after minus RSS before,
+divided by N). Every measurement runs in fresh processes (listener and client apart), so
+one contender's heap does not carry over to the next; the median of ``--runs`` is kept.
+
+The contenders, each how a developer of that library keeps idle sessions:
+- ``framewire``: one engine (``engine.open_engine``), ``await engine.connect(...)`` per
+  session; each session has its reader task, as in the real engine process;
+- ``twisted``: the default reactor, ``TCP4ClientEndpoint.connect`` with a ``Protocol``;
+- ``asyncio``: ``asyncio.open_connection`` with a reader task per session.
+
+Connects are issued ``CONNECT_CONCURRENCY`` at a time by every contender, so the
+listener's accept backlog never overflows into SYN retries (which would measure the
+kernel's 1 s retransmission timer, not the client).
+
+Run: ``python -m tools.bench_sessions [--quick] [--sessions N] [--runs R] [--json OUT]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+CONTENDERS = ("framewire", "twisted", "asyncio")
+#: Connects in flight at once, below the default listen backlog (and somaxconn).
+CONNECT_CONCURRENCY = 128
+LOOPBACK = "127.0.0.1"
+#: File descriptors each process needs beyond its sessions (stdio, epoll, pipes, ...).
+SPARE_FDS = 256
+#: One contender run (set-up of 10,000 sessions takes seconds) is killed after this.
+RUN_TIMEOUT_SECONDS = 180.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionsResult:
+    """One contender, median over runs."""
+
+    contender: str
+    sessions: int
+    setup_seconds: float
+    rss_per_session_kib: float
+    rss_total_mib: float  # RSS of the client process with every session open
+    runs: int
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise this process's soft RLIMIT_NOFILE to cover ``needed`` descriptors.
+
+    Raises:
+        RuntimeError: the hard limit is too low (raise it with ulimit -Hn, as root).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = needed + SPARE_FDS
+    if hard != resource.RLIM_INFINITY and hard < want:
+        raise RuntimeError(f"need {want} file descriptors, hard limit is {hard}")
+    if soft == resource.RLIM_INFINITY or soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def _rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+# ----------------------------------------------------------------------------- the listener
+
+
+def _serve_idle() -> None:
+    """Accept every connection and hold it, idle, until stdin closes (our parent is gone)."""
+    import trio
+
+    async def hold(stream: trio.SocketStream) -> None:
+        async with stream:
+            await trio.sleep_forever()
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            listeners = await trio.open_tcp_listeners(0, host=LOOPBACK, backlog=4096)
+            print(listeners[0].socket.getsockname()[1], flush=True)
+            nursery.start_soon(trio.serve_listeners, hold, listeners)
+            await trio.to_thread.run_sync(sys.stdin.read)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+# ----------------------------------------------------------------------------- the clients
+# Each returns (setup_seconds, rss_before, rss_after) with all sessions open and idle.
+
+Measurement = tuple[float, int, int]
+
+
+def _client_framewire(port: int, count: int) -> Measurement:
+    import trio
+
+    from engine import open_engine
+
+    async def main() -> Measurement:
+        async with open_engine() as engine:
+            limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+
+            async def connect_one() -> None:
+                async with limiter:
+                    await engine.connect(LOOPBACK, port)
+
+            before = _rss()
+            start = time.perf_counter()
+            async with trio.open_nursery() as nursery:
+                for _ in range(count):
+                    nursery.start_soon(connect_one)
+            elapsed = time.perf_counter() - start
+            await trio.sleep(0.2)  # let every reader task reach its idle wait
+            return elapsed, before, _rss()
+
+    return trio.run(main)
+
+
+def _client_twisted(port: int, count: int) -> Measurement:
+    from twisted.internet import defer, endpoints, protocol, reactor, task
+
+    class Idle(protocol.Protocol):
+        pass
+
+    factory = protocol.Factory.forProtocol(Idle)
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, LOOPBACK, port)
+    semaphore = defer.DeferredSemaphore(CONNECT_CONCURRENCY)
+    connections: list[protocol.Protocol] = []
+    outcome: list[Measurement] = []
+
+    @defer.inlineCallbacks
+    def main() -> object:
+        before = _rss()
+        start = time.perf_counter()
+        results = yield defer.gatherResults(
+            [semaphore.run(endpoint.connect, factory) for _ in range(count)],
+            consumeErrors=True,
+        )
+        elapsed = time.perf_counter() - start
+        connections.extend(results)
+        yield task.deferLater(reactor, 0.2, lambda: None)
+        outcome.append((elapsed, before, _rss()))
+
+    def run() -> None:
+        main().addBoth(lambda result: (reactor.stop(), result)[1])
+
+    reactor.callWhenRunning(run)
+    reactor.run()
+    if not outcome:
+        raise RuntimeError("twisted client failed before measuring")
+    return outcome[0]
+
+
+def _client_asyncio(port: int, count: int) -> Measurement:
+    import asyncio
+
+    async def main() -> Measurement:
+        limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        readers: list[asyncio.Task[bytes]] = []
+        writers: list[asyncio.StreamWriter] = []
+
+        async def connect_one() -> None:
+            async with limit:
+                reader, writer = await asyncio.open_connection(LOOPBACK, port)
+            writers.append(writer)
+            readers.append(asyncio.ensure_future(reader.read(1)))
+
+        before = _rss()
+        start = time.perf_counter()
+        await asyncio.gather(*(connect_one() for _ in range(count)))
+        elapsed = time.perf_counter() - start
+        await asyncio.sleep(0.2)
+        after = _rss()
+        for reading in readers:
+            reading.cancel()
+        for writer in writers:
+            writer.close()
+        return elapsed, before, after
+
+    return asyncio.run(main())
+
+
+CLIENTS: dict[str, Callable[[int, int], Measurement]] = {
+    "framewire": _client_framewire,
+    "twisted": _client_twisted,
+    "asyncio": _client_asyncio,
+}
+
+
+# ----------------------------------------------------------------------------- the parent
+
+
+def _measure_once(contender: str, count: int) -> Measurement:
+    """Fresh listener and client processes; returns the client's measurement."""
+    me = [sys.executable, "-m", "tools.bench_sessions"]
+    listener = subprocess.Popen(
+        [*me, "--role", "listener", "--sessions", str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert listener.stdout is not None
+        port = int(listener.stdout.readline())
+        client = subprocess.run(
+            [*me, "--role", contender, "--port", str(port), "--sessions", str(count)],
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if client.returncode != 0:
+            raise RuntimeError(f"{contender} client failed:\n{client.stderr[-2000:]}")
+        elapsed, before, after = json.loads(client.stdout.strip().splitlines()[-1])
+        return elapsed, before, after
+    finally:
+        assert listener.stdin is not None
+        listener.stdin.close()  # the listener's cue to stop
+        try:
+            listener.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            listener.kill()
+            listener.wait()
+
+
+def measure(contender: str, count: int, runs: int) -> SessionsResult:
+    samples = [_measure_once(contender, count) for _ in range(runs)]
+    return SessionsResult(
+        contender=contender,
+        sessions=count,
+        setup_seconds=statistics.median(s[0] for s in samples),
+        rss_per_session_kib=statistics.median((s[2] - s[1]) / count / 1024 for s in samples),
+        rss_total_mib=statistics.median(s[2] / 2**20 for s in samples),
+        runs=runs,
+    )
+
+
+def run_all(*, sessions: int, runs: int) -> list[SessionsResult]:
+    return [measure(contender, sessions, runs) for contender in CONTENDERS]
+
+
+def format_table(results: list[SessionsResult]) -> str:
+    """Markdown table with each contender's ratio to framewire."""
+    base = next(r for r in results if r.contender == "framewire")
+    lines = [
+        f"| client ({base.sessions:,} idle sessions) | set-up s | vs framewire "
+        "| RSS KiB/session | vs framewire | RSS total MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.contender} | {r.setup_seconds:.2f} | {r.setup_seconds / base.setup_seconds:.2f}x"
+            f" | {r.rss_per_session_kib:.1f} | "
+            f"{r.rss_per_session_kib / base.rss_per_session_kib:.2f}x | {r.rss_total_mib:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench_sessions",
+        description="Memory and set-up time of N idle loopback sessions per client library.",
+    )
+    parser.add_argument("--quick", action="store_true", help="1,000 sessions, one run")
+    parser.add_argument("--sessions", type=int, help="sessions per client (default 10,000)")
+    parser.add_argument("--runs", type=int, help="runs per client; the median is kept")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--role", choices=("listener", *CONTENDERS), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.sessions is None:
+        args.sessions = 1_000 if args.quick else 10_000
+    if args.runs is None:
+        args.runs = 1 if args.quick else 3
+    if args.sessions < 1 or args.runs < 1:
+        parser.error("--sessions and --runs must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    if args.role == "listener":
+        raise_fd_limit(args.sessions)
+        _serve_idle()
+    elif args.role is not None:
+        raise_fd_limit(args.sessions)
+        print(json.dumps(CLIENTS[args.role](args.port, args.sessions)))
+    else:
+        results = run_all(sessions=args.sessions, runs=args.runs)
+        print(format_table(results))
+        if args.json:
+            args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+if __name__ == "__main__":
+    main()
