@@ -248,7 +248,9 @@ async def test_delay_postpones_each_reply(autojump_clock):
         await client_stream.aclose()
 
 
-@pytest.mark.parametrize(("count", "size", "start"), [(70_000, 9, 100), (3, 300_000, 255)])
+@pytest.mark.parametrize(
+    ("count", "size", "start"), [(70_000, 9, 100), (300, 40_000, 200), (3, 300_000, 255)]
+)
 def test_sequence_frames_number_every_frame_whatever_the_batching(count, size, start):
     decoder = FrameDecoder(PRESETS["be32"])
     frames: list[bytes] = []
