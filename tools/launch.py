@@ -1,0 +1,571 @@
+"""framewire's launcher: the demo server (unless ``--server``) and the GUI, or ``--headless``.
+
+``make run`` and the console script ``framewire`` run this. The process tree::
+
+    launcher ─┬─ demo server   (python -m tools.demo_server, when no --server is given)
+              └─ GUI           (python -m ui)  ── QProcess ──>  engine (python -m engine --stdio)
+    launcher ─┬─ demo server   (--headless)
+              └─ engine CLI    (python -m engine HOST:PORT --send hello)
+
+Lifecycle (docs/lifecycle.md has the whole table):
+
+* The launcher waits for its main child (GUI, or the engine CLI with ``--headless``) and
+  exits with its exit code, after stopping the demo server (SIGTERM, then SIGKILL after
+  ``SERVER_STOP_GRACE_SECONDS``).
+* Ctrl-C, SIGTERM or SIGHUP on the launcher: it forwards SIGTERM to the main child, waits
+  ``CHILD_STOP_GRACE_SECONDS``, kills it if it is still there, stops the demo server and
+  exits 0 (1 if something had to be killed). A second Ctrl-C kills at once. Children run
+  in their own process group, so a terminal's Ctrl-C reaches the launcher alone and the
+  shutdown happens in this order rather than as a race between four processes.
+* The launcher killed with SIGKILL: every child dies with it. The demo server arms
+  PR_SET_PDEATHSIG itself (``tools.lifecycle``); the GUI arms it and watches a stdin
+  pipe whose write end only the launcher holds (``ui.lifeline``); the engine CLI gets
+  PR_SET_PDEATHSIG armed between fork and exec; the GUI's engine reads EOF on its stdin.
+
+Everything but ``main`` is an importable function so the tests can drive it in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import ipaddress
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, NoReturn
+
+from engine.framing import PRESETS
+from tools.demo_server import parse_listening_line
+from tools.lifecycle import die_with_parent
+
+__all__ = [
+    "CHILD_STOP_GRACE_SECONDS",
+    "EXIT_FORCED",
+    "EXIT_USAGE",
+    "SERVER_START_TIMEOUT_SECONDS",
+    "SERVER_STOP_GRACE_SECONDS",
+    "DemoServer",
+    "LaunchError",
+    "build_parser",
+    "display_problem",
+    "exit_code_of",
+    "format_address",
+    "gui_command",
+    "headless_command",
+    "main",
+    "parse_server",
+    "run_supervised",
+    "start_demo_server",
+    "stop_process",
+]
+
+#: Bad command line or environment (argparse's code, shared with the engine CLI).
+EXIT_USAGE = 2
+#: A requested shutdown had to kill a child that did not stop within its grace period.
+EXIT_FORCED = 1
+#: How long the GUI (or the engine CLI) gets to stop after SIGTERM before SIGKILL. The
+#: GUI itself gives its engine less than this, so a clean stop fits well inside it.
+CHILD_STOP_GRACE_SECONDS = 1.5
+#: How long the demo server gets to stop after SIGTERM before SIGKILL.
+SERVER_STOP_GRACE_SECONDS = 1.0
+#: How long the demo server may take to print its listening line (a cold start imports trio).
+SERVER_START_TIMEOUT_SECONDS = 15.0
+#: The environment variable ``ui.lifeline`` reads (not imported: tools must not load ui).
+ENV_PARENT_PID = "FRAMEWIRE_PARENT_PID"
+
+_EPILOG = """\
+examples:
+  framewire                              GUI against the built-in demo server (classic replies)
+  framewire --server 127.0.0.1:9000      GUI against your server
+  framewire --framing be32 --log-file session.log
+  framewire --headless                   the classic exchange in the terminal (SSH, CI)
+  framewire --headless --server 127.0.0.1:9000 --framing be16
+  framewire --offscreen --quit-after 2   GUI without a display, quits after 2 s (CI smoke test)
+  make run ARGS="--framing be32"         the same through make
+
+exit status: the GUI's exit code (or, with --headless, the engine CLI's: 0 ok, 3 connection
+failure, 4 protocol error, 5 timeout); 2 for bad usage or no display; 0 after Ctrl-C or
+SIGTERM once everything stopped, 1 if something had to be killed.
+"""
+
+
+class LaunchError(Exception):
+    """The launcher cannot start what was asked for; the message is one line for the user."""
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def parse_server(text: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:PORT`` for IPv6) into ``(host, port)``.
+
+    Raises:
+        ValueError: not ``HOST:PORT``, an empty host, or a port outside 1..65535.
+    """
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"expected [IPV6]:PORT, got {text!r}")
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError(f"write an IPv6 address in brackets, as [{host}]:{port_text}")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"bad host in {text!r}")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"port must be a number in 1..65535, got {port_text!r}")
+    return host, int(port_text)
+
+
+def format_address(host: str, port: int) -> str:
+    """The inverse of ``parse_server``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def display_problem(environ: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """Say why Qt would find no display here, or None if it may.
+
+    Only X11/Wayland systems are checked: macOS and Windows always have their platform
+    plugin, and an explicit ``QT_QPA_PLATFORM`` is the user's choice.
+    """
+    if platform in ("darwin", "win32", "cygwin") or environ.get("QT_QPA_PLATFORM"):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display: DISPLAY and WAYLAND_DISPLAY are unset, so the GUI cannot open a window; "
+        "use --headless for the classic exchange in this terminal, or --offscreen to run "
+        "the GUI without a screen"
+    )
+
+
+def _server_arg(text: str) -> tuple[str, int]:
+    try:
+        return parse_server(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage summary is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The launcher's command line (``framewire --help``)."""
+    parser = _Parser(
+        prog="framewire",
+        description=(
+            "Start framewire: the GUI (which runs its own network engine) against --server,\n"
+            "or against a demo server started on a free loopback port when none is given."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--server",
+        type=_server_arg,
+        metavar="HOST:PORT",
+        help="the server to talk to (default: start the demo server on 127.0.0.1, free port)",
+    )
+    parser.add_argument(
+        "--framing",
+        choices=sorted(PRESETS),
+        metavar="PRESET",
+        help="length-prefix framing preset: %(choices)s (default: le32, 4-byte little-endian)",
+    )
+    parser.add_argument(
+        "--demo-mode",
+        choices=("classic", "echo"),
+        metavar="MODE",
+        help="how the demo server answers: classic ('hello, client! you said: hello', the "
+        "default) or echo; not with --server",
+    )
+    parser.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="also write the log to PATH (the GUI's log; with --headless, the terminal output)",
+    )
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no GUI: connect, send 'hello', print the reply with a timestamp, disconnect; "
+        "exits with the engine CLI's code (for SSH sessions and CI)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="--headless only: give up on the exchange after SECONDS (engine CLI's default)",
+    )
+    parser.add_argument(
+        "--offscreen",
+        action="store_true",
+        help="run the GUI without a display (QT_QPA_PLATFORM=offscreen), e.g. in CI",
+    )
+    parser.add_argument(
+        "--quit-after",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="close the window after SECONDS, as a user would (scripted quit for CI)",
+    )
+    parser.add_argument(
+        "--tick-log",
+        metavar="PATH",
+        help="record the animation's tick intervals to PATH (the GUI's responsiveness probe)",
+    )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and cross-check the command line; exits 2 with one line on bad usage."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.server is not None and args.demo_mode is not None:
+        parser.error("--demo-mode applies to the built-in demo server, not to --server")
+    if args.headless:
+        for name in ("quit_after", "tick_log"):
+            if getattr(args, name) is not None:
+                parser.error(f"--{name.replace('_', '-')} applies to the GUI, not to --headless")
+    elif args.timeout is not None:
+        parser.error("--timeout applies to --headless")
+    return args
+
+
+def _spawn_kwargs() -> dict[str, Any]:
+    """Put a child in its own process group, so the terminal's Ctrl-C reaches us alone."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"process_group": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoServer:
+    """A running ``python -m tools.demo_server`` and where it listens."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return format_address(self.host, self.port)
+
+
+def start_demo_server(
+    *,
+    framing: str | None = None,
+    mode: str = "classic",
+    python: str = sys.executable,
+    timeout: float = SERVER_START_TIMEOUT_SECONDS,
+) -> DemoServer:
+    """Start the demo server on a free loopback port and wait for its listening line.
+
+    Its stderr (its log) is inherited; its stdout is read for the first line, then
+    closed (the server prints nothing else there).
+
+    Raises:
+        LaunchError: it exited, printed something else, or said nothing within ``timeout``
+            (it is stopped before this is raised).
+    """
+    cmd = [python, "-m", "tools.demo_server", "--port", "0", "--mode", mode]
+    if framing is not None:
+        cmd += ["--framing", framing]
+    process = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **_spawn_kwargs()
+    )
+    assert process.stdout is not None
+    line = _read_line_within(process.stdout, timeout)
+    process.stdout.close()
+    try:
+        host, port = parse_listening_line(line.decode("utf-8", "replace"))
+    except ValueError:
+        code = stop_process(process, SERVER_STOP_GRACE_SECONDS)
+        if not line:
+            how = f"exited with code {code}" if code is not None else "did not start in time"
+            raise LaunchError(f"the demo server {how}") from None
+        raise LaunchError(f"the demo server said {line!r} instead of its address") from None
+    return DemoServer(process, host, port)
+
+
+def _read_line_within(stream: IO[bytes], timeout: float) -> bytes:
+    """Read one line, or b"" after ``timeout`` (a thread: select() cannot wait on Windows
+    pipes). On timeout the thread stays blocked until the caller kills the writer."""
+    result: list[bytes] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else b""
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float) -> int | None:
+    """Stop ``process``: SIGTERM, then SIGKILL after ``grace`` seconds; reap it.
+
+    Returns:
+        Its exit code if it stopped by itself within ``grace`` (or had already exited),
+        None if it had to be killed.
+    """
+    try:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                return process.wait(grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                return None
+        return process.returncode
+    finally:
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def exit_code_of(returncode: int) -> int:
+    """A child's exit status as a shell reports it: killed by signal N gives 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def child_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The GUI's environment: ours, plus the lifeline promise and the Qt platform."""
+    env = dict(os.environ)
+    env[ENV_PARENT_PID] = str(os.getpid())
+    if args.offscreen:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+def gui_command(args: argparse.Namespace, server: str, python: str = sys.executable) -> list[str]:
+    """``python -m ui`` with the options that concern it."""
+    cmd = [python, "-m", "ui", "--server", server]
+    for option, value in (
+        ("--framing", args.framing),
+        ("--log-file", args.log_file),
+        ("--quit-after", args.quit_after),
+        ("--tick-log", args.tick_log),
+    ):
+        if value is not None:
+            cmd += [option, str(value)]
+    return cmd
+
+
+def headless_command(
+    args: argparse.Namespace, server: str, python: str = sys.executable
+) -> list[str]:
+    """The engine CLI doing the classic exchange: send ``hello``, print the reply."""
+    cmd = [python, "-m", "engine", server, "--send", "hello", "--output", "text"]
+    if args.framing is not None:
+        cmd += ["--framing", args.framing]
+    if args.timeout is not None:
+        cmd += ["--timeout", str(args.timeout)]
+    return cmd
+
+
+class _StopRequested(Exception):
+    """A stop signal arrived before supervision began (during start-up)."""
+
+
+class _StopSignals:
+    """SIGINT/SIGTERM/SIGHUP handling: raise during start-up, queue during supervision.
+
+    Strategy: the handler only puts into a ``queue.SimpleQueue`` (whose ``put`` is
+    documented as safe to call from signal handlers); the supervising loop, blocked in
+    ``get``, wakes up and does the real work in ordinary code.
+    """
+
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
+
+    def __init__(self) -> None:
+        self.events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self.supervising = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if not self.supervising:
+            raise _StopRequested(signum)
+        self.events.put(("signal", signum))
+
+
+def run_supervised(
+    process: subprocess.Popen[bytes],
+    events: queue.SimpleQueue[tuple[str, int]],
+    *,
+    grace: float = CHILD_STOP_GRACE_SECONDS,
+) -> int:
+    """Wait for ``process`` to exit, handling stop signals that arrive on ``events``.
+
+    The first ``("signal", n)`` event sends SIGTERM to ``process`` and starts a ``grace``
+    deadline, after which it is killed; a second one kills it at once.
+
+    Returns:
+        Its exit code (``exit_code_of``) if it exited by itself; after a requested stop,
+        0 if it stopped cleanly (exit code 0, or the default action of SIGTERM) within the
+        grace period, ``EXIT_FORCED`` if it had to be killed.
+    """
+    threading.Thread(
+        target=lambda: events.put(("exited", process.wait())),
+        name=f"wait-{process.pid}",
+        daemon=True,
+    ).start()
+    deadline: float | None = None
+    forced = False
+    while True:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            kind, value = events.get(timeout=timeout)
+        except queue.Empty:
+            _warn(f"pid {process.pid} did not stop within {grace} s; killing it")
+            process.kill()
+            forced, deadline = True, None
+            continue
+        if kind == "exited":
+            if deadline is None and not forced:
+                return exit_code_of(value)
+            if forced:
+                return EXIT_FORCED
+            return 0 if value in (0, -signal.SIGTERM) else exit_code_of(value)
+        if deadline is None and not forced:
+            process.terminate()
+            deadline = time.monotonic() + grace
+        elif not forced:
+            process.kill()
+            forced, deadline = True, None
+
+
+def _warn(message: str) -> None:
+    print(f"framewire: {message}", file=sys.stderr, flush=True)
+
+
+def _tee(source: IO[bytes], sinks: Sequence[IO[bytes]]) -> threading.Thread:
+    def copy() -> None:
+        for line in source:
+            for sink in sinks:
+                sink.write(line)
+                sink.flush()
+
+    thread = threading.Thread(target=copy, name="tee", daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) -> int:
+    log_file = open(args.log_file, "ab") if args.log_file else None  # noqa: SIM115
+    pipe = subprocess.PIPE if log_file else None
+    # PR_SET_PDEATHSIG armed between fork and exec: the engine may not import tools.
+    # Nothing else runs in another thread yet, which is what makes preexec_fn safe here.
+    arm = functools.partial(die_with_parent, signal.SIGTERM, expected_parent_pid=os.getpid())
+    process = subprocess.Popen(
+        headless_command(args, server),
+        stdin=subprocess.DEVNULL,
+        stdout=pipe,
+        stderr=pipe,
+        preexec_fn=arm if sys.platform.startswith("linux") else None,
+        **_spawn_kwargs(),
+    )
+    tees: list[threading.Thread] = []
+    if log_file is not None:
+        assert process.stdout is not None and process.stderr is not None
+        tees = [
+            _tee(process.stdout, [sys.stdout.buffer, log_file]),
+            _tee(process.stderr, [sys.stderr.buffer, log_file]),
+        ]
+    signals.supervising = True
+    try:
+        code = run_supervised(process, signals.events)
+        for tee in tees:
+            tee.join()
+        return code
+    finally:
+        stop_process(process, 0)
+        if log_file is not None:
+            log_file.close()
+
+
+def _run_gui(args: argparse.Namespace, server: str, signals: _StopSignals) -> int:
+    process = subprocess.Popen(
+        gui_command(args, server),
+        stdin=subprocess.PIPE,  # the lifeline: only we hold the write end (ui.lifeline)
+        env=child_environment(args),
+        **_spawn_kwargs(),
+    )
+    signals.supervising = True
+    try:
+        return run_supervised(process, signals.events)
+    finally:
+        stop_process(process, 0)
+
+
+def launch(args: argparse.Namespace) -> int:
+    """Start what ``args`` asks for, wait for it, stop everything; return the exit code."""
+    if not args.headless and not args.offscreen:
+        problem = display_problem(os.environ)
+        if problem is not None:
+            raise LaunchError(problem, exit_code=EXIT_USAGE)
+    demo: DemoServer | None = None
+    with _StopSignals() as signals:
+        try:
+            if args.server is None:
+                demo = start_demo_server(framing=args.framing, mode=args.demo_mode or "classic")
+                server = demo.address
+            else:
+                server = format_address(*args.server)
+            if args.headless:
+                return _run_headless(args, server, signals)
+            return _run_gui(args, server, signals)
+        except _StopRequested:
+            return 0
+        finally:
+            # A signal from here on is queued and ignored: the demo server is stopped anyway.
+            signals.supervising = True
+            if demo is not None and stop_process(demo.process, SERVER_STOP_GRACE_SECONDS) is None:
+                _warn(f"the demo server did not stop within {SERVER_STOP_GRACE_SECONDS} s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``framewire`` console script and ``python -m tools.launch``."""
+    args = parse_args(argv)
+    try:
+        return launch(args)
+    except LaunchError as exc:
+        _warn(str(exc))
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
