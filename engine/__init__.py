@@ -1,0 +1,57 @@
+"""framewire's network engine: Trio, many TCP sessions with length-prefixed framing.
+
+Layout: ``framing`` is the sans-IO codec (no I/O at all); ``session`` runs one TCP
+session around it; ``engine`` owns the sessions and is the public async API; ``cli`` is
+the headless command line (``python -m engine``). This package never imports PySide6.
+
+    async with open_engine() as engine:
+        sid = await engine.connect("127.0.0.1", 9000)
+        await engine.send(sid, [b"hello"])
+        async for event in engine.events: ...
+"""
+
+from engine.engine import (
+    EVENT_BUFFER as EVENT_BUFFER,
+    SHUTDOWN_GRACE_SECONDS as SHUTDOWN_GRACE_SECONDS,
+    Engine as Engine,
+    EngineStatistics as EngineStatistics,
+    open_engine as open_engine,
+)
+from engine.errors import (
+    ConnectFailed as ConnectFailed,
+    EngineError as EngineError,
+    SessionBroken as SessionBroken,
+    SessionClosed as SessionClosed,
+    TooManySessions as TooManySessions,
+    UnknownSession as UnknownSession,
+)
+from engine.framing import (
+    DEFAULT as DEFAULT,
+    DEFAULT_MAX_FRAME_LENGTH as DEFAULT_MAX_FRAME_LENGTH,
+    PRESETS as PRESETS,
+    FrameDecoder as FrameDecoder,
+    FramingSpec as FramingSpec,
+    encode_frame as encode_frame,
+    encode_frames as encode_frames,
+)
+
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_MAX_FRAME_LENGTH",
+    "EVENT_BUFFER",
+    "PRESETS",
+    "SHUTDOWN_GRACE_SECONDS",
+    "ConnectFailed",
+    "Engine",
+    "EngineError",
+    "EngineStatistics",
+    "FrameDecoder",
+    "FramingSpec",
+    "SessionBroken",
+    "SessionClosed",
+    "TooManySessions",
+    "UnknownSession",
+    "encode_frame",
+    "encode_frames",
+    "open_engine",
+]

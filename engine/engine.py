@@ -1,0 +1,251 @@
+"""The Engine: owns the nursery and the session table; the public async API.
+
+``open_engine()`` opens the engine's nursery and yields an ``Engine``. Each session runs as
+one task in that nursery (``Session.run``), with its own nursery for its reader and
+writer inside it, so closing or losing one session cancels exactly its tasks and never
+touches the others. Everything the engine observes is an ``ipc.schema`` event on
+``Engine.events``, a bounded channel with one consumer: when the consumer falls behind,
+sessions stop reading their sockets (TCP pushes back on the peers) rather than buffering
+without bound or dropping events.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from engine.errors import EngineError, TooManySessions, UnknownSession
+from engine.framing import DEFAULT, FramingSpec, encode_frames
+from engine.session import Counters, Session
+from ipc import schema
+from ipc.errors import LocalProtocolError
+
+__all__ = [
+    "DEFAULT_MAX_SESSIONS",
+    "ENDED_SESSIONS_REMEMBERED",
+    "EVENT_BUFFER",
+    "SHUTDOWN_GRACE_SECONDS",
+    "Engine",
+    "EngineStatistics",
+    "open_engine",
+]
+
+#: Events held between the sessions and the consumer. Small on purpose (trio-websocket's
+#: backpressure advice): one ``Received`` event carries a whole read's worth of frames, so
+#: a few dozen are plenty to keep the pipe busy, and the bound is what makes a slow
+#: consumer stop the socket reads.
+EVENT_BUFFER = 64
+
+#: Sessions one engine holds at most (connecting or connected).
+DEFAULT_MAX_SESSIONS = 10_000
+
+#: How long ``aclose`` lets sessions close their sockets and emit ``Closed`` before it
+#: cancels what is left.
+SHUTDOWN_GRACE_SECONDS = 2.0
+
+#: Ended sessions whose fate is remembered, so a late ``send`` says "closed"/"broken"
+#: rather than "unknown session". Bounded like every other table.
+ENDED_SESSIONS_REMEMBERED = 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineStatistics:
+    """Engine-wide totals since it started (payload bytes; headers not counted)."""
+
+    sessions: int
+    frames_in: int
+    bytes_in: int
+    frames_out: int
+    bytes_out: int
+
+
+class Engine:
+    """Many TCP sessions with length-prefixed framing. Get one from ``open_engine()``.
+
+    Attributes:
+        events: every ``ipc.schema`` event, in order per session. Bounded; read it from
+            exactly one task, and keep reading, or the sessions stop receiving.
+    """
+
+    def __init__(self, nursery: trio.Nursery, *, max_sessions: int, event_buffer: int) -> None:
+        self._nursery = nursery
+        self._max_sessions = max_sessions
+        self._events_send, self.events = trio.open_memory_channel[schema.Event](event_buffer)
+        self._sessions: dict[int, Session] = {}
+        self._ended: OrderedDict[int, Session] = OrderedDict()
+        self._next_id = 1
+        self._totals = Counters()
+        self._closing = False
+        self._all_ended = trio.Event()
+        self._all_ended.set()
+
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        *,
+        framing: FramingSpec = DEFAULT,
+        connect_timeout: float = 10.0,
+        label: str = "",
+    ) -> int:
+        """Open a session; return its id once connected.
+
+        Emits ``Connecting`` (with the new id), then ``Connected`` or ``ConnectFailed``.
+        If the caller is cancelled while connecting, the attempt is abandoned and the
+        session ends with ``Closed(by="shutdown")``.
+
+        Raises:
+            ConnectFailed: refused, DNS failure, timeout, unreachable or another OS error
+                (see ``reason``); a ``ConnectFailed`` event was emitted.
+            TooManySessions: ``max_sessions`` sessions are open already.
+            SessionClosed: the session was closed (or the engine shut down) while
+                connecting.
+            LocalProtocolError: the port or the timeout is out of range.
+        """
+        if not 1 <= port <= 65535:
+            raise LocalProtocolError(f"port {port} is out of range 1-65535")
+        if not connect_timeout > 0:
+            raise LocalProtocolError(f"connect_timeout must be > 0, not {connect_timeout}")
+        if self._closing:
+            raise EngineError("the engine is shutting down")
+        if len(self._sessions) >= self._max_sessions:
+            raise TooManySessions(
+                f"the engine already holds {len(self._sessions)} sessions "
+                f"(max_sessions={self._max_sessions})"
+            )
+        session = Session(
+            session_id=self._next_id,
+            host=host,
+            port=port,
+            spec=framing,
+            label=label,
+            emit=self._events_send.send,
+            totals=self._totals,
+        )
+        self._next_id += 1
+        self._sessions[session.id] = session
+        self._all_ended = trio.Event()
+        return await self._nursery.start(self._run_session, session, connect_timeout)
+
+    async def _run_session(
+        self,
+        session: Session,
+        connect_timeout: float,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        try:
+            await session.run(connect_timeout=connect_timeout, task_status=task_status)
+        finally:
+            del self._sessions[session.id]
+            self._ended[session.id] = session
+            if len(self._ended) > ENDED_SESSIONS_REMEMBERED:
+                self._ended.popitem(last=False)
+            if not self._sessions:
+                self._all_ended.set()
+
+    async def send(self, session_id: int, frames: Sequence[bytes]) -> None:
+        """Send ``frames`` in order, as one write; return once written to the socket.
+
+        A peer that does not read makes this wait (memory stays bounded). Emits ``Sent``
+        after writing. If the caller is cancelled while waiting, the frames may still be
+        written.
+
+        Raises:
+            UnknownSession: no such session.
+            SessionClosed: the session was closed on this side.
+            SessionBroken: the peer or the network ended the session.
+            LocalProtocolError: a frame is too large for the session's framing; nothing
+                was sent.
+        """
+        session = self._session(session_id)
+        data = encode_frames(frames, session.spec)
+        await session.send(frames, data)
+
+    async def close(self, session_id: int) -> None:
+        """Close gracefully: flush queued sends, close the socket, emit ``Closed(by="local")``.
+
+        Returns once the session is over. If the peer never reads, the flush waits; use
+        ``abort`` (or a cancel scope) then.
+
+        Raises:
+            UnknownSession: no such session (a session that already ended is not an error).
+        """
+        session = self._live_session(session_id)
+        if session is not None:
+            await session.close()
+
+    async def abort(self, session_id: int) -> None:
+        """Close at once: drop queued sends, reset the connection, emit ``Closed(by="abort")``.
+
+        Raises:
+            UnknownSession: no such session (a session that already ended is not an error).
+        """
+        session = self._live_session(session_id)
+        if session is not None:
+            await session.abort()
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """One map per live session, as documented in ``ipc.schema.ListSessions``."""
+        return [session.describe() for session in self._sessions.values()]
+
+    def statistics(self) -> EngineStatistics:
+        """Engine-wide totals since the engine started."""
+        t = self._totals
+        return EngineStatistics(
+            sessions=len(self._sessions),
+            frames_in=t.frames_in,
+            bytes_in=t.bytes_in,
+            frames_out=t.frames_out,
+            bytes_out=t.bytes_out,
+        )
+
+    async def aclose(self) -> None:
+        """Close every session, emitting ``Closed(by="shutdown")``, then stop the engine.
+
+        Sessions get ``SHUTDOWN_GRACE_SECONDS`` to close their sockets and hand over their
+        last event; whatever is left then is cancelled. Idempotent.
+        """
+        self._closing = True
+        for session in list(self._sessions.values()):
+            session.shutdown()
+        with trio.move_on_after(SHUTDOWN_GRACE_SECONDS):
+            await self._all_ended.wait()
+        self._nursery.cancel_scope.cancel()
+
+    def _session(self, session_id: int) -> Session:
+        """The live session, or raise what a command on that id should raise."""
+        session = self._live_session(session_id)
+        if session is None:
+            raise self._ended[session_id].ended_error()
+        return session
+
+    def _live_session(self, session_id: int) -> Session | None:
+        """The live session, None if it ended recently, UnknownSession otherwise."""
+        session = self._sessions.get(session_id)
+        if session is None and session_id not in self._ended:
+            raise UnknownSession(f"no session {session_id}")
+        return session
+
+
+@asynccontextmanager
+async def open_engine(
+    *, max_sessions: int = DEFAULT_MAX_SESSIONS, event_buffer: int = EVENT_BUFFER
+) -> AsyncIterator[Engine]:
+    """Run an engine for the duration of the ``async with`` block.
+
+    On exit every session is closed (``Engine.aclose``) within the shutdown deadline.
+    """
+    async with trio.open_nursery() as nursery:
+        engine = Engine(nursery, max_sessions=max_sessions, event_buffer=event_buffer)
+        try:
+            yield engine
+        finally:
+            with trio.CancelScope(shield=True):
+                await engine.aclose()
+    # Every session task is done: tell the consumer no more events will come.
+    engine._events_send.close()

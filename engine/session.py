@@ -1,0 +1,438 @@
+"""One TCP session: connect, a reader task and a writer task around ``FrameDecoder``.
+
+Theory of operation. ``Session.run`` is started in the engine's nursery with
+``nursery.start``; everything the session does happens inside that task:
+
+1. emit ``Connecting``; connect (bounded by the connect timeout). On failure emit
+   ``ConnectFailed`` and raise ``engine.errors.ConnectFailed`` *before* ``started()``, so
+   the error surfaces from ``Engine.connect``;
+2. emit ``Connected``, call ``task_status.started()``;
+3. open the session's own nursery with two tasks: the **reader** (``receive_frames``: large
+   reads, whole chunks decoded at once, one ``Received`` event per read) and the
+   **writer** (takes queued sends one by one, writes them, emits ``Sent``);
+4. the session ends when the peer closes, a task hits an error, or someone calls
+   ``close``/``abort``/``shutdown``: ``_end(by)`` records the first reason and cancels the
+   session's cancel scope, which cancels exactly this session's tasks;
+5. the socket is closed (with ``SO_LINGER`` 0 for an abort, so the peer sees a reset) and
+   ``Closed`` is emitted with the final counters.
+
+Flow control: the reader ``await``s the bounded event channel, so a consumer that falls
+behind stops the reads and TCP pushes back on the peer. The writer takes one send at a
+time through an unbuffered channel, so a peer that never reads makes ``send`` wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from engine.errors import ConnectFailed, SessionBroken, SessionClosed
+from engine.framing import FrameDecoder, FramingSpec
+from ipc import schema
+from ipc.errors import FrameTooLarge, RemoteProtocolError, TruncatedFrame
+from ipc.schema import ClosedBy, ConnectFailReason, SessionErrorKind
+
+__all__ = [
+    "FINAL_EVENT_GRACE_SECONDS",
+    "RECEIVE_BYTES",
+    "Counters",
+    "Session",
+    "SessionState",
+    "receive_frames",
+]
+
+#: Bytes asked for per read. Large reads are what make 1 MiB frames fast (with 64 KiB
+#: reads a 1 MiB frame takes 16 trips through the scheduler) and let one read carry
+#: thousands of small frames; the kernel returns what it has, so small traffic is not
+#: delayed. asyncio reads 256 KiB (``max_size`` of its selector transports); Twisted 64 KiB.
+RECEIVE_BYTES = 1 << 20
+
+#: How long a session that is ending may wait for the consumer to take its final event
+#: (``Closed``) when it is being cancelled; after that the event is dropped so shutdown
+#: keeps its deadline.
+FINAL_EVENT_GRACE_SECONDS = 2.0
+
+Emit = Callable[[schema.Event], Awaitable[None]]
+
+
+class SessionState(enum.Enum):
+    """Where a session is in its life; the values are the IPC ``state`` strings."""
+
+    #: Created; the TCP connection is being made.
+    CONNECTING = "connecting"
+    #: Connected; reading and writing.
+    CONNECTED = "connected"
+    #: ``close``/``abort``/``shutdown`` was asked for; new sends are refused.
+    CLOSING = "closing"
+    #: Over; the ``Closed`` event was (or is being) emitted.
+    CLOSED = "closed"
+    #: The connection could not be made.
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Counters:
+    """Frames and bytes moved (payload bytes, headers not counted)."""
+
+    frames_in: int = 0
+    bytes_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+
+
+async def receive_frames(
+    stream: trio.abc.ReceiveStream,
+    decoder: FrameDecoder,
+    deliver: Callable[[list[bytes]], Awaitable[object]],
+    *,
+    receive_bytes: int = RECEIVE_BYTES,
+) -> None:
+    """The receive loop: read ``stream`` until EOF, ``await deliver(batch)`` once per read.
+
+    ``batch`` holds every frame completed by that read (never empty). This is the whole
+    receive path of a session, exposed so benchmarks can drive it directly.
+
+    Returns at EOF on a frame boundary.
+
+    Raises:
+        FrameTooLarge, TruncatedFrame, RemoteProtocolError: the peer broke the framing
+            (frames before the error have been delivered).
+        trio.BrokenResourceError: the connection failed (``__cause__`` is the OSError).
+    """
+    receive_some = stream.receive_some
+    feed = decoder.feed
+    while True:
+        data = await receive_some(receive_bytes)
+        batch = feed(data)
+        if batch:
+            await deliver(batch)
+        if not data:
+            return
+        if decoder.failed:
+            decoder.frames()  # raises the error found after this batch
+
+
+@dataclass(eq=False)
+class _Outgoing:
+    """One ``send`` call on its way to the writer task."""
+
+    frames: Sequence[bytes]
+    data: bytes
+    done: trio.Event = field(default_factory=trio.Event)
+    error: Exception | None = None
+
+
+class Session:
+    """One TCP session. Created and driven by ``Engine``; not for direct use."""
+
+    def __init__(
+        self,
+        *,
+        session_id: int,
+        host: str,
+        port: int,
+        spec: FramingSpec,
+        label: str,
+        emit: Emit,
+        totals: Counters,
+    ) -> None:
+        self.id = session_id
+        self.host = host
+        self.port = port
+        self.spec = spec
+        self.label = label
+        self.state = SessionState.CONNECTING
+        self.counters = Counters()
+        self.opened_at = trio.current_time()
+        #: Set once the session is over and its last event was emitted.
+        self.finished = trio.Event()
+        self._emit = emit
+        self._totals = totals
+        self._scope = trio.CancelScope()
+        self._closed_by: ClosedBy | None = None
+        self._error: BaseException | None = None
+        self._stream: trio.SocketStream | None = None
+        self._outbox_send, self._outbox_receive = trio.open_memory_channel[_Outgoing | None](0)
+        self._current: _Outgoing | None = None
+        self._started = False
+
+    def describe(self) -> dict[str, Any]:
+        """The ``list_sessions`` map for this session."""
+        c = self.counters
+        return {
+            "session_id": self.id,
+            "label": self.label,
+            "host": self.host,
+            "port": self.port,
+            "state": self.state.value,
+            "framing": self.spec.to_wire(),
+            "frames_in": c.frames_in,
+            "bytes_in": c.bytes_in,
+            "frames_out": c.frames_out,
+            "bytes_out": c.bytes_out,
+            "opened_at": self.opened_at,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(
+        self,
+        *,
+        connect_timeout: float,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Connect, report ``started(session_id)``, serve until the session ends."""
+        try:
+            with self._scope:
+                await self._emit(
+                    schema.Connecting(
+                        session_id=self.id,
+                        host=self.host,
+                        port=self.port,
+                        framing=self.spec.to_wire(),
+                        label=self.label,
+                        at=trio.current_time(),
+                    )
+                )
+                self._stream = await self._connect(connect_timeout)
+                self.state = SessionState.CONNECTED
+                await self._emit(
+                    schema.Connected(
+                        session_id=self.id,
+                        local=_format_address(self._stream.socket.getsockname()),
+                        peer=_format_address(self._stream.socket.getpeername()),
+                        at=trio.current_time(),
+                    )
+                )
+                task_status.started(self.id)
+                self._started = True
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read)
+                    nursery.start_soon(self._write)
+        finally:
+            await self._finish()
+        if not self._started:  # ended while connecting: Engine.connect must not return
+            raise self.ended_error()
+
+    async def _connect(self, seconds: float) -> trio.SocketStream:
+        with trio.move_on_after(seconds) as timer:
+            try:
+                return await trio.open_tcp_stream(self.host, self.port)
+            except OSError as exc:
+                reason, message = _connect_failure(exc, self.host, self.port)
+        if timer.cancelled_caught:
+            reason = "timeout"
+            message = f"connecting to {self.host}:{self.port} timed out after {seconds:g} s"
+        self.state = SessionState.FAILED
+        error = ConnectFailed(reason, message)
+        self._error = error
+        await self._emit(
+            schema.ConnectFailed(
+                session_id=self.id, reason=reason, message=message, at=trio.current_time()
+            )
+        )
+        raise error
+
+    async def _finish(self) -> None:
+        """Close the socket, fail what is still queued, emit ``Closed``; never raises."""
+        failed = self.state is SessionState.FAILED
+        if not failed:
+            self.state = SessionState.CLOSED
+            if self._closed_by is None:  # cancelled from outside (engine or connect's caller)
+                self._closed_by = "shutdown"
+        error = self.ended_error()
+        self._outbox_receive.close()
+        if self._current is not None and not self._current.done.is_set():
+            self._current.error = error
+            self._current.done.set()
+        if self._stream is not None:
+            if self._closed_by == "abort":
+                _set_linger_zero(self._stream.socket)
+            self._stream.socket.close()
+        if not failed:
+            c = self.counters
+            event = schema.Closed(
+                session_id=self.id,
+                by=self._closed_by,
+                frames_in=c.frames_in,
+                bytes_in=c.bytes_in,
+                frames_out=c.frames_out,
+                bytes_out=c.bytes_out,
+                at=trio.current_time(),
+            )
+            with trio.move_on_after(FINAL_EVENT_GRACE_SECONDS, shield=True):
+                await self._emit(event)
+        self.finished.set()
+
+    def _end(self, by: ClosedBy, error: BaseException | None = None) -> None:
+        """Record why the session ends (the first reason wins) and cancel its tasks."""
+        if self._closed_by is None:
+            self._closed_by = by
+            self._error = error
+        if self.state in (SessionState.CONNECTING, SessionState.CONNECTED):
+            self.state = SessionState.CLOSING
+        self._scope.cancel()
+
+    def ended_error(self) -> Exception:
+        """The exception that a send on this (ending or ended) session raises."""
+        if isinstance(self._error, ConnectFailed):
+            return self._error
+        by = self._closed_by
+        if by in ("peer", "error"):
+            detail = "closed by the peer" if by == "peer" else f"broken: {self._error}"
+            broken = SessionBroken(f"session {self.id} was {detail}")
+            broken.__cause__ = self._error
+            return broken
+        return SessionClosed(f"session {self.id} was closed ({by})")
+
+    # ------------------------------------------------------------------ commands
+
+    async def send(self, frames: Sequence[bytes], data: bytes) -> None:
+        """Queue ``data`` (the encoded ``frames``) and wait until it is written.
+
+        If the caller is cancelled while waiting, the write may still happen.
+
+        Raises:
+            SessionClosed: the session was closed on this side.
+            SessionBroken: the peer or the network ended it.
+        """
+        if self.state not in (SessionState.CONNECTING, SessionState.CONNECTED):
+            raise self.ended_error()
+        item = _Outgoing(frames, data)
+        try:
+            await self._outbox_send.send(item)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise self.ended_error() from None
+        await item.done.wait()
+        if item.error is not None:
+            raise item.error
+
+    async def close(self) -> None:
+        """Flush queued sends, close the socket, wait until ``Closed`` was emitted."""
+        if self.state in (SessionState.CONNECTING, SessionState.CONNECTED):
+            if self.state is SessionState.CONNECTING:
+                self._end("local")
+            else:
+                self.state = SessionState.CLOSING
+                # None asks the writer to close after every queued send; if the session
+                # ended meanwhile, the channel is closed and there is nothing to flush.
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    await self._outbox_send.send(None)
+        await self.finished.wait()
+
+    async def abort(self) -> None:
+        """Drop queued sends, reset the connection, wait until ``Closed`` was emitted."""
+        self._end("abort")
+        await self.finished.wait()
+
+    def shutdown(self) -> None:
+        """Start ending the session because the engine is shutting down (no wait)."""
+        self._end("shutdown")
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _read(self) -> None:
+        assert self._stream is not None
+        try:
+            await receive_frames(self._stream, FrameDecoder(self.spec), self._deliver)
+        except (RemoteProtocolError, trio.BrokenResourceError, OSError) as exc:
+            await self._report(exc)
+            self._end("error", exc)
+        else:
+            self._end("peer")
+
+    async def _deliver(self, batch: list[bytes]) -> None:
+        size = sum(map(len, batch))
+        c, t = self.counters, self._totals
+        c.frames_in += len(batch)
+        c.bytes_in += size
+        t.frames_in += len(batch)
+        t.bytes_in += size
+        await self._emit(schema.Received(session_id=self.id, frames=batch, at=trio.current_time()))
+
+    async def _write(self) -> None:
+        assert self._stream is not None
+        async for item in self._outbox_receive:
+            if item is None:  # graceful close: everything before it was written
+                self._end("local")
+                return
+            self._current = item
+            try:
+                await self._stream.send_all(item.data)
+            except (trio.BrokenResourceError, OSError) as exc:
+                await self._report(exc)
+                self._end("error", exc)
+                return
+            size = len(item.data) - len(item.frames) * self.spec.length_size
+            c, t = self.counters, self._totals
+            c.frames_out += len(item.frames)
+            c.bytes_out += size
+            t.frames_out += len(item.frames)
+            t.bytes_out += size
+            await self._emit(
+                schema.Sent(session_id=self.id, frames=list(item.frames), at=trio.current_time())
+            )
+            self._current = None
+            item.done.set()
+
+    async def _report(self, exc: BaseException) -> None:
+        """Emit ``SessionError`` for a bad peer or a failed socket."""
+        kind, message = _error_kind(exc)
+        await self._emit(
+            schema.SessionError(
+                session_id=self.id, kind=kind, message=message, at=trio.current_time()
+            )
+        )
+
+
+def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
+    if isinstance(exc, FrameTooLarge):
+        return "frame_too_large", str(exc)
+    if isinstance(exc, TruncatedFrame):
+        return "truncated_frame", str(exc)
+    if isinstance(exc, RemoteProtocolError):
+        # A length field smaller than the header it includes: a bogus length, like an
+        # oversize one.
+        return "frame_too_large", str(exc)
+    cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+    if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return "reset", f"connection reset by peer ({cause})"
+    return "io", f"I/O error: {cause or exc}"
+
+
+def _connect_failure(exc: OSError, host: str, port: int) -> tuple[ConnectFailReason, str]:
+    """Map an ``open_tcp_stream`` error to a reason and a one-line message."""
+    where = f"{host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return "dns", f"cannot resolve host {host!r}: {exc.strerror or exc}"
+    # trio raises OSError("all attempts ... failed") from a group of per-address errors.
+    group = exc.__cause__
+    errors = list(group.exceptions) if isinstance(group, ExceptionGroup) else [exc]
+    codes = {getattr(e, "errno", None) for e in errors}
+    if errno.ECONNREFUSED in codes:
+        return "refused", f"connection to {where} refused (is the server running?)"
+    if codes & {errno.ENETUNREACH, errno.EHOSTUNREACH}:
+        return "unreachable", f"{where} is unreachable (no route to host)"
+    if errno.ETIMEDOUT in codes:
+        return "timeout", f"connecting to {where} timed out"
+    detail = "; ".join(str(e) for e in errors)
+    return "error", f"cannot connect to {where}: {detail}"
+
+
+def _format_address(address: Any) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _set_linger_zero(sock: trio.socket.SocketType) -> None:
+    """Make ``close()`` send a reset instead of a FIN (an abort, as the peer sees it)."""
+    with contextlib.suppress(OSError):  # the kernel may have torn it down already
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
