@@ -5,8 +5,7 @@ other ping is outstanding, and calls ``pinged(now)``/``answered(now)``. Any mess
 the engine (an event batch, a reply) also counts as a sign of life via ``alive(now)``:
 a busy engine that floods the pipe is not hung, even if its pong sits behind the data.
 The engine is *unresponsive* once nothing has been heard for ``HANG_THRESHOLD_SECONDS``
-since the oldest unanswered ping. The user may "Wait", which silences the alarm until the
-next sign of life or another full threshold.
+since the oldest unanswered ping.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ class HangMonitor:
         self.threshold = threshold
         self._ping_sent_at: float | None = None
         self._last_heard: float | None = None
-        self._waiting_since: float | None = None
         self.last_rtt: float | None = None
 
     @property
@@ -46,7 +44,6 @@ class HangMonitor:
     def alive(self, now: float) -> None:
         """Anything arrived from the engine."""
         self._last_heard = now
-        self._waiting_since = None
 
     def silent_for(self, now: float) -> float:
         """Seconds since the engine was last heard from while a ping is outstanding."""
@@ -58,19 +55,11 @@ class HangMonitor:
         return max(0.0, now - since)
 
     def is_hung(self, now: float) -> bool:
-        """True once silent for the threshold (and the user is not waiting it out)."""
-        silent = self.silent_for(now)
-        if self._waiting_since is not None:
-            return now - self._waiting_since >= self.threshold and silent >= self.threshold
-        return silent >= self.threshold
-
-    def wait(self, now: float) -> None:
-        """The user chose "Wait": give the engine another full threshold before alarming."""
-        self._waiting_since = now
+        """True once silent for the threshold."""
+        return self.silent_for(now) >= self.threshold
 
     def reset(self) -> None:
         """A new engine: forget everything."""
         self._ping_sent_at = None
         self._last_heard = None
-        self._waiting_since = None
         self.last_rtt = None

@@ -1,0 +1,163 @@
+"""``python -m ui`` / ``framewire-gui``: build the application and run it.
+
+Usage::
+
+    python -m ui [--server HOST:PORT] [--framing PRESET] [--log-file PATH]
+                 [--tick-log PATH] [--log-cap N] [--quit-after SECONDS]
+
+``--server`` is what "Do it!" talks to (and the open form's default); ``--tick-log`` (or
+the ``FRAMEWIRE_TICK_LOG`` environment variable) records every animation tick interval;
+``--quit-after`` closes the window after that many seconds, for scripted runs. On Linux the
+GUI asks the kernel for SIGTERM when its parent dies, and SIGTERM/SIGINT close the window
+cleanly (the engine is stopped first), so no process outlives the launcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from ui.log_model import LogModel
+from ui.log_store import DEFAULT_LOG_CAP
+from ui.main_window import MainWindow
+from ui.session_model import SessionModel
+from ui.supervisor import EngineSupervisor
+from ui.tick_probe import TickProbe
+from ui.widgets.pulse import TICK_INTERVAL_MS
+
+__all__ = ["TICK_LOG_ENV", "build_parser", "main", "parse_server"]
+
+TICK_LOG_ENV = "FRAMEWIRE_TICK_LOG"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+log = logging.getLogger("framewire.ui")
+
+
+def parse_server(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port).
+
+    Raises:
+        argparse.ArgumentTypeError: not of that form, or the port is out of range.
+    """
+    host, sep, port_text = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (port 1-65535), got {text!r}")
+    return host, int(port_text)
+
+
+def _positive(kind: type[int] | type[float]) -> argparse._ActionType:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="framewire-gui", description="framewire: a desktop client for length-prefixed TCP"
+    )
+    parser.add_argument("--server", type=parse_server, help="HOST:PORT that Do it! talks to")
+    parser.add_argument("--framing", default="le32", help="framing preset (default: le32)")
+    parser.add_argument("--log-file", help="write GUI and engine log lines to this file")
+    parser.add_argument(
+        "--tick-log",
+        default=os.environ.get(TICK_LOG_ENV) or None,
+        help=f"record animation tick intervals to this file (env {TICK_LOG_ENV})",
+    )
+    parser.add_argument(
+        "--log-cap",
+        type=_positive(int),
+        default=DEFAULT_LOG_CAP,
+        help=f"rows the log holds before dropping the oldest (default {DEFAULT_LOG_CAP:,})",
+    )
+    parser.add_argument(
+        "--quit-after", type=_positive(float), help="close the window after SECONDS"
+    )
+    return parser
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM us when the launcher dies (a tiny twin of tools.lifecycle's, as
+    ``ui`` does not import ``tools``); elsewhere the launcher stops us itself."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    armed = libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM), 0, 0, 0) == 0
+    if armed and os.getppid() != parent:  # the parent died before we armed it
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _open_text(path: str | None, what: str) -> TextIO | None:
+    if path is None:
+        return None
+    try:
+        return open(path, "a", encoding="utf-8", buffering=1)
+    except OSError as exc:
+        raise SystemExit(f"framewire-gui: cannot open {what} {path!r}: {exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the GUI; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    _die_with_parent()
+    log_file = _open_text(args.log_file, "--log-file")
+    tick_file = _open_text(args.tick_log, "--tick-log")
+    if log_file is not None:
+        logging.basicConfig(
+            stream=log_file, level=logging.INFO, format="%(asctime)s gui %(levelname)s %(message)s"
+        )
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("framewire")
+    probe = TickProbe(TICK_INTERVAL_MS / 1000, sink=tick_file)
+    supervisor = EngineSupervisor()
+    supervisor.stderr_sink = log_file
+    supervisor.status_changed.connect(lambda s: log.info("engine status: %s", s.state.value))
+    window = MainWindow(
+        supervisor,
+        log_model=LogModel(cap=args.log_cap),
+        session_model=SessionModel(),
+        probe=probe,
+        server=args.server,
+        framing=args.framing,
+    )
+    window.closed.connect(app.quit)
+
+    # Python runs signal handlers only between bytecodes: a periodic no-op timer lets
+    # them run while Qt's C++ loop waits.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
+    wake = QTimer()
+    wake.start(200)
+    wake.timeout.connect(lambda: None)
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
+
+    supervisor.start()
+    window.show()
+    try:
+        app.exec()
+    finally:
+        probe.close()
+        if log_file is not None:
+            logging.shutdown()
+            log_file.close()
+    return 0

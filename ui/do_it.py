@@ -1,0 +1,106 @@
+"""The classic sample's "Do it!": connect, send ``hello``, log the reply, disconnect.
+
+A small state machine over ``EngineClient``: ``start`` opens a session labelled
+``do-it``; once open it sends ``hello``; the first frame received on that session is the
+reply, reported by ``finished(reply: bytes, wall: float)``; then the session is closed.
+Any failure (refused, timeout, engine gone) is reported by ``failed(str)``. Nothing waits:
+the reply is recognised in the event stream the window feeds to ``on_events``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ipc import schema
+from ipc.rpc import CommandFailed
+from ui.engine_client import EngineClient
+
+__all__ = ["DO_IT_PAYLOAD", "DoItFlow"]
+
+DO_IT_PAYLOAD = b"hello"
+#: Overall bound on one run, connect included.
+DO_IT_TIMEOUT_MS = 10_000
+
+
+class DoItFlow(QObject):
+    """One run at a time; ``running`` tells whether a run is in progress."""
+
+    finished = Signal(bytes, float)
+    failed = Signal(str)
+
+    def __init__(self, client: EngineClient, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._session: tuple[int, int] | None = None  # (generation, session id)
+        self._running = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DO_IT_TIMEOUT_MS)
+        self._timer.timeout.connect(lambda: self._fail("no reply within 10 s"))
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self, host: str, port: int, framing: schema.Framing = "le32") -> None:
+        if self._running:
+            return
+        self._running = True
+        self._session = None
+        self._timer.start()
+        generation = self._client.generation
+        self._client.open(
+            host, port, framing, lambda r, e: self._on_open(generation, r, e), label="do-it",
+            connect_timeout=5.0,
+        )  # fmt: skip
+
+    def on_events(self, generation: int, events: list[schema.Event]) -> None:
+        """Watch the engine's events for the reply on our session."""
+        if not self._running or self._session is None or self._session[0] != generation:
+            return
+        sid = self._session[1]
+        for ev in events:
+            if isinstance(ev, schema.Received) and ev.session_id == sid and ev.frames:
+                self._finish(ev.frames[0])
+                return
+            if isinstance(ev, schema.Closed) and ev.session_id == sid:
+                self._fail(f"the server closed the connection ({ev.by}) before replying")
+                return
+
+    def _on_open(self, generation: int, result: Any, error: CommandFailed | None) -> None:
+        if not self._running:
+            return
+        if error is not None:
+            self._fail(f"connect failed: {error.message or error.type}")
+            return
+        self._session = (generation, int(result["session_id"]))
+        self._client.send(generation, self._session[1], [DO_IT_PAYLOAD], self._on_sent)
+
+    def _on_sent(self, _result: Any, error: CommandFailed | None) -> None:
+        if error is not None and self._running:
+            self._fail(f"send failed: {error.message or error.type}")
+
+    def _finish(self, reply: bytes) -> None:
+        wall = time.time()
+        self._end()
+        self.finished.emit(reply, wall)
+
+    def _fail(self, why: str) -> None:
+        if self._running:
+            self._end()
+            self.failed.emit(why)
+
+    def _end(self) -> None:
+        self._running = False
+        self._timer.stop()
+        if self._session is not None:
+            generation, sid = self._session
+            self._client.close(generation, sid)
+            self._session = None
+
+    def cancel(self, why: str) -> None:
+        """Stop a run in progress (e.g. the engine died)."""
+        self._fail(why)

@@ -1,0 +1,63 @@
+"""Which log rows an engine event becomes (Qt-free).
+
+Data events become one batch of rows each (the event's list of frames is kept as is);
+state events become one informational or error row with a readable text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from ipc import schema
+from ui.formatting import session_name
+from ui.log_store import Direction
+
+__all__ = ["ENGINE_SESSION", "LogEntry", "log_entries"]
+
+#: The session column for rows about the engine itself.
+ENGINE_SESSION = "engine"
+
+
+class LogEntry(NamedTuple):
+    session: str
+    direction: Direction
+    wall: float
+    payloads: list[bytes]
+
+
+def _note(session: str, direction: Direction, wall: float, text: str) -> LogEntry:
+    return LogEntry(session, direction, wall, [text.encode("utf-8")])
+
+
+def log_entries(
+    generation: int, clock_offset: float, events: list[schema.Event]
+) -> Iterator[LogEntry]:
+    """Log rows for ``events`` of engine ``generation``; ``at + clock_offset`` is wall time."""
+    for ev in events:
+        wall = ev.at + clock_offset if hasattr(ev, "at") else 0.0
+        sid = getattr(ev, "session_id", None)
+        name = session_name(generation, sid) if sid is not None else ENGINE_SESSION
+        if isinstance(ev, schema.Received):
+            yield LogEntry(name, Direction.IN, wall, ev.frames)
+        elif isinstance(ev, schema.Sent):
+            yield LogEntry(name, Direction.OUT, wall, ev.frames)
+        elif isinstance(ev, schema.Connecting):
+            label = f" ({ev.label})" if ev.label else ""
+            yield _note(name, Direction.INFO, wall, f"connecting to {ev.host}:{ev.port}{label}")
+        elif isinstance(ev, schema.Connected):
+            yield _note(name, Direction.INFO, wall, f"connected {ev.local} → {ev.peer}")
+        elif isinstance(ev, schema.ConnectFailed):
+            yield _note(name, Direction.ERROR, wall, f"connect failed ({ev.reason}): {ev.message}")
+        elif isinstance(ev, schema.SessionError):
+            yield _note(name, Direction.ERROR, wall, f"{ev.kind}: {ev.message}")
+        elif isinstance(ev, schema.Closed):
+            yield _note(
+                name, Direction.INFO, wall,
+                f"closed by {ev.by} (in {ev.frames_in} frames / {ev.bytes_in} B, "
+                f"out {ev.frames_out} frames / {ev.bytes_out} B)",
+            )  # fmt: skip
+        elif isinstance(ev, schema.LogLine):
+            level = ev.level.lower()
+            direction = Direction.ERROR if level in ("error", "critical") else Direction.INFO
+            yield _note(ENGINE_SESSION, direction, wall, f"{level}: {ev.message}")

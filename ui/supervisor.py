@@ -1,0 +1,378 @@
+"""EngineSupervisor: starts, watches, restarts and stops the engine process.
+
+Theory of operation. The supervisor owns one ``QProcess`` at a time running
+``python -m engine --stdio``; its stdin/stdout carry MessagePack-RPC (an ``EngineChannel``
+attached to the shared ``EngineClient``), its stderr carries log lines, of which the last
+``STDERR_TAIL_LINES`` are kept to explain a crash. The engine's stdin is its lifeline: the
+engine exits on EOF, so if this process dies the engine follows.
+
+States (``EngineState``): STARTING until the ``hello`` handshake; READY while pings (every
+``PING_INTERVAL_SECONDS``) or any other message come back; NOT_RESPONDING after
+``HANG_THRESHOLD_SECONDS`` of silence (the window shows Wait / Restart; "Wait" only hides
+the banner for another threshold); CRASHED when the process ended on its own -- a new one
+is started after ``RESTART_DELAY_MS`` unless the ``RestartBudget`` is spent, in which case
+the supervisor waits for ``restart()``; STOPPING / STOPPED on ``shutdown()``, which asks the
+engine to shut down, closes its stdin, then terminates and finally kills it on deadlines.
+
+Nothing here waits: every step is a signal or a ``QTimer``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+
+from ipc import schema
+from ipc.qt_channel import EngineChannel
+from ipc.rpc import CommandFailed
+from ui.engine_client import EngineClient
+from ui.formatting import describe_exit
+from ui.hang_monitor import HANG_THRESHOLD_SECONDS, PING_INTERVAL_SECONDS, HangMonitor
+from ui.restart_budget import RestartBudget
+
+__all__ = ["ENGINE_ARGS", "EngineState", "EngineStatus", "EngineSupervisor"]
+
+ENGINE_ARGS = ("-m", "engine", "--stdio")
+STDERR_TAIL_LINES = 20
+#: A longer stderr line is cut (every buffer has a bound).
+MAX_STDERR_LINE = 1000
+#: How long a new engine may take to send ``hello`` before it counts as failed.
+HANDSHAKE_TIMEOUT_MS = 15_000
+RESTART_DELAY_MS = 300
+#: ``shutdown()``: close stdin and ask politely, SIGTERM after this, SIGKILL after that.
+TERMINATE_AFTER_MS = 1500
+KILL_AFTER_MS = 3000
+
+
+class EngineState(Enum):
+    STARTING = "starting"  #: process started, waiting for the handshake
+    READY = "ready"  #: handshake done and answering
+    NOT_RESPONDING = "not responding"  #: silent for the hang threshold
+    CRASHED = "crashed"  #: ended on its own; restarting unless the budget is spent
+    STOPPING = "stopping"  #: shutdown() in progress
+    STOPPED = "stopped"  #: no engine, none coming (after shutdown)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    """Everything the status bar shows; a new value on every change."""
+
+    state: EngineState = EngineState.STOPPED
+    generation: int = 0
+    pid: int | None = None
+    detail: str = ""  # why it crashed, last stderr lines
+    silent_for: float = 0.0
+    rtt: float | None = None
+    frames_per_second: float = 0.0
+    banner: bool = False  # show the hang banner (not dismissed by "Wait")
+    waiting_for_user: bool = False  # crash loop: restart budget spent
+    restart_in: float = 0.0
+
+
+class EngineSupervisor(QObject):
+    """The engine's parent. Signals (past tense, STYLE 4.7):
+
+    - ``status_changed(EngineStatus)``: any change, including counters (a few per second).
+    - ``engine_started(int generation, Hello)``: a new engine completed the handshake.
+    - ``engine_crashed(int generation, str why)``: the engine ended on its own.
+    - ``engine_unresponsive(float seconds)`` / ``engine_responsive()``: hang detected/over.
+    - ``restart_budget_exhausted()``: too many crashes; waiting for ``restart()``.
+    - ``events_received(int generation, list[Event])``: engine events, in order.
+    - ``protocol_error(str)``: the engine sent something invalid.
+    - ``stopped()``: after ``shutdown()``, the process is gone.
+    """
+
+    status_changed = Signal(object)
+    engine_started = Signal(int, object)
+    engine_crashed = Signal(int, str)
+    engine_unresponsive = Signal(float)
+    engine_responsive = Signal()
+    restart_budget_exhausted = Signal()
+    events_received = Signal(int, list)
+    protocol_error = Signal(str)
+    stopped = Signal()
+
+    def __init__(
+        self,
+        client: EngineClient | None = None,
+        *,
+        program: str = sys.executable,
+        args: tuple[str, ...] = ENGINE_ARGS,
+        budget: RestartBudget | None = None,
+        hang_threshold: float = HANG_THRESHOLD_SECONDS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.client = client if client is not None else EngineClient(self)
+        self._program = program
+        self._args = list(args)
+        self._budget = budget if budget is not None else RestartBudget()
+        self._monitor = HangMonitor(hang_threshold)
+        self._status = EngineStatus()
+        self._process: QProcess | None = None
+        self._channel: EngineChannel | None = None
+        self._generation = 0
+        self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self._stderr_partial = b""
+        self._banner_hidden_until = 0.0
+        self._frames = 0
+        self._frames_since = time.monotonic()
+        self.stderr_sink: Any = None  # a text file the engine's stderr is copied to
+
+        self._tick = QTimer(self)
+        self._tick.setInterval(int(PING_INTERVAL_SECONDS * 1000))
+        self._tick.timeout.connect(self._on_tick)
+        self._handshake_timer = self._single_shot(HANDSHAKE_TIMEOUT_MS, self._on_handshake_timeout)
+        self._restart_timer = self._single_shot(RESTART_DELAY_MS, self._spawn)
+        self._terminate_timer = self._single_shot(TERMINATE_AFTER_MS, self._on_terminate_deadline)
+        self._kill_timer = self._single_shot(KILL_AFTER_MS, self._on_kill_deadline)
+
+    def _single_shot(self, ms: int, slot: Any) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(ms)
+        timer.timeout.connect(slot)
+        return timer
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def status(self) -> EngineStatus:
+        return self._status
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def pid(self) -> int | None:
+        return self._status.pid
+
+    def stderr_tail(self) -> list[str]:
+        return list(self._stderr_tail)
+
+    def start(self) -> None:
+        """Start the first engine (no-op if one is running or starting)."""
+        if self._process is None and not self._restart_timer.isActive():
+            self._spawn()
+
+    def restart(self) -> None:
+        """The user asked for a restart: kill the current engine (if any), start afresh.
+
+        Resets the restart budget: an explicit request is not part of a crash loop.
+        """
+        self._budget.reset()
+        process = self._process
+        if process is not None:
+            self._set(detail="restarted by the user")
+            self._retire(process)
+            process.kill()
+        self._restart_timer.stop()
+        self._spawn()
+
+    def wait(self) -> None:
+        """The user chose "Wait" on the hang banner: hide it for another threshold."""
+        self._banner_hidden_until = time.monotonic() + self._monitor.threshold
+        self._set(banner=False)
+
+    def shutdown(self) -> None:
+        """Stop the engine for good: ask, close stdin, then SIGTERM and SIGKILL on deadlines.
+
+        Emits ``stopped`` once the process is gone (at once if there is none).
+        """
+        self._restart_timer.stop()
+        self._handshake_timer.stop()
+        self._tick.stop()
+        process = self._process
+        if process is None:
+            self._set(state=EngineState.STOPPED, pid=None, banner=False)
+            QTimer.singleShot(0, self, self.stopped.emit)
+            return
+        if self._status.state is EngineState.STOPPING:
+            return
+        self._set(state=EngineState.STOPPING, banner=False)
+        self.client.request(schema.Shutdown(), timeout_s=None)
+        process.closeWriteChannel()
+        self._terminate_timer.start()
+        self._kill_timer.start()
+
+    # ------------------------------------------------------------------ process lifecycle
+
+    def _spawn(self) -> None:
+        self._generation += 1
+        self._monitor.reset()
+        self._stderr_tail.clear()
+        self._stderr_partial = b""
+        process = QProcess(self)
+        process.setProgram(self._program)
+        process.setArguments(self._args)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
+        process.readyReadStandardError.connect(lambda: self._on_stderr(process))
+        process.finished.connect(
+            lambda code, status: self._on_finished(process, code, status)
+        )  # fmt: skip
+        process.errorOccurred.connect(lambda error: self._on_process_error(process, error))
+        channel = EngineChannel(process, parent=process)
+        generation = self._generation
+        channel.hello_received.connect(lambda hello: self._on_hello(generation, hello))
+        channel.events_received.connect(lambda events: self._on_events(generation, events))
+        channel.protocol_error.connect(self.protocol_error)
+        self._process, self._channel = process, channel
+        self.client.attach(channel, generation)
+        self._set(
+            state=EngineState.STARTING, generation=generation, pid=None, silent_for=0.0,
+            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0,
+        )  # fmt: skip
+        process.start()
+        self._handshake_timer.start()
+
+    def _retire(self, process: QProcess) -> None:
+        """Forget ``process``: its late signals are ignored; pending requests fail."""
+        if process is not self._process:
+            return
+        self._process, self._channel = None, None
+        self._handshake_timer.stop()
+        self._tick.stop()
+        self.client.detach()
+        self._monitor.reset()
+
+    def _on_hello(self, generation: int, hello: schema.Hello) -> None:
+        if generation != self._generation or self._process is None:
+            return
+        self._handshake_timer.stop()
+        self._frames, self._frames_since = 0, time.monotonic()
+        self._monitor.alive(time.monotonic())
+        self._set(state=EngineState.READY, pid=hello.pid, detail="")
+        self._tick.start()
+        self.engine_started.emit(generation, hello)
+
+    def _on_events(self, generation: int, events: list[schema.Event]) -> None:
+        if generation != self._generation:
+            return
+        self._monitor.alive(time.monotonic())
+        for ev in events:
+            if isinstance(ev, schema.Received):
+                self._frames += len(ev.frames)
+        self.events_received.emit(generation, events)
+
+    def _on_stderr(self, process: QProcess) -> None:
+        data = self._stderr_partial + bytes(process.readAllStandardError().data())
+        *lines, partial = data.split(b"\n")
+        self._stderr_partial = partial[-MAX_STDERR_LINE:]
+        for raw in lines:
+            line = raw[:MAX_STDERR_LINE].decode("utf-8", "replace").rstrip()
+            if process is self._process or not self._stderr_tail:
+                self._stderr_tail.append(line)
+            if self.stderr_sink is not None:
+                self.stderr_sink.write(f"engine[{process.processId()}]: {line}\n")
+
+    def _on_finished(
+        self, process: QProcess, exit_code: int, exit_status: QProcess.ExitStatus
+    ) -> None:
+        crashed = exit_status == QProcess.ExitStatus.CrashExit
+        self._on_stderr(process)
+        if self._stderr_partial:
+            self._stderr_tail.append(self._stderr_partial.decode("utf-8", "replace"))
+            self._stderr_partial = b""
+        process.deleteLater()
+        if process is not self._process:
+            return
+        stopping = self._status.state is EngineState.STOPPING
+        self._retire(process)
+        if stopping:
+            self._terminate_timer.stop()
+            self._kill_timer.stop()
+            self._set(state=EngineState.STOPPED, pid=None)
+            self.stopped.emit()
+            return
+        self._crashed(describe_exit(exit_code, crashed))
+
+    def _on_process_error(self, process: QProcess, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart and process is self._process:
+            self._retire(process)
+            process.deleteLater()
+            self._crashed(f"failed to start: {process.errorString()}")
+
+    def _on_handshake_timeout(self) -> None:
+        process = self._process
+        if process is not None:
+            self._stderr_tail.append(
+                f"[no handshake within {HANDSHAKE_TIMEOUT_MS / 1000:g} s; killed]"
+            )
+            process.kill()  # finished() reports it as a crash
+
+    def _crashed(self, how: str) -> None:
+        generation = self._generation
+        tail = "\n".join(self._stderr_tail)
+        why = how + (f"\nlast engine output:\n{tail}" if tail else "")
+        now = time.monotonic()
+        allowed = self._budget.try_spend(now)
+        self._set(
+            state=EngineState.CRASHED, pid=None, detail=why, banner=False,
+            waiting_for_user=not allowed,
+            restart_in=RESTART_DELAY_MS / 1000 if allowed else 0.0,
+        )  # fmt: skip
+        self.engine_crashed.emit(generation, why)
+        if allowed:
+            self._restart_timer.start()
+        else:
+            self.restart_budget_exhausted.emit()
+
+    def _on_terminate_deadline(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+
+    def _on_kill_deadline(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+
+    # ------------------------------------------------------------------ liveness
+
+    def _on_tick(self) -> None:
+        now = time.monotonic()
+        if self._process is None or self._status.state not in (
+            EngineState.READY,
+            EngineState.NOT_RESPONDING,
+        ):
+            return
+        if not self._monitor.ping_outstanding:
+            self._monitor.pinged(now)
+            generation = self._generation
+            self.client.request(
+                schema.Ping(), lambda r, e: self._on_pong(generation, r, e), timeout_s=None
+            )
+        elapsed = now - self._frames_since
+        fps = self._status.frames_per_second
+        if elapsed >= 1.0:
+            fps = self._frames / elapsed
+            self._frames, self._frames_since = 0, now
+        if self._monitor.is_hung(now):
+            silent = self._monitor.silent_for(now)
+            banner = now >= self._banner_hidden_until
+            if self._status.state is EngineState.READY:
+                self._set(state=EngineState.NOT_RESPONDING, silent_for=silent, banner=banner)
+                self.engine_unresponsive.emit(silent)
+            else:
+                self._set(silent_for=silent, banner=banner, frames_per_second=fps)
+        elif self._status.state is EngineState.NOT_RESPONDING:
+            self._set(state=EngineState.READY, silent_for=0.0, banner=False)
+            self.engine_responsive.emit()
+        else:
+            self._set(frames_per_second=fps, rtt=self._monitor.last_rtt)
+
+    def _on_pong(self, generation: int, _result: Any, error: CommandFailed | None) -> None:
+        if generation != self._generation or error is not None:
+            return
+        self._monitor.answered(time.monotonic())
+
+    def _set(self, **changes: Any) -> None:
+        status = replace(self._status, **changes)
+        if status != self._status:
+            self._status = status
+            self.status_changed.emit(status)

@@ -1,0 +1,129 @@
+"""Compose a frame as text or hex (validated as you type), send it, resend from history."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.formatting import HexError, hex_error, parse_hex, preview
+
+__all__ = ["MAX_HISTORY", "ComposePanel"]
+
+#: Sent frames kept for resending (oldest dropped).
+MAX_HISTORY = 100
+_BAD_INPUT_STYLE = "QLineEdit { border: 1px solid #c62828; background: #ffebee; }"
+
+
+class ComposePanel(QWidget):
+    """``send_requested(bytes)`` when the user sends; the window knows the target session."""
+
+    send_requested = Signal(bytes)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mode = QComboBox()
+        self.mode.addItems(["Text", "Hex"])
+        self.editor = QLineEdit()
+        self.editor.setPlaceholderText("frame payload (text, UTF-8)")
+        self.send_button = QPushButton("Send")
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b71c1c;")
+        self.history = QListWidget()
+        self.history.setMaximumHeight(90)
+        self.history.setToolTip("sent frames: double-click to send again")
+        self.resend_button = QPushButton("Resend")
+        self.target = QLabel("no session selected")
+        self.target.setStyleSheet("color: #555;")
+
+        self.mode.currentTextChanged.connect(self._on_mode_changed)
+        self.editor.textChanged.connect(self._validate)
+        self.editor.returnPressed.connect(self._on_send)
+        self.send_button.clicked.connect(self._on_send)
+        self.resend_button.clicked.connect(self._on_resend)
+        self.history.itemDoubleClicked.connect(self._on_resend)
+
+        row = QHBoxLayout()
+        row.addWidget(self.mode)
+        row.addWidget(self.editor, 1)
+        row.addWidget(self.send_button)
+        status = QHBoxLayout()
+        status.addWidget(self.target)
+        status.addWidget(self.error, 1)
+        history = QHBoxLayout()
+        history.addWidget(self.history, 1)
+        history.addWidget(self.resend_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addLayout(status)
+        layout.addLayout(history)
+        self.set_target(None)
+
+    def set_target(self, name: str | None) -> None:
+        """The session frames go to (``None``: sending is disabled)."""
+        self._has_target = name is not None
+        self.target.setText(f"to {name}" if name else "select an open session to send")
+        self._validate()
+
+    def payload(self) -> bytes:
+        """The editor's payload.
+
+        Raises:
+            HexError: in hex mode, when the text is not valid hex.
+        """
+        text = self.editor.text()
+        if self.mode.currentText() == "Hex":
+            return parse_hex(text)
+        return text.encode("utf-8")
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+
+    def add_history(self, payload: bytes) -> None:
+        for row in range(self.history.count()):
+            if self.history.item(row).data(Qt.ItemDataRole.UserRole) == payload:
+                self.history.takeItem(row)
+                break
+        item = QListWidgetItem(f"{preview(payload, 60)}  ({len(payload)} B)")
+        item.setData(Qt.ItemDataRole.UserRole, payload)
+        self.history.insertItem(0, item)
+        while self.history.count() > MAX_HISTORY:
+            self.history.takeItem(self.history.count() - 1)
+
+    def _on_mode_changed(self, mode: str) -> None:
+        hint = "hex bytes, e.g. 68 65 6c 6c 6f" if mode == "Hex" else "frame payload (text, UTF-8)"
+        self.editor.setPlaceholderText(hint)
+        self._validate()
+
+    def _validate(self) -> None:
+        problem = hex_error(self.editor.text()) if self.mode.currentText() == "Hex" else None
+        self.editor.setStyleSheet(_BAD_INPUT_STYLE if problem else "")
+        self.error.setText(problem or "")
+        self.send_button.setEnabled(self._has_target and problem is None)
+        self.resend_button.setEnabled(self._has_target)
+
+    def _on_send(self) -> None:
+        if not self.send_button.isEnabled():
+            return
+        try:
+            payload = self.payload()
+        except HexError as exc:
+            self.show_error(str(exc))
+            return
+        self.add_history(payload)
+        self.send_requested.emit(payload)
+
+    def _on_resend(self) -> None:
+        item = self.history.currentItem()
+        if item is not None and self._has_target:
+            self.send_requested.emit(item.data(Qt.ItemDataRole.UserRole))

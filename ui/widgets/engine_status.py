@@ -1,0 +1,118 @@
+"""The always-visible engine status (status bar) and the non-modal engine banner."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ui.formatting import format_duration, format_rate
+from ui.supervisor import EngineState, EngineStatus
+
+__all__ = ["EngineBanner", "EngineStatusLabel", "status_text"]
+
+_COLORS = {
+    EngineState.STARTING: "#8d6e00",
+    EngineState.READY: "#1b5e20",
+    EngineState.NOT_RESPONDING: "#e65100",
+    EngineState.CRASHED: "#b71c1c",
+    EngineState.STOPPING: "#555555",
+    EngineState.STOPPED: "#555555",
+}
+
+
+def status_text(status: EngineStatus) -> str:
+    """One line: state, then pid, round-trip time and frames/s when they mean something."""
+    state = status.state
+    if state is EngineState.NOT_RESPONDING:
+        head = f"engine not responding for {format_duration(status.silent_for)}"
+    elif state is EngineState.CRASHED:
+        head = (
+            "engine crashed, waiting for you (too many restarts)"
+            if status.waiting_for_user
+            else "engine crashed, restarting"
+        )
+    else:
+        head = f"engine {state.value}"
+    parts = [head]
+    if status.pid is not None:
+        parts.append(f"pid {status.pid}")
+    if state in (EngineState.READY, EngineState.NOT_RESPONDING):
+        if status.rtt is not None:
+            parts.append(f"rtt {status.rtt * 1000:.1f} ms")
+        parts.append(f"{format_rate(status.frames_per_second, ' frames/s')}")
+    return " · ".join(parts)
+
+
+class EngineStatusLabel(QLabel):
+    """Coloured one-line engine status."""
+
+    def show_status(self, status: EngineStatus) -> None:
+        color = _COLORS[status.state]
+        self.setText(f'<span style="color:{color}">●</span> {status_text(status)}')
+        self.setToolTip(status.detail or "")
+
+
+class EngineBanner(QFrame):
+    """Shown above the work area when the engine hangs or crashes; never modal."""
+
+    wait_clicked = Signal()
+    restart_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("engineBanner")
+        self._title = QLabel()
+        self._title.setWordWrap(True)
+        self._detail = QLabel()
+        self._detail.setWordWrap(True)
+        self._detail.setStyleSheet("font-family: monospace; font-size: 11px;")
+        self.wait_button = QPushButton("Wait")
+        self.restart_button = QPushButton("Restart engine")
+        self.wait_button.clicked.connect(self.wait_clicked)
+        self.restart_button.clicked.connect(self.restart_clicked)
+        self.dismiss_button = QPushButton("Dismiss")
+        self.dismiss_button.clicked.connect(self.hide)
+        self._kind = ""  # what the banner shows: "hang" or "crash"
+        text = QVBoxLayout()
+        text.addWidget(self._title)
+        text.addWidget(self._detail)
+        row = QHBoxLayout(self)
+        row.addLayout(text, 1)
+        for button in (self.wait_button, self.restart_button, self.dismiss_button):
+            row.addWidget(button)
+        self.hide()
+
+    def show_status(self, status: EngineStatus) -> None:
+        state = status.state
+        if state is EngineState.NOT_RESPONDING and status.banner:
+            self._show(
+                "#fff3e0", "#e65100",
+                f"The engine is not responding ({format_duration(status.silent_for)}). "
+                "The window still works; its sessions are paused until it answers.",
+                f"pid {status.pid}", kind="hang",
+            )  # fmt: skip
+        elif state is EngineState.CRASHED:
+            title = (
+                "The engine crashed too often: press Restart to try again."
+                if status.waiting_for_user
+                else "The engine crashed; a new one is starting. Its sessions were lost."
+            )
+            self._show("#ffebee", "#b71c1c", title, status.detail, kind="crash")
+        elif self._kind == "hang" or state in (EngineState.STOPPING, EngineState.STOPPED):
+            # Hang over, or the user chose "Wait". A crash report stays until dismissed:
+            # the new engine comes up within a second, too fast to read why the old one died.
+            self.hide()
+
+    def _show(self, background: str, border: str, title: str, detail: str, *, kind: str) -> None:
+        self._kind = kind
+        wait = kind == "hang"
+        self.setStyleSheet(
+            f"#engineBanner {{ background: {background}; border: 1px solid {border}; "
+            "border-radius: 4px; }"
+        )
+        self._title.setText(f"<b>{title}</b>")
+        self._detail.setText(detail)
+        self._detail.setVisible(bool(detail))
+        self.wait_button.setVisible(wait)
+        self.dismiss_button.setVisible(not wait)
+        self.show()
