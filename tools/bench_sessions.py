@@ -107,9 +107,16 @@ def _client_framewire(port: int, count: int) -> Measurement:
 
     from engine import open_engine
 
+    async def drain(events: trio.MemoryReceiveChannel[object]) -> None:
+        # The engine's event channel is bounded: someone must read it (the RPC server
+        # does in the engine process), or connects stop once it is full.
+        async for _ in events:
+            pass
+
     async def main() -> Measurement:
-        async with open_engine() as engine:
-            limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+        limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+        async with trio.open_nursery() as outer, open_engine(max_sessions=count) as engine:
+            outer.start_soon(drain, engine.events)
 
             async def connect_one() -> None:
                 async with limiter:
@@ -213,13 +220,16 @@ def _measure_once(contender: str, count: int) -> Measurement:
     try:
         assert listener.stdout is not None
         port = int(listener.stdout.readline())
-        client = subprocess.run(
-            [*me, "--role", contender, "--port", str(port), "--sessions", str(count)],
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
-            check=False,
-        )
+        try:
+            client = subprocess.run(
+                [*me, "--role", contender, "--port", str(port), "--sessions", str(count)],
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"{contender} client: no result after {exc.timeout:.0f} s") from exc
         if client.returncode != 0:
             raise RuntimeError(f"{contender} client failed:\n{client.stderr[-2000:]}")
         elapsed, before, after = json.loads(client.stdout.strip().splitlines()[-1])

@@ -1,0 +1,621 @@
+"""The benchmark report: framewire next to the designs it replaces, in one run.
+
+Runs every design's app (``tools.bench_designs``) through the same timeline against one
+demo server, the idle-sessions benchmark (``tools.bench_sessions``) and the other
+``make bench`` benchmarks, then writes ``docs/benchmarks.md`` (tables with ratios, the
+machine described) and ``docs/img/bench-ticks.png`` (tick intervals over time, one line
+per design, the block and the flood marked).
+
+Run: ``python -m tools.bench_report [--quick] [--runs N] [--json OUT]``. ``--quick``
+(one run of each, small flood, 1,000 sessions) is for CI; the full mode is what the
+report in docs/ shows. Figures are medians over runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tools.bench_designs.runner import DESIGN_MODULES, open_demo_server, run_design
+from tools.bench_designs.scenario import BLOCK_SECONDS, PHASES, PLANS, DesignResult, TickStats
+from tools.bench_sessions import SessionsResult, format_table as format_sessions_table
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT_PATH = ROOT / "docs" / "benchmarks.md"
+CHART_PATH = ROOT / "docs" / "img" / "bench-ticks.png"
+
+#: framewire's targets in every scenario (issue "The proof").
+TARGET_P99_MS = 30.0
+TARGET_MAX_MS = 50.0
+
+PHASE_TITLES = {
+    "idle": "idle",
+    "block": "1 s blocking handler",
+    "flood": "flood of 100-byte frames",
+    "stall": "engine SIGSTOP 2 s",
+    "restart": "engine killed, restarted",
+}
+LIBRARIES = (
+    "PySide6-Essentials",
+    "trio",
+    "msgpack",
+    "Twisted",
+    "qt-reactor",
+    "QtPy",
+    "qtrio",
+    "qts",
+    "qasync",
+    "matplotlib",
+)
+#: The other benchmarks of ``make bench`` whose figures the report includes.
+OTHER_BENCHMARKS = ("bench_receive", "bench_ipc", "bench_gui")
+OTHER_BENCH_TIMEOUT_SECONDS = 600.0
+
+
+@dataclass(slots=True, kw_only=True)
+class Report:
+    """Everything the markdown and the chart are made from."""
+
+    mode: str
+    machine: dict[str, str]
+    designs: dict[str, list[DesignResult]]  # design -> one result per run
+    sessions: list[SessionsResult] = field(default_factory=list)
+    others: dict[str, Any] = field(default_factory=dict)  # benchmark name -> its JSON
+    problems: list[str] = field(default_factory=list)  # what failed to run, verbatim
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+def describe_machine() -> dict[str, str]:
+    """CPU, cores, RAM, OS, Python, Qt and library versions, and the load when we started."""
+    import psutil
+    from PySide6.QtCore import qVersion
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = []
+    for name in LIBRARIES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {
+        "CPU": cpu,
+        "cores": f"{psutil.cpu_count(logical=False)} physical, {os.cpu_count()} logical",
+        "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "Qt": f"{qVersion()} (QT_QPA_PLATFORM=offscreen)",
+        "libraries": ", ".join(versions),
+        "load average at start": " ".join(f"{x:.2f}" for x in load),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def run_designs(plan: str, runs: int, designs: list[str], problems: list[str]) -> dict:
+    """Every design ``runs`` times, interleaved (so slow drift hits all alike)."""
+    results: dict[str, list[DesignResult]] = {d: [] for d in designs}
+    with open_demo_server() as server:
+        for run in range(runs):
+            for design in designs:
+                print(f"  {design} run {run + 1}/{runs}", file=sys.stderr, flush=True)
+                try:
+                    results[design].append(run_design(design, server, plan))
+                except RuntimeError as exc:
+                    problems.append(str(exc))
+    return results
+
+
+def run_other_benchmark(name: str, quick: bool, problems: list[str]) -> Any | None:
+    """``python -m tools.NAME [--quick] --json OUT``; its JSON, or None if it failed."""
+    if not (ROOT / "tools" / f"{name}.py").exists():
+        problems.append(f"tools/{name}.py is not there yet: its figures are missing")
+        return None
+    out = ROOT / "build" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", f"tools.{name}", "--json", str(out)]
+    if quick:
+        command.append("--quick")
+    try:
+        proc = subprocess.run(
+            command,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=OTHER_BENCH_TIMEOUT_SECONDS,
+            check=False,
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        )
+    except subprocess.TimeoutExpired:
+        problems.append(f"{name}: no result after {OTHER_BENCH_TIMEOUT_SECONDS:.0f} s")
+        return None
+    if proc.returncode != 0 or not out.exists():
+        problems.append(f"{name}: exit code {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        return None
+    return json.loads(out.read_text())
+
+
+# ----------------------------------------------------------------------------- summarising
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseSummary:
+    """Median over runs of one design's tick statistics in one phase."""
+
+    runs: int
+    p50: float
+    p99: float
+    max: float
+
+
+def summarise_phase(results: list[DesignResult], phase: str) -> PhaseSummary | None:
+    stats = []
+    for result in results:
+        span = result.phase(phase)
+        if span is not None:
+            stats.append(TickStats.of(result.intervals_ms(span)))
+    stats = [s for s in stats if s.count]
+    if not stats:
+        return None
+    return PhaseSummary(
+        runs=len(stats),
+        p50=statistics.median(s.p50 for s in stats),
+        p99=statistics.median(s.p99 for s in stats),
+        max=statistics.median(s.max for s in stats),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FloodSummary:
+    requested: int
+    displayed_min: int
+    lost_total: int
+    frames_per_second: float  # median over runs
+
+
+def summarise_flood(results: list[DesignResult]) -> FloodSummary | None:
+    floods = [(r, r.flood) for r in results if r.flood is not None and "flood_start" in r.marks]
+    if not floods:
+        return None
+    return FloodSummary(
+        requested=floods[0][1].requested,
+        displayed_min=min(f.displayed for _, f in floods),
+        lost_total=sum(f.lost for _, f in floods),
+        frames_per_second=statistics.median(
+            f.frames_per_second(r.marks["flood_start"]) for r, f in floods
+        ),
+    )
+
+
+def _ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _ratio(value: float, base: float) -> str:
+    if math.isnan(value) or math.isnan(base) or base <= 0:
+        return "n/a"
+    return f"{value / base:.1f}x"
+
+
+def target_verdicts(report: Report) -> list[tuple[str, PhaseSummary | None, bool]]:
+    """framewire's (phase, summary, meets p99 and max targets) for each phase it ran."""
+    runs = report.designs.get("framewire", [])
+    verdicts = []
+    for phase in PHASES:
+        summary = summarise_phase(runs, phase)
+        ok = summary is not None and summary.p99 <= TARGET_P99_MS and summary.max <= TARGET_MAX_MS
+        verdicts.append((phase, summary, ok))
+    return verdicts
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def render_markdown(report: Report, chart_name: str = "img/bench-ticks.png") -> str:
+    """The whole docs/benchmarks.md."""
+    plan = PLANS["quick" if report.mode == "quick" else "full"]
+    command = "python -m tools.bench_report" + (" --quick" if report.mode == "quick" else "")
+    out = [
+        "# Benchmarks: framewire next to the designs it replaces",
+        "",
+        f"Written by `{command}` (`make bench`); every figure below comes from the same "
+        "run on the machine described at the end. Tick figures are medians over "
+        f"{_runs_text(report)} of each design. Do not edit by hand: re-run it.",
+        "",
+        f"![Tick intervals over time, one line per design]({chart_name})",
+        "",
+        "Each design draws the classic sample's circle on a 25 ms `QTimer` and logs every "
+        "frame it receives from the demo server. The chart shows the interval between "
+        "consecutive ticks (log scale): a flat line at 25 ms is a smooth animation; "
+        "a spike is a frozen window.",
+        "",
+    ]
+    out += _render_targets(report)
+    out += _render_ticks(report)
+    out += _render_flood(report, plan.flood_frames)
+    if report.sessions:
+        out += [
+            "## Many idle sessions",
+            "",
+            "One process holding N idle loopback sessions to a trio listener that "
+            "accepts and idles (`tools/bench_sessions.py`); RSS growth per session and "
+            "time to open them all, median of runs. Lower is better; the ratio is "
+            "the contender's figure over framewire's.",
+            "",
+            format_sessions_table(report.sessions),
+            "",
+        ]
+    out += _render_others(report)
+    out += _render_method()
+    out += ["## Machine", "", "| | |", "|---|---|"]
+    out += [f"| {key} | {value} |" for key, value in report.machine.items()]
+    out.append("")
+    if report.problems:
+        out += ["## Not measured in this run", ""]
+        out += [f"- {p.splitlines()[0]}" for p in report.problems]
+        out.append("")
+    return "\n".join(out)
+
+
+def _runs_text(report: Report) -> str:
+    counts = {len(v) for v in report.designs.values() if v}
+    if not counts:
+        return "no runs"
+    n = max(counts)
+    return "1 run" if n == 1 else f"{n} runs"
+
+
+def _render_targets(report: Report) -> list[str]:
+    if not report.designs.get("framewire"):
+        return ["**framewire was not measured in this run** (see the end of this page).", ""]
+    out = [
+        f"## framewire's targets: p99 <= {TARGET_P99_MS:.0f} ms and max <= "
+        f"{TARGET_MAX_MS:.0f} ms in every scenario",
+        "",
+        "| scenario | p99 ms | max ms | target met |",
+        "|---|---:|---:|---|",
+    ]
+    for phase, summary, ok in target_verdicts(report):
+        if summary is None:
+            out.append(f"| {PHASE_TITLES[phase]} | n/a | n/a | not measured |")
+        else:
+            out.append(
+                f"| {PHASE_TITLES[phase]} | {_ms(summary.p99)} | {_ms(summary.max)} | "
+                f"{'yes' if ok else '**no**'} |"
+            )
+    return [*out, ""]
+
+
+def _render_ticks(report: Report) -> list[str]:
+    base_runs = report.designs.get("framewire", [])
+    out = [
+        "## Animation tick intervals (ms; the timer asks for 25)",
+        "",
+        "Ratios are the design's figure over framewire's in the same scenario: "
+        "how much worse the window's worst moments are.",
+        "",
+        "| scenario | design | p50 | p99 | max | p99 vs framewire | max vs framewire |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for phase in PHASES:
+        base = summarise_phase(base_runs, phase)
+        for design, runs in report.designs.items():
+            summary = summarise_phase(runs, phase)
+            if summary is None:
+                continue
+            label = runs[0].label
+            p99_ratio = _ratio(summary.p99, base.p99) if base else "n/a"
+            max_ratio = _ratio(summary.max, base.max) if base else "n/a"
+            if design == "framewire":
+                p99_ratio = max_ratio = "1.0x"
+            out.append(
+                f"| {PHASE_TITLES[phase]} | {label} | {_ms(summary.p50)} | "
+                f"{_ms(summary.p99)} | {_ms(summary.max)} | {p99_ratio} | {max_ratio} |"
+            )
+    return [*out, ""]
+
+
+def _render_flood(report: Report, flood_frames: int) -> list[str]:
+    base = summarise_flood(report.designs.get("framewire", []))
+    out = [
+        "## The flood: frames shown per second, and frames lost",
+        "",
+        f"The demo server sends {flood_frames:,} sequence-numbered 100-byte frames as fast "
+        "as it can; each design shows every frame in its log (the in-process designs append "
+        "one line per frame to a `QTextEdit`, as the classic sample did; framewire appends "
+        "batches to its log model). Frames/s counts from the request to the last frame "
+        "shown; lost counts sequence numbers that never appeared (summed over runs).",
+        "",
+        "| design | shown (worst run) | lost | frames/s shown | vs framewire |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for runs in report.designs.values():
+        flood = summarise_flood(runs)
+        if flood is None:
+            continue
+        ratio = _ratio(flood.frames_per_second, base.frames_per_second) if base else "n/a"
+        out.append(
+            f"| {runs[0].label} | {flood.displayed_min:,} / {flood.requested:,} | "
+            f"{flood.lost_total} | {flood.frames_per_second:,.0f} | {ratio} |"
+        )
+    return [*out, ""]
+
+
+def _render_others(report: Report) -> list[str]:
+    if not report.others:
+        return []
+    out = ["## Throughput (from the other `make bench` benchmarks, same run)", ""]
+    for name, data in report.others.items():
+        out += [f"### {name}", "", *_render_json_table(data), ""]
+    return out
+
+
+def _render_json_table(data: Any) -> list[str]:
+    """A benchmark's JSON as a table: a list of flat records, or a map of them."""
+    rows: list[dict[str, Any]]
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        data = data["results"]
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        rows = data
+    elif isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+        rows = [{"name": k, **v} for k, v in data.items()]
+    else:
+        return ["```", json.dumps(data, indent=2)[:4000], "```"]
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k, v in row.items() if k not in keys and not isinstance(v, dict | list)]
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        out.append("| " + " | ".join(_cell(row.get(k, "")) for k in keys) + " |")
+    return out
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _render_method() -> list[str]:
+    return [
+        "## How each scenario is made",
+        "",
+        "- **The designs.** *Twisted in Qt* is the classic sample: `qt-reactor` "
+        "(`qreactor`, which reaches PySide6 through qtpy with `QT_API=pyside6`) drives "
+        "Twisted from Qt's loop and an `IntNStringReceiver` (`<L` prefix) appends each "
+        "frame to a `QTextEdit`. *qtrio* runs Trio as a guest of Qt's loop; *qasync* runs "
+        "asyncio on Qt's loop; both read the same frames and log them the same way. "
+        "*framewire* is the real GUI (`ui`) with its real engine subprocess.",
+        "- **Idle**: connected, nothing happens.",
+        "- **1 s blocking handler**: the in-process designs send `block`; the echo's handler "
+        "calls `time.sleep(1)` on the GUI thread, as a slow callback does. In framewire "
+        "network handlers run in the engine process, so the same stall is the engine "
+        "stopped for 1 s (SIGSTOP, then SIGCONT): the network side does nothing for 1 s, "
+        "as with a handler that blocks.",
+        "- **Flood**: each design sends `!stream N 100` and the demo server answers with N "
+        "100-byte frames (8-byte big-endian sequence number + filler) as fast as TCP takes "
+        "them; the phase lasts until the last frame is shown.",
+        "- **Engine SIGSTOP 2 s** (framewire only): long enough for the GUI's hang monitor "
+        "to say the engine is not responding.",
+        "- **Engine killed, restarted** (framewire only): SIGKILL; the GUI's supervisor "
+        "starts a new engine.",
+        "- A tick interval counts in the phase where it ends; p99 is nearest-rank.",
+        "",
+    ]
+
+
+# ----------------------------------------------------------------------------- the chart
+
+
+DESIGN_COLOURS = {
+    "classic": "#d62728",
+    "qtrio": "#ff7f0e",
+    "qasync": "#9467bd",
+    "framewire": "#2ca02c",
+}
+PHASE_COLOURS = {"block": "#fdd0a2", "flood": "#c6dbef", "stall": "#fde0ef", "restart": "#d9d9d9"}
+
+
+def event_span(result: DesignResult, phase: str) -> tuple[float, float] | None:
+    """When the disturbance of ``phase`` actually happened (not its settle time)."""
+    plan = PLANS[result.plan]
+    marks = result.marks
+    if phase == "block" and "block_start" in marks:
+        return marks["block_start"], marks["block_start"] + BLOCK_SECONDS
+    if phase == "flood" and "flood_start" in marks and result.flood and result.flood.last_at:
+        return marks["flood_start"], result.flood.last_at
+    if phase == "stall" and "stall_start" in marks:
+        return marks["stall_start"], marks["stall_start"] + plan.stall_seconds
+    if phase == "restart" and "kill" in marks:
+        return marks["kill"], marks.get("restarted", marks["kill"] + 0.2)
+    return None
+
+
+def render_chart(report: Report, path: Path) -> None:
+    """Tick intervals over time, one line per design (its first run), events shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 5.2), dpi=110)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for design, runs in report.designs.items():
+        if not runs:
+            continue
+        result = runs[0]
+        intervals = [(b - a) * 1000 for a, b in zip(result.ticks, result.ticks[1:], strict=False)]
+        # steps-pre: each interval is drawn over the time it lasted, so a frozen window
+        # is a plateau as long as the freeze.
+        ax.plot(
+            result.ticks[1:],
+            intervals,
+            drawstyle="steps-pre",
+            label=result.label,
+            color=DESIGN_COLOURS.get(design),
+            linewidth=2.2 if design == "framewire" else 1.3,
+            zorder=3 if design == "framewire" else 2,
+        )
+        for phase in PHASES:
+            span = event_span(result, phase)
+            if span is not None:
+                spans.setdefault(phase, []).append(span)
+    top = 3000
+    ax.set_yscale("log")
+    ax.set_ylim(5, top)
+    for name, colour in PHASE_COLOURS.items():
+        if name not in spans:
+            continue
+        start = statistics.median(s for s, _ in spans[name])
+        end = max(statistics.median(e for _, e in spans[name]), start + 0.1)
+        ax.axvspan(start, end, color=colour, alpha=0.6, zorder=0)
+        ax.text(start + 0.03, top * 0.8, PHASE_TITLES[name], fontsize=9, va="top")
+    ax.axhline(25, color="#555555", linestyle="--", linewidth=0.8)
+    ax.axhline(TARGET_MAX_MS, color="#2ca02c", linestyle=":", linewidth=1)
+    y_axis = ax.get_yaxis_transform()
+    ax.text(
+        0.005,
+        22,
+        "25 ms: the timer's period",
+        fontsize=8,
+        color="#555555",
+        transform=y_axis,
+        va="top",
+    )
+    ax.text(
+        0.005,
+        TARGET_MAX_MS * 1.06,
+        "50 ms: framewire's worst-case target",
+        fontsize=8,
+        color="#2ca02c",
+        transform=y_axis,
+    )
+    ax.set_xlabel("seconds since connected")
+    ax.set_ylabel("interval between animation ticks (ms, log scale)")
+    ax.set_title(
+        "Does the window stay smooth? Time between animation ticks "
+        "(flat at 25 ms = smooth; a plateau = frozen)"
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=9, framealpha=0.95)
+    ax.grid(True, which="major", axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def build_report(
+    *, quick: bool, runs: int, designs: list[str], sessions: bool, others: bool
+) -> Report:
+    from tools.bench_sessions import run_all as run_sessions
+
+    mode = "quick" if quick else "full"
+    problems: list[str] = []
+    machine = describe_machine()
+    print("designs:", file=sys.stderr, flush=True)
+    results = run_designs(mode, runs, designs, problems)
+    report = Report(mode=mode, machine=machine, designs=results, problems=problems)
+    if sessions:
+        print("idle sessions:", file=sys.stderr, flush=True)
+        try:
+            report.sessions = run_sessions(
+                sessions=1_000 if quick else 10_000, runs=1 if quick else 3
+            )
+        except (RuntimeError, OSError) as exc:
+            problems.append(f"idle sessions: {exc}")
+    if others:
+        for name in OTHER_BENCHMARKS:
+            print(f"{name}:", file=sys.stderr, flush=True)
+            data = run_other_benchmark(name, quick, problems)
+            if data is not None:
+                report.others[name] = data
+    return report
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {
+        "mode": report.mode,
+        "machine": report.machine,
+        "designs": {d: [r.to_json() for r in runs] for d, runs in report.designs.items()},
+        "sessions": [asdict(s) for s in report.sessions],
+        "others": report.others,
+        "problems": report.problems,
+    }
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench_report",
+        description="Measure framewire next to Twisted-in-Qt, qtrio and qasync; write "
+        "docs/benchmarks.md and docs/img/bench-ticks.png.",
+    )
+    parser.add_argument("--quick", action="store_true", help="CI mode: under a minute")
+    parser.add_argument("--runs", type=int, help="runs per design (default 1 quick, 5 full)")
+    parser.add_argument(
+        "--designs", default=",".join(DESIGN_MODULES), help="comma-separated subset of %(default)s"
+    )
+    parser.add_argument("--no-sessions", action="store_true", help="skip the idle sessions")
+    parser.add_argument(
+        "--no-others", action="store_true", help="skip the receive/IPC/GUI throughput benchmarks"
+    )
+    parser.add_argument("--out", type=Path, default=REPORT_PATH, help="markdown path")
+    parser.add_argument("--chart", type=Path, default=CHART_PATH, help="PNG path")
+    parser.add_argument("--json", type=Path, help="also write every raw figure as JSON")
+    args = parser.parse_args(argv)
+    args.designs = [d for d in args.designs.split(",") if d]
+    unknown = set(args.designs) - set(DESIGN_MODULES)
+    if unknown:
+        parser.error(f"unknown designs: {', '.join(sorted(unknown))}")
+    if args.runs is None:
+        args.runs = 1 if args.quick else 5
+    if args.runs < 1:
+        parser.error("--runs must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    report = build_report(
+        quick=args.quick,
+        runs=args.runs,
+        designs=args.designs,
+        sessions=not args.no_sessions,
+        others=not args.no_others,
+    )
+    render_chart(report, args.chart)
+    chart_name = os.path.relpath(args.chart, args.out.parent)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render_markdown(report, chart_name))
+    if args.json:
+        args.json.write_text(json.dumps(report_json(report)))
+    print(f"wrote {args.out} and {args.chart}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"not measured: {problem.splitlines()[0]}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
