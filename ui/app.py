@@ -7,15 +7,14 @@ Usage::
 
 ``--server`` is what "Do it!" talks to (and the open form's default); ``--tick-log`` (or
 the ``FRAMEWIRE_TICK_LOG`` environment variable) records every animation tick interval;
-``--quit-after`` closes the window after that many seconds, for scripted runs. On Linux the
-GUI asks the kernel for SIGTERM when its parent dies, and SIGTERM/SIGINT close the window
-cleanly (the engine is stopped first), so no process outlives the launcher.
+``--quit-after`` closes the window after that many seconds, for scripted runs. SIGTERM and
+SIGINT close the window cleanly (the engine is stopped first); started by the launcher,
+the GUI also dies with it (``ui.lifeline``), and the engine follows through its stdin.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import signal
@@ -26,6 +25,7 @@ from typing import TextIO
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from ui.lifeline import install_lifeline
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP
 from ui.main_window import MainWindow
@@ -37,7 +37,6 @@ from ui.widgets.pulse import TICK_INTERVAL_MS
 __all__ = ["TICK_LOG_ENV", "build_parser", "main", "parse_server"]
 
 TICK_LOG_ENV = "FRAMEWIRE_TICK_LOG"
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 log = logging.getLogger("framewire.ui")
 
@@ -93,18 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM us when the launcher dies (a tiny twin of tools.lifecycle's, as
-    ``ui`` does not import ``tools``); elsewhere the launcher stops us itself."""
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    armed = libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM), 0, 0, 0) == 0
-    if armed and os.getppid() != parent:  # the parent died before we armed it
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def _open_text(path: str | None, what: str) -> TextIO | None:
     if path is None:
         return None
@@ -117,7 +104,7 @@ def _open_text(path: str | None, what: str) -> TextIO | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the GUI; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    _die_with_parent()
+    install_lifeline()  # the launcher's promise, if it made one (ui.lifeline)
     log_file = _open_text(args.log_file, "--log-file")
     tick_file = _open_text(args.tick_log, "--tick-log")
     if log_file is not None:

@@ -1,0 +1,64 @@
+"""Fixtures for GUI tests: a real demo server subprocess and a window over a real engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from ui.log_model import LogModel
+from ui.main_window import MainWindow
+from ui.session_model import SessionModel
+from ui.supervisor import EngineState, EngineSupervisor
+from ui.tick_probe import TickProbe
+
+LISTENING = "framewire demo server listening on "
+ENGINE_START_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def demo_server() -> Iterator[tuple[str, int]]:
+    """``python -m tools.demo_server --mode classic`` on 127.0.0.1, port 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.demo_server", "--port", "0", "--mode", "classic"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the server prints this line once it listens
+        assert line.startswith(LISTENING), f"demo server said {line!r}"
+        host, port = line[len(LISTENING) :].strip().rsplit(":", 1)
+        yield host, int(port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def stop_supervisor(qtbot, supervisor: EngineSupervisor) -> None:
+    """Stop the engine and wait until the process is gone (no engine outlives a test)."""
+    if supervisor.status.state is not EngineState.STOPPED:
+        with qtbot.waitSignal(supervisor.stopped, timeout=10_000):
+            supervisor.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, demo_server) -> Iterator[MainWindow]:
+    """A shown MainWindow whose engine is ready; Do it! talks to the demo server."""
+    supervisor = EngineSupervisor()
+    win = MainWindow(
+        supervisor,
+        log_model=LogModel(cap=2_000_000),
+        session_model=SessionModel(),
+        probe=TickProbe(0.025),
+        server=demo_server,
+    )
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(supervisor.engine_started, timeout=ENGINE_START_TIMEOUT_MS):
+        supervisor.start()
+    yield win
+    stop_supervisor(qtbot, supervisor)

@@ -1,0 +1,71 @@
+"""The window over a real engine subprocess and the real demo server, driven like a user."""
+
+import os
+import signal
+
+from ui.log_store import Direction
+from ui.supervisor import EngineState
+
+from .helpers import open_session, payloads, send_text
+
+
+def test_do_it_logs_the_reply_with_a_timestamp(qtbot, window):
+    with qtbot.waitSignal(window.do_it.finished, timeout=10_000) as blocker:
+        window.do_it_button.click()
+    reply, _wall = blocker.args
+    assert reply == b"hello, client! you said: hello"
+    assert "reply: hello, client! you said: hello" in window.do_it_result.text()
+    assert window.do_it_result.text().startswith("[")
+    window.log_model.flush()
+    notes = payloads(window, "do-it", Direction.INFO)
+    assert any(b"Do it! [" in n and b"hello, client!" in n for n in notes)
+    assert payloads(window, "#1", Direction.IN) == [reply]
+    assert payloads(window, "#1", Direction.OUT) == [b"hello"]
+    qtbot.waitUntil(lambda: window.session_model.session(1, 1).state == "closed", timeout=5000)
+
+
+def test_sessions_compose_and_errors_where_they_happen(qtbot, window, demo_server):
+    info = open_session(qtbot, window, *demo_server)
+    send_text(window, "ping")
+    qtbot.waitUntil(lambda: info.frames_in == 1, timeout=5000)
+    window.log_model.flush()
+    assert payloads(window, info.name, Direction.IN) == [b"hello, client! you said: ping"]
+    assert window.compose.history.count() == 1
+    # hex is validated as you type
+    window.compose.mode.setCurrentText("Hex")
+    window.compose.editor.setText("68 6")
+    assert not window.compose.send_button.isEnabled()
+    assert "odd number" in window.compose.error.text()
+    window.compose.editor.setText("68 69")
+    assert window.compose.send_button.isEnabled()
+    window.compose.send_button.click()
+    qtbot.waitUntil(lambda: info.frames_in == 2, timeout=5000)
+    # a refused connection is reported next to the open form
+    window.sessions.port.setValue(1)
+    window.sessions.open_button.click()
+    qtbot.waitUntil(lambda: window.sessions.error.isVisible(), timeout=10_000)
+    assert "127.0.0.1:1" in window.sessions.error.text()
+    # close from the table
+    window.sessions.select(info)
+    window.sessions.close_button.click()
+    qtbot.waitUntil(lambda: info.state == "closed", timeout=5000)
+    assert not window.compose.send_button.isEnabled()
+
+
+def test_engine_killed_is_reported_and_replaced(qtbot, window, demo_server):
+    supervisor = window.supervisor
+    old = open_session(qtbot, window, *demo_server)
+    pid = supervisor.pid
+    with qtbot.waitSignal(supervisor.engine_crashed, timeout=10_000) as crashed:
+        os.kill(pid, signal.SIGKILL)
+    assert "SIGKILL" in crashed.args[1]
+    assert supervisor.status.state is EngineState.CRASHED
+    assert "crashed" in window.status_label.text()
+    assert window.banner.isVisible() and "crashed" in window.banner._title.text()
+    assert old.state == "lost"
+    qtbot.waitUntil(lambda: supervisor.status.state is EngineState.READY, timeout=15_000)
+    assert supervisor.generation == 2 and supervisor.pid not in (None, pid)
+    new = open_session(qtbot, window, *demo_server)
+    assert new.name == "e2#1"
+    send_text(window, "again")
+    qtbot.waitUntil(lambda: new.frames_in == 1, timeout=5000)

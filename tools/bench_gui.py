@@ -1,0 +1,193 @@
+"""GUI benchmark: frames per second into the window's log model, and the animation's
+tick intervals while the flood lasts.
+
+Setup, all real: the demo server (``python -m tools.demo_server``) on 127.0.0.1, the
+framewire window (offscreen) with its engine subprocess, one session. The window asks
+the server for ``!stream N 100``; the clock runs from the click on Send until the log
+model holds all N frames. Meanwhile the circle animation's 25 ms timer keeps ticking on
+the same GUI thread; its intervals' p99 and max say whether a user would have seen a
+stall. Target (issue 4): at least 250,000 frames/s with p99 at or under 30 ms.
+
+The measurement runs in a child process (``--role measure``) so Qt starts fresh with the
+offscreen platform and nothing of the parent's state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+
+__all__ = ["BENCHMARK", "main", "measure_once"]
+
+FRAME_SIZE = 100
+FULL_FRAMES = 1_000_000
+QUICK_FRAMES = 200_000
+TARGET_FRAMES_PER_SECOND = 250_000
+TARGET_P99_MS = 30.0
+_LISTENING = "framewire demo server listening on "
+
+
+def measure_once(frames: int, size: int = FRAME_SIZE) -> dict[str, Any]:
+    """One flood in a fresh child process; returns frames/s and tick statistics."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, "-m", "tools.bench_gui", "--role", "measure", "--frames", str(frames),
+         "--size", str(size)],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"bench_gui child failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _measure_in_this_process(frames: int, size: int) -> dict[str, Any]:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.log_model import LogModel
+    from ui.main_window import MainWindow
+    from ui.session_model import SessionModel
+    from ui.supervisor import EngineSupervisor
+    from ui.tick_probe import TickProbe, percentile
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tools.demo_server", "--port", "0", "--mode", "echo"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if not line.startswith(_LISTENING):
+            raise RuntimeError(f"demo server said {line!r}")
+        host, port = line[len(_LISTENING) :].strip().rsplit(":", 1)
+        app = QApplication.instance() or QApplication([])
+        supervisor = EngineSupervisor()
+        window = MainWindow(
+            supervisor, log_model=LogModel(cap=frames + 1000), session_model=SessionModel(),
+            probe=TickProbe(0.025),
+        )  # fmt: skip
+        window.show()
+        result: dict[str, Any] = {}
+
+        def wait_until(cond: Any, then: Any, timeout_s: float = 120.0) -> None:
+            deadline = time.monotonic() + timeout_s
+            timer = QTimer(window)
+
+            def check() -> None:
+                if cond():
+                    timer.stop()
+                    then()
+                elif time.monotonic() > deadline:
+                    timer.stop()
+                    result["error"] = "timeout"
+                    app.quit()
+
+            timer.timeout.connect(check)
+            timer.start(5)
+
+        def rows_in() -> int:
+            info = window.session_model.session(1, 1)
+            return info.frames_in if info is not None else 0
+
+        def start_flood() -> None:
+            window.sessions.host.setText(host)
+            window.sessions.port.setValue(int(port))
+            window.sessions.open_button.click()
+            wait_until(lambda: window.compose.send_button.isEnabled(), flood)
+
+        def flood() -> None:
+            result["mark"] = window.pulse.probe.mark()
+            result["t0"] = time.perf_counter()
+            window.compose.editor.setText(f"!stream {frames} {size}")
+            window.compose.send_button.click()
+            wait_until(lambda: rows_in() >= frames, done)
+
+        def done() -> None:
+            elapsed = time.perf_counter() - result["t0"]
+            window.log_model.flush()
+            intervals = window.pulse.probe.intervals_since(result["mark"])
+            result.update(
+                frames=frames, seconds=elapsed, frames_per_second=frames / elapsed,
+                rows=len(window.log_model.store), ticks=len(intervals),
+                p99_ms=percentile(intervals, 99) * 1000, max_ms=max(intervals, default=0) * 1000,
+            )  # fmt: skip
+            supervisor.shutdown()
+
+        supervisor.engine_started.connect(lambda *_: start_flood())
+        supervisor.stopped.connect(app.quit)
+        supervisor.start()
+        app.exec()
+        result.pop("mark", None)
+        result.pop("t0", None)
+        return result
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def run(options: BenchOptions) -> BenchResult:
+    frames = QUICK_FRAMES if options.quick else FULL_FRAMES
+    runs = options.runs_or(3, 1)
+    samples = [measure_once(frames) for _ in range(runs)]
+    fps = statistics.median(s["frames_per_second"] for s in samples)
+    p99 = statistics.median(s["p99_ms"] for s in samples)
+    worst = max(s["max_ms"] for s in samples)
+    rows = [
+        [i + 1, s["frames"], s["seconds"], s["frames_per_second"], s["p99_ms"], s["max_ms"]]
+        for i, s in enumerate(samples)
+    ]
+    table = markdown_table(
+        ["run", "frames", "seconds", "frames/s into log", "tick p99 ms", "tick max ms"], rows
+    )
+    note = (
+        f"\n\n{FRAME_SIZE}-byte frames from the demo server through the engine and the pipe "
+        "into the window's log model (offscreen); the animation timer asks for 25 ms ticks. "
+        f"Median of {runs}: {fps:,.0f} frames/s, p99 tick {p99:.1f} ms, worst tick {worst:.1f} ms."
+    )
+    return BenchResult(
+        markdown=table + note,
+        data={"samples": samples, "frames_per_second": fps, "p99_ms": p99, "max_ms": worst},
+        targets=(
+            Target(
+                name="frames/s into the GUI log / 250,000",
+                measured=fps / TARGET_FRAMES_PER_SECOND, goal=1.0,
+            ),
+            Target(
+                name="animation tick p99 while flooding / 30 ms",
+                measured=p99 / TARGET_P99_MS, goal=1.0, higher_is_better=False,
+            ),
+        ),
+    )  # fmt: skip
+
+
+BENCHMARK = Benchmark(
+    name="gui",
+    title="GUI: frames/s into the log model, animation ticks while flooding",
+    run=run,
+    description=__doc__ or "",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_gui")
+    parser.add_argument("--role", choices=["measure"], help="internal: the measuring child")
+    parser.add_argument("--frames", type=int, default=QUICK_FRAMES)
+    parser.add_argument("--size", type=int, default=FRAME_SIZE)
+    args = parser.parse_args(argv)
+    if args.role == "measure":
+        print(json.dumps(_measure_in_this_process(args.frames, args.size)))
+        return 0
+    print(json.dumps(measure_once(args.frames, args.size), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
