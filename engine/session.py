@@ -207,8 +207,8 @@ class Session:
                 await self._emit(
                     schema.Connected(
                         session_id=self.id,
-                        local=_format_address(self._stream.socket.getsockname()),
-                        peer=_format_address(self._stream.socket.getpeername()),
+                        local=_address(self._stream.socket.getsockname, "?"),
+                        peer=_address(self._stream.socket.getpeername, f"{self.host}:{self.port}"),
                         at=trio.current_time(),
                     )
                 )
@@ -411,11 +411,12 @@ def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
 def _connect_failure(exc: OSError, host: str, port: int) -> tuple[ConnectFailReason, str]:
     """Map an ``open_tcp_stream`` error to a reason and a one-line message."""
     where = f"{host}:{port}"
-    if isinstance(exc, socket.gaierror):
-        return "dns", f"cannot resolve host {host!r}: {exc.strerror or exc}"
     # trio raises OSError("all attempts ... failed") from a group of per-address errors.
     group = exc.__cause__
     errors = list(group.exceptions) if isinstance(group, ExceptionGroup) else [exc]
+    for error in errors:
+        if isinstance(error, socket.gaierror):
+            return "dns", f"cannot resolve host {host!r}: {error.strerror or error}"
     codes = {getattr(e, "errno", None) for e in errors}
     if errno.ECONNREFUSED in codes:
         return "refused", f"connection to {where} refused (is the server running?)"
@@ -427,7 +428,12 @@ def _connect_failure(exc: OSError, host: str, port: int) -> tuple[ConnectFailRea
     return "error", f"cannot connect to {where}: {detail}"
 
 
-def _format_address(address: Any) -> str:
+def _address(get: Callable[[], Any], fallback: str) -> str:
+    """``host:port`` of a socket end; ``fallback`` if the peer already reset it."""
+    try:
+        address = get()
+    except OSError:
+        return fallback
     host, port = address[0], address[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

@@ -1,0 +1,112 @@
+"""Tiny in-test peers: trio servers on 127.0.0.1 port 0, and an event collector."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from engine import Engine
+from engine.framing import DEFAULT, FrameDecoder, FramingSpec, encode_frame
+from ipc import schema
+
+Handler = Callable[[trio.SocketStream], Awaitable[object]]
+
+
+async def start_server(nursery: trio.Nursery, handler: Handler) -> int:
+    """Serve ``handler`` on 127.0.0.1, port 0; return the port."""
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+    return listeners[0].socket.getsockname()[1]
+
+
+def until_client_leaves(handler: Handler) -> Handler:
+    """Run ``handler``, treating the client going away (a reset, a close) as its end."""
+
+    async def wrapper(stream: trio.SocketStream) -> None:
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await handler(stream)
+
+    return wrapper
+
+
+def echo_with(spec: FramingSpec) -> Handler:
+    """Answer each frame with ``b"re:" + frame``, framed with ``spec``."""
+
+    @until_client_leaves
+    async def handler(stream: trio.SocketStream) -> None:
+        decoder = FrameDecoder(spec)
+        async for data in stream:
+            for frame in decoder.feed(data):
+                await stream.send_all(encode_frame(b"re:" + frame, spec))
+
+    return handler
+
+
+echo = echo_with(DEFAULT)
+
+
+def reply_then_close(data: bytes) -> Handler:
+    """Send ``data`` raw, then close (FIN)."""
+
+    async def handler(stream: trio.SocketStream) -> None:
+        await stream.send_all(data)
+        await stream.aclose()
+
+    return handler
+
+
+async def reset(stream: trio.SocketStream) -> None:
+    """Close with SO_LINGER 0: the client sees a connection reset."""
+    stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stream.socket.close()
+
+
+async def sleep_forever(stream: trio.SocketStream) -> None:
+    """Accept and never read or write."""
+    await trio.sleep_forever()
+
+
+def refused_port() -> tuple[socket.socket, int]:
+    """A bound, non-listening socket: connecting to its port is refused. Keep it open."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock, sock.getsockname()[1]
+
+
+def unanswered_port() -> tuple[list[socket.socket], int]:
+    """A listener whose accept queue is full: a new connect hangs (no SYN-ACK)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    held = [listener]
+    for _ in range(8):
+        sock = socket.socket()
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):  # it stays half-open: that's the point
+            sock.connect(("127.0.0.1", port))
+        held.append(sock)
+    return held, port
+
+
+async def next_event(engine: Engine, *types: type[schema.Event]) -> schema.Event:
+    """The next event of one of ``types`` (others are skipped)."""
+    async for event in engine.events:
+        if isinstance(event, types):
+            return event
+    raise AssertionError("event channel closed")
+
+
+async def events_until_closed(engine: Engine, session_id: int) -> list[schema.Event]:
+    """All events of one session up to and including its ``Closed``."""
+    seen: list[schema.Event] = []
+    async for event in engine.events:
+        if getattr(event, "session_id", None) == session_id:
+            seen.append(event)
+            if isinstance(event, schema.Closed):
+                return seen
+    raise AssertionError("event channel closed")

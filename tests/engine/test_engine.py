@@ -1,0 +1,480 @@
+"""The Trio engine over real sockets on 127.0.0.1 (port 0), with tiny in-test servers."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+import trio
+import trio.testing
+
+from engine import (
+    PRESETS,
+    SHUTDOWN_GRACE_SECONDS,
+    ConnectFailed,
+    EngineStatistics,
+    FramingSpec,
+    SessionBroken,
+    SessionClosed,
+    TooManySessions,
+    UnknownSession,
+    encode_frame,
+    encode_frames,
+    open_engine,
+)
+from engine.session import _connect_failure
+from ipc import schema
+from ipc.errors import LocalProtocolError
+from tests.engine.helpers import (
+    echo,
+    echo_with,
+    events_until_closed,
+    next_event,
+    refused_port,
+    reply_then_close,
+    reset,
+    start_server,
+    unanswered_port,
+    until_client_leaves,
+)
+
+# Every I/O test gets an absolute deadline, so a hang fails loudly instead of timing out
+# the whole run.
+DEADLINE_SECONDS = 10
+
+
+async def test_connect_send_receive_close_emits_events_in_order(nursery):
+    port = await start_server(nursery, echo)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port, label="first")
+            await engine.send(sid, [b"hello", b"world"])
+            got: list[bytes] = []
+            events = []
+            while len(got) < 2:
+                event = await next_event(engine, schema.Event)
+                events.append(event)
+                if isinstance(event, schema.Received):
+                    got += event.frames
+            assert got == [b"re:hello", b"re:world"]
+            connecting, connected, sent = events[:3]
+            assert connecting == schema.Connecting(
+                session_id=sid,
+                host="127.0.0.1",
+                port=port,
+                framing=PRESETS["le32"].to_wire(),
+                label="first",
+                at=connecting.at,
+            )
+            assert isinstance(connected, schema.Connected)
+            assert connected.peer == f"127.0.0.1:{port}"
+            assert connected.local.startswith("127.0.0.1:")
+            assert isinstance(sent, schema.Sent)
+            assert sent.frames == [b"hello", b"world"]
+            assert connecting.at <= connected.at <= sent.at <= events[-1].at
+
+            (listed,) = engine.sessions()
+            assert set(listed) == {
+                "session_id", "label", "host", "port", "state", "framing",
+                "frames_in", "bytes_in", "frames_out", "bytes_out", "opened_at",
+            }  # fmt: skip
+            assert listed["state"] == "connected"
+            assert (listed["frames_in"], listed["bytes_in"]) == (2, 16)
+            assert (listed["frames_out"], listed["bytes_out"]) == (2, 10)
+
+            await engine.close(sid)
+            closed = await next_event(engine, schema.Closed)
+            assert closed == schema.Closed(
+                session_id=sid,
+                by="local",
+                frames_in=2,
+                bytes_in=16,
+                frames_out=2,
+                bytes_out=10,
+                at=closed.at,
+            )
+            assert engine.sessions() == []
+            assert engine.statistics() == EngineStatistics(
+                sessions=0, frames_in=2, bytes_in=16, frames_out=2, bytes_out=10
+            )
+            with pytest.raises(SessionClosed):
+                await engine.send(sid, [b"late"])
+            await engine.close(sid)  # closing twice is not an error
+
+
+async def test_non_default_framing_is_used_both_ways(nursery):
+    spec = FramingSpec(length_size=2, byte_order="big")
+    received = []
+
+    async def handler(stream):
+        data = await stream.receive_some(100)
+        received.append(data)
+        await stream.send_all(data + encode_frame(b"two", spec))
+
+    port = await start_server(nursery, handler)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port, framing=spec)
+            await engine.send(sid, [b"one"])
+            event = await next_event(engine, schema.Received)
+            assert event.frames == [b"one", b"two"]
+            assert received == [b"\x00\x03one"]
+
+
+async def test_refused_port_raises_connect_failed_and_emits_it():
+    sock, port = refused_port()
+    with sock, trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            with pytest.raises(ConnectFailed) as info:
+                await engine.connect("127.0.0.1", port)
+            assert info.value.reason == "refused"
+            assert "refused" in str(info.value)
+            connecting = await next_event(engine, schema.Event)
+            assert isinstance(connecting, schema.Connecting)
+            failed = await next_event(engine, schema.Event)
+            assert failed == schema.ConnectFailed(
+                session_id=connecting.session_id,
+                reason="refused",
+                message=str(info.value),
+                at=failed.at,
+            )
+            assert engine.sessions() == []
+
+
+async def test_connect_timeout_with_autojump_clock(autojump_clock):
+    held, port = unanswered_port()
+    try:
+        async with open_engine() as engine:
+            start = trio.current_time()
+            with pytest.raises(ConnectFailed) as info:
+                await engine.connect("127.0.0.1", port, connect_timeout=7.5)
+            assert trio.current_time() - start == pytest.approx(7.5)
+            assert info.value.reason == "timeout"
+            assert "timed out after 7.5 s" in str(info.value)
+            await next_event(engine, schema.Connecting)
+            failed = await next_event(engine, schema.ConnectFailed)
+            assert failed.reason == "timeout"
+    finally:
+        for sock in held:
+            sock.close()
+
+
+async def test_close_while_connecting_ends_the_attempt(nursery):
+    held, port = unanswered_port()
+    try:
+        with trio.fail_after(DEADLINE_SECONDS):
+            async with open_engine() as engine:
+
+                async def connect():
+                    with pytest.raises(SessionClosed):
+                        await engine.connect("127.0.0.1", port)
+
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(connect)
+                    connecting = await next_event(engine, schema.Connecting)
+                    assert engine.sessions()[0]["state"] == "connecting"
+                    await engine.close(connecting.session_id)
+                closed = await next_event(engine, schema.Closed)
+                assert (closed.session_id, closed.by) == (connecting.session_id, "local")
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "dns"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "unreachable"),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), "unreachable"),
+        (OSError(errno.ETIMEDOUT, "Connection timed out"), "timeout"),
+        (OSError(errno.EACCES, "Permission denied"), "error"),
+    ],
+)
+def test_connect_errors_map_to_reasons(error, reason):
+    # trio wraps per-address failures: OSError("all attempts ... failed") from a group.
+    wrapped = OSError("all attempts to connect to example:1 failed")
+    wrapped.__cause__ = ExceptionGroup("all attempts failed", [error])
+    for exc in (error, wrapped):
+        got, message = _connect_failure(exc, "example", 1)
+        assert got == reason
+        assert "example" in message
+
+
+async def test_peer_closing_at_a_frame_boundary_is_closed_by_peer(nursery):
+    port = await start_server(nursery, reply_then_close(encode_frames([b"a", b"b"])))
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port)
+            events = await events_until_closed(engine, sid)
+            frames = [f for e in events if isinstance(e, schema.Received) for f in e.frames]
+            assert frames == [b"a", b"b"]
+            assert events[-1].by == "peer"
+            assert not any(isinstance(e, schema.SessionError) for e in events)
+            with pytest.raises(SessionBroken, match="closed by the peer"):
+                await engine.send(sid, [b"late"])
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "message", "frames_before"),
+    [
+        (encode_frame(b"ok") + b"\x05\x00\x00\x00he", "truncated_frame", "2 of 5", [b"ok"]),
+        (encode_frame(b"ok") + b"\xff\xff\xff\xff" + b"x" * 10, "frame_too_large",
+         "frame length 4294967295 > max", [b"ok"]),
+    ],
+)  # fmt: skip
+async def test_bad_peer_becomes_session_error_then_closed(
+    nursery, data, kind, message, frames_before
+):
+    port = await start_server(nursery, reply_then_close(data))
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port)
+            events = await events_until_closed(engine, sid)
+            frames = [f for e in events if isinstance(e, schema.Received) for f in e.frames]
+            assert frames == frames_before
+            error, closed = events[-2:]
+            assert isinstance(error, schema.SessionError)
+            assert error.kind == kind
+            assert message in error.message
+            assert closed.by == "error"
+            with pytest.raises(SessionBroken, match=message):
+                await engine.send(sid, [b"late"])
+
+
+async def test_oversize_frame_is_refused_with_a_small_max_while_open(nursery):
+    # The peer keeps the connection open: the error must not wait for more data.
+    async def handler(stream):
+        await stream.send_all(encode_frame(b"fine") + b"\x00\x10\x00\x00")
+        await trio.sleep_forever()
+
+    port = await start_server(nursery, handler)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port, framing=FramingSpec(max_frame_length=16))
+            events = await events_until_closed(engine, sid)
+            assert [type(e) for e in events[-3:]] == [
+                schema.Received,
+                schema.SessionError,
+                schema.Closed,
+            ]
+            assert events[-2].message == "frame length 4096 > max 16"
+
+
+async def test_peer_reset_is_reported_as_reset(nursery):
+    port = await start_server(nursery, reset)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port)
+            events = await events_until_closed(engine, sid)
+            error, closed = events[-2:]
+            assert isinstance(error, schema.SessionError)
+            assert error.kind == "reset"
+            assert closed.by == "error"
+            with pytest.raises(SessionBroken) as info:
+                await engine.send(sid, [b"x"])
+            assert info.value.__cause__ is not None
+
+
+async def test_unknown_session_and_oversize_send_are_refused(nursery):
+    port = await start_server(nursery, echo_with(PRESETS["u8"]))
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            with pytest.raises(UnknownSession):
+                await engine.send(42, [b"x"])
+            with pytest.raises(UnknownSession):
+                await engine.close(42)
+            sid = await engine.connect("127.0.0.1", port, framing=PRESETS["u8"])
+            with pytest.raises(LocalProtocolError, match="does not fit a 1-byte"):
+                await engine.send(sid, [b"ok", b"x" * 256])
+            await engine.send(sid, [b"still usable"])
+            assert (await next_event(engine, schema.Received)).frames == [b"re:still usable"]
+
+
+async def test_max_sessions_is_enforced(nursery):
+    port = await start_server(nursery, echo)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine(max_sessions=1) as engine:
+            await engine.connect("127.0.0.1", port)
+            with pytest.raises(TooManySessions):
+                await engine.connect("127.0.0.1", port)
+
+
+async def test_closing_one_session_cancels_its_tasks_and_leaves_others_running(nursery):
+    port = await start_server(nursery, echo)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            a = await engine.connect("127.0.0.1", port)
+            b = await engine.connect("127.0.0.1", port)
+            session_tasks = engine._nursery.child_tasks
+            assert len(session_tasks) == 2
+            await engine.close(a)
+            closed = await next_event(engine, schema.Closed)
+            assert closed.session_id == a
+            assert len(engine._nursery.child_tasks) == 1
+            await engine.send(b, [b"alive"])
+            received = await next_event(engine, schema.Received)
+            assert (received.session_id, received.frames) == (b, [b"re:alive"])
+
+
+async def test_a_failing_session_does_not_cancel_its_siblings(nursery):
+    good = await start_server(nursery, echo)
+    bad = await start_server(nursery, reply_then_close(b"\xff\xff\xff\xff"))
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            a = await engine.connect("127.0.0.1", good)
+            b = await engine.connect("127.0.0.1", bad)
+            closed = await next_event(engine, schema.Closed)
+            assert (closed.session_id, closed.by) == (b, "error")
+            await engine.send(a, [b"alive"])
+            received = await next_event(engine, schema.Received)
+            assert (received.session_id, received.frames) == (a, [b"re:alive"])
+            assert [s["session_id"] for s in engine.sessions()] == [a]
+
+
+async def test_a_peer_that_never_reads_makes_send_wait_and_abort_resets(nursery):
+    peer_saw: list[BaseException] = []
+
+    async def handler(stream):
+        await trio.sleep_forever()
+
+    port = await start_server(nursery, handler)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port)
+            chunk = [b"x" * (1 << 20)]
+            sends = 0
+
+            async def flood():
+                nonlocal sends
+                with pytest.raises(SessionClosed):
+                    while True:
+                        await engine.send(sid, chunk)
+                        sends += 1
+
+            async def drain():
+                async for _ in engine.events:
+                    pass
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(drain)
+                inner.start_soon(flood)
+                await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+                stuck_at = sends
+                await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+                assert sends == stuck_at < 64  # kernel buffers, not our memory, hold the rest
+                await engine.abort(sid)
+                inner.cancel_scope.cancel()
+            del peer_saw
+
+
+async def test_abort_sends_a_reset_to_the_peer(nursery):
+    peer_error: list[BaseException] = []
+    done = trio.Event()
+
+    async def handler(stream):
+        try:
+            await stream.receive_some(10)
+        except trio.BrokenResourceError as exc:
+            peer_error.append(exc.__cause__)
+        done.set()
+
+    port = await start_server(nursery, handler)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port)
+            await trio.testing.wait_all_tasks_blocked()
+            await engine.abort(sid)
+            closed = await next_event(engine, schema.Closed)
+            assert closed.by == "abort"
+            await done.wait()
+            assert isinstance(peer_error[0], ConnectionResetError)
+
+
+async def test_shutdown_finishes_within_its_deadline_while_sessions_receive(nursery):
+    @until_client_leaves
+    async def stream_forever(stream):
+        block = encode_frames([b"s" * 100] * 1000)
+        while True:
+            await stream.send_all(block)
+
+    port = await start_server(nursery, stream_forever)
+    closed: list[schema.Closed] = []
+
+    async def consume(engine):
+        async for event in engine.events:
+            if isinstance(event, schema.Closed):
+                closed.append(event)
+
+    with trio.fail_after(SHUTDOWN_GRACE_SECONDS + 2):
+        async with trio.open_nursery() as inner:
+            async with open_engine() as engine:
+                inner.start_soon(consume, engine)
+                ids = [await engine.connect("127.0.0.1", port) for _ in range(3)]
+                await next_event(engine, schema.Received)  # they are mid-receive
+                start = trio.current_time()
+            assert trio.current_time() - start < SHUTDOWN_GRACE_SECONDS
+    assert sorted((c.session_id, c.by) for c in closed) == [(i, "shutdown") for i in ids]
+
+
+async def test_shutdown_keeps_its_deadline_when_the_consumer_stopped(nursery, autojump_clock):
+    @until_client_leaves
+    async def stream_forever(stream):
+        while True:
+            await stream.send_all(encode_frame(b"s" * 1000))
+
+    port = await start_server(nursery, stream_forever)
+    async with open_engine(event_buffer=1) as engine:
+
+        async def consume_until_both_connected():
+            for _ in range(2):
+                await next_event(engine, schema.Connected)
+            # then stop reading for good
+
+        async with trio.open_nursery() as inner:
+            inner.start_soon(consume_until_both_connected)
+            await engine.connect("127.0.0.1", port)
+            await engine.connect("127.0.0.1", port)
+        await trio.testing.wait_all_tasks_blocked()  # the channel is full, nobody reads
+        start = trio.current_time()
+    assert trio.current_time() - start <= SHUTDOWN_GRACE_SECONDS + 0.1
+
+
+async def test_backpressure_bounds_memory_and_loses_nothing(nursery):
+    frame_size = 1000
+    total_frames = 40_000  # 40 MB: far more than the engine may hold
+    sent_bytes = 0
+
+    @until_client_leaves
+    async def numbered(stream):
+        nonlocal sent_bytes
+        for start in range(0, total_frames, 100):
+            block = encode_frames(
+                [n.to_bytes(4, "big") + b"x" * (frame_size - 4) for n in range(start, start + 100)]
+            )
+            await stream.send_all(block)
+            sent_bytes += len(block)
+
+    port = await start_server(nursery, numbered)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine(event_buffer=2) as engine:
+            sid = await engine.connect("127.0.0.1", port)
+            # The consumer stops reading: the engine must stop reading the socket too.
+            await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+            first = sent_bytes
+            await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+            assert sent_bytes == first, "the server kept going: someone buffers without bound"
+            assert sent_bytes < 16 * 1024 * 1024
+            # Resume: every frame arrives, in order.
+            expected = 0
+            async for event in engine.events:
+                if isinstance(event, schema.Received):
+                    for frame in event.frames:
+                        assert int.from_bytes(frame[:4], "big") == expected
+                        assert len(frame) == frame_size
+                        expected += 1
+                    if expected == total_frames:
+                        break
+            assert engine.statistics().frames_in == total_frames
+            await engine.close(sid)
