@@ -44,10 +44,10 @@ COLUMNS = ("Time", "Session", "Dir", "Length", "Data")
 COL_TIME, COL_SESSION, COL_DIR, COL_LENGTH, COL_DATA = range(len(COLUMNS))
 
 _DIRECTION_TEXT = {
-    Direction.IN: "←",
-    Direction.OUT: "→",
-    Direction.INFO: "•",
-    Direction.ERROR: "!",
+    Direction.IN: "in",
+    Direction.OUT: "out",
+    Direction.INFO: "info",
+    Direction.ERROR: "error",
 }
 _DIRECTION_COLOR = {
     Direction.IN: QColor("#1b5e20"),
@@ -243,6 +243,6 @@ class LogModel(QAbstractTableModel):
             return _DIRECTION_COLOR[self.row_at(index.row()).direction]
         if role == Qt.ItemDataRole.UserRole:
             return self.row_at(index.row())
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (COL_DIR, COL_LENGTH):
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == COL_LENGTH:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.pulse)
         sessions_box = _group("Sessions", self.sessions)
         compose_box = _group("Compose", self.compose)
+        compose_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
         upper_layout.setContentsMargins(0, 0, 0, 0)

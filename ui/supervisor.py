@@ -45,6 +45,9 @@ MAX_STDERR_LINE = 1000
 #: How long a new engine may take to send ``hello`` before it counts as failed.
 HANDSHAKE_TIMEOUT_MS = 15_000
 RESTART_DELAY_MS = 300
+#: Decoding per event-loop turn. The animation ticks every 25 ms and a user notices a
+#: tick late by more than a few ms, so a turn stays well under that (ipc's default is 8).
+TURN_BUDGET_SECONDS = 0.004
 #: ``shutdown()``: close stdin and ask politely, SIGTERM after this, SIGKILL after that.
 TERMINATE_AFTER_MS = 1500
 KILL_AFTER_MS = 3000
@@ -218,7 +221,7 @@ class EngineSupervisor(QObject):
             lambda code, status: self._on_finished(process, code, status)
         )  # fmt: skip
         process.errorOccurred.connect(lambda error: self._on_process_error(process, error))
-        channel = EngineChannel(process, parent=process)
+        channel = EngineChannel(process, turn_budget_seconds=TURN_BUDGET_SECONDS, parent=process)
         generation = self._generation
         channel.hello_received.connect(lambda hello: self._on_hello(generation, hello))
         channel.events_received.connect(lambda events: self._on_events(generation, events))
@@ -227,7 +230,8 @@ class EngineSupervisor(QObject):
         self.client.attach(channel, generation)
         self._set(
             state=EngineState.STARTING, generation=generation, pid=None, silent_for=0.0,
-            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0,
+            rtt=None, frames_per_second=0.0, banner=False, waiting_for_user=False,
+            restart_in=0.0,
         )  # fmt: skip
         process.start()
         self._handshake_timer.start()

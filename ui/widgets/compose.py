@@ -39,7 +39,7 @@ class ComposePanel(QWidget):
         self.error = QLabel()
         self.error.setStyleSheet("color: #b71c1c;")
         self.history = QListWidget()
-        self.history.setMaximumHeight(90)
+        self.history.setMaximumHeight(64)
         self.history.setToolTip("sent frames: double-click to send again")
         self.resend_button = QPushButton("Resend")
         self.target = QLabel("no session selected")

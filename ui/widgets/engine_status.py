@@ -73,6 +73,8 @@ class EngineBanner(QFrame):
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.clicked.connect(self.hide)
         self._kind = ""  # what the banner shows: "hang" or "crash"
+        self._crash_detail = ""
+        self._shown: tuple[str, ...] = ()
         text = QVBoxLayout()
         text.addWidget(self._title)
         text.addWidget(self._detail)
@@ -97,13 +99,24 @@ class EngineBanner(QFrame):
                 if status.waiting_for_user
                 else "The engine crashed; a new one is starting. Its sessions were lost."
             )
+            self._crash_detail = status.detail
             self._show("#ffebee", "#b71c1c", title, status.detail, kind="crash")
+        elif self._kind == "crash" and self.isVisible() and state is EngineState.READY:
+            title = (
+                f"The engine crashed and was restarted (new pid {status.pid}). "
+                "Its sessions were lost."
+            )
+            self._show("#ffebee", "#b71c1c", title, self._crash_detail, kind="crash")
         elif self._kind == "hang" or state in (EngineState.STOPPING, EngineState.STOPPED):
             # Hang over, or the user chose "Wait". A crash report stays until dismissed:
             # the new engine comes up within a second, too fast to read why the old one died.
             self.hide()
 
     def _show(self, background: str, border: str, title: str, detail: str, *, kind: str) -> None:
+        shown = (background, title, detail, kind)
+        if self.isVisible() and shown == self._shown:
+            return  # status updates arrive several times a second; restyling is not free
+        self._shown = shown
         self._kind = kind
         wait = kind == "hang"
         self.setStyleSheet(

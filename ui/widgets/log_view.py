@@ -82,7 +82,7 @@ class LogPanel(QWidget):
         hheader = self.table.horizontalHeader()
         hheader.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hheader.setStretchLastSection(True)
-        for col, width in ((COL_TIME, 100), (COL_SESSION, 70), (COL_DIR, 34), (COL_LENGTH, 64)):
+        for col, width in ((COL_TIME, 100), (COL_SESSION, 70), (COL_DIR, 44), (COL_LENGTH, 64)):
             self.table.setColumnWidth(col, width)
 
         self.detail = QPlainTextEdit()

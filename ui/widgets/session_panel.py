@@ -85,8 +85,10 @@ class SessionPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the peer column
+        self.table.setMinimumHeight(110)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         model.dataChanged.connect(self._on_selection)  # state changes enable/disable buttons
         self.close_button = QPushButton("Close")
