@@ -1,0 +1,97 @@
+"""The log panel's wiring: filter controls, follow tail, detail pane, save (text, JSON lines)."""
+
+import json
+
+from PySide6.QtCore import Qt
+
+from ui.log_export import LogExporter, export_format
+from ui.log_model import LogModel
+from ui.log_store import Direction
+from ui.widgets.log_view import LogPanel
+
+
+def make_panel(qtbot, cap=10_000):
+    model = LogModel(cap=cap)
+    panel = LogPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(800, 300)
+    panel.show()
+    return model, panel
+
+
+def fill(model):
+    model.append("#1", Direction.IN, 1.0, [f"alpha {i}".encode() for i in range(50)])
+    model.append("#2", Direction.OUT, 2.0, [b"beta", b"\x00\xff"])
+    model.append_note("#2", Direction.ERROR, 3.0, "frame_too_large: 9 > 8")
+    model.flush()
+
+
+def test_filter_controls_narrow_the_rows(qtbot):
+    model, panel = make_panel(qtbot)
+    fill(model)
+    assert [panel.session_filter.itemText(i) for i in range(3)] == ["all", "#1", "#2"]
+    panel.session_filter.setCurrentText("#2")
+    qtbot.waitUntil(lambda: not model.scanning and model.rowCount() == 3, timeout=2000)
+    panel.direction_filter.setCurrentText("error")
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=2000)
+    panel.session_filter.setCurrentText("all")
+    panel.direction_filter.setCurrentText("all")
+    panel.text_filter.setText("alpha 4")  # debounced
+    qtbot.waitUntil(lambda: model.rowCount() == 11, timeout=2000)  # "alpha 4", "alpha 40".."49"
+    assert "11 rows shown" in panel.counts.text()
+
+
+def test_follow_tail_detail_pane_and_dropped_count(qtbot):
+    model, panel = make_panel(qtbot, cap=100)
+    fill(model)
+    bar = panel.table.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum() and bar.maximum() > 0, timeout=2000)
+    panel.table.selectRow(50)
+    assert (
+        "beta" in panel.detail.toPlainText()
+        and "00000000  62 65 74 61" in panel.detail.toPlainText()
+    )
+    panel.table.selectRow(51)
+    assert "00000000  00 ff" in panel.detail.toPlainText()
+    model.append("#1", Direction.IN, 4.0, [b"x"] * 200)
+    model.flush()
+    assert "153 oldest dropped" in panel.counts.text()
+    assert model.rowCount() == 100
+    panel.follow.setChecked(False)
+    assert panel.follow.text().startswith("Paused")
+    panel.clear_button.click()
+    assert model.rowCount() == 0 and panel.detail.toPlainText() == ""
+
+
+def test_save_text_and_json_lines(qtbot, tmp_path):
+    model, _panel = make_panel(qtbot)
+    fill(model)
+    for name in ("log.txt", "log.jsonl"):
+        path = tmp_path / name
+        exporter = LogExporter(model, str(path))
+        with qtbot.waitSignal(exporter.finished, timeout=5000) as blocker:
+            exporter.start()
+        assert blocker.args == [53, str(path)]
+        lines = path.read_text().splitlines()
+        assert len(lines) == 53
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert records[0]["text"] == "alpha 0" and records[0]["session"] == "#1"
+    assert records[51] == {
+        "time": 2.0,
+        "session": "#2",
+        "direction": "out",
+        "length": 2,
+        "hex": "00ff",
+    }
+    assert (tmp_path / "log.txt").read_text().splitlines()[50].endswith("\t#2\tout\t4\tbeta")
+    assert export_format("x.JSONL") == "jsonl" and export_format("x.log") == "text"
+
+
+def test_save_to_an_unwritable_path_reports_failure(qtbot, tmp_path):
+    model, _panel = make_panel(qtbot)
+    fill(model)
+    exporter = LogExporter(model, str(tmp_path / "missing" / "log.txt"))
+    with qtbot.waitSignal(exporter.failed, timeout=2000) as blocker:
+        exporter.start()
+    assert "cannot save" in blocker.args[0]
+    assert model.data(model.index(0, 4), Qt.ItemDataRole.DisplayRole) == "alpha 0"
