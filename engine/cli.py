@@ -9,6 +9,7 @@ on stdin/stdout, served by ``engine.rpc_server``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -21,7 +22,7 @@ from typing import Any, NoReturn, TextIO
 import trio
 
 from engine.engine import Engine, open_engine
-from engine.errors import ConnectFailed, EngineError, SessionBroken
+from engine.errors import ConnectFailed, EngineError, SessionBroken, SessionClosed
 from engine.framing import PRESETS, FramingSpec
 from ipc import schema
 from ipc.errors import LocalProtocolError, RemoteProtocolError
@@ -361,7 +362,8 @@ class _Progress:
             self.done.set()
 
     def waiting_for(self) -> str:
-        expected = self.plan.count if self.plan.count is not None else self.sent
+        plan = self.plan
+        expected = plan.count if plan.count is not None else max(self.sent, len(plan.frames))
         return f"received {self.received} of {expected} expected frames"
 
 
@@ -402,7 +404,8 @@ async def run_client(plan: Plan, out: TextIO = sys.stdout) -> None:
 async def _send_input(
     engine: Engine, session_id: int, progress: _Progress, scope: trio.CancelScope
 ) -> None:
-    with scope:
+    # If the session ends, _consume reports why, from its events.
+    with scope, contextlib.suppress(SessionBroken, SessionClosed):
         await _send_frames(engine, session_id, progress)
 
 
@@ -453,7 +456,8 @@ async def _consume(engine: Engine, progress: _Progress, printer: _Printer) -> No
                     raise RemoteProtocolError(error.message)
                 raise SessionBroken(error.message)
             if event.by == "peer":
-                if progress.plan.count is None and progress.sent == 0:
+                plan = progress.plan
+                if plan.count is None and not plan.frames and not plan.stdin:
                     progress.done.set()  # listening until the peer closes: that's the end
                 else:
                     raise SessionBroken(
