@@ -44,6 +44,16 @@ class Plan:
 
 
 PLANS: dict[str, Plan] = {
+    # The smoke test's: every phase, as short as they go.
+    "smoke": Plan(
+        idle_seconds=0.4,
+        settle_seconds=0.2,
+        flood_frames=200,
+        flood_timeout_seconds=3.0,
+        tail_seconds=0.1,
+        stall_seconds=0.5,
+        restart_window_seconds=1.5,
+    ),
     "quick": Plan(
         idle_seconds=1.0,
         settle_seconds=0.5,
