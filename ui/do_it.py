@@ -72,6 +72,8 @@ class DoItFlow(QObject):
 
     def _on_open(self, generation: int, result: Any, error: CommandFailed | None) -> None:
         if not self._running:
+            if error is None:  # it opened after we gave up: do not leave it open
+                self._client.close(generation, int(result["session_id"]))
             return
         if error is not None:
             self._fail(f"connect failed: {error.message or error.type}")

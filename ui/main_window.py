@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         supervisor.status_changed.connect(self._on_status_changed)
         supervisor.engine_started.connect(self._on_engine_started)
         supervisor.engine_crashed.connect(self._on_engine_crashed)
+        supervisor.engine_lost.connect(self._on_engine_lost)
         supervisor.events_received.connect(self._on_events)
         supervisor.protocol_error.connect(self._on_protocol_error)
         supervisor.stopped.connect(self._on_engine_stopped)
@@ -162,11 +163,13 @@ class MainWindow(QMainWindow):
                                    f"{hello.engine_version})")  # fmt: skip
 
     def _on_engine_crashed(self, generation: int, why: str) -> None:
-        lost = self.session_model.mark_lost(generation, why.splitlines()[0])
         self._note(Direction.ERROR, f"engine {generation} {why}")
+
+    def _on_engine_lost(self, generation: int, why: str) -> None:
+        lost = self.session_model.mark_lost(generation, why)
         if lost:
-            self._note(Direction.ERROR, f"{lost} session(s) of engine {generation} were lost")
-        self.do_it.cancel("the engine died")
+            self._note(Direction.ERROR, f"{lost} session(s) of engine {generation} lost: {why}")
+        self.do_it.cancel("the engine went away")
 
     def _on_events(self, generation: int, events: list[schema.Event]) -> None:
         self.session_model.apply_events(generation, events)

@@ -84,6 +84,8 @@ class EngineSupervisor(QObject):
     - ``status_changed(EngineStatus)``: any change, including counters (a few per second).
     - ``engine_started(int generation, Hello)``: a new engine completed the handshake.
     - ``engine_crashed(int generation, str why)``: the engine ended on its own.
+    - ``engine_lost(int generation, str why)``: an engine is gone for any reason (crash,
+      user restart, shutdown): whatever sessions it still had are lost.
     - ``engine_unresponsive(float seconds)`` / ``engine_responsive()``: hang detected/over.
     - ``restart_budget_exhausted()``: too many crashes; waiting for ``restart()``.
     - ``events_received(int generation, list[Event])``: engine events, in order.
@@ -94,6 +96,7 @@ class EngineSupervisor(QObject):
     status_changed = Signal(object)
     engine_started = Signal(int, object)
     engine_crashed = Signal(int, str)
+    engine_lost = Signal(int, str)
     engine_unresponsive = Signal(float)
     engine_responsive = Signal()
     restart_budget_exhausted = Signal()
@@ -173,9 +176,9 @@ class EngineSupervisor(QObject):
         self._budget.reset()
         process = self._process
         if process is not None:
-            self._set(detail="restarted by the user")
             self._retire(process)
             process.kill()
+            self.engine_lost.emit(self._generation, "engine restarted by the user")
         self._restart_timer.stop()
         self._spawn()
 
@@ -293,6 +296,7 @@ class EngineSupervisor(QObject):
             self._terminate_timer.stop()
             self._kill_timer.stop()
             self._set(state=EngineState.STOPPED, pid=None)
+            self.engine_lost.emit(self._generation, "engine stopped")
             self.stopped.emit()
             return
         self._crashed(describe_exit(exit_code, crashed))
@@ -323,6 +327,7 @@ class EngineSupervisor(QObject):
             restart_in=RESTART_DELAY_MS / 1000 if allowed else 0.0,
         )  # fmt: skip
         self.engine_crashed.emit(generation, why)
+        self.engine_lost.emit(generation, how)
         if allowed:
             self._restart_timer.start()
         else:

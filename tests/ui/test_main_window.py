@@ -69,3 +69,16 @@ def test_engine_killed_is_reported_and_replaced(qtbot, window, demo_server):
     assert new.name == "e2#1"
     send_text(window, "again")
     qtbot.waitUntil(lambda: new.frames_in == 1, timeout=5000)
+
+
+def test_user_restart_replaces_the_engine_and_its_sessions_are_lost(qtbot, window, demo_server):
+    supervisor = window.supervisor
+    old = open_session(qtbot, window, *demo_server)
+    with qtbot.waitSignal(supervisor.engine_started, timeout=15_000):
+        window.banner.restart_button.click()
+    assert old.state == "lost" and old.detail == "engine restarted by the user"
+    assert not window.compose.send_button.isEnabled()
+    assert supervisor.generation == 2
+    window.log_model.flush()
+    notes = payloads(window, "engine", Direction.ERROR)
+    assert any(b"1 session(s) of engine 1 lost" in n for n in notes)
