@@ -17,10 +17,12 @@ Lifecycle (docs/lifecycle.md has the whole table):
   exits 0 (1 if something had to be killed). A second Ctrl-C kills at once. Children run
   in their own process group, so a terminal's Ctrl-C reaches the launcher alone and the
   shutdown happens in this order rather than as a race between four processes.
-* The launcher killed with SIGKILL: every child dies with it. The demo server arms
-  PR_SET_PDEATHSIG itself (``tools.lifecycle``); the GUI arms it and watches a stdin
-  pipe whose write end only the launcher holds (``ui.lifeline``); the engine CLI gets
-  PR_SET_PDEATHSIG armed between fork and exec; the GUI's engine reads EOF on its stdin.
+* The launcher killed with SIGKILL: every child dies with it. The demo server and the
+  engine CLI get PR_SET_PDEATHSIG armed between fork and exec (``_pdeathsig_preexec``),
+  so even a launcher killed while they are still importing is noticed (the demo server
+  also arms it itself, via ``tools.lifecycle``); the GUI arms it and watches a stdin
+  pipe whose write end only the launcher holds (``ui.lifeline``); the GUI's engine reads
+  EOF on its stdin.
 
 Everything but ``main`` is an importable function so the tests can drive it in-process.
 """
@@ -28,6 +30,7 @@ Everything but ``main`` is an importable function so the tests can drive it in-p
 from __future__ import annotations
 
 import argparse
+import ctypes
 import functools
 import ipaddress
 import os
@@ -43,7 +46,6 @@ from typing import IO, Any, NoReturn
 
 from engine.framing import PRESETS
 from tools.demo_server import parse_listening_line
-from tools.lifecycle import die_with_parent
 
 __all__ = [
     "CHILD_STOP_GRACE_SECONDS",
@@ -257,11 +259,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _spawn_kwargs() -> dict[str, Any]:
-    """Put a child in its own process group, so the terminal's Ctrl-C reaches us alone."""
+def _spawn_kwargs(*, pdeathsig: bool = False) -> dict[str, Any]:
+    """Put a child in its own process group, so the terminal's Ctrl-C reaches us alone;
+    with ``pdeathsig``, on Linux, also make it die with us (``_pdeathsig_preexec``)."""
     if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"process_group": 0}
+    kwargs: dict[str, Any] = {"process_group": 0}
+    if pdeathsig and sys.platform.startswith("linux"):
+        kwargs["preexec_fn"] = functools.partial(_pdeathsig_preexec, os.getpid())
+    return kwargs
+
+
+#: prctl, looked up once in the launcher: the child must not dlopen between fork and exec.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _pdeathsig_preexec(launcher_pid: int) -> None:
+    """Runs in the child between fork and exec: SIGTERM it when the launcher dies.
+
+    The setting survives exec, so it covers the child's whole start-up, unlike a prctl
+    made by the child itself once its imports are done. Strategy: this is
+    ``tools.lifecycle.die_with_parent`` minus the ``dlopen`` it does on each call, which
+    is not safe between fork and exec if another thread of ours held the loader's lock.
+    """
+    assert _prctl is not None
+    _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != launcher_pid:  # we already died between fork and prctl
+        os._exit(EXIT_FORCED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +322,7 @@ def start_demo_server(
     if framing is not None:
         cmd += ["--framing", framing]
     process = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **_spawn_kwargs()
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **_spawn_kwargs(pdeathsig=True)
     )
     assert process.stdout is not None
     line = _read_line_within(process.stdout, timeout)
@@ -378,7 +403,7 @@ def headless_command(
     args: argparse.Namespace, server: str, python: str = sys.executable
 ) -> list[str]:
     """The engine CLI doing the classic exchange: send ``hello``, print the reply."""
-    cmd = [python, "-m", "engine", server, "--send", "hello", "--output", "text"]
+    cmd = [python, "-m", "engine", server, "--send", "hello", "--show-sent", "--output", "text"]
     if args.framing is not None:
         cmd += ["--framing", args.framing]
     if args.timeout is not None:
@@ -487,16 +512,13 @@ def _tee(source: IO[bytes], sinks: Sequence[IO[bytes]]) -> threading.Thread:
 def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) -> int:
     log_file = open(args.log_file, "ab") if args.log_file else None  # noqa: SIM115
     pipe = subprocess.PIPE if log_file else None
-    # PR_SET_PDEATHSIG armed between fork and exec: the engine may not import tools.
-    # Nothing else runs in another thread yet, which is what makes preexec_fn safe here.
-    arm = functools.partial(die_with_parent, signal.SIGTERM, expected_parent_pid=os.getpid())
+    # The engine may not import tools, so the launcher arms its PR_SET_PDEATHSIG.
     process = subprocess.Popen(
         headless_command(args, server),
         stdin=subprocess.DEVNULL,
         stdout=pipe,
         stderr=pipe,
-        preexec_fn=arm if sys.platform.startswith("linux") else None,
-        **_spawn_kwargs(),
+        **_spawn_kwargs(pdeathsig=True),
     )
     tees: list[threading.Thread] = []
     if log_file is not None:

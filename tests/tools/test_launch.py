@@ -1,0 +1,353 @@
+"""The launcher: its command line, its process handling, and --headless end to end.
+
+The GUI trees and their kill cases are in tests/test_lifecycle.py; here the processes are
+the demo server, the engine CLI and tiny Python children with a known behaviour.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.process_tree import is_gone, open_fds, wait_gone, zombie_children
+from tools.launch import (
+    EXIT_FORCED,
+    EXIT_USAGE,
+    LaunchError,
+    build_parser,
+    display_problem,
+    exit_code_of,
+    gui_command,
+    headless_command,
+    launch,
+    main,
+    parse_args,
+    parse_server,
+    run_supervised,
+    start_demo_server,
+    stop_process,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+#: Generous: a cold interpreter start on a loaded 2-core machine.
+START_TIMEOUT_SECONDS = 30.0
+#: How long a process may take to go once it was told (or its lifeline cut).
+EXIT_DEADLINE_SECONDS = 3.0
+#: A reply line of the engine CLI's text output: ``HH:MM:SS.ffffff < payload``.
+REPLY_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} < hello, client! you said: hello$", re.M)
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:9000", ("127.0.0.1", 9000)),
+        ("localhost:1", ("localhost", 1)),
+        ("[::1]:65535", ("::1", 65535)),
+    ],
+)
+def test_parse_server_accepts(text: str, expected: tuple[str, int]) -> None:
+    assert parse_server(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("127.0.0.1", "expected HOST:PORT"),
+        (":9000", "expected HOST:PORT"),
+        ("127.0.0.1:0", "1..65535"),
+        ("127.0.0.1:65536", "1..65535"),
+        ("127.0.0.1:http", "1..65535"),
+        ("::1:9000", "in brackets"),
+        ("[::1:9000", "expected [IPV6]:PORT"),
+        ("[nope]:9000", "not an IPv6 address"),
+        ("a b:9000", "bad host"),
+    ],
+)
+def test_parse_server_refuses_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_server(text)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--server", "nowhere"], "argument --server: expected HOST:PORT, got 'nowhere'"),
+        (["--framing", "le31"], "argument --framing: invalid choice: 'le31'"),
+        (["--server", "127.0.0.1:9", "--demo-mode", "echo"], "--demo-mode applies to"),
+        (["--headless", "--quit-after", "1"], "--quit-after applies to the GUI"),
+        (["--timeout", "1"], "--timeout applies to --headless"),
+        (["--quit-after", "0"], "expected a positive number of seconds"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("framewire: error: ")
+    assert message in err
+
+
+def test_help_explains_every_option_with_examples() -> None:
+    text = build_parser().format_help()
+    for option in (
+        "--server",
+        "--framing",
+        "--demo-mode",
+        "--log-file",
+        "--headless",
+        "--timeout",
+        "--offscreen",
+        "--quit-after",
+        "--tick-log",
+    ):
+        assert option in text
+    assert "examples:" in text
+    assert "framewire --headless" in text
+
+
+@pytest.mark.parametrize(
+    ("environ", "platform", "ok"),
+    [
+        ({}, "linux", False),
+        ({"DISPLAY": ":0"}, "linux", True),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", True),
+        ({"QT_QPA_PLATFORM": "offscreen"}, "linux", True),
+        ({}, "darwin", True),
+        ({}, "win32", True),
+    ],
+)
+def test_display_problem(environ: dict[str, str], platform: str, ok: bool) -> None:
+    assert (display_problem(environ, platform) is None) == ok
+
+
+def test_no_display_says_what_to_do_instead_and_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "no display" in err and "--headless" in err and "--offscreen" in err
+    assert err.count("\n") == 1
+    assert zombie_children() == [] and _children() == []
+
+
+def test_commands_carry_the_options_to_the_gui_and_the_engine() -> None:
+    args = parse_args(["--framing", "be16", "--log-file", "l.txt", "--quit-after", "2.5"])
+    assert gui_command(args, "[::1]:7", python="py") == [
+        *("py", "-m", "ui", "--server", "[::1]:7", "--framing", "be16"),
+        *("--log-file", "l.txt", "--quit-after", "2.5"),
+    ]
+    args = parse_args(["--headless", "--framing", "u8", "--timeout", "4"])
+    command = headless_command(args, "127.0.0.1:7", python="py")
+    assert command[:6] == ["py", "-m", "engine", "127.0.0.1:7", "--send", "hello"]
+    assert command[-4:] == ["--framing", "u8", "--timeout", "4.0"]
+
+
+def test_exit_code_of_a_signalled_child_is_128_plus_the_signal() -> None:
+    assert exit_code_of(3) == 3
+    assert exit_code_of(-signal.SIGKILL) == 137
+
+
+# -- the demo server and process handling ---------------------------------------------------
+
+
+def _children() -> list[int]:
+    return [child.pid for child in psutil.Process().children() if not is_gone(child.pid)]
+
+
+def _exchange(host: str, port: int, payload: bytes) -> bytes:
+    with socket.create_connection((host, port), timeout=START_TIMEOUT_SECONDS) as conn:
+        conn.sendall(struct.pack("<L", len(payload)) + payload)
+        reader = conn.makefile("rb")
+        (length,) = struct.unpack("<L", reader.read(4))
+        return reader.read(length)
+
+
+def test_demo_server_starts_on_a_free_loopback_port_in_classic_mode() -> None:
+    server = start_demo_server()
+    try:
+        assert server.host == "127.0.0.1" and server.port > 0
+        assert _exchange(server.host, server.port, b"hello") == b"hello, client! you said: hello"
+    finally:
+        assert stop_process(server.process, EXIT_DEADLINE_SECONDS) == 0
+
+
+def test_demo_server_that_cannot_start_is_a_launch_error() -> None:
+    with pytest.raises(LaunchError, match="the demo server exited with code 2"):
+        start_demo_server(python=sys.executable, framing="not-a-preset")
+    assert zombie_children() == []
+
+
+def test_twenty_start_kill_cycles_leak_no_fds_and_leave_no_zombies() -> None:
+    # Strategy: the leaks this guards against live in the launcher's own process handling
+    # (pipes it opens, children it must reap), so each cycle runs the launcher's functions
+    # in this process against a real demo server, and kills it one way or the other.
+    # Twenty full GUI trees would take about 30 s; tests/test_lifecycle.py covers those.
+    before = open_fds()
+    pids = []
+    for cycle in range(20):
+        server = start_demo_server()
+        pids.append(server.process.pid)
+        if cycle % 2:
+            server.process.send_signal(signal.SIGKILL)
+            assert stop_process(server.process, EXIT_DEADLINE_SECONDS) == -signal.SIGKILL
+        else:
+            assert stop_process(server.process, EXIT_DEADLINE_SECONDS) == 0
+    wait_gone(pids, timeout=EXIT_DEADLINE_SECONDS)
+    assert zombie_children() == []
+    assert open_fds() == before
+
+
+#: A child that says it is ready, then waits; ``IGNORE`` makes it deaf to SIGTERM.
+_CHILD = """
+import signal, sys, threading
+if sys.argv[1] == "ignore":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ready", flush=True)
+if sys.argv[1] == "exit3":
+    sys.exit(3)
+threading.Event().wait()
+"""
+
+
+def _child(mode: str) -> subprocess.Popen[bytes]:
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, mode], stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    assert child.stdout.readline() == b"ready\n"
+    return child
+
+
+def test_supervised_child_exit_code_is_passed_on() -> None:
+    child = _child("exit3")
+    assert run_supervised(child, queue.SimpleQueue()) == 3
+    stop_process(child, 0)
+
+
+def test_stop_request_terminates_the_child_and_counts_as_a_clean_exit() -> None:
+    child = _child("wait")
+    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+    events.put(("signal", signal.SIGINT))
+    assert run_supervised(child, events) == 0
+    assert child.returncode == -signal.SIGTERM
+    stop_process(child, 0)
+
+
+def test_child_deaf_to_sigterm_is_killed_after_the_grace_period() -> None:
+    child = _child("ignore")
+    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+    events.put(("signal", signal.SIGTERM))
+    start = time.monotonic()
+    assert run_supervised(child, events, grace=0.2) == EXIT_FORCED
+    assert time.monotonic() - start >= 0.2
+    assert child.returncode == -signal.SIGKILL
+    stop_process(child, 0)
+
+
+def test_second_stop_request_kills_at_once() -> None:
+    child = _child("ignore")
+    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+    events.put(("signal", signal.SIGINT))
+    events.put(("signal", signal.SIGINT))
+    assert run_supervised(child, events, grace=START_TIMEOUT_SECONDS) == EXIT_FORCED
+    assert child.returncode == -signal.SIGKILL
+    stop_process(child, 0)
+
+
+# -- --headless, end to end -----------------------------------------------------------------
+
+
+def _launch(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.launch", *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=START_TIMEOUT_SECONDS,
+    )
+
+
+def test_headless_does_the_classic_exchange_and_exits_0() -> None:
+    done = _launch("--headless")
+    assert done.returncode == 0, done.stderr
+    assert REPLY_LINE.search(done.stdout), done.stdout
+    assert b"> hello" in done.stdout
+
+
+def test_headless_with_a_framing_preset_and_a_log_file(tmp_path: Path) -> None:
+    log = tmp_path / "exchange.log"
+    done = _launch("--headless", "--framing", "be16", "--log-file", str(log))
+    assert done.returncode == 0, done.stderr
+    assert REPLY_LINE.search(done.stdout)
+    assert REPLY_LINE.search(log.read_bytes())
+
+
+def test_headless_against_a_closed_port_exits_3_with_the_engine_cli() -> None:
+    with socket.socket() as probe:  # a port nobody listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = _launch("--headless", "--server", f"127.0.0.1:{port}")
+    assert done.returncode == 3
+    assert b"refused" in done.stderr
+
+
+def test_headless_engine_dies_with_a_sigkilled_launcher() -> None:
+    # A server that accepts (the kernel's backlog) but never answers keeps the engine
+    # CLI waiting for the reply; the launcher's only lifeline to it is PR_SET_PDEATHSIG.
+    with socket.socket() as silent:
+        silent.settimeout(START_TIMEOUT_SECONDS)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "tools.launch", "--headless", "--server", f"127.0.0.1:{port}"],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            conn, _ = silent.accept()  # the engine connected: it now waits for a reply
+            with conn:
+                engines = [child.pid for child in psutil.Process(launcher.pid).children()]
+                assert len(engines) == 1
+                launcher.kill()
+                assert launcher.wait() == -signal.SIGKILL
+                wait_gone(engines, timeout=EXIT_DEADLINE_SECONDS)
+        finally:
+            launcher.kill()
+            launcher.wait()
+
+
+def test_launch_in_process_restores_signal_handlers_and_leaks_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The whole --headless path (signal handlers, demo server, engine CLI, log tee) run by
+    # this process, so its fds, children and handlers can be checked afterwards.
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    before = open_fds()
+    log = tmp_path / "exchange.log"
+    for _ in range(3):
+        assert launch(parse_args(["--headless", "--log-file", str(log)])) == 0
+    assert open_fds() == before
+    assert zombie_children() == [] and _children() == []
+    assert {signum: signal.getsignal(signum) for signum in handlers} == handlers
+    assert len(REPLY_LINE.findall(log.read_bytes())) == 3
+    assert len(REPLY_LINE.findall(capfd.readouterr().out.encode())) == 3
