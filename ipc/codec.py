@@ -51,6 +51,7 @@ __all__ = [
     "Notification",
     "Request",
     "Response",
+    "UnknownMethod",
     "decode_command",
     "decode_event",
     "encode",
@@ -108,6 +109,10 @@ class BadMessage(SchemaError):
     def __init__(self, message: str, *, msgid: int | None = None) -> None:
         super().__init__(message)
         self.msgid = msgid
+
+
+class UnknownMethod(SchemaError):
+    """A request or notification names a method this side does not implement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +290,12 @@ def decode_command(msg: Request | Notification) -> Command:
     """Turn a request (or the ``ack`` notification) into its ``ipc.schema`` command.
 
     Raises:
-        SchemaError: unknown method, or params of the wrong shape.
+        UnknownMethod: no such command.
+        SchemaError: params of the wrong shape.
     """
     cls = COMMANDS.get(msg.method)
     if cls is None:
-        raise SchemaError(f"unknown method {msg.method!r}")
+        raise UnknownMethod(f"unknown method {msg.method!r}")
     return cls.from_params(msg.params)
 
 

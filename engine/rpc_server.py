@@ -1,0 +1,616 @@
+"""Serves ipc requests on a byte stream (the engine's stdin/stdout) and emits notifications.
+
+Theory of operation. ``serve_rpc`` runs four kinds of task in one nursery:
+
+- the *reader* decodes requests from the controller. Cheap commands (``ping``,
+  ``get_api_info``, ``flow_control``, the ``ack`` notification) are answered inline;
+  every other request runs in its own task, so a slow ``open`` never delays a ``ping``.
+  At most ``MAX_CONCURRENT_REQUESTS`` run at once; past that the reader stops reading,
+  which pushes back on the controller through the pipe.
+- the *pump* moves engine events to the outbox. Consecutive ``received`` (or ``sent``)
+  events of one session are coalesced into one notification of at most
+  ``MAX_FRAMES_PER_NOTIFICATION`` frames / ``MAX_NOTIFICATION_PAYLOAD_BYTES``, so a flood
+  costs one message per batch.
+- the *writer* is the only task that writes to the stream. It drains the outbox with
+  control messages (responses, the hello) ahead of data (events), joining messages into
+  writes of up to ``WRITE_CHUNK_BYTES``.
+- the *stats* task queues a ``stats`` event every ``stats_interval`` seconds.
+
+Flow control. The outbox holds at most ``MAX_QUEUED_EVENT_BYTES`` of encoded events;
+when it is full the pump waits, the engine's bounded event channel fills, and the
+engine's sessions stop reading their sockets (TCP pushes back on the peers). The
+outbox empties only as fast as the writer can write, that is as fast as the controller
+reads the pipe. With ``flow_control(window_bytes)`` the writer additionally stops
+sending ``received``/``sent`` events once ``window_bytes`` of credit
+(``ipc.rpc.credit_cost``) are unacknowledged; other events keep their order behind them.
+Responses are never held back: they jump the queue (a response may therefore arrive
+before events the engine queued earlier).
+
+Bad input from the controller gets an error response when it has a msgid, a stderr
+line otherwise, and never ends the server. The server ends when the controller's stream
+ends (EOF, its process died) or after ``shutdown``; either way it closes the engine
+within ``SHUTDOWN_DEADLINE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import fcntl
+import functools
+import importlib.metadata
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from engine.errors import ConnectFailed
+from engine.framing import PRESETS, FramingSpec
+from ipc.codec import (
+    MAX_MESSAGE_BYTES,
+    BadMessage,
+    ErrorInfo,
+    MessageDecoder,
+    Notification,
+    Request,
+    decode_command,
+    encode_notification,
+    encode_response,
+)
+from ipc.errors import FramewireError, SchemaError
+from ipc.rpc import FRAME_CREDIT_OVERHEAD
+from ipc.schema import (
+    COMMANDS,
+    EVENTS,
+    PROTOCOL_VERSION,
+    Abort,
+    Ack,
+    Close,
+    Command,
+    Event,
+    FlowControl,
+    GetApiInfo,
+    Hello,
+    ListSessions,
+    Open,
+    Ping,
+    Received,
+    Send,
+    Sent,
+    Shutdown,
+    Stats,
+)
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+__all__ = [
+    "MAX_CONCURRENT_REQUESTS",
+    "MAX_FRAMES_PER_NOTIFICATION",
+    "MAX_IPC_FRAME_LENGTH",
+    "MAX_NOTIFICATION_PAYLOAD_BYTES",
+    "MAX_QUEUED_EVENT_BYTES",
+    "SHUTDOWN_DEADLINE_SECONDS",
+    "api_info",
+    "hello",
+    "run_stdio",
+    "serve_rpc",
+]
+
+log = logging.getLogger("framewire.rpc")
+
+#: Bytes per read from the controller: requests are small; a big ``send`` takes a few.
+READ_BYTES = 256 * 1024
+#: Largest single write to the controller (several messages joined): big enough that
+#: syscalls vanish from the profile, small enough to keep latency for control traffic.
+WRITE_CHUNK_BYTES = 1024 * 1024
+#: Encoded events waiting for the writer; past this the pump waits (back-pressure).
+MAX_QUEUED_EVENT_BYTES = 4 * 1024 * 1024
+#: Coalescing caps for one ``received``/``sent`` notification (Neovim batches redraws
+#: the same way); both are far below the codec's MAX_ARRAY_LEN / MAX_MESSAGE_BYTES.
+MAX_FRAMES_PER_NOTIFICATION = 8192
+MAX_NOTIFICATION_PAYLOAD_BYTES = 1024 * 1024
+#: Requests running at once; past this the reader stops reading the pipe.
+MAX_CONCURRENT_REQUESTS = 1024
+#: A session's max_frame_length must let one frame travel in one IPC message.
+MAX_IPC_FRAME_LENGTH = MAX_MESSAGE_BYTES - 64 * 1024
+#: Shutdown (on EOF or ``shutdown``) closes the engine and flushes within this.
+SHUTDOWN_DEADLINE_SECONDS = 5.0
+#: Linux lets a pipe grow from 64 KiB; a bigger pipe means fewer wake-ups per MiB.
+PIPE_BYTES = 1024 * 1024
+_F_SETPIPE_SZ = 1031
+
+
+def _engine_version() -> str:
+    try:
+        return importlib.metadata.version("framewire")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def hello(*, clock_offset: float) -> Hello:
+    """The handshake: protocol and engine versions, pid, methods, events, presets."""
+    return Hello(
+        protocol_version=PROTOCOL_VERSION,
+        engine_version=_engine_version(),
+        pid=os.getpid(),
+        methods=sorted(COMMANDS),
+        events=sorted(EVENTS),
+        framing_presets={name: spec.to_wire() for name, spec in PRESETS.items()},
+        clock_offset=clock_offset,
+    )
+
+
+def api_info() -> dict[str, Any]:
+    """What ``framewire-engine --api-info`` prints: the hello's fields. Outside a running
+    engine there is no engine clock, so ``clock_offset`` is 0.0 here."""
+    return hello(clock_offset=0.0).to_params()
+
+
+def _error_info(exc: FramewireError) -> ErrorInfo:
+    data: dict[str, Any] = {}
+    if isinstance(exc, ConnectFailed):
+        data["reason"] = exc.reason
+    return ErrorInfo(type(exc).__name__, str(exc), data)
+
+
+class _Outbox:
+    """What the writer sends next: control messages first, then events under credit."""
+
+    def __init__(self) -> None:
+        self._control: collections.deque[bytes] = collections.deque()
+        self._events: collections.deque[tuple[bytes, int]] = collections.deque()
+        self._event_bytes = 0
+        self._window: int | None = None
+        self._unacked = 0
+        self._wakeup = trio.Event()
+        self._space = trio.Event()
+        self._idle = trio.Event()
+
+    def statistics(self) -> dict[str, int]:
+        return {
+            "outbox_events": len(self._events),
+            "outbox_event_bytes": self._event_bytes,
+            "window_bytes": self._window or 0,
+            "unacked_bytes": self._unacked,
+        }
+
+    def put_control(self, data: bytes) -> None:
+        self._control.append(data)
+        self._wakeup.set()
+
+    async def put_event(self, data: bytes, cost: int) -> None:
+        """Queue an encoded event; waits while the queue is full (back-pressure)."""
+        while self._event_bytes >= MAX_QUEUED_EVENT_BYTES:
+            await self._space.wait()
+        self._events.append((data, cost))
+        self._event_bytes += len(data)
+        self._wakeup.set()
+
+    def set_window(self, window_bytes: int) -> None:
+        self._window = window_bytes
+        self._unacked = 0
+        self._wakeup.set()
+
+    def ack(self, nbytes: int) -> None:
+        self._unacked = max(0, self._unacked - nbytes)
+        self._wakeup.set()
+
+    def _take(self) -> list[bytes]:
+        chunks: list[bytes] = []
+        size = 0
+        while self._control and size < WRITE_CHUNK_BYTES:
+            data = self._control.popleft()
+            chunks.append(data)
+            size += len(data)
+        window = self._window
+        while self._events and size < WRITE_CHUNK_BYTES:
+            data, cost = self._events[0]
+            if cost and window is not None:
+                if self._unacked >= window:
+                    break
+                self._unacked += cost
+            self._events.popleft()
+            self._event_bytes -= len(data)
+            chunks.append(data)
+            size += len(data)
+        if self._event_bytes < MAX_QUEUED_EVENT_BYTES:
+            self._space.set()
+            self._space = trio.Event()
+        return chunks
+
+    async def wait_flushed(self) -> None:
+        """Wait until everything queued so far has been written (credit permitting)."""
+        while self._control or self._events:
+            await self._idle.wait()
+
+    async def serve_writer(self, stream: trio.abc.SendStream) -> None:
+        """Write forever; returns never (cancel it). Raises trio.BrokenResourceError when
+        the controller stopped reading for good."""
+        while True:
+            chunks = self._take()
+            if chunks:
+                await stream.send_all(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            else:
+                self._idle.set()
+                self._idle = trio.Event()
+                await self._wakeup.wait()
+                self._wakeup = trio.Event()
+
+
+class _Batch:
+    """Coalesces consecutive frame events of one kind and session into notifications."""
+
+    __slots__ = ("at", "frames", "kind", "nbytes", "session_id")
+
+    def __init__(self, event: Received | Sent) -> None:
+        self.kind = type(event)
+        self.session_id = event.session_id
+        self.at = event.at
+        self.frames: list[bytes] = []
+        self.nbytes = 0
+
+    def accepts(self, event: Event) -> bool:
+        return type(event) is self.kind and event.session_id == self.session_id  # type: ignore[attr-defined]
+
+    @property
+    def full(self) -> bool:
+        return (
+            len(self.frames) >= MAX_FRAMES_PER_NOTIFICATION
+            or self.nbytes >= MAX_NOTIFICATION_PAYLOAD_BYTES
+        )
+
+    def encode(self) -> tuple[bytes, int]:
+        params = {"session_id": self.session_id, "frames": self.frames, "at": self.at}
+        cost = self.nbytes + FRAME_CREDIT_OVERHEAD * len(self.frames)
+        return encode_notification(self.kind.METHOD, params), cost
+
+
+class RpcServer:
+    """One controller connection: see the module docstring."""
+
+    def __init__(self, engine: Engine, *, stats_interval: float | None) -> None:
+        self._engine = engine
+        self._stats_interval = stats_interval
+        self._outbox = _Outbox()
+        self._requests = trio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        self._shutdown_requested = trio.Event()
+        # Cancelled by `shutdown` or when the controller stops reading; may be cancelled
+        # before the reader enters it (then the reader stops at once).
+        self._reader_scope = trio.CancelScope()
+        self._clock_offset = time.time() - trio.current_time()
+        self._bad_messages = 0
+        self._handlers: dict[type[Command], Callable[[Any], Awaitable[Any]]] = {
+            Open: self._open,
+            Send: self._send,
+            Close: self._close,
+            Abort: self._abort,
+            ListSessions: self._list_sessions,
+            Shutdown: self._shutdown,
+        }
+
+    async def serve(
+        self,
+        receive_stream: trio.abc.ReceiveStream,
+        send_stream: trio.abc.SendStream,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        self._outbox.put_control(
+            encode_notification(Hello.METHOD, hello(clock_offset=self._clock_offset).to_params())
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._serve_writer, send_stream, nursery.cancel_scope)
+            nursery.start_soon(self._serve_events)
+            if self._stats_interval:
+                nursery.start_soon(self._serve_stats, self._stats_interval)
+            task_status.started()
+            async with trio.open_nursery() as requests:
+                await self._serve_reader(receive_stream, requests)
+                requests.cancel_scope.cancel()
+            # The controller is gone (EOF) or asked to shut down: close the sessions,
+            # then give the writer a moment to flush the last events, all bounded.
+            with trio.move_on_after(SHUTDOWN_DEADLINE_SECONDS) as deadline:
+                await self._engine.aclose()
+                if self._shutdown_requested.is_set():
+                    await self._outbox.wait_flushed()
+            if deadline.cancelled_caught:
+                log.warning("shutdown deadline passed; exiting anyway")
+            nursery.cancel_scope.cancel()
+
+    # -- reading requests
+
+    async def _serve_reader(self, stream: trio.abc.ReceiveStream, requests: trio.Nursery) -> None:
+        with self._reader_scope:
+            await self._read_requests(stream, requests)
+
+    async def _read_requests(self, stream: trio.abc.ReceiveStream, requests: trio.Nursery) -> None:
+        decoder = MessageDecoder()
+        while True:
+            try:
+                data = await stream.receive_some(READ_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                if decoder.buffered_bytes:
+                    log.warning("controller closed the pipe mid-message")
+                log.info("controller closed the pipe; shutting down")
+                return
+            decoder.receive_data(data)
+            while True:
+                try:
+                    msg = decoder.next_message()
+                except BadMessage as exc:
+                    self._on_bad_message(exc, exc.msgid)
+                    continue
+                if msg is None:
+                    break
+                await self._dispatch(msg, requests)
+
+    def _on_bad_message(self, exc: SchemaError, msgid: int | None) -> None:
+        self._bad_messages += 1
+        if msgid is not None:
+            self._outbox.put_control(encode_response(msgid, _error_info(exc)))
+        else:
+            log.warning("bad message on the pipe: %s", exc)
+
+    async def _dispatch(self, msg: Request | Notification | object, requests: trio.Nursery) -> None:
+        if isinstance(msg, Notification):
+            if msg.method != Ack.METHOD:
+                log.warning("ignoring notification %r from the controller", msg.method)
+                return
+            try:
+                ack = Ack.from_params(msg.params)
+            except SchemaError as exc:
+                self._on_bad_message(exc, None)
+                return
+            self._outbox.ack(ack.nbytes)
+            return
+        if not isinstance(msg, Request):
+            log.warning("ignoring a response from the controller (the engine sends no requests)")
+            return
+        try:
+            command = decode_command(msg)
+        except SchemaError as exc:
+            self._on_bad_message(exc, msg.msgid)
+            return
+        if isinstance(command, Ping):
+            self._reply(msg.msgid, {"token": command.token, "at": trio.current_time()})
+        elif isinstance(command, GetApiInfo):
+            self._reply(msg.msgid, hello(clock_offset=self._clock_offset).to_params())
+        elif isinstance(command, FlowControl):
+            if command.window_bytes <= 0:
+                self._on_bad_message(
+                    SchemaError("flow_control: window_bytes must be > 0"), msg.msgid
+                )
+            else:
+                self._outbox.set_window(command.window_bytes)
+                self._reply(msg.msgid, {"window_bytes": command.window_bytes})
+        elif isinstance(command, Ack):
+            self._on_bad_message(SchemaError("ack is a notification, not a request"), msg.msgid)
+        else:
+            await self._requests.acquire()
+            requests.start_soon(self._run_request, msg.msgid, command)
+
+    def _reply(self, msgid: int, result: Any) -> None:
+        self._outbox.put_control(encode_response(msgid, None, result))
+
+    async def _run_request(self, msgid: int, command: Command) -> None:
+        try:
+            result = await self._handlers[type(command)](command)
+        except FramewireError as exc:
+            self._outbox.put_control(encode_response(msgid, _error_info(exc)))
+        else:
+            self._reply(msgid, result)
+        finally:
+            self._requests.release()
+
+    # -- commands
+
+    async def _open(self, command: Open) -> dict[str, Any]:
+        spec = FramingSpec.from_wire(command.framing)
+        if spec.max_frame_length > MAX_IPC_FRAME_LENGTH:
+            raise SchemaError(
+                f"open: max_frame_length {spec.max_frame_length} > {MAX_IPC_FRAME_LENGTH}, "
+                "the largest frame one IPC message carries"
+            )
+        if not 0 <= command.port <= 65535:
+            raise SchemaError(f"open: port {command.port} out of range")
+        if not command.host or not command.connect_timeout > 0:
+            raise SchemaError("open: host must not be empty and connect_timeout must be > 0")
+        session_id = await self._engine.connect(
+            command.host,
+            command.port,
+            framing=spec,
+            connect_timeout=command.connect_timeout,
+            label=command.label,
+        )
+        result: dict[str, Any] = {"session_id": session_id}
+        for info in self._engine.sessions():
+            if info.get("session_id") == session_id:
+                result.update({k: info[k] for k in ("local", "peer") if k in info})
+        return result
+
+    async def _send(self, command: Send) -> dict[str, Any]:
+        await self._engine.send(command.session_id, command.frames)
+        return {"frames": len(command.frames), "bytes": sum(map(len, command.frames))}
+
+    async def _close(self, command: Close) -> dict[str, Any]:
+        await self._engine.close(command.session_id)
+        return {}
+
+    async def _abort(self, command: Abort) -> dict[str, Any]:
+        await self._engine.abort(command.session_id)
+        return {}
+
+    async def _list_sessions(self, command: ListSessions) -> dict[str, Any]:
+        return {"sessions": self._engine.sessions()}
+
+    async def _shutdown(self, command: Shutdown) -> dict[str, Any]:
+        self._shutdown_requested.set()
+        self._reader_scope.cancel()
+        return {}
+
+    # -- writing
+
+    async def _serve_writer(
+        self, stream: trio.abc.SendStream, everything: trio.CancelScope
+    ) -> None:
+        try:
+            await self._outbox.serve_writer(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The controller closed its end: nobody is listening, so stop reading too.
+            log.info("controller stopped reading the pipe; shutting down")
+            self._reader_scope.cancel()
+
+    async def _serve_events(self) -> None:
+        events = self._engine.events
+        batch: _Batch | None = None
+        while True:
+            try:
+                event = await events.receive()
+            except trio.EndOfChannel:
+                return
+            while True:
+                if isinstance(event, Received | Sent):
+                    if batch is not None and not batch.accepts(event):
+                        await self._flush(batch)
+                        batch = None
+                    batch = await self._add_frames(batch, event)
+                else:
+                    if batch is not None:
+                        await self._flush(batch)
+                        batch = None
+                    await self._outbox.put_event(
+                        encode_notification(event.METHOD, event.to_params()), 0
+                    )
+                try:
+                    event = events.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            if batch is not None:
+                await self._flush(batch)
+                batch = None
+
+    async def _add_frames(self, batch: _Batch | None, event: Received | Sent) -> _Batch:
+        frames = event.frames
+        nbytes = sum(map(len, frames))
+        if batch is None:
+            batch = _Batch(event)
+        if (
+            len(batch.frames) + len(frames) <= MAX_FRAMES_PER_NOTIFICATION
+            and batch.nbytes + nbytes <= MAX_NOTIFICATION_PAYLOAD_BYTES
+        ):
+            batch.frames += frames
+            batch.nbytes += nbytes
+            return batch
+        for frame in frames:
+            if batch is None:
+                batch = _Batch(event)
+            batch.frames.append(frame)
+            batch.nbytes += len(frame)
+            if batch.full:
+                await self._flush(batch)
+                batch = None
+        return batch if batch is not None else _Batch(event)
+
+    async def _flush(self, batch: _Batch) -> None:
+        if batch.frames:
+            await self._outbox.put_event(*batch.encode())
+
+    async def _serve_stats(self, interval: float) -> None:
+        while True:
+            await trio.sleep(interval)
+            stats = self._engine.statistics()
+            counters = stats if isinstance(stats, dict) else _as_dict(stats)
+            extra = {k: v for k, v in counters.items() if k not in _STATS_FIELDS}
+            extra.update(self._outbox.statistics())
+            extra["bad_messages"] = self._bad_messages
+            event = Stats(
+                sessions=int(counters.get("sessions", 0)),
+                frames_in=int(counters.get("frames_in", 0)),
+                bytes_in=int(counters.get("bytes_in", 0)),
+                frames_out=int(counters.get("frames_out", 0)),
+                bytes_out=int(counters.get("bytes_out", 0)),
+                at=trio.current_time(),
+                extra={k: v for k, v in extra.items() if isinstance(v, int | float | str)},
+            )
+            await self._outbox.put_event(encode_notification(event.METHOD, event.to_params()), 0)
+
+
+_STATS_FIELDS = ("sessions", "frames_in", "bytes_in", "frames_out", "bytes_out", "at")
+
+
+def _as_dict(stats: object) -> dict[str, Any]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
+        return dataclasses.asdict(stats)
+    return dict(vars(stats))
+
+
+async def serve_rpc(
+    engine: Engine,
+    receive_stream: trio.abc.ReceiveStream,
+    send_stream: trio.abc.SendStream,
+    *,
+    stats_interval: float | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve one controller until its stream ends or it sends ``shutdown``.
+
+    The hello is the first message written. On return the engine has been closed
+    (``engine.aclose()``), within ``SHUTDOWN_DEADLINE_SECONDS``.
+    """
+    await RpcServer(engine, stats_interval=stats_interval).serve(
+        receive_stream, send_stream, task_status=task_status
+    )
+
+
+def _take_stdio() -> tuple[int, int]:
+    """Keep the real stdin/stdout for IPC only; point fds 0/1 and sys.stdout elsewhere.
+
+    A stray ``print`` (ours or a library's) then lands on stderr instead of corrupting
+    the stream, and nothing else can read our requests.
+    """
+    sys.stdout.flush()
+    ipc_in, ipc_out = os.dup(0), os.dup(1)
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    with contextlib.suppress(OSError):  # Linux only, and only for pipes: best effort
+        fcntl.fcntl(ipc_out, _F_SETPIPE_SZ, PIPE_BYTES)
+    return ipc_in, ipc_out
+
+
+async def _serve_stdio(ipc_in: int, ipc_out: int, stats_interval: float | None) -> None:
+    from engine.engine import open_engine
+
+    async with (
+        trio.lowlevel.FdStream(ipc_in) as receive_stream,
+        trio.lowlevel.FdStream(ipc_out) as send_stream,
+        open_engine() as engine,
+    ):
+        await serve_rpc(engine, receive_stream, send_stream, stats_interval=stats_interval)
+
+
+def run_stdio(args: argparse.Namespace) -> int:
+    """``framewire-engine --stdio``: serve the controller on stdin/stdout until EOF.
+
+    Returns the process exit code (0 after EOF or ``shutdown``).
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.INFO, format="framewire-engine: %(message)s"
+        )
+    ipc_in, ipc_out = _take_stdio()
+    interval = getattr(args, "stats_interval", None)
+    trio.run(functools.partial(_serve_stdio, ipc_in, ipc_out, interval or None))
+    return 0

@@ -1,0 +1,270 @@
+"""Trio controller client: drive an engine over any trio Stream, or start one and drive it.
+
+The only trio import in ``ipc/``. A thin shell over ``ipc.rpc.ClientConnection``::
+
+    async with open_engine_process() as client:
+        opened = await client.call(Open(host="127.0.0.1", port=port))
+        await client.call(Send(session_id=opened["session_id"], frames=[b"hello"]))
+        async for event in client.events():
+            ...
+
+Theory of operation: one reader task decodes everything the engine sends. Responses
+wake the ``call`` waiting for them; events go to a bounded channel that ``events()``
+drains. By default the client asks for credit flow control (``window_bytes``) and acks
+events as ``events()`` hands them out, so at most a window of frames waits in memory
+and the reader never blocks on a slow consumer: responses always get through. With
+``window_bytes=None`` the client relies on the pipe alone: when the consumer stops, the
+reader stops reading the pipe and the engine stops reading its sockets, but a ``call``
+then waits until the consumer drains the events queued before its response.
+
+Timeouts are the caller's (``trio.fail_after``); a cancelled ``call`` forgets its msgid.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from ipc.codec import ErrorInfo
+from ipc.errors import RemoteProtocolError
+from ipc.rpc import (
+    DEFAULT_WINDOW_BYTES,
+    ClientConnection,
+    CommandFailed,
+    Completed,
+    EventReceived,
+    Failed,
+    Malformed,
+)
+from ipc.schema import Command, Event, FlowControl, Hello, Shutdown
+
+__all__ = [
+    "EVENT_BUFFER_WITHOUT_CREDIT",
+    "PROCESS_EXIT_SECONDS",
+    "EngineClient",
+    "connect_stream",
+    "open_engine_process",
+]
+
+#: Bytes per read from the engine's pipe.
+READ_BYTES = 1024 * 1024
+#: Events queued for ``events()`` when credit flow control is off; small, so that a
+#: consumer that stops reading stops the reader (and, through the pipe, the engine).
+EVENT_BUFFER_WITHOUT_CREDIT = 16
+#: After its stdin closes the engine exits by itself; past this it is killed.
+PROCESS_EXIT_SECONDS = 10.0
+
+
+class _Waiter:
+    __slots__ = ("done", "outcome")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.outcome: Completed | Failed | None = None
+
+
+class EngineClient:
+    """A connection to one engine. Build it with ``connect_stream`` or
+    ``open_engine_process``; do not instantiate it directly."""
+
+    def __init__(self, stream: trio.abc.Stream, *, window_bytes: int | None) -> None:
+        self._stream = stream
+        self._conn = ClientConnection()
+        self._waiters: dict[int, _Waiter] = {}
+        self._send_lock = trio.StrictFIFOLock()
+        self._window_bytes = window_bytes
+        # With credit on, the window bounds what is queued, so the channel need not.
+        buffer = math.inf if window_bytes else EVENT_BUFFER_WITHOUT_CREDIT
+        self._events_send, self._events_receive = trio.open_memory_channel[tuple[Event, int]](
+            buffer
+        )
+        self._hello_seen = trio.Event()
+        self._hello: Hello | None = None
+        self._gone: CommandFailed | None = None
+        self.process: trio.Process | None = None
+
+    @property
+    def hello(self) -> Hello:
+        """The engine's handshake (available inside the ``async with``)."""
+        assert self._hello is not None
+        return self._hello
+
+    async def call(self, command: Command) -> Any:
+        """Send a request and wait for its result (a map, as documented in ``ipc.schema``).
+
+        Raises:
+            CommandFailed: the engine answered with an error (``.type`` names it), or the
+                engine went away (``.type == "EngineGone"``).
+            LocalProtocolError: the command cannot be encoded (too large, bad value).
+        """
+        if self._gone is not None:
+            raise self._gone
+        msgid, data = self._conn.start_request(command)
+        waiter = self._waiters[msgid] = _Waiter()
+        try:
+            await self._send(data)
+            await waiter.done.wait()
+        finally:
+            if self._waiters.pop(msgid, None) is not None and waiter.outcome is None:
+                self._conn.forget(msgid)
+        outcome = waiter.outcome
+        if outcome is None:
+            assert self._gone is not None
+            raise self._gone
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        return outcome.result
+
+    async def notify(self, command: Command) -> None:
+        """Send ``command`` as a notification (no response)."""
+        await self._send(self._conn.notification(command))
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event after the hello, in order; ends when the engine's stream ends.
+
+        Each event counts as consumed (and is acknowledged under credit flow control)
+        when it is handed out. Iterate from one task at a time.
+        """
+        async for event, cost in self._events_receive:
+            ack = self._conn.consumed(cost)
+            if ack is not None:
+                await self._send(ack)
+            yield event
+
+    async def shutdown(self) -> None:
+        """Ask the engine to close every session and exit; returns once it answered."""
+        await self.call(Shutdown())
+
+    async def _send(self, data: bytes) -> None:
+        # Shielded: a write cancelled halfway would leave half a message on the pipe and
+        # desynchronise the stream for everyone. Messages are small and the engine always
+        # reads its pipe, so the shield holds only for a moment.
+        with trio.CancelScope(shield=True):
+            async with self._send_lock:
+                try:
+                    await self._stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    raise self._engine_gone("the engine's pipe is closed") from exc
+
+    def _engine_gone(self, why: str) -> CommandFailed:
+        if self._gone is None:
+            self._gone = CommandFailed(ErrorInfo("EngineGone", why))
+        return self._gone
+
+    async def _serve_reader(self, *, task_status: trio.TaskStatus[None]) -> None:
+        started = False
+        try:
+            while True:
+                try:
+                    data = await self._stream.receive_some(READ_BYTES)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    data = b""
+                if not data:
+                    break
+                self._conn.receive_data(data)
+                while (outcome := self._conn.next_outcome()) is not None:
+                    if isinstance(outcome, EventReceived):
+                        if isinstance(outcome.event, Hello) and self._hello is None:
+                            self._hello = outcome.event
+                            if not started:
+                                started = True
+                                task_status.started()
+                        else:
+                            await self._events_send.send((outcome.event, outcome.cost))
+                    elif isinstance(outcome, Completed | Failed):
+                        waiter = self._waiters.get(outcome.msgid)
+                        if waiter is not None:
+                            waiter.outcome = outcome
+                            waiter.done.set()
+                    elif isinstance(outcome, Malformed):
+                        raise RemoteProtocolError(f"bad message from the engine: {outcome.error}")
+        finally:
+            self._engine_gone("the engine closed its pipe")
+            self._events_send.close()
+            for waiter in self._waiters.values():
+                waiter.done.set()
+        if not started:
+            raise RemoteProtocolError("the engine closed its pipe before saying hello")
+
+
+@asynccontextmanager
+async def connect_stream(
+    stream: trio.abc.Stream, *, window_bytes: int | None = DEFAULT_WINDOW_BYTES
+) -> AsyncIterator[EngineClient]:
+    """Drive the engine at the other end of ``stream``; yields once its hello arrived.
+
+    ``window_bytes`` turns on credit flow control (see the module docstring); ``None``
+    relies on stream back-pressure alone. Leaving the block cancels the reader; it does
+    not close ``stream``.
+
+    Raises:
+        RemoteProtocolError: the engine broke the protocol (bad message, no hello).
+    """
+    client = EngineClient(stream, window_bytes=window_bytes)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(_run_reader, client)
+        if window_bytes:
+            await client.call(FlowControl(window_bytes=window_bytes))
+        try:
+            yield client
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+async def _run_reader(client: EngineClient, *, task_status: trio.TaskStatus[None]) -> None:
+    await client._serve_reader(task_status=task_status)
+
+
+@asynccontextmanager
+async def open_engine_process(
+    *extra_args: str,
+    window_bytes: int | None = DEFAULT_WINDOW_BYTES,
+    stderr: int | None = None,
+    command: Sequence[str] | None = None,
+) -> AsyncIterator[EngineClient]:
+    """Start ``python -m engine --stdio *extra_args`` and drive it.
+
+    ``client.process`` is the ``trio.Process``. On exit the engine's stdin is closed
+    (it closes its sessions and exits by itself); if it is still running after
+    ``PROCESS_EXIT_SECONDS`` it is killed. ``stderr`` is passed to the process (default:
+    inherited). ``command`` replaces ``[sys.executable, "-m", "engine", "--stdio"]``.
+
+    Raises:
+        RemoteProtocolError: the engine broke the protocol or exited before its hello.
+    """
+    argv = [*(command or [sys.executable, "-m", "engine", "--stdio"]), *extra_args]
+    async with trio.open_nursery() as nursery:
+        process: trio.Process = await nursery.start(_run_process, argv, stderr)
+        try:
+            assert process.stdio is not None
+            async with connect_stream(process.stdio, window_bytes=window_bytes) as client:
+                client.process = process
+                yield client
+        finally:
+            with trio.CancelScope(shield=True):
+                assert process.stdin is not None
+                await process.stdin.aclose()
+                with trio.move_on_after(PROCESS_EXIT_SECONDS):
+                    await process.wait()
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+
+
+async def _run_process(
+    argv: list[str], stderr: int | None, *, task_status: trio.TaskStatus[trio.Process]
+) -> None:
+    await trio.run_process(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        check=False,
+        task_status=task_status,
+    )
