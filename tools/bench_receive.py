@@ -1,0 +1,461 @@
+"""Receive throughput of one session over loopback: framewire's engine vs its peers.
+
+One sender streams N frames (4-byte little-endian length + payload) over one TCP
+connection on 127.0.0.1 as fast as the kernel takes them, then closes. Each contender
+receives them until EOF, counting frames and payload bytes, in its own fresh interpreter;
+the sender is another process. Runs are interleaved (run 1 of every contender, then run
+2, ...) so a slow spell of the shared machine hits them all; the median is reported.
+
+The contenders, each written the way a developer of that library would:
+
+- ``framewire``: the engine's receive path itself, ``engine.session.receive_frames``
+  (1 MiB reads, whole chunks through ``FrameDecoder.feed``, one ``deliver`` per read);
+- ``twisted``: ``IntNStringReceiver`` with ``structFormat = "<L"`` on the default
+  reactor (64 KiB reads), ``MAX_LENGTH`` raised to framewire's 8 MiB;
+- ``asyncio-protocol``: an ``asyncio.Protocol`` whose ``data_received`` parses every
+  complete frame of the buffer in one pass (a batch parser);
+- ``asyncio-streams``: ``StreamReader.readexactly`` for the header, then for the payload;
+- ``blocking``: a plain blocking socket: ``recv_into`` a preallocated buffer, frames
+  parsed with ``struct.unpack_from``; a frame bigger than the buffer is received straight
+  into its own ``bytearray``.
+
+Every contender hands the application each payload as its own object (bytes, or a
+bytearray for the blocking loop's large frames), so none wins by skipping that copy.
+
+The sender is raw (a blocking ``sendall`` of a prebuilt buffer) rather than the demo
+server: it must outrun every receiver, or it would measure itself. Check that it does
+with ``python -m tools.bench_receive --role sender-check``.
+
+Run: ``python -m tools.bench [--quick] --only receive`` (or this module directly).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+
+__all__ = ["BENCHMARK", "CONTENDERS", "ReceiveResult", "measure", "run"]
+
+LOOPBACK = "127.0.0.1"
+CONTENDERS = ("framewire", "twisted", "asyncio-protocol", "asyncio-streams", "blocking")
+ENGINE = "framewire"
+#: (payload bytes, frames per run at full size). About 200 MB and 1 GiB per run.
+WORKLOADS = ((100, 2_000_000), (1024 * 1024, 1024))
+#: ``--quick`` divides the frame counts by this.
+QUICK_DIVISOR = 10
+#: The sender's prebuilt buffer (many small frames, or a few large ones, per sendall).
+SEND_CHUNK_BYTES = 4 * 1024 * 1024
+#: The blocking contender's receive buffer.
+BLOCKING_BUFFER_BYTES = 1024 * 1024
+#: framewire's default maximum frame length, given to Twisted too (its default is 99,999).
+MAX_LENGTH = 8 * 1024 * 1024
+#: One contender run that has not finished in this time is killed (and the bench fails).
+RUN_TIMEOUT_SECONDS = 300.0
+_HEADER = struct.Struct("<L")
+
+#: (payload size, contender, goal): framewire's throughput / the contender's must reach goal.
+GOALS = ((100, "twisted", 2.5), (100, "asyncio-streams", 1.0), (1024 * 1024, "blocking", 0.8))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveResult:
+    """One contender on one workload: medians over runs."""
+
+    contender: str
+    payload_bytes: int
+    frames: int
+    frames_per_second: float
+    megabytes_per_second: float  # payload bytes, 10**6 per MB
+    runs: list[float]  # seconds of each run
+
+
+# ---------------------------------------------------------------------------- the sender
+
+
+def _serve_frames(count: int, size: int) -> None:
+    """Accept one connection on an ephemeral loopback port, send ``count`` frames, close."""
+    with socket.create_server((LOOPBACK, 0)) as listener:
+        print(listener.getsockname()[1], flush=True)
+        conn, _ = listener.accept()
+    with conn:
+        frame = _HEADER.pack(size) + b"x" * size
+        per_chunk = max(1, SEND_CHUNK_BYTES // len(frame))
+        full, rest = divmod(count, per_chunk)
+        chunk = frame * per_chunk
+        for _ in range(full):
+            conn.sendall(chunk)
+        conn.sendall(frame * rest)
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):  # wait for the receiver's close: no RST on unread data
+            pass
+
+
+# ---------------------------------------------------------------------------- contenders
+# Each returns (frames, payload bytes, seconds from connected to EOF).
+
+Measurement = tuple[int, int, float]
+
+
+def _receive_framewire(port: int) -> Measurement:
+    import trio
+
+    from engine.framing import FrameDecoder, FramingSpec
+    from engine.session import receive_frames
+
+    async def main() -> Measurement:
+        frames = size = 0
+
+        async def deliver(batch: list[bytes]) -> None:
+            nonlocal frames, size
+            frames += len(batch)
+            size += sum(map(len, batch))
+
+        stream = await trio.open_tcp_stream(LOOPBACK, port)
+        started = time.perf_counter()
+        await receive_frames(stream, FrameDecoder(FramingSpec()), deliver)
+        elapsed = time.perf_counter() - started
+        await stream.aclose()
+        return frames, size, elapsed
+
+    return trio.run(main)
+
+
+def _receive_twisted(port: int) -> Measurement:
+    from twisted.internet import protocol, reactor
+    from twisted.protocols.basic import IntNStringReceiver
+
+    result: list[Measurement] = []
+
+    class Receiver(IntNStringReceiver):
+        structFormat = "<L"  # noqa: N815 - Twisted's attribute names
+        prefixLength = 4  # noqa: N815
+        MAX_LENGTH = MAX_LENGTH
+
+        def connectionMade(self) -> None:  # noqa: N802
+            self.frames = self.size = 0
+            self.started = time.perf_counter()
+
+        def stringReceived(self, string: bytes) -> None:  # noqa: N802
+            self.frames += 1
+            self.size += len(string)
+
+        def connectionLost(self, reason: object = None) -> None:  # noqa: N802
+            result.append((self.frames, self.size, time.perf_counter() - self.started))
+            reactor.stop()  # type: ignore[attr-defined]
+
+    factory = protocol.ClientFactory.forProtocol(Receiver)
+    reactor.connectTCP(LOOPBACK, port, factory)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    return result[0]
+
+
+def _receive_asyncio_protocol(port: int) -> Measurement:
+    import asyncio
+
+    class Receiver(asyncio.Protocol):
+        def __init__(self, done: asyncio.Future[Measurement]) -> None:
+            self.done = done
+            self.buffer = bytearray()
+            self.frames = self.size = 0
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.started = time.perf_counter()
+
+        def data_received(self, data: bytes) -> None:
+            buffer = self.buffer
+            buffer += data
+            end, pos, batch = len(buffer), 0, []
+            view = memoryview(buffer)
+            while end - pos >= 4:
+                (length,) = _HEADER.unpack_from(buffer, pos)
+                if end - pos - 4 < length:
+                    break
+                batch.append(bytes(view[pos + 4 : pos + 4 + length]))
+                pos += 4 + length
+            view.release()
+            del buffer[:pos]
+            self.frames += len(batch)
+            self.size += sum(map(len, batch))
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.done.set_result((self.frames, self.size, time.perf_counter() - self.started))
+
+    async def main() -> Measurement:
+        done: asyncio.Future[Measurement] = asyncio.get_running_loop().create_future()
+        transport, _ = await asyncio.get_running_loop().create_connection(
+            lambda: Receiver(done), LOOPBACK, port
+        )
+        try:
+            return await done
+        finally:
+            transport.close()
+
+    return asyncio.run(main())
+
+
+def _receive_asyncio_streams(port: int) -> Measurement:
+    import asyncio
+
+    async def main() -> Measurement:
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        started = time.perf_counter()
+        frames = size = 0
+        unpack = _HEADER.unpack
+        while True:
+            try:
+                header = await reader.readexactly(4)
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise
+                break
+            payload = await reader.readexactly(unpack(header)[0])
+            frames += 1
+            size += len(payload)
+        elapsed = time.perf_counter() - started
+        writer.close()
+        await writer.wait_closed()
+        return frames, size, elapsed
+
+    return asyncio.run(main())
+
+
+def _receive_blocking(port: int) -> Measurement:
+    with socket.create_connection((LOOPBACK, port)) as sock:
+        started = time.perf_counter()
+        buffer = bytearray(BLOCKING_BUFFER_BYTES)
+        view = memoryview(buffer)
+        unpack_from = _HEADER.unpack_from
+        frames = size = 0
+        start = end = 0
+        while True:
+            while end - start >= 4:
+                (length,) = unpack_from(buffer, start)
+                if end - start - 4 >= length:
+                    payload: bytes | bytearray = bytes(view[start + 4 : start + 4 + length])
+                    start += 4 + length
+                elif length > BLOCKING_BUFFER_BYTES // 2:
+                    payload = _receive_large(sock, view[start + 4 : end], length)
+                    start = end = 0
+                else:
+                    break
+                frames += 1
+                size += len(payload)
+            if start:  # move the partial frame to the front (it is small)
+                buffer[: end - start] = view[start:end]
+                end -= start
+                start = 0
+            received = sock.recv_into(view[end:])
+            if not received:
+                break
+            end += received
+        return frames, size, time.perf_counter() - started
+
+
+def _receive_large(sock: socket.socket, head: memoryview, length: int) -> bytearray:
+    """Receive a large payload straight into its own buffer (one copy, no joins)."""
+    payload = bytearray(length)
+    target = memoryview(payload)
+    have = len(head)
+    target[:have] = head
+    while have < length:
+        received = sock.recv_into(target[have:])
+        if not received:
+            raise ConnectionError("peer closed mid-frame")
+        have += received
+    return payload
+
+
+_RECEIVERS: dict[str, Callable[[int], Measurement]] = {
+    "framewire": _receive_framewire,
+    "twisted": _receive_twisted,
+    "asyncio-protocol": _receive_asyncio_protocol,
+    "asyncio-streams": _receive_asyncio_streams,
+    "blocking": _receive_blocking,
+}
+
+
+# ---------------------------------------------------------------------------- orchestration
+
+
+def _module_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tools.bench_receive", *args]
+
+
+def measure_once(contender: str, count: int, size: int) -> float:
+    """Run one sender and one contender process; return the contender's seconds.
+
+    Raises:
+        RuntimeError: a process failed, or the contender did not get every frame.
+    """
+    sender = subprocess.Popen(
+        _module_command("--role", "sender", "--count", str(count), "--size", str(size)),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sender.stdout is not None
+        port = sender.stdout.readline().strip()
+        if not port:
+            raise RuntimeError("the sender did not start")
+        receiver = subprocess.run(
+            _module_command("--role", contender, "--port", port),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_SECONDS,
+        )
+        if receiver.returncode != 0:
+            raise RuntimeError(f"{contender} failed:\n{receiver.stderr.strip()}")
+        frames, received, seconds = json.loads(receiver.stdout.strip().splitlines()[-1])
+        if (frames, received) != (count, count * size):
+            raise RuntimeError(
+                f"{contender} received {frames} frames / {received} bytes, "
+                f"expected {count} / {count * size}"
+            )
+        sender.wait(timeout=RUN_TIMEOUT_SECONDS)
+        return float(seconds)
+    finally:
+        sender.kill()
+        sender.wait()
+
+
+def measure(contenders: tuple[str, ...], count: int, size: int, runs: int) -> list[ReceiveResult]:
+    """Interleaved runs of every contender on one workload; medians."""
+    seconds: dict[str, list[float]] = {c: [] for c in contenders}
+    for _ in range(runs):
+        for contender in contenders:
+            seconds[contender].append(measure_once(contender, count, size))
+    results = []
+    for contender in contenders:
+        median = statistics.median(seconds[contender])
+        results.append(
+            ReceiveResult(
+                contender=contender,
+                payload_bytes=size,
+                frames=count,
+                frames_per_second=count / median,
+                megabytes_per_second=count * size / median / 1e6,
+                runs=[round(s, 4) for s in seconds[contender]],
+            )
+        )
+    return results
+
+
+def _size_label(size: int) -> str:
+    return f"{size // (1024 * 1024)} MiB" if size >= 1024 * 1024 else f"{size} B"
+
+
+def run(options: BenchOptions) -> BenchResult:
+    """The registered entry point: every workload, every contender."""
+    runs = options.runs_or(full=5, quick=3)
+    divisor = QUICK_DIVISOR if options.quick else 1
+    all_results: list[ReceiveResult] = []
+    sections = []
+    for size, full_count in WORKLOADS:
+        count = max(1, full_count // divisor)
+        results = measure(CONTENDERS, count, size, runs)
+        all_results += results
+        engine = next(r for r in results if r.contender == ENGINE)
+        rows = [
+            [
+                r.contender,
+                r.frames_per_second,
+                r.megabytes_per_second,
+                "1.00" if r is engine else f"{engine.frames_per_second / r.frames_per_second:.2f}",
+            ]
+            for r in results
+        ]
+        sections.append(
+            f"**{_size_label(size)} payloads**, {count:,} frames per run, median of {runs} runs\n\n"
+            + markdown_table(["contender", "frames/s", "MB/s", "framewire ratio"], rows)
+        )
+    targets = []
+    for size, contender, goal in GOALS:
+        by_name = {r.contender: r for r in all_results if r.payload_bytes == size}
+        ratio = by_name[ENGINE].frames_per_second / by_name[contender].frames_per_second
+        targets.append(
+            Target(
+                name=f"{_size_label(size)} frames: framewire / {contender}",
+                measured=ratio,
+                goal=goal,
+            )
+        )
+    note = (
+        "framewire ratio = framewire's throughput / the contender's (> 1: framewire is "
+        "faster). MB = 10^6 payload bytes. Each contender in a fresh process; a raw "
+        "blocking sender in another."
+    )
+    return BenchResult(
+        markdown="\n\n".join([*sections, note]),
+        data=[asdict(r) for r in all_results],
+        targets=tuple(targets),
+    )
+
+
+BENCHMARK = Benchmark(
+    name="receive",
+    title="Receive throughput of one session (loopback)",
+    run=run,
+    description=__doc__ or "",
+)
+
+
+def _check_sender(count: int, size: int) -> None:
+    """Measure the sender against a receiver that only drains bytes (its ceiling)."""
+    for _ in range(3):
+        sender = subprocess.Popen(
+            _module_command("--role", "sender", "--count", str(count), "--size", str(size)),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert sender.stdout is not None
+        port = int(sender.stdout.readline())
+        with socket.create_connection((LOOPBACK, port)) as sock:
+            buffer = memoryview(bytearray(BLOCKING_BUFFER_BYTES))
+            started = time.perf_counter()
+            total = 0
+            while received := sock.recv_into(buffer):
+                total += received
+            elapsed = time.perf_counter() - started
+        sender.wait()
+        rate = f"{count / elapsed:,.0f} frames/s, {total / elapsed / 1e6:,.0f} MB/s"
+        print(f"{_size_label(size)}: drain-only ceiling {rate}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Roles for the subprocesses; without ``--role``, run the benchmark via tools.bench."""
+    import argparse
+
+    from tools.lifecycle import die_with_parent
+
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_receive")
+    parser.add_argument("--role", choices=("sender", "sender-check", *CONTENDERS))
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--size", type=int, default=100)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    if args.role is None:
+        from tools.bench import main as bench_main
+
+        return bench_main(["--only", "receive", *(["--quick"] if args.quick else [])])
+    die_with_parent()
+    if args.role == "sender":
+        _serve_frames(args.count, args.size)
+    elif args.role == "sender-check":
+        _check_sender(args.count, args.size)
+    else:
+        print(json.dumps(_RECEIVERS[args.role](args.port)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
