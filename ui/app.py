@@ -15,6 +15,7 @@ the GUI also dies with it (``ui.lifeline``), and the engine follows through its 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -140,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     supervisor.start()
     window.show()
+    # Everything built so far (Qt bindings, modules, the window) lives as long as the
+    # process: keep it out of the cyclic GC's full collections, which a flood of received
+    # frames triggers, so they scan only what arrived since (CPython's gc.freeze advice).
+    gc.freeze()
     try:
         app.exec()
     finally:
