@@ -115,6 +115,10 @@ MAX_QUEUED_EVENT_BYTES = 4 * 1024 * 1024
 #: the same way); both are far below the codec's MAX_ARRAY_LEN / MAX_MESSAGE_BYTES.
 MAX_FRAMES_PER_NOTIFICATION = 8192
 MAX_NOTIFICATION_PAYLOAD_BYTES = 1024 * 1024
+#: Engine events (one socket read of up to 1 MiB each) between the sessions and the pump.
+#: The pump coalesces and the outbox queues 4 MiB, so a few suffice to keep the pipe busy;
+#: each one more costs about 1.5 MB of frame objects while the controller stalls.
+ENGINE_EVENT_BUFFER = 4
 #: Requests running at once; past this the reader stops reading the pipe.
 MAX_CONCURRENT_REQUESTS = 1024
 #: A session's max_frame_length must let one frame travel in one IPC message.
@@ -596,7 +600,7 @@ async def _serve_stdio(ipc_in: int, ipc_out: int, stats_interval: float | None) 
     async with (
         trio.lowlevel.FdStream(ipc_in) as receive_stream,
         trio.lowlevel.FdStream(ipc_out) as send_stream,
-        open_engine() as engine,
+        open_engine(event_buffer=ENGINE_EVENT_BUFFER) as engine,
     ):
         await serve_rpc(engine, receive_stream, send_stream, stats_interval=stats_interval)
 

@@ -267,7 +267,9 @@ def from_wire(obj: object) -> Message:
     if not isinstance(obj, list) or not obj:
         raise BadMessage(f"a message must be a non-empty array, got {type(obj).__name__}")
     kind = obj[0]
-    if kind == MessageType.REQUEST and type(kind) is int:
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        raise BadMessage(f"unknown message type {kind!r}")
+    if kind == MessageType.REQUEST:
         msgid = obj[1] if len(obj) > 1 and _is_msgid(obj[1]) else None
         if len(obj) != 4 or msgid is None:
             raise BadMessage("a request must be [0, msgid, method, params]", msgid=msgid)
@@ -275,11 +277,11 @@ def from_wire(obj: object) -> Message:
         if not isinstance(method, str):
             raise BadMessage("request method must be a string", msgid=msgid)
         return Request(msgid, method, _params_map(method, obj[3], msgid))
-    if kind == MessageType.RESPONSE and type(kind) is int:
+    if kind == MessageType.RESPONSE:
         if len(obj) != 4 or not _is_msgid(obj[1]):
             raise BadMessage("a response must be [1, msgid, error, result]")
         return Response(obj[1], _error_info(obj[2], obj[1]), obj[3])
-    if kind == MessageType.NOTIFICATION and type(kind) is int:
+    if kind == MessageType.NOTIFICATION:
         if len(obj) != 3 or not isinstance(obj[1], str):
             raise BadMessage("a notification must be [2, method, params]")
         return Notification(obj[1], _params_map(obj[1], obj[2], None))

@@ -1,0 +1,236 @@
+"""The trio controller client against a real ``python -m engine --stdio`` and the demo server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import trio
+
+from ipc.rpc import CommandFailed
+from ipc.schema import (
+    Abort,
+    Close,
+    Closed,
+    GetApiInfo,
+    ListSessions,
+    Open,
+    Ping,
+    Received,
+    Send,
+)
+from ipc.trio_channel import connect_stream, open_engine_process
+from tools.demo_server import CLASSIC_REPLY_PREFIX, serve_demo
+
+FRAME_SIZE = 100
+
+
+async def frames_of(client, session_id: int, count: int) -> list[bytes]:
+    """Collect ``count`` frames received on ``session_id``."""
+    frames: list[bytes] = []
+    async for event in client.events():
+        if isinstance(event, Received) and event.session_id == session_id:
+            frames += event.frames
+            if len(frames) >= count:
+                return frames
+    raise AssertionError("events ended early")
+
+
+async def check_sequence(events, session_id: int, count: int) -> None:
+    """Every frame 0..count-1 arrives exactly once, in order (sequence-numbered payloads)."""
+    expected = 0
+    async for event in events:
+        if isinstance(event, Received) and event.session_id == session_id:
+            for frame in event.frames:
+                assert len(frame) == FRAME_SIZE
+                assert int.from_bytes(frame[:8], "big") == expected
+                expected += 1
+            if expected >= count:
+                break
+    assert expected == count
+
+
+async def test_classic_exchange_open_send_receive_close(nursery):
+    port = await nursery.start(
+        lambda task_status: serve_demo(mode="classic", task_status=task_status)
+    )
+    with trio.fail_after(20):
+        async with open_engine_process() as client:
+            assert client.hello.pid == client.process.pid
+            opened = await client.call(Open(host="127.0.0.1", port=port))
+            sid = opened["session_id"]
+            assert await client.call(Send(session_id=sid, frames=[b"hello"])) == {
+                "frames": 1,
+                "bytes": 5,
+            }
+            assert await frames_of(client, sid, 1) == [CLASSIC_REPLY_PREFIX + b"hello"]
+            assert await client.call(Close(session_id=sid)) == {}
+            async for event in client.events():
+                if isinstance(event, Closed):
+                    assert (event.session_id, event.by, event.frames_in) == (sid, "local", 1)
+                    break
+
+
+async def test_errors_come_back_as_command_failed(nursery):
+    with trio.fail_after(20):
+        async with open_engine_process() as client:
+            with pytest.raises(CommandFailed) as info:
+                await client.call(Send(session_id=12345, frames=[b"x"]))
+            assert info.value.type == "UnknownSession"
+            listener = trio.socket.socket()
+            await listener.bind(("127.0.0.1", 0))
+            port = listener.getsockname()[1]
+            listener.close()  # nothing listens there now
+            with pytest.raises(CommandFailed) as info:
+                await client.call(Open(host="127.0.0.1", port=port))
+            assert info.value.type == "ConnectFailed" and info.value.data["reason"] == "refused"
+            assert (await client.call(Ping(token=3)))["token"] == 3
+
+
+async def test_many_sessions_at_once(nursery):
+    port = await nursery.start(serve_demo)
+    sessions = 200
+    with trio.fail_after(30):
+        async with open_engine_process() as client:
+            ids: list[int] = []
+
+            async def open_one(i: int) -> None:
+                opened = await client.call(Open(host="127.0.0.1", port=port, label=f"s{i}"))
+                ids.append(opened["session_id"])
+                await client.call(Send(session_id=opened["session_id"], frames=[b"%d" % i]))
+
+            async with trio.open_nursery() as opens:
+                for i in range(sessions):
+                    opens.start_soon(open_one, i)
+            assert len(set(ids)) == sessions
+            listed = (await client.call(ListSessions()))["sessions"]
+            assert {s["session_id"] for s in listed} == set(ids)
+            echoes: dict[int, bytes] = {}
+            async for event in client.events():
+                if isinstance(event, Received):
+                    echoes[event.session_id] = b"".join(event.frames)
+                    if len(echoes) == sessions:
+                        break
+            labels = {s["session_id"]: s["label"] for s in listed}
+            assert all(echoes[sid] == labels[sid][1:].encode() for sid in ids)
+
+
+async def test_a_million_sequence_numbered_frames_arrive_complete_and_in_order(nursery):
+    count = 1_000_000
+    port = await nursery.start(serve_demo)
+    with trio.fail_after(60):
+        async with open_engine_process() as client:
+            sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
+            start = time.perf_counter()
+            await client.call(Send(session_id=sid, frames=[b"!stream %d %d" % (count, FRAME_SIZE)]))
+            await check_sequence(client.events(), sid, count)
+            elapsed = time.perf_counter() - start
+            print(
+                f"\n{count} frames through the engine and the pipe: {count / elapsed:,.0f} frames/s"
+            )
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def test_stalled_controller_leaves_engine_rss_bounded_and_loses_nothing(nursery):
+    count = 1_000_000  # 100 MB of frames: far more than every buffer on the way together
+    port = await nursery.start(serve_demo)
+    with trio.fail_after(60):
+        # window_bytes=None: pipe back-pressure only; the reader stops reading the pipe
+        # as soon as the small event queue is full, as a hung controller would.
+        async with open_engine_process(window_bytes=None) as client:
+            pid = client.process.pid
+            sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
+            before = rss_kib(pid)
+            await client.call(Send(session_id=sid, frames=[b"!stream %d %d" % (count, FRAME_SIZE)]))
+            await trio.sleep(5)  # the scenario itself: the controller reads nothing for 5 s
+            during = rss_kib(pid)
+            print(f"\nengine VmRSS: {before} KiB before the flood, {during} KiB after 5 s stalled")
+            assert during - before < 40 * 1024, "the engine buffered the flood"
+            await check_sequence(client.events(), sid, count)
+
+
+async def test_ping_is_answered_while_a_send_waits_on_a_stalled_peer(nursery):
+    port = await nursery.start(serve_demo)
+    with trio.fail_after(30):
+        async with open_engine_process() as client:
+            sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
+            await client.call(Send(session_id=sid, frames=[b"!stall"]))
+            blocked = trio.Event()
+
+            async def fill() -> None:
+                # The peer never reads: this send waits until the abort below ends it.
+                blocked.set()
+                with pytest.raises(CommandFailed) as info:
+                    await client.call(Send(session_id=sid, frames=[b"x" * 4_000_000] * 4))
+                assert info.value.type == "SessionClosed"
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(fill)
+                await blocked.wait()
+                for token in range(20):
+                    assert (await client.call(Ping(token=token)))["token"] == token
+                await client.call(Abort(session_id=sid))
+
+
+async def test_closing_the_pipe_ends_the_engine_with_sessions_open(nursery):
+    port = await nursery.start(serve_demo)
+    with trio.fail_after(30):
+        async with open_engine_process() as client:
+            await client.call(Open(host="127.0.0.1", port=port))
+            process = client.process
+            await process.stdin.aclose()  # the controller is gone
+            start = time.monotonic()
+            await process.wait()
+        assert process.returncode == 0
+        assert time.monotonic() - start < 5
+        with pytest.raises(ProcessLookupError):
+            os.kill(process.pid, 0)
+
+
+async def test_stray_print_goes_to_stderr_not_the_ipc_stream(tmp_path):
+    # The engine's hello is built after stdout was taken over; a print there must not
+    # corrupt the stream.
+    script = (
+        "import argparse, sys, engine.rpc_server as r\n"
+        "original = r.hello\n"
+        "def noisy(**kw):\n"
+        "    print('stray print from a library')\n"
+        "    return original(**kw)\n"
+        "r.hello = noisy\n"
+        "sys.exit(r.run_stdio(argparse.Namespace(stats_interval=None)))\n"
+    )
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr, trio.fail_after(20):
+        async with open_engine_process(
+            stderr=stderr.fileno(), command=[sys.executable, "-c", script]
+        ) as client:
+            assert (await client.call(Ping(token=1)))["token"] == 1
+    assert "stray print from a library" in log.read_text()
+
+
+async def test_connect_stream_works_over_any_trio_stream():
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "engine", "--stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        with trio.fail_after(20):
+            async with connect_stream(process.stdio) as client:
+                assert client.hello.protocol_version == 1
+                info = await client.call(GetApiInfo())
+                assert info["methods"] == client.hello.methods
+            await process.stdin.aclose()
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
