@@ -19,7 +19,6 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tools.bench import Benchmark, BenchOptions, BenchResult, Target
 from tools.bench_designs.runner import DESIGN_MODULES, open_demo_server, run_design
 from tools.bench_designs.scenario import BLOCK_SECONDS, PHASES, PLANS, DesignResult, TickStats
 from tools.bench_sessions import SessionsResult, format_table as format_sessions_table
@@ -46,6 +46,7 @@ PHASE_TITLES = {
     "stall": "engine SIGSTOP 2 s",
     "restart": "engine killed, restarted",
 }
+FRAMEWIRE_ONLY = ("stall", "restart")
 LIBRARIES = (
     "PySide6-Essentials",
     "trio",
@@ -58,9 +59,8 @@ LIBRARIES = (
     "qasync",
     "matplotlib",
 )
-#: The other benchmarks of ``make bench`` whose figures the report includes.
-OTHER_BENCHMARKS = ("bench_receive", "bench_ipc", "bench_gui")
-OTHER_BENCH_TIMEOUT_SECONDS = 600.0
+#: This benchmark's name in ``tools.bench.REGISTRY``.
+BENCHMARK_NAME = "report"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -125,33 +125,32 @@ def run_designs(plan: str, runs: int, designs: list[str], problems: list[str]) -
     return results
 
 
-def run_other_benchmark(name: str, quick: bool, problems: list[str]) -> Any | None:
-    """``python -m tools.NAME [--quick] --json OUT``; its JSON, or None if it failed."""
-    if not (ROOT / "tools" / f"{name}.py").exists():
-        problems.append(f"tools/{name}.py is not there yet: its figures are missing")
-        return None
-    out = ROOT / "build" / f"{name}.json"
-    out.parent.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", f"tools.{name}", "--json", str(out)]
-    if quick:
-        command.append("--quick")
-    try:
-        proc = subprocess.run(
-            command,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=OTHER_BENCH_TIMEOUT_SECONDS,
-            check=False,
-            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-        )
-    except subprocess.TimeoutExpired:
-        problems.append(f"{name}: no result after {OTHER_BENCH_TIMEOUT_SECONDS:.0f} s")
-        return None
-    if proc.returncode != 0 or not out.exists():
-        problems.append(f"{name}: exit code {proc.returncode}: {proc.stderr.strip()[-500:]}")
-        return None
-    return json.loads(out.read_text())
+def run_other_benchmarks(options: BenchOptions, problems: list[str]) -> dict[str, Any]:
+    """Every other benchmark registered in ``tools.bench``, in this process, in order.
+
+    Returns name -> {"title", "markdown", "data", "targets"}; a benchmark that fails is
+    left out and said in ``problems``.
+    """
+    from tools.bench import REGISTRY, load
+
+    others: dict[str, Any] = {}
+    for name in REGISTRY:
+        if name == BENCHMARK_NAME:
+            continue
+        print(f"{name}:", file=sys.stderr, flush=True)
+        try:
+            benchmark = load(name)
+            result = benchmark.run(options)
+        except Exception as exc:  # one broken benchmark must not sink the whole report
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        others[name] = {
+            "title": benchmark.title,
+            "markdown": result.markdown,
+            "data": result.data,
+            "targets": [dict(asdict(t), met=t.met) for t in result.targets],
+        }
+    return others
 
 
 # ----------------------------------------------------------------------------- summarising
@@ -213,7 +212,8 @@ def _ms(value: float) -> str:
 def _ratio(value: float, base: float) -> str:
     if math.isnan(value) or math.isnan(base) or base <= 0:
         return "n/a"
-    return f"{value / base:.1f}x"
+    ratio = value / base
+    return f"{ratio:.2f}x" if ratio < 0.95 else f"{ratio:.1f}x"
 
 
 def target_verdicts(report: Report) -> list[tuple[str, PhaseSummary | None, bool]]:
@@ -363,38 +363,26 @@ def _render_flood(report: Report, flood_frames: int) -> list[str]:
 def _render_others(report: Report) -> list[str]:
     if not report.others:
         return []
-    out = ["## Throughput (from the other `make bench` benchmarks, same run)", ""]
-    for name, data in report.others.items():
-        out += [f"### {name}", "", *_render_json_table(data), ""]
+    out = [
+        "## Throughput and end-to-end (the other `make bench` benchmarks, same run)",
+        "",
+        "Each benchmark's own table, as it prints it; ratios compare framewire with the "
+        "library or design named in the row.",
+        "",
+    ]
+    for other in report.others.values():
+        out += [f"### {other['title']}", "", other["markdown"].rstrip(), ""]
+        targets = other.get("targets") or []
+        if targets:
+            out += ["| target | measured | goal | met |", "|---|---:|---:|---|"]
+            for t in targets:
+                sign = ">=" if t["higher_is_better"] else "<="
+                out.append(
+                    f"| {t['name']} | {t['measured']:.2f}{t['unit']} | {sign} "
+                    f"{t['goal']:g}{t['unit']} | {'yes' if t['met'] else '**no**'} |"
+                )
+            out.append("")
     return out
-
-
-def _render_json_table(data: Any) -> list[str]:
-    """A benchmark's JSON as a table: a list of flat records, or a map of them."""
-    rows: list[dict[str, Any]]
-    if isinstance(data, dict) and isinstance(data.get("results"), list):
-        data = data["results"]
-    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-        rows = data
-    elif isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
-        rows = [{"name": k, **v} for k, v in data.items()]
-    else:
-        return ["```", json.dumps(data, indent=2)[:4000], "```"]
-    keys: list[str] = []
-    for row in rows:
-        keys += [k for k, v in row.items() if k not in keys and not isinstance(v, dict | list)]
-    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        out.append("| " + " | ".join(_cell(row.get(k, "")) for k in keys) + " |")
-    return out
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
 
 
 def _render_method() -> list[str]:
@@ -434,7 +422,7 @@ DESIGN_COLOURS = {
     "qasync": "#9467bd",
     "framewire": "#2ca02c",
 }
-PHASE_COLOURS = {"block": "#fdd0a2", "flood": "#c6dbef", "stall": "#fde0ef", "restart": "#d9d9d9"}
+PHASE_COLOURS = {"block": "#fdd0a2", "flood": "#c6dbef"}
 
 
 def event_span(result: DesignResult, phase: str) -> tuple[float, float] | None:
@@ -459,7 +447,7 @@ def render_chart(report: Report, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(11, 5.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(11, 5.6), dpi=110)
     spans: dict[str, list[tuple[float, float]]] = {}
     for design, runs in report.designs.items():
         if not runs:
@@ -484,13 +472,25 @@ def render_chart(report: Report, path: Path) -> None:
     top = 3000
     ax.set_yscale("log")
     ax.set_ylim(5, top)
-    for name, colour in PHASE_COLOURS.items():
+    for name in ("block", "flood"):
         if name not in spans:
             continue
+        # Shared events are shaded full height, from when they started to when the
+        # slowest design was done with them.
         start = statistics.median(s for s, _ in spans[name])
-        end = max(statistics.median(e for _, e in spans[name]), start + 0.1)
-        ax.axvspan(start, end, color=colour, alpha=0.6, zorder=0)
-        ax.text(start + 0.03, top * 0.8, PHASE_TITLES[name], fontsize=9, va="top")
+        end = max(max(e for _, e in spans[name]), start + 0.1)
+        ax.axvspan(start, end, color=PHASE_COLOURS[name], alpha=0.6, zorder=0)
+        title = PHASE_TITLES[name]
+        if name == "flood":
+            title = f"flood: {PLANS[report.mode].flood_frames:,} frames of 100 bytes"
+        ax.text(start + 0.03, top * 0.8, title, fontsize=9, va="top", zorder=4)
+    for name in FRAMEWIRE_ONLY:
+        # framewire-only events are bars under its line: they do not apply to the others.
+        for start, end in spans.get(name, [])[:1]:
+            end = max(end, start + 0.1)
+            ax.hlines(8, start, end, color=DESIGN_COLOURS["framewire"], linewidth=6)
+            ax.text(start, 9.2, f"framewire: {PHASE_TITLES[name]}", fontsize=8,
+                    color=DESIGN_COLOURS["framewire"], va="bottom")  # fmt: skip
     ax.axhline(25, color="#555555", linestyle="--", linewidth=0.8)
     ax.axhline(TARGET_MAX_MS, color="#2ca02c", linestyle=":", linewidth=1)
     y_axis = ax.get_yaxis_transform()
@@ -517,9 +517,10 @@ def render_chart(report: Report, path: Path) -> None:
         "Does the window stay smooth? Time between animation ticks "
         "(flat at 25 ms = smooth; a plateau = frozen)"
     )
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=9, framealpha=0.95)
     ax.grid(True, which="major", axis="y", alpha=0.3)
-    fig.tight_layout()
+    # The legend goes under the plot: inside, it would hide the plateaus it explains.
+    fig.legend(loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
@@ -529,31 +530,72 @@ def render_chart(report: Report, path: Path) -> None:
 
 
 def build_report(
-    *, quick: bool, runs: int, designs: list[str], sessions: bool, others: bool
+    options: BenchOptions, *, designs: list[str], sessions: bool, others: bool
 ) -> Report:
+    """Measure everything; ``options.runs`` is runs per design (default 5, quick 1)."""
     from tools.bench_sessions import run_all as run_sessions
 
-    mode = "quick" if quick else "full"
+    mode = "quick" if options.quick else "full"
     problems: list[str] = []
     machine = describe_machine()
     print("designs:", file=sys.stderr, flush=True)
-    results = run_designs(mode, runs, designs, problems)
+    results = run_designs(mode, options.runs_or(5, 1), designs, problems)
     report = Report(mode=mode, machine=machine, designs=results, problems=problems)
     if sessions:
         print("idle sessions:", file=sys.stderr, flush=True)
         try:
             report.sessions = run_sessions(
-                sessions=1_000 if quick else 10_000, runs=1 if quick else 3
+                sessions=1_000 if options.quick else 10_000, runs=options.runs_or(3, 1)
             )
         except (RuntimeError, OSError) as exc:
             problems.append(f"idle sessions: {exc}")
     if others:
-        for name in OTHER_BENCHMARKS:
-            print(f"{name}:", file=sys.stderr, flush=True)
-            data = run_other_benchmark(name, quick, problems)
-            if data is not None:
-                report.others[name] = data
+        report.others = run_other_benchmarks(options, problems)
     return report
+
+
+def write_report(report: Report, out: Path = REPORT_PATH, chart: Path = CHART_PATH) -> None:
+    """docs/benchmarks.md and its chart."""
+    render_chart(report, chart)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_markdown(report, os.path.relpath(chart, out.parent)))
+
+
+def framewire_targets(report: Report) -> tuple[Target, ...]:
+    """The issue's targets for framewire, per scenario, as ``tools.bench`` targets."""
+    targets = []
+    for phase, summary, _ok in target_verdicts(report):
+        if summary is None:
+            continue
+        title = PHASE_TITLES[phase]
+        targets += [
+            Target(name=f"{title}: tick p99 (ms)", measured=summary.p99, goal=TARGET_P99_MS,
+                   higher_is_better=False, unit=""),
+            Target(name=f"{title}: tick max (ms)", measured=summary.max, goal=TARGET_MAX_MS,
+                   higher_is_better=False, unit=""),
+        ]  # fmt: skip
+    return tuple(targets)
+
+
+def run(options: BenchOptions) -> BenchResult:
+    """``tools.bench`` entry: measure everything, write the docs, return the summary."""
+    report = build_report(options, designs=list(DESIGN_MODULES), sessions=True, others=True)
+    write_report(report)
+    summary = "\n".join(
+        [
+            *_render_targets(report),
+            *_render_ticks(report),
+            *_render_flood(report, PLANS[report.mode].flood_frames),
+            format_sessions_table(report.sessions) if report.sessions else "",
+            "",
+            f"Full report: {os.path.relpath(REPORT_PATH, ROOT)} (chart: "
+            f"{os.path.relpath(CHART_PATH, ROOT)}).",
+            *[f"Not measured: {p.splitlines()[0]}" for p in report.problems],
+        ]
+    )
+    return BenchResult(
+        markdown=summary, data=report_json(report), targets=framewire_targets(report)
+    )
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -574,7 +616,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "docs/benchmarks.md and docs/img/bench-ticks.png.",
     )
     parser.add_argument("--quick", action="store_true", help="CI mode: under a minute")
-    parser.add_argument("--runs", type=int, help="runs per design (default 1 quick, 5 full)")
+    parser.add_argument("--runs", type=int, help="runs per design (default: 5; 1 with --quick)")
     parser.add_argument(
         "--designs", default=",".join(DESIGN_MODULES), help="comma-separated subset of %(default)s"
     )
@@ -590,31 +632,31 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.designs) - set(DESIGN_MODULES)
     if unknown:
         parser.error(f"unknown designs: {', '.join(sorted(unknown))}")
-    if args.runs is None:
-        args.runs = 1 if args.quick else 5
-    if args.runs < 1:
+    if args.runs is not None and args.runs < 1:
         parser.error("--runs must be >= 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
+    options = BenchOptions(quick=args.quick, runs=args.runs)
     report = build_report(
-        quick=args.quick,
-        runs=args.runs,
-        designs=args.designs,
-        sessions=not args.no_sessions,
-        others=not args.no_others,
+        options, designs=args.designs, sessions=not args.no_sessions, others=not args.no_others
     )
-    render_chart(report, args.chart)
-    chart_name = os.path.relpath(args.chart, args.out.parent)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render_markdown(report, chart_name))
+    write_report(report, args.out, args.chart)
     if args.json:
         args.json.write_text(json.dumps(report_json(report)))
     print(f"wrote {args.out} and {args.chart}", file=sys.stderr)
     for problem in report.problems:
         print(f"not measured: {problem.splitlines()[0]}", file=sys.stderr)
+
+
+BENCHMARK = Benchmark(
+    name=BENCHMARK_NAME,
+    title="The report: framewire next to Twisted-in-Qt, qtrio and qasync (docs/benchmarks.md)",
+    run=run,
+    description=__doc__ or "",
+)
 
 
 if __name__ == "__main__":
