@@ -260,6 +260,19 @@ class FrameDecoder:
         return self._pending_size
 
     @property
+    def frame_bytes_missing(self) -> int:
+        """Bytes that would complete the current header or body; 0 between frames.
+
+        A reader may ask for exactly this many bytes: a large body that arrives in one
+        read is then returned as that read's own ``bytes`` object, without a copy.
+        """
+        if self._body_length >= 0:
+            return self._body_length - self._pending_size
+        if self._pending_size:
+            return self._header_size - self._pending_size
+        return 0
+
+    @property
     def failed(self) -> bool:
         """True once the decoder has found a protocol error (raised now or on the next call)."""
         return self._error is not None
@@ -350,34 +363,42 @@ class FrameDecoder:
             if end - pos < missing:
                 self._hold(data if pos == 0 else memoryview(data)[pos:])
                 return out
-            self._pending.append(memoryview(data)[pos : pos + missing])
-            out.append(b"".join(self._pending))
+            if not self._pending and pos == 0 and missing == end:
+                out.append(data)  # the read is exactly the body: hand it over, no copy
+            else:
+                self._pending.append(memoryview(data)[pos : pos + missing])
+                out.append(b"".join(self._pending))
             self._pending.clear()
             self._pending_size = 0
             self._body_length = -1
             pos += missing
 
         unpack_from = self._header.unpack_from
-        limit = self._limit
-        includes_header = self._includes_header
         append = out.append
-        while end - pos >= hsize:
-            (length,) = unpack_from(data, pos)
-            if includes_header:
-                length -= hsize
-                if length < 0:
-                    self._fail(self._short_length_error(length + hsize))
-                    return out
-            if length > limit:
-                self._fail(self._too_large_error(length))
+        last = end - hsize  # a header starting after this is incomplete
+        if not self._includes_header:
+            # Fast path: whole frames whose length counts the payload only. It stops at the
+            # first frame that is incomplete or too large; the careful loop takes it from there.
+            limit = self._limit
+            while pos <= last:
+                length = unpack_from(data, pos)[0]
+                start = pos + hsize
+                stop = start + length
+                if stop > end or length > limit:
+                    break
+                append(data[start:stop])
+                pos = stop
+        # Careful path: one checked header at a time.
+        while pos <= last:
+            if not self._start_body(unpack_from(data, pos)[0]):
                 return out
             start = pos + hsize
-            stop = start + length
+            stop = start + self._body_length
             if stop > end:
-                self._body_length = length
                 pos = start
                 break
             append(data[start:stop])
+            self._body_length = -1
             pos = stop
         if pos < end:
             self._hold(data[pos:] if end - pos < _COPY_TAIL_BELOW_BYTES else memoryview(data)[pos:])

@@ -282,3 +282,23 @@ def test_oversize_frame_is_never_delivered(before, oversize, after, data):
                 assert decoder.buffered_bytes <= 300
         decoder.feed(b"")
     assert got == before
+
+
+def test_frame_bytes_missing_tells_a_reader_how_much_completes_the_frame():
+    decoder = FrameDecoder()
+    assert decoder.frame_bytes_missing == 0
+    decoder.receive_data(b"\x0a\x00")
+    assert decoder.frame_bytes_missing == 2  # the rest of the header
+    decoder.receive_data(b"\x00\x00abc")
+    assert decoder.frame_bytes_missing == 7  # the rest of the body
+    decoder.receive_data(b"defghij")
+    assert decoder.frames() == [b"abcdefghij"]
+    assert decoder.frame_bytes_missing == 0
+
+
+def test_a_read_that_is_exactly_a_body_is_handed_over_without_a_copy():
+    body = b"z" * 300_000
+    decoder = FrameDecoder()
+    assert decoder.feed(len(body).to_bytes(4, "little")) == []
+    (frame,) = decoder.feed(body)
+    assert frame is body
