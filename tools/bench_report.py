@@ -28,7 +28,14 @@ from typing import Any
 
 from tools.bench import Benchmark, BenchOptions, BenchResult, Target
 from tools.bench_designs.runner import DESIGN_MODULES, open_demo_server, run_design
-from tools.bench_designs.scenario import BLOCK_SECONDS, PHASES, PLANS, DesignResult, TickStats
+from tools.bench_designs.scenario import (
+    BLOCK_SECONDS,
+    PHASES,
+    PLANS,
+    DesignResult,
+    Plan,
+    TickStats,
+)
 from tools.bench_sessions import SessionsResult, format_table as format_sessions_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,7 +272,7 @@ def render_markdown(report: Report, chart_name: str = "img/bench-ticks.png") -> 
             "",
         ]
     out += _render_others(report)
-    out += _render_method()
+    out += _render_method(plan)
     out += ["## Machine", "", "| | |", "|---|---|"]
     out += [f"| {key} | {value} |" for key, value in report.machine.items()]
     out.append("")
@@ -385,7 +392,7 @@ def _render_others(report: Report) -> list[str]:
     return out
 
 
-def _render_method() -> list[str]:
+def _render_method(plan: Plan) -> list[str]:
     return [
         "## How each scenario is made",
         "",
@@ -403,12 +410,14 @@ def _render_method() -> list[str]:
         "as with a handler that blocks.",
         "- **Flood**: each design sends `!stream N 100` and the demo server answers with N "
         "100-byte frames (8-byte big-endian sequence number + filler) as fast as TCP takes "
-        "them; the phase lasts until the last frame is shown.",
+        "them; the phase lasts until the last frame is shown, and at least "
+        f"{plan.flood_min_seconds:g} s (so every design is judged on as many ticks).",
         "- **Engine SIGSTOP 2 s** (framewire only): long enough for the GUI's hang monitor "
         "to say the engine is not responding.",
         "- **Engine killed, restarted** (framewire only): SIGKILL; the GUI's supervisor "
         "starts a new engine.",
-        "- A tick interval counts in the phase where it ends; p99 is nearest-rank.",
+        "- A tick interval counts in the phase where it ends; p99 is nearest-rank (over "
+        "fewer than 100 intervals it is the maximum).",
         "",
     ]
 

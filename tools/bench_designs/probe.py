@@ -201,8 +201,10 @@ class Harness(QObject):
         yield Sleep(BLOCK_SECONDS + plan.settle_seconds)
         self.begin_phase("flood")
         self.trigger_flood()
+        flood_start = self.now()
         yield Until(lambda: self.result.flood.completed, plan.flood_timeout_seconds)
-        yield Sleep(plan.tail_seconds)
+        elapsed = self.now() - flood_start
+        yield Sleep(max(plan.tail_seconds, plan.flood_min_seconds - elapsed))
         self.end_phase()
 
     def trigger_block(self) -> None:

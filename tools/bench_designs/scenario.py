@@ -39,6 +39,10 @@ class Plan:
     flood_frames: int
     flood_timeout_seconds: float  # a design that has not shown every frame by then stops
     tail_seconds: float  # ticks kept after the last flood frame is shown
+    # The flood phase lasts at least this long for every design, so that even a design
+    # that shows every frame in a blink is judged on enough ticks (p99 of fewer than 100
+    # intervals is just the maximum).
+    flood_min_seconds: float = 0.0
     stall_seconds: float = 2.0  # framewire only: engine SIGSTOPped this long
     restart_window_seconds: float = 3.0  # framewire only: after SIGKILL of the engine
 
@@ -60,6 +64,7 @@ PLANS: dict[str, Plan] = {
         flood_frames=3_000,
         flood_timeout_seconds=4.0,
         tail_seconds=0.3,
+        flood_min_seconds=1.5,
     ),
     "full": Plan(
         idle_seconds=3.0,
@@ -67,6 +72,7 @@ PLANS: dict[str, Plan] = {
         flood_frames=20_000,
         flood_timeout_seconds=20.0,
         tail_seconds=1.0,
+        flood_min_seconds=3.0,
     ),
 }
 
