@@ -602,6 +602,10 @@ def run(options: BenchOptions) -> BenchResult:
             *[f"Not measured: {p.splitlines()[0]}" for p in report.problems],
         ]
     )
+    # Under tools.bench's own "## title" heading, our sections go one level down.
+    summary = "\n".join(
+        "#" + line if line.startswith("## ") else line for line in summary.splitlines()
+    )
     return BenchResult(
         markdown=summary, data=report_json(report), targets=framewire_targets(report)
     )
