@@ -3,6 +3,8 @@
 import os
 import signal
 
+import pytest
+
 from ui.log_store import Direction
 from ui.supervisor import EngineState
 
@@ -82,3 +84,15 @@ def test_user_restart_replaces_the_engine_and_its_sessions_are_lost(qtbot, windo
     window.log_model.flush()
     notes = payloads(window, "engine", Direction.ERROR)
     assert any(b"1 session(s) of engine 1 lost" in n for n in notes)
+
+
+def test_closing_the_window_stops_even_a_hung_engine_within_the_deadline(qtbot, window):
+    supervisor = window.supervisor
+    pid = supervisor.pid
+    os.kill(pid, signal.SIGSTOP)  # it can answer nothing, not even SIGTERM
+    with qtbot.waitSignal(window.closed, timeout=8000):
+        window.close()
+    assert supervisor.status.state is EngineState.STOPPED
+    assert not window.isVisible()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
