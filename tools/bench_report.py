@@ -309,7 +309,27 @@ def _render_targets(report: Report) -> list[str]:
                 f"| {PHASE_TITLES[phase]} | {_ms(summary.p99)} | {_ms(summary.max)} | "
                 f"{'yes' if ok else '**no**'} |"
             )
-    return [*out, ""]
+    return [*out, "", *_render_recovery(report.designs["framewire"])]
+
+
+def _render_recovery(runs: list[DesignResult]) -> list[str]:
+    """How the GUI saw the engine's stop and death, from the marks of framewire's runs."""
+    restarts = [r.marks["restarted"] - r.marks["kill"] for r in runs if "restarted" in r.marks]
+    noticed = sum("not_responding" in r.marks for r in runs)
+    stalled = sum("stall_start" in r.marks for r in runs)
+    out = []
+    if restarts:
+        out.append(
+            f"After SIGKILL the GUI had a new engine ready in {statistics.median(restarts):.2f} s "
+            f"(median of {len(restarts)}); the window kept animating meanwhile."
+        )
+    if stalled:
+        out.append(
+            f'During the 2 s SIGSTOP the GUI\'s hang monitor said "not responding" in '
+            f"{noticed} of {stalled} runs (it fires after 2 s without an answer to its pings, "
+            "so a stop of exactly 2 s is at its edge)."
+        )
+    return [" ".join(out), ""] if out else []
 
 
 def _render_ticks(report: Report) -> list[str]:
