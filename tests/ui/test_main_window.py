@@ -96,3 +96,16 @@ def test_closing_the_window_stops_even_a_hung_engine_within_the_deadline(qtbot, 
     assert not window.isVisible()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped
+
+
+def test_oversize_frame_is_an_error_on_that_session_only(qtbot, window, demo_server):
+    bad = open_session(qtbot, window, *demo_server)
+    send_text(window, "!oversize")
+    qtbot.waitUntil(lambda: bad.state == "closed", timeout=5000)
+    assert bad.detail.startswith("frame_too_large")
+    window.log_model.flush()
+    errors = payloads(window, bad.name, Direction.ERROR)
+    assert len(errors) == 1 and errors[0].startswith(b"frame_too_large")
+    good = open_session(qtbot, window, *demo_server)  # the engine and other sessions go on
+    send_text(window, "still fine")
+    qtbot.waitUntil(lambda: good.frames_in == 1, timeout=5000)
