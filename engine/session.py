@@ -13,8 +13,10 @@ Theory of operation. ``Session.run`` is started in the engine's nursery with
 4. the session ends when the peer closes, a task hits an error, or someone calls
    ``close``/``abort``/``shutdown``: ``_end(by)`` records the first reason and cancels the
    session's cancel scope, which cancels exactly this session's tasks;
-5. the socket is closed (with ``SO_LINGER`` 0 for an abort, so the peer sees a reset) and
-   ``Closed`` is emitted with the final counters.
+5. the socket is closed (with ``SO_LINGER`` 0 for an abort, so the peer sees a reset);
+   ``SessionError`` is emitted if a task failed, then ``Closed`` with the final counters.
+   A bad peer or a failed socket ends only its own session, as these two events: the
+   reader and writer catch protocol and I/O errors, and anything else (a bug) propagates.
 
 Flow control: the reader ``await``s the bounded event channel, so a consumer that falls
 behind stops the reads and TCP pushes back on the peer. The writer takes one send at a
@@ -260,7 +262,7 @@ class Session:
         raise error
 
     async def _finish(self) -> None:
-        """Close the socket, fail what is still queued, emit ``Closed``; never raises."""
+        """Close the socket, fail the send in progress, emit the last events."""
         failed = self.state is SessionState.FAILED
         if not failed:
             self.state = SessionState.CLOSED
@@ -276,18 +278,28 @@ class Session:
                 _set_linger_zero(self._stream.socket)
             self._stream.socket.close()
         if not failed:
-            c = self.counters
-            event = schema.Closed(
-                session_id=self.id,
-                by=self._closed_by,
-                frames_in=c.frames_in,
-                bytes_in=c.bytes_in,
-                frames_out=c.frames_out,
-                bytes_out=c.bytes_out,
-                at=trio.current_time(),
-            )
+            # Shielded so a cancelled session still reports how it ended; bounded so a
+            # consumer that stopped reading cannot hold up shutdown.
             with trio.move_on_after(FINAL_EVENT_GRACE_SECONDS, shield=True):
-                await self._emit(event)
+                if self._closed_by == "error" and self._error is not None:
+                    kind, message = _error_kind(self._error)
+                    await self._emit(
+                        schema.SessionError(
+                            session_id=self.id, kind=kind, message=message, at=trio.current_time()
+                        )
+                    )
+                c = self.counters
+                await self._emit(
+                    schema.Closed(
+                        session_id=self.id,
+                        by=self._closed_by,
+                        frames_in=c.frames_in,
+                        bytes_in=c.bytes_in,
+                        frames_out=c.frames_out,
+                        bytes_out=c.bytes_out,
+                        at=trio.current_time(),
+                    )
+                )
         self.finished.set()
 
     def _end(self, by: ClosedBy, error: BaseException | None = None) -> None:
@@ -309,6 +321,8 @@ class Session:
             broken = SessionBroken(f"session {self.id} was {detail}")
             broken.__cause__ = self._error
             return broken
+        if by is None:
+            return SessionClosed(f"session {self.id} is closing")
         return SessionClosed(f"session {self.id} was closed ({by})")
 
     # ------------------------------------------------------------------ commands
@@ -362,7 +376,6 @@ class Session:
         try:
             await receive_frames(self._stream, FrameDecoder(self.spec), self._deliver)
         except (RemoteProtocolError, trio.BrokenResourceError, OSError) as exc:
-            await self._report(exc)
             self._end("error", exc)
         else:
             self._end("peer")
@@ -386,7 +399,6 @@ class Session:
             try:
                 await self._stream.send_all(item.data)
             except (trio.BrokenResourceError, OSError) as exc:
-                await self._report(exc)
                 self._end("error", exc)
                 return
             size = len(item.data) - len(item.frames) * self.spec.length_size
@@ -400,15 +412,6 @@ class Session:
             )
             self._current = None
             item.done.set()
-
-    async def _report(self, exc: BaseException) -> None:
-        """Emit ``SessionError`` for a bad peer or a failed socket."""
-        kind, message = _error_kind(exc)
-        await self._emit(
-            schema.SessionError(
-                session_id=self.id, kind=kind, message=message, at=trio.current_time()
-            )
-        )
 
 
 def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
