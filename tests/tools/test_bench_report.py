@@ -19,7 +19,7 @@ from tools.bench_designs.scenario import (
     TickStats,
 )
 from tools.bench_report import Report, render_chart, render_markdown, target_verdicts
-from tools.bench_sessions import SessionsResult
+from tools.bench_sessions import SessionsResult, format_table, run_all
 
 
 def test_qasync_app_records_ticks_block_and_flood() -> None:
@@ -115,3 +115,15 @@ def test_report_chart_is_a_png(tmp_path) -> None:
 def test_tick_stats_of_nothing_is_nan() -> None:
     stats = TickStats.of([])
     assert stats.count == 0 and math.isnan(stats.p99)
+
+
+def test_idle_sessions_benchmark_measures_every_contender() -> None:
+    results = run_all(sessions=20, runs=1)
+
+    assert [r.contender for r in results] == ["framewire", "twisted", "asyncio"]
+    for result in results:
+        assert result.sessions == 20
+        assert result.setup_seconds > 0
+        assert result.rss_total_mib > 0
+    table = format_table(results)
+    assert "| framewire |" in table and "1.00x" in table
