@@ -201,7 +201,11 @@ def main() -> None:
         harnesses: list[FramewireHarness] = []
 
         def attach() -> None:
-            window = next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
+            window = next((w for w in app.topLevelWidgets() if isinstance(w, MainWindow)), None)
+            if window is None:  # ui changed shape: fail now rather than at the timeout
+                print("framewire_app: ui.app.main built no MainWindow", file=sys.stderr)
+                app.quit()  # the engine follows: it exits when its stdin closes
+                return
             harness = FramewireHarness(
                 window,
                 args.host,
