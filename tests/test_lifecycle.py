@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.process_tree import find_descendant, is_gone, wait_gone, wait_until
-from tools.launch import CHILD_STOP_GRACE_SECONDS, EXIT_FORCED
+from tools.launch import CHILD_STOP_GRACE_SECONDS, EXIT_FORCED, GROUP_EXIT_GRACE_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
 #: Slack over the issue's 1 s for a loaded machine (module docstring).
@@ -160,6 +160,18 @@ def test_gui_killed_engine_exits_and_launcher_reports_it(app_tree: AppTree) -> N
     # The launcher passes the GUI's death on as a shell would: 128 + SIGKILL.
     assert app_tree.wait_launcher() == 128 + signal.SIGKILL
     wait_gone(app_tree.pids, timeout=EXIT_DEADLINE_SECONDS)
+
+
+def test_gui_killed_while_its_engine_is_stopped_launcher_kills_the_engine(
+    app_tree: AppTree,
+) -> None:
+    # A stopped (or hung) engine never sees its stdin's EOF; the launcher sweeps the GUI's
+    # process group after GROUP_EXIT_GRACE_SECONDS and reaps it as its subreaper.
+    os.kill(app_tree.engine, signal.SIGSTOP)
+    os.kill(app_tree.gui, signal.SIGKILL)
+    assert app_tree.wait_launcher(GROUP_EXIT_GRACE_SECONDS + EXIT_DEADLINE_SECONDS) == 137
+    wait_gone(app_tree.pids, timeout=EXIT_DEADLINE_SECONDS)
+    assert "killed processes left behind" in app_tree.stderr_path.read_text()
 
 
 def test_engine_killed_gui_survives_and_restarts_it(app_tree: AppTree) -> None:

@@ -30,6 +30,7 @@ Everything but ``main`` is an importable function so the tests can drive it in-p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import functools
 import ipaddress
@@ -51,10 +52,12 @@ __all__ = [
     "CHILD_STOP_GRACE_SECONDS",
     "EXIT_FORCED",
     "EXIT_USAGE",
+    "GROUP_EXIT_GRACE_SECONDS",
     "SERVER_START_TIMEOUT_SECONDS",
     "SERVER_STOP_GRACE_SECONDS",
     "DemoServer",
     "LaunchError",
+    "become_subreaper",
     "build_parser",
     "display_problem",
     "exit_code_of",
@@ -66,15 +69,23 @@ __all__ = [
     "run_supervised",
     "start_demo_server",
     "stop_process",
+    "sweep_process_group",
 ]
 
 #: Bad command line or environment (argparse's code, shared with the engine CLI).
 EXIT_USAGE = 2
 #: A requested shutdown had to kill a child that did not stop within its grace period.
 EXIT_FORCED = 1
-#: How long the GUI (or the engine CLI) gets to stop after SIGTERM before SIGKILL. The
-#: GUI itself gives its engine less than this, so a clean stop fits well inside it.
-CHILD_STOP_GRACE_SECONDS = 1.5
+#: How long the GUI (or the engine CLI) gets to stop after SIGTERM before its whole process
+#: group is killed. Longer than the GUI's own escalation for a stuck engine (ui.supervisor:
+#: ask, SIGTERM after 1.5 s, SIGKILL after 3 s), so the GUI still ends its engine itself;
+#: a clean stop takes about 0.1 s (docs/lifecycle.md).
+CHILD_STOP_GRACE_SECONDS = 3.5
+#: After the main child is gone, how long the rest of its process group (the GUI's engine)
+#: gets to exit by itself -- the engine needs ~30 ms after its stdin's EOF -- before the
+#: launcher kills it. This catches an engine that cannot see the EOF (stopped, hung).
+GROUP_EXIT_GRACE_SECONDS = 1.0
+_GROUP_POLL_SECONDS = 0.02
 #: How long the demo server gets to stop after SIGTERM before SIGKILL.
 SERVER_STOP_GRACE_SECONDS = 1.0
 #: How long the demo server may take to print its listening line (a cold start imports trio).
@@ -273,6 +284,7 @@ def _spawn_kwargs(*, pdeathsig: bool = False) -> dict[str, Any]:
 #: prctl, looked up once in the launcher: the child must not dlopen between fork and exec.
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 def _pdeathsig_preexec(launcher_pid: int) -> None:
@@ -452,11 +464,14 @@ def run_supervised(
     events: queue.SimpleQueue[tuple[str, int]],
     *,
     grace: float = CHILD_STOP_GRACE_SECONDS,
+    group: bool = False,
 ) -> int:
     """Wait for ``process`` to exit, handling stop signals that arrive on ``events``.
 
     The first ``("signal", n)`` event sends SIGTERM to ``process`` and starts a ``grace``
-    deadline, after which it is killed; a second one kills it at once.
+    deadline, after which it is killed; a second one kills it at once. With ``group``
+    (it leads its own process group, POSIX), killing it kills the whole group, so the
+    GUI's engine goes with it.
 
     Returns:
         Its exit code (``exit_code_of``) if it exited by itself; after a requested stop,
@@ -476,7 +491,7 @@ def run_supervised(
             kind, value = events.get(timeout=timeout)
         except queue.Empty:
             _warn(f"pid {process.pid} did not stop within {grace} s; killing it")
-            process.kill()
+            _kill(process, group=group)
             forced, deadline = True, None
             continue
         if kind == "exited":
@@ -489,8 +504,66 @@ def run_supervised(
             process.terminate()
             deadline = time.monotonic() + grace
         elif not forced:
-            process.kill()
+            _kill(process, group=group)
             forced, deadline = True, None
+
+
+def _kill(process: subprocess.Popen[bytes], *, group: bool) -> None:
+    if group and sys.platform != "win32":
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    else:
+        process.kill()
+
+
+def sweep_process_group(pgid: int, grace: float = GROUP_EXIT_GRACE_SECONDS) -> bool:
+    """After a group leader has exited and been reaped: wait up to ``grace`` seconds for
+    the rest of its process group to exit, then SIGKILL whatever is left (POSIX).
+
+    Members orphaned by the leader's death are reparented to us when we are a child
+    subreaper (``main`` makes the launcher one on Linux); they are reaped here, so none
+    stays a zombie. Polls every ``_GROUP_POLL_SECONDS``: no portable call waits for a
+    process group that is not made of our own children.
+
+    Returns:
+        True if something had to be killed.
+    """
+    deadline = time.monotonic() + grace
+    killed = False
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            if killed:  # SIGKILLed and still there (uninterruptible sleep): give up
+                return True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            killed, deadline = True, time.monotonic() + grace
+        time.sleep(_GROUP_POLL_SECONDS)
+    return killed
+
+
+def _group_alive(pgid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-pgid, os.WNOHANG)[0]:
+            pass  # reaped an orphan of the group that was reparented to us
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # the id is now another user's group: ours is gone
+    return True
+
+
+def become_subreaper() -> bool:
+    """Linux: adopt our orphaned descendants (the GUI's engine when the GUI dies first),
+    so ``sweep_process_group`` can reap them instead of waiting on init.
+
+    Returns:
+        True if set (Linux), False elsewhere.
+    """
+    if _prctl is None:
+        return False
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
 def _warn(message: str) -> None:
@@ -529,12 +602,12 @@ def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) 
         ]
     signals.supervising = True
     try:
-        code = run_supervised(process, signals.events)
+        code = run_supervised(process, signals.events, group=True)
         for tee in tees:
             tee.join()
         return code
     finally:
-        stop_process(process, 0)
+        _stop_group(process)
         if log_file is not None:
             log_file.close()
 
@@ -548,9 +621,16 @@ def _run_gui(args: argparse.Namespace, server: str, signals: _StopSignals) -> in
     )
     signals.supervising = True
     try:
-        return run_supervised(process, signals.events)
+        return run_supervised(process, signals.events, group=True)
     finally:
-        stop_process(process, 0)
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Reap the main child (killing it if an error brought us here), then its group."""
+    stop_process(process, 0)
+    if sys.platform != "win32" and sweep_process_group(process.pid):
+        _warn(f"killed processes left behind by pid {process.pid}")
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -582,6 +662,7 @@ def launch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``framewire`` console script and ``python -m tools.launch``."""
     args = parse_args(argv)
+    become_subreaper()
     try:
         return launch(args)
     except LaunchError as exc:

@@ -6,6 +6,7 @@ the demo server, the engine CLI and tiny Python children with a known behaviour.
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -36,6 +37,7 @@ from tools.launch import (
     run_supervised,
     start_demo_server,
     stop_process,
+    sweep_process_group,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,16 +139,36 @@ def test_display_problem(environ: dict[str, str], platform: str, ok: bool) -> No
     assert (display_problem(environ, platform) is None) == ok
 
 
+_DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+
+
 def test_no_display_says_what_to_do_instead_and_starts_nothing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+    for name in _DISPLAY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    assert main([]) == EXIT_USAGE
-    err = capsys.readouterr().err
+    # launch(), not main(): main() would make this test process a child subreaper.
+    with pytest.raises(LaunchError) as failed:
+        launch(parse_args([]))
+    assert failed.value.exit_code == EXIT_USAGE
+    err = str(failed.value) + "\n"
     assert "no display" in err and "--headless" in err and "--offscreen" in err
     assert err.count("\n") == 1
     assert zombie_children() == [] and _children() == []
+
+
+def test_no_display_through_the_real_script_exits_2_with_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in _DISPLAY_VARIABLES}
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.launch"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=START_TIMEOUT_SECONDS,
+    )
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr.startswith(b"framewire: no display") and done.stderr.count(b"\n") == 1
+    assert done.stdout == b""
 
 
 def test_commands_carry_the_options_to_the_gui_and_the_engine() -> None:
@@ -269,6 +291,55 @@ def test_second_stop_request_kills_at_once() -> None:
     assert run_supervised(child, events, grace=START_TIMEOUT_SECONDS) == EXIT_FORCED
     assert child.returncode == -signal.SIGKILL
     stop_process(child, 0)
+
+
+#: A group leader that starts a grandchild deaf to SIGTERM, prints its pid, and waits.
+_LEADER = """
+import subprocess, sys, threading
+grandchild = subprocess.Popen([sys.executable, "-c", sys.argv[1], "ignore"], stdout=sys.stdout)
+threading.Event().wait()
+"""
+
+
+def _group_leader() -> tuple[subprocess.Popen[bytes], int]:
+    """A child in its own process group with a grandchild; returns both when both run."""
+    leader = subprocess.Popen(
+        [sys.executable, "-c", _LEADER, _CHILD],
+        stdout=subprocess.PIPE,
+        process_group=0,
+    )
+    assert leader.stdout is not None
+    assert leader.stdout.readline() == b"ready\n"
+    (grandchild,) = psutil.Process(leader.pid).children()
+    return leader, grandchild.pid
+
+
+def test_forced_stop_of_a_group_leader_kills_its_whole_group() -> None:
+    leader, grandchild = _group_leader()
+    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+    events.put(("signal", signal.SIGTERM))
+    events.put(("signal", signal.SIGTERM))
+    assert run_supervised(leader, events, group=True) == EXIT_FORCED
+    stop_process(leader, 0)
+    wait_gone([grandchild], timeout=EXIT_DEADLINE_SECONDS)
+
+
+def test_sweep_kills_what_a_dead_leader_left_in_its_group() -> None:
+    # The GUI died and its engine cannot see the EOF (here: it is stopped).
+    leader, grandchild = _group_leader()
+    os.kill(grandchild, signal.SIGSTOP)
+    leader.kill()
+    stop_process(leader, 0)
+    start = time.monotonic()
+    assert sweep_process_group(leader.pid, grace=0.2) is True
+    assert time.monotonic() - start >= 0.2
+    wait_gone([grandchild], timeout=EXIT_DEADLINE_SECONDS)
+
+
+def test_sweep_of_an_empty_group_returns_at_once() -> None:
+    leader = subprocess.Popen([sys.executable, "-c", "pass"], process_group=0)
+    assert leader.wait() == 0
+    assert sweep_process_group(leader.pid, grace=START_TIMEOUT_SECONDS) is False
 
 
 # -- --headless, end to end -----------------------------------------------------------------
