@@ -253,7 +253,8 @@ def render_markdown(report: Report, chart_name: str = "img/bench-ticks.png") -> 
         "Each design draws the classic sample's circle on a 25 ms `QTimer` and logs every "
         "frame it receives from the demo server. The chart shows the interval between "
         "consecutive ticks (log scale): a flat line at 25 ms is a smooth animation; "
-        "a spike is a frozen window.",
+        "a plateau is a frozen window, as long as the freeze lasted. In every table a "
+        "scenario's figures cover the ticks of that scenario only.",
         "",
     ]
     out += _render_targets(report)
