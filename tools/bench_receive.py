@@ -10,6 +10,9 @@ The contenders, each written the way a developer of that library would:
 
 - ``framewire``: the engine's receive path itself, ``engine.session.receive_frames``
   (1 MiB reads, whole chunks through ``FrameDecoder.feed``, one ``deliver`` per read);
+- ``framewire-engine`` (for information, no target): the same through the whole
+  in-process engine: ``open_engine``, ``Engine.connect``, frames counted from the
+  ``Received`` events on ``Engine.events`` (what the engine process serves over IPC);
 - ``twisted``: ``IntNStringReceiver`` with ``structFormat = "<L"`` on the default
   reactor (64 KiB reads), ``MAX_LENGTH`` raised to framewire's 8 MiB;
 - ``asyncio-protocol``: an ``asyncio.Protocol`` whose ``data_received`` parses every
@@ -33,7 +36,6 @@ from __future__ import annotations
 
 import json
 import socket
-import statistics
 import struct
 import subprocess
 import sys
@@ -46,7 +48,14 @@ from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_t
 __all__ = ["BENCHMARK", "CONTENDERS", "ReceiveResult", "measure", "run"]
 
 LOOPBACK = "127.0.0.1"
-CONTENDERS = ("framewire", "twisted", "asyncio-protocol", "asyncio-streams", "blocking")
+CONTENDERS = (
+    "framewire",
+    "framewire-engine",
+    "twisted",
+    "asyncio-protocol",
+    "asyncio-streams",
+    "blocking",
+)
 ENGINE = "framewire"
 #: (payload bytes, frames per run at full size). About 200 MB and 1 GiB per run.
 WORKLOADS = ((100, 2_000_000), (1024 * 1024, 1024))
@@ -75,7 +84,11 @@ class ReceiveResult:
     frames: int
     frames_per_second: float
     megabytes_per_second: float  # payload bytes, 10**6 per MB
-    runs: list[float]  # seconds of each run
+    #: The receiver's CPU time / wall time (median run): under ~90% means it sat idle
+    #: (waiting for the sender, or descheduled on a busy machine).
+    cpu_share: float
+    runs: list[float]  # wall seconds of each run
+    cpu_runs: list[float]  # CPU seconds of each run
 
 
 # ---------------------------------------------------------------------------- the sender
@@ -100,9 +113,20 @@ def _serve_frames(count: int, size: int) -> None:
 
 
 # ---------------------------------------------------------------------------- contenders
-# Each returns (frames, payload bytes, seconds from connected to EOF).
+# Each returns (frames, payload bytes, wall and CPU seconds from connected to EOF).
 
-Measurement = tuple[int, int, float]
+Measurement = tuple[int, int, float, float]
+
+
+class _Clock:
+    """Wall and process CPU time since creation (CPU time shows a receiver that waited)."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def elapsed(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 def _receive_framewire(port: int) -> Measurement:
@@ -120,11 +144,34 @@ def _receive_framewire(port: int) -> Measurement:
             size += sum(map(len, batch))
 
         stream = await trio.open_tcp_stream(LOOPBACK, port)
-        started = time.perf_counter()
+        clock = _Clock()
         await receive_frames(stream, FrameDecoder(FramingSpec()), deliver)
-        elapsed = time.perf_counter() - started
+        elapsed = clock.elapsed()
         await stream.aclose()
-        return frames, size, elapsed
+        return frames, size, *elapsed
+
+    return trio.run(main)
+
+
+def _receive_framewire_engine(port: int) -> Measurement:
+    import trio
+
+    from engine import open_engine
+    from ipc import schema
+
+    async def main() -> Measurement:
+        frames = size = 0
+        async with open_engine() as engine:
+            await engine.connect(LOOPBACK, port)
+            clock = _Clock()
+            async for event in engine.events:
+                if isinstance(event, schema.Received):
+                    frames += len(event.frames)
+                    size += sum(map(len, event.frames))
+                elif isinstance(event, schema.Closed):
+                    break
+            elapsed = clock.elapsed()
+        return frames, size, *elapsed
 
     return trio.run(main)
 
@@ -142,14 +189,14 @@ def _receive_twisted(port: int) -> Measurement:
 
         def connectionMade(self) -> None:  # noqa: N802
             self.frames = self.size = 0
-            self.started = time.perf_counter()
+            self.clock = _Clock()
 
         def stringReceived(self, string: bytes) -> None:  # noqa: N802
             self.frames += 1
             self.size += len(string)
 
         def connectionLost(self, reason: object = None) -> None:  # noqa: N802
-            result.append((self.frames, self.size, time.perf_counter() - self.started))
+            result.append((self.frames, self.size, *self.clock.elapsed()))
             reactor.stop()  # type: ignore[attr-defined]
 
     factory = protocol.ClientFactory.forProtocol(Receiver)
@@ -168,7 +215,7 @@ def _receive_asyncio_protocol(port: int) -> Measurement:
             self.frames = self.size = 0
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.started = time.perf_counter()
+            self.clock = _Clock()
 
         def data_received(self, data: bytes) -> None:
             buffer = self.buffer
@@ -187,7 +234,7 @@ def _receive_asyncio_protocol(port: int) -> Measurement:
             self.size += sum(map(len, batch))
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self.done.set_result((self.frames, self.size, time.perf_counter() - self.started))
+            self.done.set_result((self.frames, self.size, *self.clock.elapsed()))
 
     async def main() -> Measurement:
         done: asyncio.Future[Measurement] = asyncio.get_running_loop().create_future()
@@ -207,7 +254,7 @@ def _receive_asyncio_streams(port: int) -> Measurement:
 
     async def main() -> Measurement:
         reader, writer = await asyncio.open_connection(LOOPBACK, port)
-        started = time.perf_counter()
+        clock = _Clock()
         frames = size = 0
         unpack = _HEADER.unpack
         while True:
@@ -220,17 +267,17 @@ def _receive_asyncio_streams(port: int) -> Measurement:
             payload = await reader.readexactly(unpack(header)[0])
             frames += 1
             size += len(payload)
-        elapsed = time.perf_counter() - started
+        elapsed = clock.elapsed()
         writer.close()
         await writer.wait_closed()
-        return frames, size, elapsed
+        return frames, size, *elapsed
 
     return asyncio.run(main())
 
 
 def _receive_blocking(port: int) -> Measurement:
     with socket.create_connection((LOOPBACK, port)) as sock:
-        started = time.perf_counter()
+        clock = _Clock()
         buffer = bytearray(BLOCKING_BUFFER_BYTES)
         view = memoryview(buffer)
         unpack_from = _HEADER.unpack_from
@@ -257,7 +304,7 @@ def _receive_blocking(port: int) -> Measurement:
             if not received:
                 break
             end += received
-        return frames, size, time.perf_counter() - started
+        return frames, size, *clock.elapsed()
 
 
 def _receive_large(sock: socket.socket, head: memoryview, length: int) -> bytearray:
@@ -276,6 +323,7 @@ def _receive_large(sock: socket.socket, head: memoryview, length: int) -> bytear
 
 _RECEIVERS: dict[str, Callable[[int], Measurement]] = {
     "framewire": _receive_framewire,
+    "framewire-engine": _receive_framewire_engine,
     "twisted": _receive_twisted,
     "asyncio-protocol": _receive_asyncio_protocol,
     "asyncio-streams": _receive_asyncio_streams,
@@ -290,8 +338,8 @@ def _module_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tools.bench_receive", *args]
 
 
-def measure_once(contender: str, count: int, size: int) -> float:
-    """Run one sender and one contender process; return the contender's seconds.
+def measure_once(contender: str, count: int, size: int) -> tuple[float, float]:
+    """Run one sender and one contender process; return the contender's wall and CPU seconds.
 
     Raises:
         RuntimeError: a process failed, or the contender did not get every frame.
@@ -314,14 +362,14 @@ def measure_once(contender: str, count: int, size: int) -> float:
         )
         if receiver.returncode != 0:
             raise RuntimeError(f"{contender} failed:\n{receiver.stderr.strip()}")
-        frames, received, seconds = json.loads(receiver.stdout.strip().splitlines()[-1])
+        frames, received, wall, cpu = json.loads(receiver.stdout.strip().splitlines()[-1])
         if (frames, received) != (count, count * size):
             raise RuntimeError(
                 f"{contender} received {frames} frames / {received} bytes, "
                 f"expected {count} / {count * size}"
             )
         sender.wait(timeout=RUN_TIMEOUT_SECONDS)
-        return float(seconds)
+        return float(wall), float(cpu)
     finally:
         sender.kill()
         sender.wait()
@@ -329,21 +377,24 @@ def measure_once(contender: str, count: int, size: int) -> float:
 
 def measure(contenders: tuple[str, ...], count: int, size: int, runs: int) -> list[ReceiveResult]:
     """Interleaved runs of every contender on one workload; medians."""
-    seconds: dict[str, list[float]] = {c: [] for c in contenders}
+    times: dict[str, list[tuple[float, float]]] = {c: [] for c in contenders}
     for _ in range(runs):
         for contender in contenders:
-            seconds[contender].append(measure_once(contender, count, size))
+            times[contender].append(measure_once(contender, count, size))
     results = []
     for contender in contenders:
-        median = statistics.median(seconds[contender])
+        ordered = sorted(times[contender])
+        wall, cpu = ordered[(len(ordered) - 1) // 2]  # the median run (lower one if even)
         results.append(
             ReceiveResult(
                 contender=contender,
                 payload_bytes=size,
                 frames=count,
-                frames_per_second=count / median,
-                megabytes_per_second=count * size / median / 1e6,
-                runs=[round(s, 4) for s in seconds[contender]],
+                frames_per_second=count / wall,
+                megabytes_per_second=count * size / wall / 1e6,
+                cpu_share=cpu / wall,
+                runs=[round(w, 4) for w, _ in times[contender]],
+                cpu_runs=[round(c, 4) for _, c in times[contender]],
             )
         )
     return results
@@ -369,13 +420,14 @@ def run(options: BenchOptions) -> BenchResult:
                 r.contender,
                 r.frames_per_second,
                 r.megabytes_per_second,
+                f"{r.cpu_share:.0%}",
                 "1.00" if r is engine else f"{engine.frames_per_second / r.frames_per_second:.2f}",
             ]
             for r in results
         ]
         sections.append(
             f"**{_size_label(size)} payloads**, {count:,} frames per run, median of {runs} runs\n\n"
-            + markdown_table(["contender", "frames/s", "MB/s", "framewire ratio"], rows)
+            + markdown_table(["contender", "frames/s", "MB/s", "CPU", "framewire ratio"], rows)
         )
     targets = []
     for size, contender, goal in GOALS:
@@ -390,8 +442,9 @@ def run(options: BenchOptions) -> BenchResult:
         )
     note = (
         "framewire ratio = framewire's throughput / the contender's (> 1: framewire is "
-        "faster). MB = 10^6 payload bytes. Each contender in a fresh process; a raw "
-        "blocking sender in another."
+        "faster). MB = 10^6 payload bytes. CPU = the receiver's CPU time / wall time in "
+        "the median run (well under 100%: it waited, for the sender or for a core). Each "
+        "contender in a fresh process; a raw blocking sender in another."
     )
     return BenchResult(
         markdown="\n\n".join([*sections, note]),
