@@ -16,6 +16,7 @@ animating while a million rows are searched; rows arriving later are matched at 
 from __future__ import annotations
 
 import bisect
+import functools
 from array import array
 from typing import Any
 
@@ -223,26 +224,44 @@ class LogModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = 0) -> Any:
-        if not index.isValid():
+        # Called for every role of every visible cell on each repaint (hundreds of times
+        # while a flood scrolls the view): unhandled roles return at the first test, and
+        # roles are compared as plain ints, not through PySide's enum objects.
+        if role not in _HANDLED_ROLES or not index.isValid():
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             row = self.row_at(index.row())
             col = index.column()
+            if col == COL_DATA:
+                if row.direction is Direction.IN or row.direction is Direction.OUT:
+                    return preview(row.payload)
+                return row.payload.decode("utf-8", "replace")
             if col == COL_TIME:
-                return format_time(row.wall)
+                return _time_text(row.wall)
             if col == COL_SESSION:
                 return row.session
             if col == COL_DIR:
                 return _DIRECTION_TEXT[row.direction]
-            if col == COL_LENGTH:
-                return len(row.payload) if row.direction in (Direction.IN, Direction.OUT) else ""
-            if row.direction in (Direction.INFO, Direction.ERROR):
-                return row.payload.decode("utf-8", "replace")
-            return preview(row.payload)
-        if role == Qt.ItemDataRole.ForegroundRole:
+            return len(row.payload) if row.direction in _DATA_DIRECTIONS else ""
+        if role == _FOREGROUND:
             return _DIRECTION_COLOR[self.row_at(index.row()).direction]
-        if role == Qt.ItemDataRole.UserRole:
+        if role == _USER:
             return self.row_at(index.row())
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == COL_LENGTH:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == _ALIGNMENT and index.column() == COL_LENGTH:
+            return _RIGHT
         return None
+
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_USER = int(Qt.ItemDataRole.UserRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_HANDLED_ROLES = frozenset({_DISPLAY, _FOREGROUND, _USER, _ALIGNMENT})
+_DATA_DIRECTIONS = frozenset({Direction.IN, Direction.OUT})
+
+
+@functools.lru_cache(maxsize=4096)
+def _time_text(wall: float) -> str:
+    """``format_time``, cached: the rows of one batch share one timestamp."""
+    return format_time(wall)
