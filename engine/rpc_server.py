@@ -28,8 +28,9 @@ before events the engine queued earlier).
 
 Bad input from the controller gets an error response when it has a msgid, a stderr
 line otherwise, and never ends the server. The server ends when the controller's stream
-ends (EOF, its process died) or after ``shutdown``; either way it closes the engine
-within ``SHUTDOWN_DEADLINE_SECONDS``.
+ends (EOF: its process died; ``open_engine`` then closes the sessions within its grace
+period) or after ``shutdown`` (sessions closed and their last events flushed within
+``SHUTDOWN_DEADLINE_SECONDS``).
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class _Outbox:
         self._wakeup = trio.Event()
         self._space = trio.Event()
         self._idle = trio.Event()
+        self._writing = False
 
     def statistics(self) -> dict[str, int]:
         return {
@@ -230,7 +232,7 @@ class _Outbox:
 
     async def wait_flushed(self) -> None:
         """Wait until everything queued so far has been written (credit permitting)."""
-        while self._control or self._events:
+        while self._control or self._events or self._writing:
             await self._idle.wait()
 
     async def serve_writer(self, stream: trio.abc.SendStream) -> None:
@@ -239,7 +241,9 @@ class _Outbox:
         while True:
             chunks = self._take()
             if chunks:
+                self._writing = True
                 await stream.send_all(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                self._writing = False
             else:
                 self._idle.set()
                 self._idle = trio.Event()
@@ -287,6 +291,10 @@ class RpcServer:
         # Cancelled by `shutdown` or when the controller stops reading; may be cancelled
         # before the reader enters it (then the reader stops at once).
         self._reader_scope = trio.CancelScope()
+        # At shutdown the pump forwards what the engine still holds, then stops.
+        self._draining = False
+        self._pump_wait = trio.CancelScope()
+        self._pump_done = trio.Event()
         self._clock_offset = time.time() - trio.current_time()
         self._bad_messages = 0
         self._handlers: dict[type[Command], Callable[[Any], Awaitable[Any]]] = {
@@ -317,15 +325,38 @@ class RpcServer:
             async with trio.open_nursery() as requests:
                 await self._serve_reader(receive_stream, requests)
                 requests.cancel_scope.cancel()
-            # The controller is gone (EOF) or asked to shut down: close the sessions,
-            # then give the writer a moment to flush the last events, all bounded.
-            with trio.move_on_after(SHUTDOWN_DEADLINE_SECONDS) as deadline:
-                await self._engine.aclose()
-                if self._shutdown_requested.is_set():
+            # After EOF nobody listens: return, and the caller's open_engine() closes the
+            # sessions. After `shutdown` the controller still reads: close the sessions
+            # here and flush their last events to it, all within the deadline.
+            if self._shutdown_requested.is_set():
+                with trio.move_on_after(SHUTDOWN_DEADLINE_SECONDS) as deadline:
+                    await self._close_all_sessions()
+                    self._draining = True
+                    self._pump_wait.cancel()
+                    await self._pump_done.wait()
                     await self._outbox.wait_flushed()
-            if deadline.cancelled_caught:
-                log.warning("shutdown deadline passed; exiting anyway")
+                if deadline.cancelled_caught:
+                    log.warning("shutdown deadline passed; exiting anyway")
             nursery.cancel_scope.cancel()
+
+    async def _close_all_sessions(self) -> None:
+        """Close every session gracefully; abort those still open after a grace period.
+
+        Not ``engine.aclose()``: that cancels the scope ``open_engine`` runs its body in,
+        which is where this server runs, so nothing could be flushed after it.
+        """
+
+        async def close(session_id: int) -> None:
+            with trio.move_on_after(SHUTDOWN_DEADLINE_SECONDS / 2):
+                with contextlib.suppress(FramewireError):
+                    await self._engine.close(session_id)
+                return
+            with contextlib.suppress(FramewireError):
+                await self._engine.abort(session_id)
+
+        async with trio.open_nursery() as nursery:
+            for info in self._engine.sessions():
+                nursery.start_soon(close, info["session_id"])
 
     # -- reading requests
 
@@ -473,13 +504,30 @@ class RpcServer:
             self._reader_scope.cancel()
 
     async def _serve_events(self) -> None:
+        try:
+            await self._pump_events()
+        finally:
+            self._pump_done.set()
+
+    async def _pump_events(self) -> None:
         events = self._engine.events
         batch: _Batch | None = None
         while True:
             try:
-                event = await events.receive()
+                event = events.receive_nowait()
             except trio.EndOfChannel:
                 return
+            except trio.WouldBlock:
+                if self._draining:
+                    return  # shutting down and every event was forwarded
+                self._pump_wait = trio.CancelScope()
+                with self._pump_wait:
+                    try:
+                        event = await events.receive()
+                    except trio.EndOfChannel:
+                        return
+                if self._pump_wait.cancelled_caught:
+                    continue
             while True:
                 if isinstance(event, Received | Sent):
                     if batch is not None and not batch.accepts(event):
@@ -568,8 +616,9 @@ async def serve_rpc(
 ) -> None:
     """Serve one controller until its stream ends or it sends ``shutdown``.
 
-    The hello is the first message written. On return the engine has been closed
-    (``engine.aclose()``), within ``SHUTDOWN_DEADLINE_SECONDS``.
+    The hello is the first message written. After ``shutdown`` every session has been
+    closed and its last events flushed (within ``SHUTDOWN_DEADLINE_SECONDS``); after EOF
+    it returns at once and the caller's ``open_engine`` closes the sessions.
     """
     await RpcServer(engine, stats_interval=stats_interval).serve(
         receive_stream, send_stream, task_status=task_status

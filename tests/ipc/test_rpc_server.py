@@ -1,0 +1,212 @@
+"""``python -m engine --stdio`` on bad input: each kind gets an error response (with a
+msgid) or a stderr line (without), and the engine and its other sessions keep going."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import msgpack
+import pytest
+import trio
+
+from engine.rpc_server import MAX_NOTIFICATION_PAYLOAD_BYTES, api_info
+from ipc.codec import MAX_MESSAGE_BYTES, Notification, encode_request
+from ipc.rpc import FRAME_CREDIT_OVERHEAD
+from ipc.schema import EVENTS, PROTOCOL_VERSION
+from tests.ipc.helpers import RawEngine, open_raw_engine
+from tools.demo_server import serve_demo
+
+
+async def open_echo_session(engine: RawEngine, port: int) -> int:
+    response = await engine.call(1000, "open", {"host": "127.0.0.1", "port": port})
+    assert response.error is None
+    return response.result["session_id"]
+
+
+async def assert_still_serving(engine: RawEngine, session_id: int, msgid: int) -> None:
+    """The engine answers a ping and the earlier session still echoes."""
+    pong = await engine.call(msgid, "ping", {"token": msgid})
+    assert pong.error is None and pong.result["token"] == msgid
+    sent = await engine.call(msgid + 1, "send", {"session_id": session_id, "frames": [b"still"]})
+    assert sent.error is None
+    while True:
+        # The echo may have come before the send's response (kept in notifications).
+        for n in engine.notifications:
+            if n.method == "received" and n.params["frames"] == [b"still"]:
+                return
+        msg = await engine.next_message()
+        assert msg is not None
+        if isinstance(msg, Notification):
+            engine.notifications.append(msg)
+
+
+@pytest.fixture
+async def setup(nursery, tmp_path):
+    """An engine (stderr to a file) with one live echo session."""
+    port = await nursery.start(serve_demo)
+    log = tmp_path / "engine-stderr.txt"
+    with log.open("wb") as stderr:
+        async with open_raw_engine(stderr=stderr.fileno()) as engine:
+            session_id = await open_echo_session(engine, port)
+            yield engine, session_id, log
+
+
+# (what, bytes to write, msgid answered or None, error type)
+BAD_REQUESTS = [
+    ("unknown method", encode_request(7, "frobnicate", {}), 7, "UnknownMethod"),
+    (
+        "wrong types",
+        encode_request(7, "open", {"host": 5, "port": "eighty"}),
+        7,
+        "SchemaError",
+    ),
+    ("params not an array", msgpack.packb([0, 7, "ping", "x"]), 7, "BadMessage"),
+    ("missing field", encode_request(7, "send", {"frames": []}), 7, "SchemaError"),
+    (
+        "bad session id",
+        encode_request(7, "send", {"session_id": 424242, "frames": [b"x"]}),
+        7,
+        "UnknownSession",
+    ),
+    ("bad framing", encode_request(7, "open", {"host": "h", "port": 1, "framing": "?"}), 7, None),
+    (
+        "oversize message",
+        msgpack.packb([0, 7, "send", [{"session_id": 1, "frames": [b"y" * 2**20] * 17}]]),
+        7,
+        "BadMessage",
+    ),
+    ("deep nesting", b"\x94\x00\x07\xa4ping" + b"\x91" * 5000 + b"\x80", 7, "BadMessage"),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "error_type"),
+    [pytest.param(raw, err, id=what) for what, raw, _, err in BAD_REQUESTS],
+)
+async def test_bad_request_gets_an_error_response_and_nothing_else_breaks(setup, raw, error_type):
+    engine, session_id, _ = setup
+    with trio.fail_after(30):
+        assert len(raw) <= MAX_MESSAGE_BYTES or error_type == "BadMessage"
+        await engine.write(raw)
+        response = await engine.response(7)
+        assert response.error is not None
+        if error_type is not None:
+            assert response.error.type == error_type, response.error
+        await assert_still_serving(engine, session_id, 10)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"\xc1\xc1\xc1 garbage bytes \xff\x00", id="garbage bytes"),
+        pytest.param(msgpack.packb([2, "no_such_notification", [{}]]), id="unknown notification"),
+        pytest.param(msgpack.packb([2, "ack", [{"nbytes": "lots"}]]), id="ack with wrong types"),
+        pytest.param(msgpack.packb("just a string"), id="not an array"),
+        pytest.param(msgpack.packb([1, 5, None, {}]), id="a response from the controller"),
+    ],
+)
+async def test_bad_input_without_msgid_is_a_stderr_line_and_nothing_else_breaks(setup, raw):
+    engine, session_id, log = setup
+    with trio.fail_after(30):
+        await engine.write(raw)
+        await assert_still_serving(engine, session_id, 20)
+    assert "framewire-engine:" in log.read_text()
+    assert any(word in log.read_text() for word in ("bad message", "ignoring")), log.read_text()
+
+
+async def test_truncated_message_then_eof_is_logged_and_the_engine_exits_cleanly(tmp_path):
+    log = tmp_path / "engine-stderr.txt"
+    with log.open("wb") as stderr, trio.fail_after(20):
+        async with open_raw_engine(stderr=stderr.fileno()) as engine:
+            await engine.write(encode_request(3, "ping", {"token": 1})[:-3])
+            await engine.process.stdin.aclose()
+            assert await engine.process.wait() == 0
+    assert "mid-message" in log.read_text()
+
+
+async def test_a_truncated_message_completed_later_is_answered(setup):
+    engine, _, _ = setup
+    raw = encode_request(31, "ping", {"token": 31})
+    with trio.fail_after(20):
+        for i in range(len(raw)):
+            await engine.write(raw[i : i + 1])
+        response = await engine.response(31)
+        assert response.result["token"] == 31
+
+
+async def test_shutdown_answers_then_exits(nursery):
+    port = await nursery.start(serve_demo)
+    with trio.fail_after(20):
+        async with open_raw_engine() as engine:
+            await open_echo_session(engine, port)
+            response = await engine.call(5, "shutdown", {})
+            assert response.error is None and response.result == {}
+            methods = []
+            while (msg := await engine.next_message()) is not None:
+                methods.append(msg.method)
+            assert "closed" in methods  # the session was closed and the event flushed
+            assert await engine.process.wait() == 0
+
+
+async def test_hello_comes_first_and_matches_get_api_info():
+    with trio.fail_after(20):
+        async with open_raw_engine() as engine:
+            info = await engine.call(1, "get_api_info", {})
+            assert info.result["protocol_version"] == PROTOCOL_VERSION
+            assert info.result["pid"] == engine.process.pid
+            assert set(info.result["events"]) == set(EVENTS)
+            assert "le32" in info.result["framing_presets"]
+
+
+def test_api_info_cli_prints_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "engine", "--api-info"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+        text=True,
+    ).stdout
+    printed = json.loads(out)
+    expected = api_info()
+    assert {k: v for k, v in printed.items() if k != "pid"} == {
+        k: v for k, v in expected.items() if k != "pid"
+    }
+
+
+def cost(frames: list[bytes]) -> int:
+    return sum(map(len, frames)) + FRAME_CREDIT_OVERHEAD * len(frames)
+
+
+async def test_credit_window_holds_data_but_not_responses(nursery):
+    port = await nursery.start(serve_demo)
+    count = 100_000
+    with trio.fail_after(30):
+        async with open_raw_engine() as engine:
+            session_id = await open_echo_session(engine, port)
+            window = 64 * 1024
+            assert (await engine.call(2, "flow_control", {"window_bytes": window})).error is None
+            await engine.call(
+                3, "send", {"session_id": session_id, "frames": [b"!stream %d" % count]}
+            )
+            # Never ack: data stops after about one window (plus at most one notification),
+            # and responses still come.
+            for token in range(100, 120):
+                pong = await engine.call(token, "ping", {"token": token})
+                assert pong.result["token"] == token
+            held = [n.params["frames"] for n in engine.notifications if n.method == "received"]
+            assert 0 < sum(map(cost, held)) <= window + MAX_NOTIFICATION_PAYLOAD_BYTES * 2
+            # Acking what was consumed lets the rest through, in order.
+            expected = 0
+            pending = list(held)
+            while expected < count:
+                for frames in pending:
+                    for frame in frames:
+                        assert int.from_bytes(frame[:8], "big") == expected
+                        expected += 1
+                    await engine.write(msgpack.packb([2, "ack", [{"nbytes": cost(frames)}]]))
+                msg = await engine.next_message()
+                pending = []
+                if isinstance(msg, Notification) and msg.method == "received":
+                    pending = [msg.params["frames"]]
