@@ -152,8 +152,9 @@ class Engine:
         """Send ``frames`` in order, as one write; return once written to the socket.
 
         A peer that does not read makes this wait (memory stays bounded). Emits ``Sent``
-        after writing. If the caller is cancelled while waiting, the frames may still be
-        written.
+        after writing (possibly just after this returns: a slow event consumer delays the
+        session's next write, never the completion of this one). If the caller is
+        cancelled while waiting, the frames may still be written.
 
         Raises:
             UnknownSession: no such session.

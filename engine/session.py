@@ -407,11 +407,13 @@ class Session:
             c.bytes_out += size
             t.frames_out += len(item.frames)
             t.bytes_out += size
+            # The caller's send is complete once written; the Sent event may wait for the
+            # consumer (and holds up the next write, not this caller).
+            self._current = None
+            item.done.set()
             await self._emit(
                 schema.Sent(session_id=self.id, frames=list(item.frames), at=trio.current_time())
             )
-            self._current = None
-            item.done.set()
 
 
 def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
