@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
 
     def _on_open_requested(self, host: str, port: int, framing: Any) -> None:
         self.sessions.open_button.setEnabled(False)
+        generation = self.client.generation
 
         def done(result: Any, error: CommandFailed | None) -> None:
             self.sessions.open_button.setEnabled(self.client.generation > 0)
@@ -234,7 +235,6 @@ class MainWindow(QMainWindow):
             if info is not None:
                 self.sessions.select(info)
 
-        generation = self.client.generation
         self.client.open(host, port, framing, done)
 
     def _session_done(self, action: str, info: SessionInfo) -> Any:

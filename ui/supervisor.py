@@ -26,7 +26,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any
+from typing import Any, TextIO
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
@@ -148,7 +148,7 @@ class EngineSupervisor(QObject):
         self._banner_hidden_until = 0.0
         self._frames = 0
         self._frames_since = time.monotonic()
-        self.stderr_sink: Any = None  # a text file the engine's stderr is copied to
+        self.stderr_sink: TextIO | None = None  # a text file the engine stderr is copied to
 
         self._tick = QTimer(self)
         self._tick.setInterval(int(PING_INTERVAL_SECONDS * 1000))
