@@ -1,0 +1,56 @@
+"""framewire's IPC: the one schema of commands and events, and the MessagePack-RPC codec.
+
+Layout: ``schema`` holds every command and event (the contract between the engine, the
+GUI and any other controller); ``codec`` turns bytes into typed messages and back,
+without I/O; ``rpc`` is the controller-side msgid/credit bookkeeping; ``errors`` is the
+root of the exception tree. The core imports neither trio nor Qt. Two small adapters
+do: ``ipc.trio_channel`` (the only trio import here) and ``ipc.qt_channel`` (the only Qt
+import); import them explicitly. The protocol is documented in ``docs/ipc.md``.
+"""
+
+from ipc.codec import (
+    BadMessage as BadMessage,
+    ErrorInfo as ErrorInfo,
+    MessageDecoder as MessageDecoder,
+    MessageType as MessageType,
+    Notification as Notification,
+    Request as Request,
+    Response as Response,
+    UnknownMethod as UnknownMethod,
+    encode as encode,
+)
+from ipc.errors import (
+    FramewireError as FramewireError,
+    LocalProtocolError as LocalProtocolError,
+    ProtocolError as ProtocolError,
+    RemoteProtocolError as RemoteProtocolError,
+    SchemaError as SchemaError,
+)
+from ipc.rpc import (
+    ClientConnection as ClientConnection,
+    CommandFailed as CommandFailed,
+    credit_cost as credit_cost,
+)
+from ipc.schema import COMMANDS as COMMANDS, EVENTS as EVENTS, PROTOCOL_VERSION as PROTOCOL_VERSION
+
+__all__ = [
+    "COMMANDS",
+    "EVENTS",
+    "PROTOCOL_VERSION",
+    "BadMessage",
+    "ClientConnection",
+    "CommandFailed",
+    "ErrorInfo",
+    "FramewireError",
+    "LocalProtocolError",
+    "MessageDecoder",
+    "MessageType",
+    "Notification",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Request",
+    "Response",
+    "SchemaError",
+    "UnknownMethod",
+    "encode",
+]

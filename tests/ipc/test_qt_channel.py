@@ -1,0 +1,143 @@
+"""The Qt controller client over a real ``python -m engine --stdio`` QProcess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QProcess, QTimer
+
+from ipc.qt_channel import EngineChannel
+from ipc.rpc import CommandFailed
+from ipc.schema import Close, Closed, Hello, Open, Ping, Received, Send
+
+LISTENING = "framewire demo server listening on "
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def demo_port() -> Iterator[int]:
+    """``python -m tools.demo_server`` (echo) on 127.0.0.1, port 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.demo_server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # printed once it listens
+        assert line.startswith(LISTENING), line
+        yield int(line.rsplit(":", 1)[1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def engine(qtbot) -> Iterator[tuple[QProcess, EngineChannel]]:
+    """An engine QProcess with its channel, hello received; its stdin closed at the end."""
+    process = QProcess()
+    process.setProgram(sys.executable)
+    process.setArguments(["-m", "engine", "--stdio"])
+    process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
+    channel = EngineChannel(process)
+    with qtbot.waitSignal(channel.hello_received, timeout=TIMEOUT_MS) as hello:
+        process.start()
+    assert isinstance(hello.args[0], Hello)
+    assert channel.hello is hello.args[0]
+    yield process, channel
+    channel.close()
+    process.closeWriteChannel()  # EOF: the engine closes its sessions and exits
+    assert process.waitForFinished(10_000)
+    assert process.exitCode() == 0
+
+
+def call(qtbot, channel: EngineChannel, command) -> object:
+    """Request and wait for the callback; return the result (fail on error)."""
+    box: list[object] = []
+    channel.request(command, lambda result, error: box.append((result, error)))
+    qtbot.waitUntil(lambda: bool(box), timeout=TIMEOUT_MS)
+    result, error = box[0]
+    assert error is None, error
+    return result
+
+
+def test_classic_exchange_over_qprocess(qtbot, engine, demo_port):
+    _, channel = engine
+    events: list[object] = []
+    channel.events_received.connect(events.extend)
+    opened = call(qtbot, channel, Open(host="127.0.0.1", port=demo_port))
+    sid = opened["session_id"]
+    assert call(qtbot, channel, Send(session_id=sid, frames=[b"hello"])) == {
+        "frames": 1,
+        "bytes": 5,
+    }
+    qtbot.waitUntil(
+        lambda: any(isinstance(e, Received) and e.frames == [b"hello"] for e in events),
+        timeout=TIMEOUT_MS,
+    )
+    call(qtbot, channel, Close(session_id=sid))
+    qtbot.waitUntil(lambda: any(isinstance(e, Closed) for e in events), timeout=TIMEOUT_MS)
+    kinds = [type(e).__name__ for e in events if getattr(e, "session_id", None) == sid]
+    assert kinds[:2] == ["Connecting", "Connected"] and kinds[-1] == "Closed"
+    assert call(qtbot, channel, Ping(token=9))["token"] == 9
+
+
+def test_error_response_reaches_the_callback(qtbot, engine):
+    _, channel = engine
+    box: list[tuple[object, CommandFailed | None]] = []
+    channel.request(Send(session_id=777, frames=[b"x"]), lambda r, e: box.append((r, e)))
+    qtbot.waitUntil(lambda: bool(box), timeout=TIMEOUT_MS)
+    result, error = box[0]
+    assert result is None and error is not None and error.type == "UnknownSession"
+
+
+def test_flood_arrives_in_order_without_starving_the_event_loop(qtbot, engine, demo_port):
+    _, channel = engine
+    count = 300_000
+    expected = [0]
+    turns_with_events = [0]
+    ticks = [0]
+    ticks_during_flood: list[int] = []
+
+    def on_events(events: list[object]) -> None:
+        turns_with_events[0] += 1
+        ticks_during_flood.append(ticks[0])
+        for event in events:
+            if isinstance(event, Received):
+                for frame in event.frames:
+                    assert int.from_bytes(frame[:8], "big") == expected[0]
+                    expected[0] += 1
+
+    channel.events_received.connect(on_events)
+    # A zero-interval timer runs once per event-loop turn: it counts the turns the loop
+    # got while the flood was being decoded.
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    ticker.start()
+    sid = call(qtbot, channel, Open(host="127.0.0.1", port=demo_port))["session_id"]
+    channel.request(Send(session_id=sid, frames=[b"!stream %d" % count]))
+    qtbot.waitUntil(lambda: expected[0] >= count, timeout=60_000)
+    ticker.stop()
+    assert expected[0] == count
+    assert turns_with_events[0] > 10  # delivered in many turns, not one long one
+    assert ticks_during_flood[-1] - ticks_during_flood[0] > 10  # the loop kept turning
+
+
+def test_close_fails_pending_requests_with_engine_gone(qtbot, engine, demo_port):
+    _, channel = engine
+    sid = call(qtbot, channel, Open(host="127.0.0.1", port=demo_port))["session_id"]
+    call(qtbot, channel, Send(session_id=sid, frames=[b"!stall"]))
+    box: list[tuple[object, CommandFailed | None]] = []
+    # The peer never reads: this send stays pending until close().
+    channel.request(
+        Send(session_id=sid, frames=[b"y" * 4_000_000] * 4), lambda r, e: box.append((r, e))
+    )
+    assert channel.pending == 1
+    channel.close()
+    assert box and box[0][1] is not None and box[0][1].type == "EngineGone"
+    assert channel.pending == 0
