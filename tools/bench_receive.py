@@ -34,6 +34,7 @@ Run: ``python -m tools.bench [--quick] --only receive`` (or this module directly
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import struct
@@ -405,7 +406,13 @@ def _size_label(size: int) -> str:
 
 
 def run(options: BenchOptions) -> BenchResult:
-    """The registered entry point: every workload, every contender."""
+    """The registered entry point: every workload, every contender.
+
+    Raises:
+        RuntimeError: Twisted is missing, a process failed, or frames were lost.
+    """
+    if importlib.util.find_spec("twisted") is None:
+        raise RuntimeError("Twisted is not installed: pip install -e '.[bench]' (make bench does)")
     runs = options.runs_or(full=5, quick=3)
     divisor = QUICK_DIVISOR if options.quick else 1
     all_results: list[ReceiveResult] = []
@@ -414,20 +421,9 @@ def run(options: BenchOptions) -> BenchResult:
         count = max(1, full_count // divisor)
         results = measure(CONTENDERS, count, size, runs)
         all_results += results
-        engine = next(r for r in results if r.contender == ENGINE)
-        rows = [
-            [
-                r.contender,
-                r.frames_per_second,
-                r.megabytes_per_second,
-                f"{r.cpu_share:.0%}",
-                "1.00" if r is engine else f"{engine.frames_per_second / r.frames_per_second:.2f}",
-            ]
-            for r in results
-        ]
         sections.append(
             f"**{_size_label(size)} payloads**, {count:,} frames per run, median of {runs} runs\n\n"
-            + markdown_table(["contender", "frames/s", "MB/s", "CPU", "framewire ratio"], rows)
+            + _format_results(results)
         )
     targets = []
     for size, contender, goal in GOALS:
@@ -483,23 +479,50 @@ def _check_sender(count: int, size: int) -> None:
         print(f"{_size_label(size)}: drain-only ceiling {rate}")
 
 
+def _format_results(results: list[ReceiveResult]) -> str:
+    engine = next((r for r in results if r.contender == ENGINE), None)
+    rows = [
+        [
+            r.contender,
+            r.frames_per_second,
+            r.megabytes_per_second,
+            f"{r.cpu_share:.0%}",
+            "" if engine is None else f"{engine.frames_per_second / r.frames_per_second:.2f}",
+        ]
+        for r in results
+    ]
+    return markdown_table(["contender", "frames/s", "MB/s", "CPU", "framewire ratio"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Roles for the subprocesses; without ``--role``, run the benchmark via tools.bench."""
+    """Subprocess roles, or one workload for a chosen set of contenders (for investigating).
+
+    ``python -m tools.bench_receive --contenders framewire,blocking --size 1048576
+    --count 1024 --runs 5`` prints one table; the full benchmark is ``python -m
+    tools.bench --only receive``.
+    """
     import argparse
 
     from tools.lifecycle import die_with_parent
 
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_receive")
-    parser.add_argument("--role", choices=("sender", "sender-check", *CONTENDERS))
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--size", type=int, default=100)
-    parser.add_argument("--quick", action="store_true")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench_receive",
+        description="One receive-throughput workload; the full run is python -m tools.bench.",
+    )
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="%(default)s")
+    parser.add_argument("--count", type=int, default=1_000_000, help="frames per run")
+    parser.add_argument("--size", type=int, default=100, help="payload bytes")
+    parser.add_argument("--runs", type=int, default=3, help="runs (median kept)")
+    parser.add_argument("--role", choices=("sender", "sender-check", *CONTENDERS), help="internal")
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role is None:
-        from tools.bench import main as bench_main
-
-        return bench_main(["--only", "receive", *(["--quick"] if args.quick else [])])
+        contenders = tuple(c for c in args.contenders.split(",") if c)
+        unknown = set(contenders) - set(CONTENDERS)
+        if unknown:
+            parser.error(f"unknown contenders {', '.join(sorted(unknown))}")
+        print(_format_results(measure(contenders, args.count, args.size, args.runs)))
+        return 0
     die_with_parent()
     if args.role == "sender":
         _serve_frames(args.count, args.size)
