@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from PySide6.QtCore import QTimer
@@ -35,7 +35,7 @@ from ui.supervisor import EngineSupervisor
 from ui.tick_probe import TickProbe
 from ui.widgets.pulse import TICK_INTERVAL_MS
 
-__all__ = ["TICK_LOG_ENV", "build_parser", "main", "parse_server"]
+__all__ = ["TICK_LOG_ENV", "build_parser", "choose_platform", "main", "parse_server"]
 
 TICK_LOG_ENV = "FRAMEWIRE_TICK_LOG"
 
@@ -102,9 +102,33 @@ def _open_text(path: str | None, what: str) -> TextIO | None:
         raise SystemExit(f"framewire-gui: cannot open {what} {path!r}: {exc}") from None
 
 
+def choose_platform(environ: Mapping[str, str], scripted: bool) -> str | None:
+    """The Qt platform to force, if any, when Linux has no display to show the window on.
+
+    A scripted run (``--quit-after``) falls back to ``offscreen``. Otherwise the GUI
+    refuses with a clear message instead of Qt's abort.
+
+    Raises:
+        SystemExit: no display, not scripted, and no platform chosen.
+    """
+    if not sys.platform.startswith("linux") or environ.get("QT_QPA_PLATFORM"):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    if scripted:
+        return "offscreen"
+    raise SystemExit(
+        "framewire-gui: no display (DISPLAY/WAYLAND_DISPLAY unset); run it in a desktop "
+        "session, or set QT_QPA_PLATFORM=offscreen (with --quit-after for scripted runs)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the GUI; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    platform = choose_platform(os.environ, scripted=args.quit_after is not None)
+    if platform is not None and QApplication.instance() is None:
+        os.environ["QT_QPA_PLATFORM"] = platform
     install_lifeline()  # the launcher's promise, if it made one (ui.lifeline)
     log_file = _open_text(args.log_file, "--log-file")
     tick_file = _open_text(args.tick_log, "--tick-log")

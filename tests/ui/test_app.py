@@ -41,3 +41,16 @@ def test_scripted_run_records_ticks_and_stops_its_engine(tmp_path, demo_server):
     assert all(float(line.split()[1]) > 0 for line in lines)
     text = log.read_text()
     assert "engine status: ready" in text and "engine status: stopped" in text
+
+
+def test_without_a_display_scripted_runs_go_offscreen_and_others_get_a_message():
+    from ui.app import choose_platform
+
+    if not sys.platform.startswith("linux"):
+        assert choose_platform({}, scripted=False) is None
+        return
+    assert choose_platform({}, scripted=True) == "offscreen"
+    assert choose_platform({"DISPLAY": ":0"}, scripted=False) is None
+    assert choose_platform({"QT_QPA_PLATFORM": "xcb"}, scripted=False) is None
+    with pytest.raises(SystemExit, match="no display"):
+        choose_platform({}, scripted=False)
