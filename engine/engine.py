@@ -96,8 +96,10 @@ class Engine:
         """Open a session; return its id once connected.
 
         Emits ``Connecting`` (with the new id), then ``Connected`` or ``ConnectFailed``.
-        If the caller is cancelled while connecting, the attempt is abandoned and the
-        session ends with ``Closed(by="shutdown")``.
+        These go through the bounded ``events`` channel like every event, so the consumer
+        must be reading (from another task) for ``connect`` to return. If the caller is
+        cancelled while connecting, the attempt is abandoned and the session ends with
+        ``Closed(by="shutdown")``.
 
         Raises:
             ConnectFailed: refused, DNS failure, timeout, unreachable or another OS error
