@@ -47,6 +47,7 @@ def test_follow_tail_detail_pane_and_dropped_count(qtbot):
     bar = panel.table.verticalScrollBar()
     qtbot.waitUntil(lambda: bar.value() == bar.maximum() and bar.maximum() > 0, timeout=2000)
     panel.table.selectRow(50)
+    assert not panel.follow.isChecked()  # looking at a row pauses the tail
     assert (
         "beta" in panel.detail.toPlainText()
         and "00000000  62 65 74 61" in panel.detail.toPlainText()
@@ -57,8 +58,9 @@ def test_follow_tail_detail_pane_and_dropped_count(qtbot):
     model.flush()
     assert "153 oldest dropped" in panel.counts.text()
     assert model.rowCount() == 100
-    panel.follow.setChecked(False)
     assert panel.follow.text().startswith("Paused")
+    panel.follow.setChecked(True)
+    assert bar.value() == bar.maximum()
     panel.clear_button.click()
     assert model.rowCount() == 0 and panel.detail.toPlainText() == ""
 

@@ -3,7 +3,8 @@
 The table is a plain ``QTableView`` over ``LogModel`` tuned for millions of rows: fixed
 row height, no vertical header, fixed column widths (never ``ResizeToContents``, which
 would measure every row). Following the tail scrolls to the bottom after each batched
-insert; scrolling up by hand pauses it, scrolling back to the bottom resumes it.
+insert; scrolling up by hand or selecting a row pauses it, scrolling back to the bottom
+resumes it.
 """
 
 from __future__ import annotations
@@ -202,6 +203,8 @@ class LogPanel(QWidget):
             return
         row: LogRow = self.model.data(indexes[0], Qt.ItemDataRole.UserRole)
         self.detail.setPlainText(describe_row(row))
+        # Looking at a row pauses the tail, or the next batch would scroll it out of view.
+        self.follow.setChecked(False)
 
     def _on_save_clicked(self) -> None:
         # A non-modal dialog: the window (and its animation) keeps running meanwhile.
