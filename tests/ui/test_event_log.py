@@ -1,0 +1,34 @@
+from ipc import schema
+from ui.event_log import ENGINE_SESSION, log_entries
+from ui.log_store import Direction
+
+
+def test_events_become_rows_with_wall_time_and_session_names():
+    frames = [b"a", b"b"]
+    events = [
+        schema.Connecting(session_id=1, host="127.0.0.1", port=9, framing={}, label="x", at=1.0),
+        schema.Connected(session_id=1, local="127.0.0.1:5", peer="127.0.0.1:9", at=1.5),
+        schema.Received(session_id=1, frames=frames, at=2.0),
+        schema.Sent(session_id=1, frames=[b"c"], at=2.5),
+        schema.SessionError(session_id=1, kind="reset", message="peer reset", at=3.0),
+        schema.Closed(session_id=1, by="error", frames_in=2, bytes_in=2, at=3.0),
+        schema.ConnectFailed(session_id=2, reason="refused", message="nope", at=4.0),
+        schema.LogLine(level="ERROR", message="disk full", at=5.0),
+        schema.Stats(sessions=0, frames_in=0, bytes_in=0, frames_out=0, bytes_out=0, at=6.0),
+    ]
+    rows = list(log_entries(2, 100.0, events))
+    assert [(r.session, r.direction) for r in rows] == [
+        ("e2#1", Direction.INFO),
+        ("e2#1", Direction.INFO),
+        ("e2#1", Direction.IN),
+        ("e2#1", Direction.OUT),
+        ("e2#1", Direction.ERROR),
+        ("e2#1", Direction.INFO),
+        ("e2#2", Direction.ERROR),
+        (ENGINE_SESSION, Direction.ERROR),
+    ]
+    assert rows[2].payloads is frames  # the event's list is kept, not copied
+    assert rows[2].wall == 102.0
+    assert rows[0].payloads == [b"connecting to 127.0.0.1:9 (x)"]
+    assert rows[6].payloads == [b"connect failed (refused): nope"]
+    assert rows[7].payloads == [b"error: disk full"]
