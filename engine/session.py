@@ -45,6 +45,7 @@ from ipc.schema import ClosedBy, ConnectFailReason, SessionErrorKind
 __all__ = [
     "FINAL_EVENT_GRACE_SECONDS",
     "LARGE_FRAME_BYTES",
+    "MAX_READ_BYTES",
     "RECEIVE_BYTES",
     "Counters",
     "Session",
@@ -60,6 +61,10 @@ RECEIVE_BYTES = 1 << 20
 
 #: Frames from this size up are read with exact-size reads (see ``receive_frames``).
 LARGE_FRAME_BYTES = 256 * 1024
+
+#: Largest single read, even for the rest of a larger body: each read allocates what it
+#: asks for (then gives back what did not arrive).
+MAX_READ_BYTES = 16 * 1024 * 1024
 
 #: How long a session that is ending may wait for the consumer to take its final event
 #: (``Closed``) when it is being cancelled; after that the event is dropped so shutdown
@@ -133,7 +138,7 @@ async def receive_frames(
             decoder.frames()  # raises the error found after this batch
         missing = decoder.frame_bytes_missing
         if missing >= LARGE_FRAME_BYTES:
-            size = missing
+            size = min(missing, MAX_READ_BYTES)
         elif not missing and batch and len(batch[-1]) >= LARGE_FRAME_BYTES:
             size = header_size
         else:
@@ -172,6 +177,8 @@ class Session:
         self.state = SessionState.CONNECTING
         self.counters = Counters()
         self.opened_at = trio.current_time()
+        #: "host:port" of each end once connected ("" before).
+        self.local = self.peer = ""
         #: Set once the session is over and its last event was emitted.
         self.finished = trio.Event()
         self._emit = emit
@@ -185,7 +192,7 @@ class Session:
         self._started = False
 
     def describe(self) -> dict[str, Any]:
-        """The ``list_sessions`` map for this session."""
+        """The ``list_sessions`` map, plus ``local``/``peer`` ("" until connected)."""
         c = self.counters
         return {
             "session_id": self.id,
@@ -199,6 +206,8 @@ class Session:
             "frames_out": c.frames_out,
             "bytes_out": c.bytes_out,
             "opened_at": self.opened_at,
+            "local": self.local,
+            "peer": self.peer,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -224,12 +233,12 @@ class Session:
                 )
                 self._stream = await self._connect(connect_timeout)
                 self.state = SessionState.CONNECTED
+                sock = self._stream.socket
+                self.local = _address(sock.getsockname, "?")
+                self.peer = _address(sock.getpeername, f"{self.host}:{self.port}")
                 await self._emit(
                     schema.Connected(
-                        session_id=self.id,
-                        local=_address(self._stream.socket.getsockname, "?"),
-                        peer=_address(self._stream.socket.getpeername, f"{self.host}:{self.port}"),
-                        at=trio.current_time(),
+                        session_id=self.id, local=self.local, peer=self.peer, at=trio.current_time()
                     )
                 )
                 task_status.started(self.id)

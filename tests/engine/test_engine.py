@@ -77,8 +77,9 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery):
             (listed,) = engine.sessions()
             assert set(listed) == {
                 "session_id", "label", "host", "port", "state", "framing",
-                "frames_in", "bytes_in", "frames_out", "bytes_out", "opened_at",
+                "frames_in", "bytes_in", "frames_out", "bytes_out", "opened_at", "local", "peer",
             }  # fmt: skip
+            assert (listed["local"], listed["peer"]) == (connected.local, connected.peer)
             assert listed["state"] == "connected"
             assert (listed["frames_in"], listed["bytes_in"]) == (2, 16)
             assert (listed["frames_out"], listed["bytes_out"]) == (2, 10)
