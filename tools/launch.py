@@ -337,7 +337,11 @@ def start_demo_server(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **_spawn_kwargs(pdeathsig=True)
     )
     assert process.stdout is not None
-    line = _read_line_within(process.stdout, timeout)
+    try:
+        line = _read_line_within(process.stdout, timeout)
+    except BaseException:  # a stop signal during start-up: leave nothing behind
+        stop_process(process, SERVER_STOP_GRACE_SECONDS)
+        raise
     process.stdout.close()
     try:
         host, port = parse_listening_line(line.decode("utf-8", "replace"))
@@ -585,6 +589,7 @@ def _tee(source: IO[bytes], sinks: Sequence[IO[bytes]]) -> threading.Thread:
 def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) -> int:
     log_file = open(args.log_file, "ab") if args.log_file else None  # noqa: SIM115
     pipe = subprocess.PIPE if log_file else None
+    signals.supervising = True  # from here a stop signal is queued for run_supervised
     # The engine may not import tools, so the launcher arms its PR_SET_PDEATHSIG.
     process = subprocess.Popen(
         headless_command(args, server),
@@ -600,7 +605,6 @@ def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) 
             _tee(process.stdout, [sys.stdout.buffer, log_file]),
             _tee(process.stderr, [sys.stderr.buffer, log_file]),
         ]
-    signals.supervising = True
     try:
         code = run_supervised(process, signals.events, group=True)
         for tee in tees:
@@ -613,13 +617,13 @@ def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) 
 
 
 def _run_gui(args: argparse.Namespace, server: str, signals: _StopSignals) -> int:
+    signals.supervising = True  # from here a stop signal is queued for run_supervised
     process = subprocess.Popen(
         gui_command(args, server),
         stdin=subprocess.PIPE,  # the lifeline: only we hold the write end (ui.lifeline)
         env=child_environment(args),
         **_spawn_kwargs(),
     )
-    signals.supervising = True
     try:
         return run_supervised(process, signals.events, group=True)
     finally:
