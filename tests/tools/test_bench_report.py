@@ -120,7 +120,12 @@ def test_tick_stats_of_nothing_is_nan() -> None:
 def test_idle_sessions_benchmark_measures_every_contender() -> None:
     results = run_all(sessions=20, runs=1)
 
-    assert [r.contender for r in results] == ["framewire", "twisted", "asyncio"]
+    assert [r.contender for r in results] == [
+        "framewire",
+        "framewire-process",
+        "twisted",
+        "asyncio",
+    ]
     for result in results:
         assert result.sessions == 20
         assert result.setup_seconds > 0
