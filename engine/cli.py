@@ -63,14 +63,14 @@ replies as it sent frames, then closes; if it sends nothing, it prints frames un
 peer closes the connection."""
 
 EPILOG = f"""\
-framing:
-  Presets: {", ".join(PRESETS)} (default le32: 4-byte little-endian length of the
-  payload, as Twisted's IntNStringReceiver with "<L"). Netty, Twisted's
-  Int32StringReceiver ("!I") and Tokio default to BIG-endian: use --framing be32 for
-  them. --length-size/--byte-order/--length-includes-header/--max-frame override single
-  fields of the preset.
+framing presets:
+  {", ".join(PRESETS)}.
+  The default, le32, is a 4-byte little-endian length of the payload (Twisted's
+  IntNStringReceiver with "<L"). Netty, Twisted's Int32StringReceiver ("!I") and Tokio
+  default to BIG-endian: use --framing be32 for them. --length-size, --byte-order,
+  --length-includes-header and --max-frame override single fields of the preset.
 
-output:
+output formats:
   text  "HH:MM:SS.ffffff < payload" (non-UTF-8 bytes and control characters escaped)
   hex   "HH:MM:SS.ffffff < 68656c6c6f"
   json  one object per line: {{"t": unix time, "session": id, "dir": "in", "len": n,
@@ -152,8 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     framing.add_argument(
         "--framing", choices=list(PRESETS), default="le32", help="preset (default: le32)"
     )
-    framing.add_argument("--length-size", type=int, choices=(1, 2, 4, 8), metavar="N")
-    framing.add_argument("--byte-order", choices=("little", "big"))
+    framing.add_argument(
+        "--length-size",
+        type=int,
+        choices=(1, 2, 4, 8),
+        metavar="N",
+        help="bytes in the length field: 1, 2, 4 or 8",
+    )
+    framing.add_argument(
+        "--byte-order", choices=("little", "big"), help="byte order of the length field"
+    )
     framing.add_argument(
         "--length-includes-header",
         action="store_true",
@@ -164,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-frame",
         type=int,
         metavar="BYTES",
-        help="largest frame accepted or sent (default: 8 MiB)",
+        help="largest payload accepted or sent (default: 8 MiB)",
     )
     timing = parser.add_argument_group("counts and timeouts")
     timing.add_argument(
