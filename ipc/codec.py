@@ -522,12 +522,19 @@ class MessageDecoder:
             # The unpacker's buffer only holds bytes it has not parsed yet, so its
             # max_buffer_size alone does not bound a message made of many big parts.
             raise self._start_skip(f"message larger than {MAX_MESSAGE_BYTES} bytes")
-        piece = self._buf[start : start + FEED_CHUNK_BYTES]
-        try:
-            self._unpacker.feed(piece)
-        except msgpack.BufferFull:
-            raise self._start_skip(f"message larger than {MAX_MESSAGE_BYTES} bytes") from None
-        self._fed_to += len(piece)
+        # A view, not a slice: the unpacker copies it into its own buffer anyway. The
+        # view is released before the bytearray is resized again.
+        with memoryview(self._buf) as view, view[start : start + FEED_CHUNK_BYTES] as piece:
+            size = len(piece)
+            try:
+                self._unpacker.feed(piece)
+            except msgpack.BufferFull:
+                full = True
+            else:
+                full = False
+        if full:
+            raise self._start_skip(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+        self._fed_to += size
         return True
 
     def _start_skip(self, reason: str) -> BadMessage:

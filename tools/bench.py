@@ -49,6 +49,7 @@ __all__ = [
 REGISTRY: dict[str, str] = {
     "receive": "tools.bench_receive:BENCHMARK",
     "gui": "tools.bench_gui:BENCHMARK",
+    "ipc": "tools.bench_ipc:BENCHMARK",
     # Last: runs every benchmark above itself (plus the design comparison and the idle
     # sessions) and writes docs/benchmarks.md; `--only report` avoids running them twice.
     "report": "tools.bench_report:BENCHMARK",
