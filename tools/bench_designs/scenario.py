@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,19 @@ FLOOD_FRAME_SIZE = 100
 BLOCK_REQUEST = b"block"
 
 PHASES = ("idle", "block", "flood", "stall", "restart")
+
+#: framewire's targets in every scenario (issue "The proof").
+TARGET_P99_MS = 30.0
+TARGET_MAX_MS = 50.0
+
+PHASE_TITLES = {
+    "idle": "idle",
+    "block": "1 s blocking handler",
+    "flood": "flood of 100-byte frames",
+    "stall": "engine SIGSTOP 2 s",
+    "restart": "engine killed, restarted",
+}
+FRAMEWIRE_ONLY = ("stall", "restart")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,3 +199,55 @@ def percentile(ordered: list[float], pct: float) -> float:
     """Nearest-rank percentile of an already sorted list (no interpolation: a real sample)."""
     rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
     return ordered[rank - 1]
+
+
+# ----------------------------------------------------------------------------- over runs
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseSummary:
+    """Median over runs of one design's tick statistics in one phase."""
+
+    runs: int
+    p50: float
+    p99: float
+    max: float
+
+
+def summarise_phase(results: list[DesignResult], phase: str) -> PhaseSummary | None:
+    stats = []
+    for result in results:
+        span = result.phase(phase)
+        if span is not None:
+            stats.append(TickStats.of(result.intervals_ms(span)))
+    stats = [s for s in stats if s.count]
+    if not stats:
+        return None
+    return PhaseSummary(
+        runs=len(stats),
+        p50=statistics.median(s.p50 for s in stats),
+        p99=statistics.median(s.p99 for s in stats),
+        max=statistics.median(s.max for s in stats),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FloodSummary:
+    requested: int
+    displayed_min: int
+    lost_total: int
+    frames_per_second: float  # median over runs
+
+
+def summarise_flood(results: list[DesignResult]) -> FloodSummary | None:
+    floods = [(r, r.flood) for r in results if r.flood is not None and "flood_start" in r.marks]
+    if not floods:
+        return None
+    return FloodSummary(
+        requested=floods[0][1].requested,
+        displayed_min=min(f.displayed for _, f in floods),
+        lost_total=sum(f.lost for _, f in floods),
+        frames_per_second=statistics.median(
+            f.frames_per_second(r.marks["flood_start"]) for r, f in floods
+        ),
+    )
