@@ -272,6 +272,8 @@ class EngineSupervisor(QObject):
     def _on_hello(self, generation: int, hello: schema.Hello) -> None:
         if generation != self._generation or self._process is None:
             return
+        if self._status.state is EngineState.STOPPING:
+            return  # shutdown() came first: its exit must read as stopped, not crashed
         self._handshake_timer.stop()
         self._frames, self._frames_since = 0, time.monotonic()
         self._monitor.alive(time.monotonic())
