@@ -13,7 +13,9 @@ from engine import (
     PRESETS,
     SHUTDOWN_GRACE_SECONDS,
     ConnectFailed,
+    EngineError,
     EngineStatistics,
+    FrameDecoder,
     FramingSpec,
     SessionBroken,
     SessionClosed,
@@ -34,6 +36,7 @@ from tests.engine.helpers import (
     refused_port,
     reply_then_close,
     reset,
+    sleep_forever,
     start_server,
     unanswered_port,
     until_client_leaves,
@@ -334,13 +337,8 @@ async def test_a_failing_session_does_not_cancel_its_siblings(nursery):
             assert [s["session_id"] for s in engine.sessions()] == [a]
 
 
-async def test_a_peer_that_never_reads_makes_send_wait_and_abort_resets(nursery):
-    peer_saw: list[BaseException] = []
-
-    async def handler(stream):
-        await trio.sleep_forever()
-
-    port = await start_server(nursery, handler)
+async def test_a_peer_that_never_reads_makes_send_wait_until_aborted(nursery):
+    port = await start_server(nursery, sleep_forever)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
             sid = await engine.connect("127.0.0.1", port)
@@ -367,7 +365,6 @@ async def test_a_peer_that_never_reads_makes_send_wait_and_abort_resets(nursery)
                 assert sends == stuck_at < 64  # kernel buffers, not our memory, hold the rest
                 await engine.abort(sid)
                 inner.cancel_scope.cancel()
-            del peer_saw
 
 
 async def test_abort_sends_a_reset_to_the_peer(nursery):
@@ -479,3 +476,57 @@ async def test_backpressure_bounds_memory_and_loses_nothing(nursery):
                         break
             assert engine.statistics().frames_in == total_frames
             await engine.close(sid)
+
+
+async def test_close_flushes_queued_sends_before_closing(nursery):
+    got: list[bytes] = []
+    peer_done = trio.Event()
+    reading = trio.Event()
+
+    async def slow_reader(stream):
+        decoder = FrameDecoder()
+        await reading.wait()  # let the sends queue up first
+        async for data in stream:
+            got.extend(decoder.feed(data))
+        peer_done.set()
+
+    port = await start_server(nursery, slow_reader)
+    frames = [bytes([n]) * 1_000_000 for n in range(16)]  # more than the socket buffers hold
+    completed = 0
+
+    async def send(engine, sid, frame):
+        nonlocal completed
+        await engine.send(sid, [frame])
+        completed += 1
+
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port)
+            async with trio.open_nursery() as senders:
+                for frame in frames:
+                    senders.start_soon(send, engine, sid, frame)
+                    await trio.testing.wait_all_tasks_blocked()
+                assert completed < len(frames)  # some sends are still queued
+                async with trio.open_nursery() as closer:
+                    closer.start_soon(engine.close, sid)
+                    await trio.testing.wait_all_tasks_blocked()
+                    with pytest.raises(SessionClosed, match="closing"):
+                        await engine.send(sid, [b"too late"])
+                    reading.set()
+            await peer_done.wait()
+            assert completed == len(frames)
+            assert sorted(got) == frames
+            closed = await next_event(engine, schema.Closed)
+            assert (closed.by, closed.frames_out) == ("local", len(frames))
+
+
+async def test_engine_refuses_new_sessions_once_closed(nursery):
+    port = await start_server(nursery, echo)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            await engine.connect("127.0.0.1", port)
+            await engine.aclose()
+            await engine.aclose()  # idempotent
+            with pytest.raises(EngineError, match="shutting down"):
+                await engine.connect("127.0.0.1", port)
+        assert [e async for e in engine.events if isinstance(e, schema.Closed)] != []
