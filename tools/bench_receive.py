@@ -439,8 +439,10 @@ def run(options: BenchOptions) -> BenchResult:
     note = (
         "framewire ratio = framewire's throughput / the contender's (> 1: framewire is "
         "faster). MB = 10^6 payload bytes. CPU = the receiver's CPU time / wall time in "
-        "the median run (well under 100%: it waited, for the sender or for a core). Each "
-        "contender in a fresh process; a raw blocking sender in another."
+        "the median run (well under 100%: it waited, for the sender or for a core). Ratio "
+        "per CPU-s = the same ratio from median CPU times: steadier on a busy machine; "
+        "targets use wall time. Each contender in a fresh process; a raw blocking sender "
+        "in another."
     )
     return BenchResult(
         markdown="\n\n".join([*sections, note]),
@@ -481,17 +483,32 @@ def _check_sender(count: int, size: int) -> None:
 
 def _format_results(results: list[ReceiveResult]) -> str:
     engine = next((r for r in results if r.contender == ENGINE), None)
+
+    def ratios(r: ReceiveResult) -> list[str]:
+        if engine is None:
+            return ["", ""]
+        # Per CPU-second: the same ratio computed from the receivers' CPU time, which a
+        # busy machine disturbs far less than wall time (each receiver is CPU-bound).
+        per_cpu = (r.frames / _median(r.cpu_runs)) / (engine.frames / _median(engine.cpu_runs))
+        return [f"{engine.frames_per_second / r.frames_per_second:.2f}", f"{1 / per_cpu:.2f}"]
+
     rows = [
         [
             r.contender,
             r.frames_per_second,
             r.megabytes_per_second,
             f"{r.cpu_share:.0%}",
-            "" if engine is None else f"{engine.frames_per_second / r.frames_per_second:.2f}",
+            *ratios(r),
         ]
         for r in results
     ]
-    return markdown_table(["contender", "frames/s", "MB/s", "CPU", "framewire ratio"], rows)
+    headers = ["contender", "frames/s", "MB/s", "CPU", "framewire ratio", "ratio per CPU-s"]
+    return markdown_table(headers, rows)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def main(argv: list[str] | None = None) -> int:
