@@ -73,12 +73,13 @@ PLANS: dict[str, Plan] = {
         restart_window_seconds=1.5,
     ),
     "quick": Plan(
-        idle_seconds=1.0,
-        settle_seconds=0.5,
+        idle_seconds=0.6,
+        settle_seconds=0.3,
         flood_frames=3_000,
         flood_timeout_seconds=4.0,
         tail_seconds=0.3,
-        flood_min_seconds=1.5,
+        flood_min_seconds=1.0,
+        restart_window_seconds=1.5,
     ),
     "full": Plan(
         idle_seconds=3.0,
