@@ -109,7 +109,7 @@ async def _end_to_end(port: int, count: int) -> float:
     from ipc.schema import Abort, Open, Send
     from ipc.trio_channel import open_engine_process
 
-    async with open_engine_process() as client:
+    async with open_engine_process(stderr=subprocess.DEVNULL) as client:
         sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
         start = time.perf_counter()
         await client.call(Send(session_id=sid, frames=[b"!stream %d %d" % (count, FRAME_SIZE)]))

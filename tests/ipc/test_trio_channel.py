@@ -62,6 +62,7 @@ async def test_classic_exchange_open_send_receive_close(nursery):
             assert client.hello.pid == client.process.pid
             opened = await client.call(Open(host="127.0.0.1", port=port))
             sid = opened["session_id"]
+            assert opened["peer"] == f"127.0.0.1:{port}"
             assert await client.call(Send(session_id=sid, frames=[b"hello"])) == {
                 "frames": 1,
                 "bytes": 5,
@@ -182,11 +183,14 @@ async def test_ping_is_answered_while_a_send_waits_on_a_stalled_peer(nursery):
                 await client.call(Abort(session_id=sid))
 
 
-async def test_closing_the_pipe_ends_the_engine_with_sessions_open(nursery):
+@pytest.mark.parametrize("flooding", [False, True], ids=["idle", "flooding"])
+async def test_closing_the_pipe_ends_the_engine_with_sessions_open(nursery, flooding):
     port = await nursery.start(serve_demo)
     with trio.fail_after(30):
-        async with open_engine_process() as client:
-            await client.call(Open(host="127.0.0.1", port=port))
+        async with open_engine_process(window_bytes=None) as client:
+            sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
+            if flooding:  # the engine's writer is blocked on a full pipe nobody reads
+                await client.call(Send(session_id=sid, frames=[b"!stream 10000000"]))
             process = client.process
             await process.stdin.aclose()  # the controller is gone
             start = time.monotonic()

@@ -1,0 +1,90 @@
+"""The sans-IO controller state: msgids, pending requests, credit acks."""
+
+from __future__ import annotations
+
+import msgpack
+
+from ipc.codec import ErrorInfo, encode_notification, encode_response
+from ipc.rpc import (
+    FRAME_CREDIT_OVERHEAD,
+    ClientConnection,
+    Completed,
+    EventReceived,
+    Failed,
+    Malformed,
+    Unmatched,
+    credit_cost,
+)
+from ipc.schema import Closed, FlowControl, Ping, Received
+
+
+def received(frames: list[bytes]) -> bytes:
+    return encode_notification("received", {"session_id": 1, "frames": frames, "at": 0.0})
+
+
+def test_request_round_trip_completes_with_the_command():
+    conn = ClientConnection()
+    msgid, data = conn.start_request(Ping(token=5))
+    assert msgpack.unpackb(data) == [0, msgid, "ping", [{"token": 5}]]
+    assert conn.pending == 1
+    conn.receive_data(encode_response(msgid, None, {"token": 5, "at": 1.0}))
+    assert list(conn.outcomes()) == [Completed(msgid, Ping(token=5), {"token": 5, "at": 1.0})]
+    assert conn.pending == 0
+
+
+def test_msgids_are_distinct_and_errors_become_failed():
+    conn = ClientConnection()
+    first, _ = conn.start_request(Ping())
+    second, _ = conn.start_request(Ping())
+    assert first != second
+    conn.receive_data(encode_response(second, ErrorInfo("UnknownSession", "no", {"x": 1})))
+    (outcome,) = conn.outcomes()
+    assert isinstance(outcome, Failed) and outcome.msgid == second
+    assert (outcome.error.type, outcome.error.message, outcome.error.data) == (
+        "UnknownSession",
+        "no",
+        {"x": 1},
+    )
+
+
+def test_a_forgotten_request_reports_its_late_response_as_unmatched():
+    conn = ClientConnection()
+    msgid, _ = conn.start_request(Ping())
+    conn.forget(msgid)
+    conn.receive_data(encode_response(msgid, None, {}))
+    (outcome,) = conn.outcomes()
+    assert isinstance(outcome, Unmatched)
+
+
+def test_events_are_typed_with_their_credit_cost_and_unknown_events_skipped():
+    conn = ClientConnection()
+    conn.receive_data(encode_notification("from_a_newer_engine", {}))
+    conn.receive_data(received([b"abc", b""]))
+    closed = Closed(session_id=1, by="peer", at=0.0)
+    conn.receive_data(encode_notification("closed", closed.to_params()))
+    outcomes = list(conn.outcomes())
+    assert outcomes == [
+        EventReceived(Received(session_id=1, frames=[b"abc", b""], at=0.0), 3 + 2 * 16),
+        EventReceived(closed, 0),
+    ]
+    assert credit_cost(closed) == 0
+
+
+def test_bad_events_are_malformed_and_decoding_continues():
+    conn = ClientConnection()
+    conn.receive_data(encode_notification("received", {"session_id": "x"}) + b"\xc1")
+    conn.receive_data(received([b"ok"]))
+    outcomes = list(conn.outcomes())
+    assert [type(o) for o in outcomes] == [Malformed, Malformed, EventReceived]
+
+
+def test_acks_are_sent_once_a_quarter_of_the_window_was_consumed():
+    conn = ClientConnection()
+    assert conn.consumed(1000) is None  # no credit mode yet: nothing to ack
+    conn.start_request(FlowControl(window_bytes=4000))
+    cost = 100 + FRAME_CREDIT_OVERHEAD
+    acks = [conn.consumed(cost) for _ in range(20)]
+    sent = [msgpack.unpackb(a) for a in acks if a is not None]
+    assert all(m[:2] == [2, "ack"] for m in sent)
+    assert sum(m[2][0]["nbytes"] for m in sent) == cost * (20 - 20 % 9)  # 9 costs >= 1000
+    assert len(sent) == 2
