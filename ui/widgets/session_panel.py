@@ -66,6 +66,7 @@ class SessionPanel(QWidget):
         custom.addWidget(self.includes_header)
         custom.addWidget(QLabel("max"))
         custom.addWidget(self.max_length)
+        custom.addStretch(1)
         self._custom.hide()
         self.framing.currentTextChanged.connect(
             lambda text: self._custom.setVisible(text == CUSTOM_FRAMING)
