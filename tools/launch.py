@@ -419,7 +419,8 @@ def headless_command(
     args: argparse.Namespace, server: str, python: str = sys.executable
 ) -> list[str]:
     """The engine CLI doing the classic exchange: send ``hello``, print the reply."""
-    cmd = [python, "-m", "engine", server, "--send", "hello", "--show-sent", "--output", "text"]
+    # No --show-sent: the engine CLI may print the reply before its "sent" line.
+    cmd = [python, "-m", "engine", server, "--send", "hello", "--output", "text"]
     if args.framing is not None:
         cmd += ["--framing", args.framing]
     if args.timeout is not None:
