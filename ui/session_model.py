@@ -34,7 +34,7 @@ MAX_FINISHED_SESSIONS = 200
 OPEN_STATES = frozenset({"connecting", "connected"})
 
 COLUMNS = ("Session", "Peer", "Framing", "State", "Frames in", "Bytes in", "Frames out",
-           "Bytes out", "Rate in")  # fmt: skip
+           "Bytes out", "Rate in", "Rate out")  # fmt: skip
 _STATE_COLOR = {
     "connecting": QColor("#8d6e00"),
     "connected": QColor("#1b5e20"),
@@ -60,8 +60,10 @@ class SessionInfo:
     bytes_in: int = 0
     frames_out: int = 0
     bytes_out: int = 0
-    rate_in: float = 0.0
+    rate_in: float = 0.0  # frames/s, over the last refresh interval
+    rate_out: float = 0.0
     _rate_frames: int = 0
+    _rate_frames_out: int = 0
     _rate_at: float = 0.0
 
     @property
@@ -147,7 +149,8 @@ class SessionModel(QAbstractTableModel):
                 "connected",
                 "closing",
             ):
-                info.state, info.detail, info.rate_in = "lost", why, 0.0
+                info.state, info.detail = "lost", why
+                info.rate_in = info.rate_out = 0.0
                 count += 1
         if count:
             self._emit_all()
@@ -170,7 +173,7 @@ class SessionModel(QAbstractTableModel):
         for name, value in changes.items():
             setattr(info, name, value)
         if info.state in ("closed", "failed"):
-            info.rate_in = 0.0
+            info.rate_in = info.rate_out = 0.0
         row = self._rows.index(info)
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
@@ -189,10 +192,12 @@ class SessionModel(QAbstractTableModel):
             if info.state == "connected":
                 elapsed = now - info._rate_at
                 if elapsed > 0:
-                    rate = (info.frames_in - info._rate_frames) / elapsed
-                    changed = changed or rate != info.rate_in
-                    info.rate_in = rate
-                info._rate_frames, info._rate_at = info.frames_in, now
+                    rate_in = (info.frames_in - info._rate_frames) / elapsed
+                    rate_out = (info.frames_out - info._rate_frames_out) / elapsed
+                    changed = changed or (rate_in, rate_out) != (info.rate_in, info.rate_out)
+                    info.rate_in, info.rate_out = rate_in, rate_out
+                info._rate_frames, info._rate_frames_out = info.frames_in, info.frames_out
+                info._rate_at = now
         self._dirty = False
         if changed:
             self._emit_all()
@@ -232,6 +237,7 @@ class SessionModel(QAbstractTableModel):
                 f"{info.frames_out:,}",
                 format_bytes(info.bytes_out),
                 format_rate(info.rate_in),
+                format_rate(info.rate_out),
             )[col]
         if role == Qt.ItemDataRole.ToolTipRole:
             return info.detail or None
