@@ -47,7 +47,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -653,6 +653,23 @@ def _take_stdio() -> tuple[int, int]:
     return ipc_in, ipc_out
 
 
+@contextlib.contextmanager
+def _blocking_restored(*fds: int) -> Iterator[None]:
+    """Undo FdStream's O_NONBLOCK on the way out.
+
+    The flag lives on the file description, which we share with whoever handed us the
+    fd (with an interactive shell, the terminal); leaving it set would break them.
+    """
+    kept = [(os.dup(fd), os.get_blocking(fd)) for fd in fds]
+    try:
+        yield
+    finally:
+        for fd, blocking in kept:
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, blocking)
+            os.close(fd)
+
+
 async def _serve_stdio(ipc_in: int, ipc_out: int, stats_interval: float | None) -> None:
     from engine.engine import open_engine
 
@@ -675,5 +692,6 @@ def run_stdio(args: argparse.Namespace) -> int:
         )
     ipc_in, ipc_out = _take_stdio()
     interval = getattr(args, "stats_interval", None)
-    trio.run(functools.partial(_serve_stdio, ipc_in, ipc_out, interval or None))
+    with _blocking_restored(ipc_in, ipc_out):
+        trio.run(functools.partial(_serve_stdio, ipc_in, ipc_out, interval or None))
     return 0
