@@ -205,9 +205,13 @@ class _Connection:
     def _reply_to(self, payload: bytes) -> bytes:
         if self._config.mode == "classic":
             payload = CLASSIC_REPLY_PREFIX + payload
-            if len(payload) > self._config.framing.max_frame_length:
-                return b"!error reply would exceed the maximum frame length"
+            if len(payload) > self._config.framing.payload_limit:
+                return self._error_payload("reply would exceed the maximum frame length")
         return payload
+
+    def _error_payload(self, message: str) -> bytes:
+        # Cut to what the framing can carry (a u8 field holds 255 bytes at most).
+        return (b"!error " + message.encode())[: self._config.framing.payload_limit]
 
     async def _send_replies(self, replies: list[bytes]) -> None:
         if replies:
@@ -234,7 +238,8 @@ class _Connection:
             else:
                 await self._stream.send_all(header)
         elif word == "!truncate":
-            frame = encode_frame(_FILLER * max(self._config.size, 2), self._config.framing)
+            size = min(self._config.size, self._config.framing.payload_limit)
+            frame = encode_frame(_FILLER * max(size, 2), self._config.framing)
             await self._stream.send_all(frame[: len(frame) // 2])
             await self._close_gracefully()
             raise _Closed
@@ -258,7 +263,7 @@ class _Connection:
         self.frames_out += count
 
     async def _send_error(self, message: str) -> None:
-        await self._send_replies([b"!error " + message.encode()])
+        await self._send_replies([self._error_payload(message)])
 
     async def _close_gracefully(self) -> None:
         """Send EOF, wait (bounded) for the peer's EOF, then close."""
@@ -308,6 +313,8 @@ async def serve_demo_connection(
         outcome = "closed on request"
     except RemoteProtocolError as exc:
         outcome = f"protocol error: {exc}"
+    except LocalProtocolError as exc:  # a reply this framing cannot carry: drop the client
+        outcome = f"cannot answer: {exc}"
     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
         outcome = f"connection lost: {exc.__cause__ or exc}"
     finally:
@@ -358,8 +365,10 @@ async def serve_demo(
     host = _check_loopback(host)
     if mode not in ("echo", "classic"):
         raise ValueError(f"mode must be 'echo' or 'classic', not {mode!r}")
-    if stream < 0 or (stream and size < _SEQUENCE_BYTES):
-        raise ValueError(f"--stream needs N >= 0 and --size >= {_SEQUENCE_BYTES}")
+    if stream < 0 or (stream and not _SEQUENCE_BYTES <= size <= framing.payload_limit):
+        raise ValueError(
+            f"stream needs N >= 0 and {_SEQUENCE_BYTES} <= size <= {framing.payload_limit}"
+        )
     if delay < 0:
         raise ValueError("delay must be >= 0")
     listeners = await trio.open_tcp_listeners(port, host=host)
@@ -447,6 +456,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             args.framing = dataclasses.replace(args.framing, max_frame_length=args.max_frame_length)
         except (ValueError, LocalProtocolError) as exc:
             parser.error(f"--max-frame-length: {exc}")
+    if args.stream and args.size > args.framing.payload_limit:
+        parser.error(
+            f"--size {args.size} does not fit this framing (max {args.framing.payload_limit})"
+        )
     return args
 
 

@@ -84,6 +84,16 @@ async def test_classic_mode_greets_hello_like_the_original_sample(nursery):
         assert CLASSIC_REPLY_PREFIX + b"hello" == b"hello, client! you said: hello"
 
 
+async def test_classic_reply_too_long_for_the_framing_becomes_an_error_frame(nursery):
+    spec = PRESETS["u8"]  # 255 bytes at most: the greeting plus 240 bytes does not fit
+    with trio.fail_after(TIMEOUT):
+        client = await connect(await start_server(nursery, mode="classic", framing=spec), spec)
+        await client.send(b"a" * 240, b"hello")
+        error, reply = await client.receive(2)
+        assert error.startswith(b"!error reply would exceed")
+        assert reply == b"hello, client! you said: hello"
+
+
 async def test_stream_option_sends_numbered_frames_on_connect_then_echoes(nursery):
     spec = PRESETS["be16"]
     with trio.fail_after(TIMEOUT):
@@ -270,16 +280,29 @@ async def test_serve_demo_refuses_a_non_loopback_host():
         await serve_demo(host="0.0.0.0")
 
 
-def test_cli_refuses_a_non_loopback_host_with_a_usage_error():
+async def test_serve_demo_refuses_a_stream_size_the_framing_cannot_carry():
+    with pytest.raises(ValueError, match="size"):
+        await serve_demo(stream=1, size=300, framing=PRESETS["u8"])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--host", "0.0.0.0"], "loopback"),
+        (["--stream", "5", "--size", "300", "--framing", "u8"], "does not fit"),
+        (["--stream", "5", "--size", "4"], "--size >= 8"),
+    ],
+)
+def test_cli_refuses_bad_options_with_a_usage_error(arguments, message):
     result = subprocess.run(
-        [sys.executable, "-m", "tools.demo_server", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "tools.demo_server", *arguments],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
     )
     assert result.returncode == 2
-    assert "loopback" in result.stderr
+    assert message in result.stderr
 
 
 async def read_line(stream: trio.abc.ReceiveStream) -> str:
