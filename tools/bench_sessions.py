@@ -45,7 +45,7 @@ LOOPBACK = "127.0.0.1"
 SPARE_FDS = 256
 #: One contender run is killed after this (10,000 sessions take seconds to set up; a
 #: contender that needs minutes is reported as failed rather than stalling the report).
-RUN_TIMEOUT_SECONDS = 90.0
+RUN_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
