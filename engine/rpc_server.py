@@ -44,6 +44,7 @@ import functools
 import importlib.metadata
 import itertools
 import logging
+import math
 import os
 import sys
 import time
@@ -58,6 +59,7 @@ from ipc.codec import (
     MAX_MESSAGE_BYTES,
     BadMessage,
     ErrorInfo,
+    Message,
     MessageDecoder,
     Notification,
     Request,
@@ -126,6 +128,8 @@ ENGINE_EVENT_BUFFER = 4
 MAX_CONCURRENT_REQUESTS = 1024
 #: A session's max_frame_length must let one frame travel in one IPC message.
 MAX_IPC_FRAME_LENGTH = MAX_MESSAGE_BYTES - 64 * 1024
+#: Lines logged about bad input per second at most; the rest are counted.
+MAX_BAD_INPUT_LINES_PER_SECOND = 20
 #: Shutdown (on EOF or ``shutdown``) closes the engine and flushes within this.
 SHUTDOWN_DEADLINE_SECONDS = 5.0
 #: Linux lets a pipe grow from 64 KiB; a bigger pipe means fewer wake-ups per MiB.
@@ -232,6 +236,14 @@ class _Outbox:
             self._space = trio.Event()
         return chunks
 
+    def discard(self) -> None:
+        """Drop everything queued: the stream is gone (wakes ``wait_flushed``)."""
+        self._control.clear()
+        self._events.clear()
+        self._event_bytes = 0
+        self._writing = False
+        self._idle.set()
+
     async def wait_flushed(self) -> None:
         """Wait until everything queued so far has been written (credit permitting)."""
         while self._control or self._events or self._writing:
@@ -299,6 +311,9 @@ class RpcServer:
         self._pump_done = trio.Event()
         self._clock_offset = time.time() - trio.current_time()
         self._bad_messages = 0
+        self._warn_window_start = -math.inf
+        self._warn_count = 0
+        self._warn_suppressed = 0
         self._handlers: dict[type[Command], Callable[[Any], Awaitable[Any]]] = {
             Open: self._open,
             Send: self._send,
@@ -319,7 +334,7 @@ class RpcServer:
             encode_notification(Hello.METHOD, hello(clock_offset=self._clock_offset).to_params())
         )
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._serve_writer, send_stream, nursery.cancel_scope)
+            nursery.start_soon(self._serve_writer, send_stream)
             nursery.start_soon(self._serve_events)
             if self._stats_interval:
                 nursery.start_soon(self._serve_stats, self._stats_interval)
@@ -394,12 +409,26 @@ class RpcServer:
         if msgid is not None:
             self._outbox.put_control(encode_response(msgid, _error_info(exc)))
         else:
-            log.warning("bad message on the pipe: %s", exc)
+            self._warn("bad message on the pipe: %s", exc)
 
-    async def _dispatch(self, msg: Request | Notification | object, requests: trio.Nursery) -> None:
+    def _warn(self, message: str, *args: object) -> None:
+        """Log a line about bad input, at most ``MAX_BAD_INPUT_LINES_PER_SECOND``: a
+        megabyte of garbage must not become a million stderr lines."""
+        now = trio.current_time()
+        if now - self._warn_window_start >= 1.0:
+            if self._warn_suppressed:
+                log.warning("(%d more lines about bad input suppressed)", self._warn_suppressed)
+            self._warn_window_start, self._warn_count, self._warn_suppressed = now, 0, 0
+        if self._warn_count < MAX_BAD_INPUT_LINES_PER_SECOND:
+            self._warn_count += 1
+            log.warning(message, *args)
+        else:
+            self._warn_suppressed += 1
+
+    async def _dispatch(self, msg: Message, requests: trio.Nursery) -> None:
         if isinstance(msg, Notification):
             if msg.method != Ack.METHOD:
-                log.warning("ignoring notification %r from the controller", msg.method)
+                self._warn("ignoring notification %r from the controller", msg.method)
                 return
             try:
                 ack = Ack.from_params(msg.params)
@@ -409,7 +438,7 @@ class RpcServer:
             self._outbox.ack(ack.nbytes)
             return
         if not isinstance(msg, Request):
-            log.warning("ignoring a response from the controller (the engine sends no requests)")
+            self._warn("ignoring a response from the controller (the engine sends no requests)")
             return
         try:
             command = decode_command(msg)
@@ -495,14 +524,13 @@ class RpcServer:
 
     # -- writing
 
-    async def _serve_writer(
-        self, stream: trio.abc.SendStream, everything: trio.CancelScope
-    ) -> None:
+    async def _serve_writer(self, stream: trio.abc.SendStream) -> None:
         try:
             await self._outbox.serve_writer(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The controller closed its end: nobody is listening, so stop reading too.
             log.info("controller stopped reading the pipe; shutting down")
+            self._outbox.discard()
             self._reader_scope.cancel()
 
     async def _serve_events(self) -> None:

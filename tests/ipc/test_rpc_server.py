@@ -210,3 +210,14 @@ async def test_credit_window_holds_data_but_not_responses(nursery):
                 pending = []
                 if isinstance(msg, Notification) and msg.method == "received":
                     pending = [msg.params["frames"]]
+
+
+async def test_a_flood_of_garbage_costs_few_stderr_lines(setup):
+    engine, session_id, log = setup
+    with trio.fail_after(30):
+        await engine.write(b"\x00" * 200_000)  # 200,000 bad "messages" (fixint 0)
+        await assert_still_serving(engine, session_id, 40)
+        stats = await engine.call(41, "ping", {})
+        assert stats.error is None
+    lines = log.read_text().splitlines()
+    assert 0 < len([line for line in lines if "bad message" in line]) <= 40
