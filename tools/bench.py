@@ -29,8 +29,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,10 @@ class BenchOptions:
     quick: bool = False
     #: Repetitions per measurement (the median is reported); None = the benchmark's default.
     runs: int | None = None
+    #: Results of the benchmarks that already ran in this invocation, by name, filled in as
+    #: each finishes: a summarising benchmark (the report) reuses them instead of
+    #: measuring the same things again.
+    completed: Mapping[str, BenchResult] = field(default_factory=dict)
 
     def runs_or(self, full: int, quick: int) -> int:
         """``runs`` if given, else ``quick`` or ``full`` by mode."""
@@ -252,13 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in REGISTRY:
             print(f"{name}: {load(name).title}")
         return 0
-    options = BenchOptions(quick=args.quick, runs=args.runs)
+    completed: dict[str, BenchResult] = {}
+    options = BenchOptions(quick=args.quick, runs=args.runs, completed=completed)
     machine = machine_info()
     print(f"# framewire benchmarks{' (quick)' if args.quick else ''}\n")
     print(describe_machine(machine) + "\n", flush=True)
     report: dict[str, Any] = {
         "machine": machine,
-        "options": dataclasses.asdict(options),
+        "options": {"quick": options.quick, "runs": options.runs},
         "benchmarks": {},
     }
     targets: list[tuple[str, Target]] = []
@@ -275,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["benchmarks"][name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         seconds = time.perf_counter() - started
+        completed[name] = result
         print(result.markdown.rstrip() + "\n", flush=True)
         targets += [(name, t) for t in result.targets]
         report["benchmarks"][name] = {

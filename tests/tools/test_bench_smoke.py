@@ -35,6 +35,13 @@ def _broken_run(options: BenchOptions) -> BenchResult:
 BROKEN = Benchmark(name="broken", title="A broken benchmark", run=_broken_run)
 
 
+def _summary_run(options: BenchOptions) -> BenchResult:
+    return BenchResult(markdown="summary", data={n: r.data for n, r in options.completed.items()})
+
+
+SUMMARY = Benchmark(name="summary", title="Reuses what ran before it", run=_summary_run)
+
+
 def test_markdown_table_aligns_numbers_right_and_text_left():
     table = markdown_table(["name", "n"], [["a", 1234567], ["bb", 2.5]])
     assert table.splitlines() == [
@@ -46,7 +53,11 @@ def test_markdown_table_aligns_numbers_right_and_text_left():
 
 
 def test_bench_runs_registered_benchmarks_and_writes_json(tmp_path, monkeypatch, capsys):
-    registry = {"tiny": f"{__name__}:TINY", "broken": f"{__name__}:BROKEN"}
+    registry = {
+        "tiny": f"{__name__}:TINY",
+        "broken": f"{__name__}:BROKEN",
+        "summary": f"{__name__}:SUMMARY",
+    }
     monkeypatch.setattr(bench, "REGISTRY", registry)
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--json", str(out)]) == 1  # one benchmark failed
@@ -59,6 +70,8 @@ def test_bench_runs_registered_benchmarks_and_writes_json(tmp_path, monkeypatch,
     assert report["benchmarks"]["tiny"]["data"] == {"quick": True}
     assert [t["met"] for t in report["benchmarks"]["tiny"]["targets"]] == [True, False]
     assert "error" in report["benchmarks"]["broken"]
+    # A later benchmark sees the results of those that completed before it.
+    assert report["benchmarks"]["summary"]["data"] == {"tiny": {"quick": True}}
 
 
 def test_bench_refuses_an_unknown_benchmark_name(capsys):
