@@ -86,7 +86,7 @@ class EngineClient:
         )
         self._hello_seen = trio.Event()
         self._hello: Hello | None = None
-        self._gone: CommandFailed | None = None
+        self._gone: ErrorInfo | None = None  # why the engine is unreachable, once it is
         self.process: trio.Process | None = None
 
     @property
@@ -104,7 +104,7 @@ class EngineClient:
             LocalProtocolError: the command cannot be encoded (too large, bad value).
         """
         if self._gone is not None:
-            raise self._gone
+            raise CommandFailed(self._gone)
         msgid, data = self._conn.start_request(command)
         waiter = self._waiters[msgid] = _Waiter()
         try:
@@ -116,7 +116,7 @@ class EngineClient:
         outcome = waiter.outcome
         if outcome is None:
             assert self._gone is not None
-            raise self._gone
+            raise CommandFailed(self._gone)
         if isinstance(outcome, Failed):
             raise outcome.error
         return outcome.result
@@ -154,8 +154,8 @@ class EngineClient:
 
     def _engine_gone(self, why: str) -> CommandFailed:
         if self._gone is None:
-            self._gone = CommandFailed(ErrorInfo("EngineGone", why))
-        return self._gone
+            self._gone = ErrorInfo("EngineGone", why)
+        return CommandFailed(self._gone)
 
     async def _serve_reader(self, *, task_status: trio.TaskStatus[None]) -> None:
         started = False

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import trio
+import trio.testing
 
 from ipc.rpc import CommandFailed
 from ipc.schema import (
@@ -238,3 +239,26 @@ async def test_connect_stream_works_over_any_trio_stream():
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_engine_dying_fails_pending_calls_and_ends_events(nursery):
+    port = await nursery.start(serve_demo)
+    with trio.fail_after(30):
+        async with open_engine_process() as client:
+            sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
+            await client.call(Send(session_id=sid, frames=[b"!stall"]))
+            outcome: list[CommandFailed] = []
+
+            async def blocked_send() -> None:
+                with pytest.raises(CommandFailed) as info:
+                    await client.call(Send(session_id=sid, frames=[b"z" * 4_000_000] * 4))
+                outcome.append(info.value)
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(blocked_send)
+                await trio.testing.wait_all_tasks_blocked()
+                client.process.kill()
+            assert outcome[0].type == "EngineGone"
+            assert [event async for event in client.events() if isinstance(event, Received)] == []
+            with pytest.raises(CommandFailed):
+                await client.call(Ping())
