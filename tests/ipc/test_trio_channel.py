@@ -262,3 +262,16 @@ async def test_engine_dying_fails_pending_calls_and_ends_events(nursery):
             assert [event async for event in client.events() if isinstance(event, Received)] == []
             with pytest.raises(CommandFailed):
                 await client.call(Ping())
+
+
+async def test_shutdown_closes_sessions_and_the_engine_exits(nursery):
+    port = await nursery.start(serve_demo)
+    with trio.fail_after(30):
+        async with open_engine_process() as client:
+            sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
+            await client.shutdown()
+            closed = [
+                e async for e in client.events() if isinstance(e, Closed) and e.session_id == sid
+            ]
+            assert [c.by for c in closed] == ["local"]
+            assert await client.process.wait() == 0
