@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.process_tree import find_descendant, is_gone, wait_gone, wait_until
-from tools.launch import GROUP_EXIT_GRACE_SECONDS
+from tools.supervision import GROUP_EXIT_GRACE_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
 #: Slack over the issue's 1 s for a loaded machine (module docstring).

@@ -13,79 +13,69 @@ Lifecycle (docs/lifecycle.md has the whole table):
   exits with its exit code, after stopping the demo server (SIGTERM, then SIGKILL after
   ``SERVER_STOP_GRACE_SECONDS``).
 * Ctrl-C, SIGTERM or SIGHUP on the launcher: it forwards SIGTERM to the main child, waits
-  ``CHILD_STOP_GRACE_SECONDS``, kills it if it is still there, stops the demo server and
+  ``CHILD_STOP_GRACE_SECONDS``, kills its process group if it is still there (and, after
+  any exit, sweeps that group for leftovers), stops the demo server and
   exits 0 (1 if something had to be killed). A second Ctrl-C kills at once. Children run
   in their own process group, so a terminal's Ctrl-C reaches the launcher alone and the
   shutdown happens in this order rather than as a race between four processes.
 * The launcher killed with SIGKILL: every child dies with it. The demo server and the
-  engine CLI get PR_SET_PDEATHSIG armed between fork and exec (``_pdeathsig_preexec``),
+  engine CLI get PR_SET_PDEATHSIG armed between fork and exec (``tools.supervision``),
   so even a launcher killed while they are still importing is noticed (the demo server
   also arms it itself, via ``tools.lifecycle``); the GUI arms it and watches a stdin
   pipe whose write end only the launcher holds (``ui.lifeline``); the GUI's engine reads
   EOF on its stdin.
 
-Everything but ``main`` is an importable function so the tests can drive it in-process.
+How children are started, stopped and swept lives in ``tools.supervision``; this module
+is the command line and the wiring. Everything but ``main`` is an importable function so
+the tests can drive it in-process (``launch`` does not make the caller a subreaper).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import functools
 import ipaddress
 import os
-import queue
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, NoReturn
+from typing import IO, NoReturn
 
 from engine.framing import PRESETS
 from tools.demo_server import parse_listening_line
+from tools.supervision import (
+    StopRequested,
+    StopSignals,
+    become_subreaper,
+    run_supervised,
+    spawn_kwargs,
+    stop_process,
+    sweep_process_group,
+    warn,
+)
 
 __all__ = [
-    "CHILD_STOP_GRACE_SECONDS",
-    "EXIT_FORCED",
     "EXIT_USAGE",
-    "GROUP_EXIT_GRACE_SECONDS",
     "SERVER_START_TIMEOUT_SECONDS",
     "SERVER_STOP_GRACE_SECONDS",
     "DemoServer",
     "LaunchError",
-    "become_subreaper",
     "build_parser",
+    "child_environment",
     "display_problem",
-    "exit_code_of",
     "format_address",
     "gui_command",
     "headless_command",
+    "launch",
     "main",
+    "parse_args",
     "parse_server",
-    "run_supervised",
     "start_demo_server",
-    "stop_process",
-    "sweep_process_group",
 ]
 
 #: Bad command line or environment (argparse's code, shared with the engine CLI).
 EXIT_USAGE = 2
-#: A requested shutdown had to kill a child that did not stop within its grace period.
-EXIT_FORCED = 1
-#: How long the GUI (or the engine CLI) gets to stop after SIGTERM before its whole process
-#: group is killed. Longer than the GUI's own escalation for a stuck engine (ui.supervisor:
-#: ask, SIGTERM after 1.5 s, SIGKILL after 3 s), so the GUI still ends its engine itself;
-#: a clean stop takes about 0.1 s (docs/lifecycle.md).
-CHILD_STOP_GRACE_SECONDS = 3.5
-#: After the main child is gone, how long the rest of its process group (the GUI's engine)
-#: gets to exit by itself -- the engine needs ~30 ms after its stdin's EOF -- before the
-#: launcher kills it. This catches an engine that cannot see the EOF (stopped, hung).
-GROUP_EXIT_GRACE_SECONDS = 1.0
-_GROUP_POLL_SECONDS = 0.02
 #: How long the demo server gets to stop after SIGTERM before SIGKILL.
 SERVER_STOP_GRACE_SECONDS = 1.0
 #: How long the demo server may take to print its listening line (a cold start imports trio).
@@ -270,37 +260,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _spawn_kwargs(*, pdeathsig: bool = False) -> dict[str, Any]:
-    """Put a child in its own process group, so the terminal's Ctrl-C reaches us alone;
-    with ``pdeathsig``, on Linux, also make it die with us (``_pdeathsig_preexec``)."""
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    kwargs: dict[str, Any] = {"process_group": 0}
-    if pdeathsig and sys.platform.startswith("linux"):
-        kwargs["preexec_fn"] = functools.partial(_pdeathsig_preexec, os.getpid())
-    return kwargs
-
-
-#: prctl, looked up once in the launcher: the child must not dlopen between fork and exec.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def _pdeathsig_preexec(launcher_pid: int) -> None:
-    """Runs in the child between fork and exec: SIGTERM it when the launcher dies.
-
-    The setting survives exec, so it covers the child's whole start-up, unlike a prctl
-    made by the child itself once its imports are done. Strategy: this is
-    ``tools.lifecycle.die_with_parent`` minus the ``dlopen`` it does on each call, which
-    is not safe between fork and exec if another thread of ours held the loader's lock.
-    """
-    assert _prctl is not None
-    _prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM), 0, 0, 0)
-    if os.getppid() != launcher_pid:  # we already died between fork and prctl
-        os._exit(EXIT_FORCED)
-
-
 @dataclass(frozen=True, slots=True)
 class DemoServer:
     """A running ``python -m tools.demo_server`` and where it listens."""
@@ -334,7 +293,7 @@ def start_demo_server(
     if framing is not None:
         cmd += ["--framing", framing]
     process = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **_spawn_kwargs(pdeathsig=True)
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **spawn_kwargs(pdeathsig=True)
     )
     assert process.stdout is not None
     try:
@@ -362,34 +321,6 @@ def _read_line_within(stream: IO[bytes], timeout: float) -> bytes:
     reader.start()
     reader.join(timeout)
     return result[0] if result else b""
-
-
-def stop_process(process: subprocess.Popen[bytes], grace: float) -> int | None:
-    """Stop ``process``: SIGTERM, then SIGKILL after ``grace`` seconds; reap it.
-
-    Returns:
-        Its exit code if it stopped by itself within ``grace`` (or had already exited),
-        None if it had to be killed.
-    """
-    try:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                return process.wait(grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                return None
-        return process.returncode
-    finally:
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def exit_code_of(returncode: int) -> int:
-    """A child's exit status as a shell reports it: killed by signal N gives 128 + N."""
-    return 128 - returncode if returncode < 0 else returncode
 
 
 def child_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -428,153 +359,6 @@ def headless_command(
     return cmd
 
 
-class _StopRequested(Exception):
-    """A stop signal arrived before supervision began (during start-up)."""
-
-
-class _StopSignals:
-    """SIGINT/SIGTERM/SIGHUP handling: raise during start-up, queue during supervision.
-
-    Strategy: the handler only puts into a ``queue.SimpleQueue`` (whose ``put`` is
-    documented as safe to call from signal handlers); the supervising loop, blocked in
-    ``get``, wakes up and does the real work in ordinary code.
-    """
-
-    SIGNALS = tuple(
-        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-    )
-
-    def __init__(self) -> None:
-        self.events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
-        self.supervising = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        if not self.supervising:
-            raise _StopRequested(signum)
-        self.events.put(("signal", signum))
-
-
-def run_supervised(
-    process: subprocess.Popen[bytes],
-    events: queue.SimpleQueue[tuple[str, int]],
-    *,
-    grace: float = CHILD_STOP_GRACE_SECONDS,
-    group: bool = False,
-) -> int:
-    """Wait for ``process`` to exit, handling stop signals that arrive on ``events``.
-
-    The first ``("signal", n)`` event sends SIGTERM to ``process`` and starts a ``grace``
-    deadline, after which it is killed; a second one kills it at once. With ``group``
-    (it leads its own process group, POSIX), killing it kills the whole group, so the
-    GUI's engine goes with it.
-
-    Returns:
-        Its exit code (``exit_code_of``) if it exited by itself; after a requested stop,
-        0 if it stopped cleanly (exit code 0, or the default action of SIGTERM) within the
-        grace period, ``EXIT_FORCED`` if it had to be killed.
-    """
-    threading.Thread(
-        target=lambda: events.put(("exited", process.wait())),
-        name=f"wait-{process.pid}",
-        daemon=True,
-    ).start()
-    deadline: float | None = None
-    forced = False
-    while True:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            kind, value = events.get(timeout=timeout)
-        except queue.Empty:
-            _warn(f"pid {process.pid} did not stop within {grace} s; killing it")
-            _kill(process, group=group)
-            forced, deadline = True, None
-            continue
-        if kind == "exited":
-            if deadline is None and not forced:
-                return exit_code_of(value)
-            if forced:
-                return EXIT_FORCED
-            return 0 if value in (0, -signal.SIGTERM) else exit_code_of(value)
-        if deadline is None and not forced:
-            process.terminate()
-            deadline = time.monotonic() + grace
-        elif not forced:
-            _kill(process, group=group)
-            forced, deadline = True, None
-
-
-def _kill(process: subprocess.Popen[bytes], *, group: bool) -> None:
-    if group and sys.platform != "win32":
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    else:
-        process.kill()
-
-
-def sweep_process_group(pgid: int, grace: float = GROUP_EXIT_GRACE_SECONDS) -> bool:
-    """After a group leader has exited and been reaped: wait up to ``grace`` seconds for
-    the rest of its process group to exit, then SIGKILL whatever is left (POSIX).
-
-    Members orphaned by the leader's death are reparented to us when we are a child
-    subreaper (``main`` makes the launcher one on Linux); they are reaped here, so none
-    stays a zombie. Polls every ``_GROUP_POLL_SECONDS``: no portable call waits for a
-    process group that is not made of our own children.
-
-    Returns:
-        True if something had to be killed.
-    """
-    deadline = time.monotonic() + grace
-    killed = False
-    while _group_alive(pgid):
-        if time.monotonic() >= deadline:
-            if killed:  # SIGKILLed and still there (uninterruptible sleep): give up
-                return True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-            killed, deadline = True, time.monotonic() + grace
-        time.sleep(_GROUP_POLL_SECONDS)
-    return killed
-
-
-def _group_alive(pgid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-pgid, os.WNOHANG)[0]:
-            pass  # reaped an orphan of the group that was reparented to us
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # the id is now another user's group: ours is gone
-    return True
-
-
-def become_subreaper() -> bool:
-    """Linux: adopt our orphaned descendants (the GUI's engine when the GUI dies first),
-    so ``sweep_process_group`` can reap them instead of waiting on init.
-
-    Returns:
-        True if set (Linux), False elsewhere.
-    """
-    if _prctl is None:
-        return False
-    return _prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-
-
-def _warn(message: str) -> None:
-    print(f"framewire: {message}", file=sys.stderr, flush=True)
-
-
 def _tee(source: IO[bytes], sinks: Sequence[IO[bytes]]) -> threading.Thread:
     def copy() -> None:
         for line in source:
@@ -587,7 +371,7 @@ def _tee(source: IO[bytes], sinks: Sequence[IO[bytes]]) -> threading.Thread:
     return thread
 
 
-def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) -> int:
+def _run_headless(args: argparse.Namespace, server: str, signals: StopSignals) -> int:
     log_file = open(args.log_file, "ab") if args.log_file else None  # noqa: SIM115
     pipe = subprocess.PIPE if log_file else None
     signals.supervising = True  # from here a stop signal is queued for run_supervised
@@ -597,7 +381,7 @@ def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) 
         stdin=subprocess.DEVNULL,
         stdout=pipe,
         stderr=pipe,
-        **_spawn_kwargs(pdeathsig=True),
+        **spawn_kwargs(pdeathsig=True),
     )
     tees: list[threading.Thread] = []
     if log_file is not None:
@@ -617,13 +401,13 @@ def _run_headless(args: argparse.Namespace, server: str, signals: _StopSignals) 
             log_file.close()
 
 
-def _run_gui(args: argparse.Namespace, server: str, signals: _StopSignals) -> int:
+def _run_gui(args: argparse.Namespace, server: str, signals: StopSignals) -> int:
     signals.supervising = True  # from here a stop signal is queued for run_supervised
     process = subprocess.Popen(
         gui_command(args, server),
         stdin=subprocess.PIPE,  # the lifeline: only we hold the write end (ui.lifeline)
         env=child_environment(args),
-        **_spawn_kwargs(),
+        **spawn_kwargs(),
     )
     try:
         return run_supervised(process, signals.events, group=True)
@@ -635,7 +419,7 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
     """Reap the main child (killing it if an error brought us here), then its group."""
     stop_process(process, 0)
     if sys.platform != "win32" and sweep_process_group(process.pid):
-        _warn(f"killed processes left behind by pid {process.pid}")
+        warn(f"killed processes left behind by pid {process.pid}")
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -645,7 +429,7 @@ def launch(args: argparse.Namespace) -> int:
         if problem is not None:
             raise LaunchError(problem, exit_code=EXIT_USAGE)
     demo: DemoServer | None = None
-    with _StopSignals() as signals:
+    with StopSignals() as signals:
         try:
             if args.server is None:
                 demo = start_demo_server(framing=args.framing, mode=args.demo_mode or "classic")
@@ -655,13 +439,13 @@ def launch(args: argparse.Namespace) -> int:
             if args.headless:
                 return _run_headless(args, server, signals)
             return _run_gui(args, server, signals)
-        except _StopRequested:
+        except StopRequested:
             return 0
         finally:
             # A signal from here on is queued and ignored: the demo server is stopped anyway.
             signals.supervising = True
             if demo is not None and stop_process(demo.process, SERVER_STOP_GRACE_SECONDS) is None:
-                _warn(f"the demo server did not stop within {SERVER_STOP_GRACE_SECONDS} s")
+                warn(f"the demo server did not stop within {SERVER_STOP_GRACE_SECONDS} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -671,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return launch(args)
     except LaunchError as exc:
-        _warn(str(exc))
+        warn(str(exc))
         return exc.exit_code
 
 

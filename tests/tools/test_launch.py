@@ -7,14 +7,12 @@ the demo server, the engine CLI and tiny Python children with a known behaviour.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -22,23 +20,19 @@ import pytest
 
 from tests.process_tree import is_gone, open_fds, wait_gone, zombie_children
 from tools.launch import (
-    EXIT_FORCED,
     EXIT_USAGE,
     LaunchError,
     build_parser,
     display_problem,
-    exit_code_of,
     gui_command,
     headless_command,
     launch,
     main,
     parse_args,
     parse_server,
-    run_supervised,
     start_demo_server,
-    stop_process,
-    sweep_process_group,
 )
+from tools.supervision import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 #: Generous: a cold interpreter start on a loaded 2-core machine.
@@ -183,12 +177,7 @@ def test_commands_carry_the_options_to_the_gui_and_the_engine() -> None:
     assert command[-4:] == ["--framing", "u8", "--timeout", "4.0"]
 
 
-def test_exit_code_of_a_signalled_child_is_128_plus_the_signal() -> None:
-    assert exit_code_of(3) == 3
-    assert exit_code_of(-signal.SIGKILL) == 137
-
-
-# -- the demo server and process handling ---------------------------------------------------
+# -- the demo server, started and killed -----------------------------------------------------
 
 
 def _children() -> list[int]:
@@ -236,110 +225,6 @@ def test_twenty_start_kill_cycles_leak_no_fds_and_leave_no_zombies() -> None:
     wait_gone(pids, timeout=EXIT_DEADLINE_SECONDS)
     assert zombie_children() == []
     assert open_fds() == before
-
-
-#: A child that says it is ready, then waits; ``IGNORE`` makes it deaf to SIGTERM.
-_CHILD = """
-import signal, sys, threading
-if sys.argv[1] == "ignore":
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print("ready", flush=True)
-if sys.argv[1] == "exit3":
-    sys.exit(3)
-threading.Event().wait()
-"""
-
-
-def _child(mode: str) -> subprocess.Popen[bytes]:
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, mode], stdout=subprocess.PIPE)
-    assert child.stdout is not None
-    assert child.stdout.readline() == b"ready\n"
-    return child
-
-
-def test_supervised_child_exit_code_is_passed_on() -> None:
-    child = _child("exit3")
-    assert run_supervised(child, queue.SimpleQueue()) == 3
-    stop_process(child, 0)
-
-
-def test_stop_request_terminates_the_child_and_counts_as_a_clean_exit() -> None:
-    child = _child("wait")
-    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
-    events.put(("signal", signal.SIGINT))
-    assert run_supervised(child, events) == 0
-    assert child.returncode == -signal.SIGTERM
-    stop_process(child, 0)
-
-
-def test_child_deaf_to_sigterm_is_killed_after_the_grace_period() -> None:
-    child = _child("ignore")
-    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
-    events.put(("signal", signal.SIGTERM))
-    start = time.monotonic()
-    assert run_supervised(child, events, grace=0.2) == EXIT_FORCED
-    assert time.monotonic() - start >= 0.2
-    assert child.returncode == -signal.SIGKILL
-    stop_process(child, 0)
-
-
-def test_second_stop_request_kills_at_once() -> None:
-    child = _child("ignore")
-    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
-    events.put(("signal", signal.SIGINT))
-    events.put(("signal", signal.SIGINT))
-    assert run_supervised(child, events, grace=START_TIMEOUT_SECONDS) == EXIT_FORCED
-    assert child.returncode == -signal.SIGKILL
-    stop_process(child, 0)
-
-
-#: A group leader that starts a grandchild deaf to SIGTERM, prints its pid, and waits.
-_LEADER = """
-import subprocess, sys, threading
-grandchild = subprocess.Popen([sys.executable, "-c", sys.argv[1], "ignore"], stdout=sys.stdout)
-threading.Event().wait()
-"""
-
-
-def _group_leader() -> tuple[subprocess.Popen[bytes], int]:
-    """A child in its own process group with a grandchild; returns both when both run."""
-    leader = subprocess.Popen(
-        [sys.executable, "-c", _LEADER, _CHILD],
-        stdout=subprocess.PIPE,
-        process_group=0,
-    )
-    assert leader.stdout is not None
-    assert leader.stdout.readline() == b"ready\n"
-    (grandchild,) = psutil.Process(leader.pid).children()
-    return leader, grandchild.pid
-
-
-def test_forced_stop_of_a_group_leader_kills_its_whole_group() -> None:
-    leader, grandchild = _group_leader()
-    events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
-    events.put(("signal", signal.SIGTERM))
-    events.put(("signal", signal.SIGTERM))
-    assert run_supervised(leader, events, group=True) == EXIT_FORCED
-    stop_process(leader, 0)
-    wait_gone([grandchild], timeout=EXIT_DEADLINE_SECONDS)
-
-
-def test_sweep_kills_what_a_dead_leader_left_in_its_group() -> None:
-    # The GUI died and its engine cannot see the EOF (here: it is stopped).
-    leader, grandchild = _group_leader()
-    os.kill(grandchild, signal.SIGSTOP)
-    leader.kill()
-    stop_process(leader, 0)
-    start = time.monotonic()
-    assert sweep_process_group(leader.pid, grace=0.2) is True
-    assert time.monotonic() - start >= 0.2
-    wait_gone([grandchild], timeout=EXIT_DEADLINE_SECONDS)
-
-
-def test_sweep_of_an_empty_group_returns_at_once() -> None:
-    leader = subprocess.Popen([sys.executable, "-c", "pass"], process_group=0)
-    assert leader.wait() == 0
-    assert sweep_process_group(leader.pid, grace=START_TIMEOUT_SECONDS) is False
 
 
 # -- --headless, end to end -----------------------------------------------------------------
