@@ -21,7 +21,7 @@ The contenders, each written the way a developer of that library would:
   complete frame of the buffer in one pass (a batch parser);
 - ``asyncio-streams``: ``StreamReader.readexactly`` for the header, then for the payload;
 - ``blocking``: a plain blocking socket: ``recv_into`` a preallocated buffer, frames
-  parsed with ``struct.unpack_from``; a frame bigger than the buffer is received straight
+  parsed with ``struct.unpack_from``; a frame over half the buffer is received straight
   into its own ``bytearray``.
 
 Every contender hands the application each payload as its own object (bytes, or a
@@ -31,7 +31,9 @@ The sender is raw (a blocking ``sendall`` of a prebuilt buffer) rather than the 
 server: it must outrun every receiver, or it would measure itself. Check that it does
 with ``python -m tools.bench_receive --role sender-check``.
 
-Run: ``python -m tools.bench [--quick] --only receive`` (or this module directly).
+Run: ``python -m tools.bench [--quick] --only receive``. To look at one workload and a few
+contenders: ``python -m tools.bench_receive --contenders framewire,blocking --size 1048576
+--count 1024 --runs 5``.
 """
 
 from __future__ import annotations
