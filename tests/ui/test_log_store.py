@@ -58,3 +58,26 @@ def test_match_by_session_direction_and_text():
     store.clear()
     assert len(store) == 0 and store.dropped == 0
     assert store.match(LogFilter(), 0, 10) == []
+
+
+def test_large_batches_are_packed_and_read_back_exactly():
+    store = LogStore(cap=10_000)
+    payloads = [bytes([i % 256]) * (i % 7) for i in range(1000)]  # includes empty frames
+    store.append("#1", Direction.IN, 1.0, payloads)
+    assert store._batches[0].payloads is None  # packed
+    assert [r.payload for r in store.rows(0, 1000)] == payloads
+    assert store.row(999).payload == payloads[999]
+    big = [b"x" * 100_000] * 10
+    store.append("#1", Direction.IN, 1.0, big)
+    assert store._batches[1].payloads == tuple(big)  # big frames are not packed
+
+
+def test_text_search_in_packed_batches_never_matches_across_rows():
+    store = LogStore(cap=10_000)
+    payloads = [b"ab", b"cd", b"abcd", b"xabx", b"a", b"b"] * 10
+    store.append("#1", Direction.IN, 1.0, payloads)
+    assert store._batches[0].payloads is None
+    expected = [i for i, p in enumerate(payloads) if b"bc" in p]
+    assert store.match(LogFilter(text="bc"), 0, 60) == expected
+    assert store.match(LogFilter(text="ab"), 6, 12) == [6, 8, 9]
+    assert store.match(LogFilter(text="ab"), 7, 9) == [8]
