@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.process_tree import is_gone, open_fds, wait_gone, zombie_children
+from tests.process_tree import describe, is_gone, open_fds, wait_gone, zombie_children
 from tools.launch import (
     EXIT_USAGE,
     LaunchError,
@@ -141,6 +141,7 @@ def test_no_display_says_what_to_do_instead_and_starts_nothing(
 ) -> None:
     for name in _DISPLAY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    children, zombies = _children(), zombie_children()  # other tests' fixtures may run
     # launch(), not main(): main() would make this test process a child subreaper.
     with pytest.raises(LaunchError) as failed:
         launch(parse_args([]))
@@ -148,7 +149,7 @@ def test_no_display_says_what_to_do_instead_and_starts_nothing(
     err = str(failed.value) + "\n"
     assert "no display" in err and "--headless" in err and "--offscreen" in err
     assert err.count("\n") == 1
-    assert zombie_children() == [] and _children() == []
+    assert (_children(), zombie_children()) == (children, zombies)
 
 
 def test_no_display_through_the_real_script_exits_2_with_one_line() -> None:
@@ -180,8 +181,13 @@ def test_commands_carry_the_options_to_the_gui_and_the_engine() -> None:
 # -- the demo server, started and killed -----------------------------------------------------
 
 
-def _children() -> list[int]:
-    return [child.pid for child in psutil.Process().children() if not is_gone(child.pid)]
+def _children() -> list[str]:
+    """This process's live children, described (so a failure says what was left)."""
+    return [
+        f"{child.pid} {describe(child.pid)}"
+        for child in psutil.Process().children()
+        if not is_gone(child.pid)
+    ]
 
 
 def _exchange(host: str, port: int, payload: bytes) -> bytes:
@@ -202,9 +208,10 @@ def test_demo_server_starts_on_a_free_loopback_port_in_classic_mode() -> None:
 
 
 def test_demo_server_that_cannot_start_is_a_launch_error() -> None:
+    zombies = zombie_children()
     with pytest.raises(LaunchError, match="the demo server exited with code 2"):
         start_demo_server(python=sys.executable, framing="not-a-preset")
-    assert zombie_children() == []
+    assert zombie_children() == zombies
 
 
 def test_twenty_start_kill_cycles_leak_no_fds_and_leave_no_zombies() -> None:
@@ -223,7 +230,8 @@ def test_twenty_start_kill_cycles_leak_no_fds_and_leave_no_zombies() -> None:
         else:
             assert stop_process(server.process, EXIT_DEADLINE_SECONDS) == 0
     wait_gone(pids, timeout=EXIT_DEADLINE_SECONDS)
-    assert zombie_children() == []
+    # Reaped, not zombies: none of them is a child of ours any more.
+    assert not {child.pid for child in psutil.Process().children()} & set(pids)
     assert open_fds() == before
 
 
@@ -298,11 +306,12 @@ def test_launch_in_process_restores_signal_handlers_and_leaks_nothing(
     # this process, so its fds, children and handlers can be checked afterwards.
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     before = open_fds()
+    children, zombies = _children(), zombie_children()  # other tests' fixtures may run
     log = tmp_path / "exchange.log"
     for _ in range(3):
         assert launch(parse_args(["--headless", "--log-file", str(log)])) == 0
     assert open_fds() == before
-    assert zombie_children() == [] and _children() == []
+    assert (_children(), zombie_children()) == (children, zombies)
     assert {signum: signal.getsignal(signum) for signum in handlers} == handlers
     assert len(REPLY_LINE.findall(log.read_bytes())) == 3
     assert len(REPLY_LINE.findall(capfd.readouterr().out.encode())) == 3
