@@ -132,7 +132,8 @@ class Engine:
         self._next_id += 1
         self._sessions[session.id] = session
         self._all_ended = trio.Event()
-        return await self._nursery.start(self._run_session, session, connect_timeout)
+        session_id: int = await self._nursery.start(self._run_session, session, connect_timeout)
+        return session_id
 
     async def _run_session(
         self,

@@ -90,23 +90,24 @@ class FramingSpec:
     max_frame_length: int = DEFAULT_MAX_FRAME_LENGTH
 
     def __post_init__(self) -> None:
-        if type(self.length_size) is not int or self.length_size not in _STRUCT_CODES:
-            raise LocalProtocolError(f"length_size must be 1, 2, 4 or 8, not {self.length_size!r}")
-        if self.byte_order not in ("little", "big"):
+        # The annotations are not enforced at run time: values decoded from the pipe reach
+        # here unchecked, so each field is looked at as the plain object it may be.
+        length_size: object = self.length_size
+        byte_order: object = self.byte_order
+        includes_header: object = self.length_includes_header
+        max_length: object = self.max_frame_length
+        if type(length_size) is not int or length_size not in _STRUCT_CODES:
+            raise LocalProtocolError(f"length_size must be 1, 2, 4 or 8, not {length_size!r}")
+        if byte_order not in ("little", "big"):
+            raise LocalProtocolError(f"byte_order must be 'little' or 'big', not {byte_order!r}")
+        if type(includes_header) is not bool:
             raise LocalProtocolError(
-                f"byte_order must be 'little' or 'big', not {self.byte_order!r}"
+                f"length_includes_header must be a bool, not {includes_header!r}"
             )
-        if type(self.length_includes_header) is not bool:
-            raise LocalProtocolError(
-                f"length_includes_header must be a bool, not {self.length_includes_header!r}"
-            )
-        if (
-            type(self.max_frame_length) is not int
-            or not 0 <= self.max_frame_length <= MAX_FRAME_LENGTH_CEILING
-        ):
+        if type(max_length) is not int or not 0 <= max_length <= MAX_FRAME_LENGTH_CEILING:
             raise LocalProtocolError(
                 f"max_frame_length must be an int from 0 to {MAX_FRAME_LENGTH_CEILING}, "
-                f"not {self.max_frame_length!r}"
+                f"not {max_length!r}"
             )
 
     @property
@@ -277,7 +278,7 @@ class FrameDecoder:
         """True once the decoder has found a protocol error (raised now or on the next call)."""
         return self._error is not None
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         """Add bytes from the peer; ``b""`` means the peer closed its side (EOF).
 
         Protocol errors found in ``data`` are raised by the next ``frames()`` call, after the
@@ -307,7 +308,7 @@ class FrameDecoder:
             raise type(self._error)(str(self._error))
         return []
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes | bytearray) -> list[bytes]:
         """``receive_data(data)`` then ``frames()``, without the intermediate list.
 
         Raises:
@@ -333,7 +334,7 @@ class FrameDecoder:
     # no per-byte Python work, no buffer rewriting). Only the leftover of a read is held,
     # as slices in a list, and it is joined with the next read's prefix only when the
     # frame it belongs to is complete.
-    def _decode(self, data: bytes) -> list[bytes]:
+    def _decode(self, data: bytes | bytearray) -> list[bytes]:
         out: list[bytes] = []
         if self._error is not None:
             return out

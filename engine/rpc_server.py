@@ -271,14 +271,18 @@ class _Batch:
     __slots__ = ("at", "frames", "kind", "nbytes", "session_id")
 
     def __init__(self, event: Received | Sent) -> None:
-        self.kind = type(event)
+        self.kind: type[Received | Sent] = type(event)
         self.session_id = event.session_id
         self.at = event.at
         self.frames: list[bytes] = []
         self.nbytes = 0
 
     def accepts(self, event: Event) -> bool:
-        return type(event) is self.kind and event.session_id == self.session_id  # type: ignore[attr-defined]
+        return (
+            isinstance(event, Received | Sent)
+            and type(event) is self.kind
+            and event.session_id == self.session_id
+        )
 
     @property
     def full(self) -> bool:
@@ -617,31 +621,18 @@ class RpcServer:
         while True:
             await trio.sleep(interval)
             stats = self._engine.statistics()
-            counters = stats if isinstance(stats, dict) else _as_dict(stats)
-            extra = {k: v for k, v in counters.items() if k not in _STATS_FIELDS}
-            extra.update(self._outbox.statistics())
+            extra: dict[str, Any] = dict(self._outbox.statistics())
             extra["bad_messages"] = self._bad_messages
             event = Stats(
-                sessions=int(counters.get("sessions", 0)),
-                frames_in=int(counters.get("frames_in", 0)),
-                bytes_in=int(counters.get("bytes_in", 0)),
-                frames_out=int(counters.get("frames_out", 0)),
-                bytes_out=int(counters.get("bytes_out", 0)),
+                sessions=stats.sessions,
+                frames_in=stats.frames_in,
+                bytes_in=stats.bytes_in,
+                frames_out=stats.frames_out,
+                bytes_out=stats.bytes_out,
                 at=trio.current_time(),
-                extra={k: v for k, v in extra.items() if isinstance(v, int | float | str)},
+                extra=extra,
             )
             await self._outbox.put_event(encode_notification(event.METHOD, event.to_params()), 0)
-
-
-_STATS_FIELDS = ("sessions", "frames_in", "bytes_in", "frames_out", "bytes_out", "at")
-
-
-def _as_dict(stats: object) -> dict[str, Any]:
-    import dataclasses
-
-    if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
-        return dataclasses.asdict(stats)
-    return dict(vars(stats))
 
 
 async def serve_rpc(

@@ -273,10 +273,11 @@ class Session:
     async def _finish(self) -> None:
         """Close the socket, fail the send in progress, emit the last events."""
         failed = self.state is SessionState.FAILED
+        # No reason recorded: cancelled from outside (the engine or connect's caller).
+        closed_by: ClosedBy = self._closed_by or "shutdown"
         if not failed:
             self.state = SessionState.CLOSED
-            if self._closed_by is None:  # cancelled from outside (engine or connect's caller)
-                self._closed_by = "shutdown"
+            self._closed_by = closed_by
         error = self.ended_error()
         self._outbox_receive.close()
         if self._current is not None and not self._current.done.is_set():
@@ -301,7 +302,7 @@ class Session:
                 await self._emit(
                     schema.Closed(
                         session_id=self.id,
-                        by=self._closed_by,
+                        by=closed_by,
                         frames_in=c.frames_in,
                         bytes_in=c.bytes_in,
                         frames_out=c.frames_out,

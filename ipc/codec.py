@@ -161,7 +161,7 @@ Message = Request | Response | Notification
 
 def _pack(obj: object) -> bytes:
     try:
-        data = msgpack.packb(obj, use_bin_type=True)
+        data: bytes = msgpack.packb(obj, use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as exc:
         raise LocalProtocolError(f"cannot encode message: {exc}") from exc
     if len(data) > MAX_MESSAGE_BYTES:
@@ -473,7 +473,7 @@ class MessageDecoder:
         """Bytes received but not yet returned as messages."""
         return len(self._buf)
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         """Append bytes from the pipe. Never raises; call ``next_message`` until ``None``."""
         self._buf += data
 
@@ -511,7 +511,8 @@ class MessageDecoder:
     # -- internals
 
     def _unpacked_to(self) -> int:
-        return self._origin + self._unpacker.tell()
+        unpacked: int = self._unpacker.tell()
+        return self._origin + unpacked
 
     def _feed_more(self) -> bool:
         """Feed the next piece of the buffer; False when everything was fed already."""

@@ -168,7 +168,7 @@ class ClientConnection:
         nbytes, self._unacked = self._unacked, 0
         return self.notification(Ack(nbytes=nbytes))
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         """Append bytes read from the engine; then drain ``outcomes()``."""
         self._decoder.receive_data(data)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar, Literal, Self, get_args, get_origin
 
 from ipc.errors import LocalProtocolError, SchemaError
@@ -72,9 +72,11 @@ class _Message:
     __slots__ = ()
     METHOD: ClassVar[str]
     _hints: ClassVar[dict[str, Any]]
+    # Set by @dataclass on every concrete message; declared so fields() type-checks here.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def __post_init__(self) -> None:
-        for f in fields(self):  # type: ignore[arg-type]
+        for f in fields(self):
             value = getattr(self, f.name)
             if not _conforms(value, type(self)._hints[f.name]):
                 raise LocalProtocolError(
@@ -83,7 +85,7 @@ class _Message:
 
     def to_params(self) -> dict[str, Any]:
         """Return the map that travels as the message's single parameter."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_params(cls, params: object) -> Self:
@@ -95,7 +97,7 @@ class _Message:
         if not isinstance(params, dict):
             raise SchemaError(f"{cls.METHOD}: params must be a map, got {type(params).__name__}")
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
+        for f in fields(cls):
             if f.name in params:
                 value = params[f.name]
                 if not _conforms(value, cls._hints[f.name]):
@@ -112,8 +114,8 @@ class _Message:
             raise SchemaError(f"{cls.METHOD}: {exc}") from exc
 
 
-def _describe(name: str, msg: object) -> str:
-    return str(type(msg)._hints[name])  # type: ignore[attr-defined]
+def _describe(name: str, msg: _Message) -> str:
+    return str(type(msg)._hints[name])
 
 
 #: List item types checked with a plain isinstance (no bool/int subtlety, no nesting).
@@ -150,7 +152,6 @@ def _conforms(value: object, hint: Any) -> bool:
 
 
 _M = typing.TypeVar("_M", bound=_Message)
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -162,14 +163,14 @@ class Command(_Message):
     __slots__ = ()
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GetApiInfo(Command):
     """Ask for the same information as the ``hello`` event. Result: ``Hello.to_params()``."""
 
     METHOD: ClassVar[str] = "get_api_info"
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Open(Command):
     """Open a TCP session. The response comes once connected: ``{"session_id": int,
     "local": str, "peer": str}``, or the error ``ConnectFailed`` with the reason.
@@ -183,7 +184,7 @@ class Open(Command):
     label: str = ""
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Send(Command):
     """Send frames, in order, on a session. Completes when written to the socket (a peer
     that never reads makes it wait). Result: ``{"frames": int, "bytes": int}``."""
@@ -193,7 +194,7 @@ class Send(Command):
     frames: list[bytes]
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Close(Command):
     """Close gracefully: queued frames are flushed, then the socket is closed."""
 
@@ -201,7 +202,7 @@ class Close(Command):
     session_id: int
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Abort(Command):
     """Close at once: pending sends are dropped and the socket is reset."""
 
@@ -209,7 +210,7 @@ class Abort(Command):
     session_id: int
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListSessions(Command):
     """Result: ``{"sessions": [map, ...]}``; each map has session_id, label, host, port,
     state, framing, frames_in, bytes_in, frames_out, bytes_out, opened_at."""
@@ -217,7 +218,7 @@ class ListSessions(Command):
     METHOD: ClassVar[str] = "list_sessions"
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ping(Command):
     """Liveness probe. Result: ``{"token": token, "at": engine monotonic time}``."""
 
@@ -225,14 +226,14 @@ class Ping(Command):
     token: int = 0
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown(Command):
     """Close every session and exit. Result ``{}`` is sent before the engine exits."""
 
     METHOD: ClassVar[str] = "shutdown"
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlowControl(Command):
     """Switch on credit-based flow control for data events (``received``, ``sent``).
 
@@ -247,7 +248,7 @@ class FlowControl(Command):
     window_bytes: int
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ack(Command):
     """Controller -> engine *notification*: ``nbytes`` of data events were consumed."""
 
@@ -264,7 +265,7 @@ class Event(_Message):
     __slots__ = ()
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Hello(Event):
     """The engine's first message; also the result of ``get_api_info``."""
 
@@ -278,7 +279,7 @@ class Hello(Event):
     clock_offset: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Connecting(Event):
     """A session was created and is connecting."""
 
@@ -291,7 +292,7 @@ class Connecting(Event):
     at: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Connected(Event):
     """The session's TCP connection is up. ``local``/``peer`` are "host:port"."""
 
@@ -302,7 +303,7 @@ class Connected(Event):
     at: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectFailed(Event):
     """The connection could not be made; the session is gone (no ``closed`` follows)."""
 
@@ -313,7 +314,7 @@ class ConnectFailed(Event):
     at: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Received(Event):
     """A batch of frames arrived on one session, in order (one event, many frames)."""
 
@@ -323,7 +324,7 @@ class Received(Event):
     at: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Sent(Event):
     """A batch of frames was written to one session's socket, in order."""
 
@@ -333,7 +334,7 @@ class Sent(Event):
     at: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionError(Event):
     """Something went wrong on one session; a ``closed`` event follows."""
 
@@ -344,7 +345,7 @@ class SessionError(Event):
     at: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Closed(Event):
     """The session is over; the counters are final."""
 
@@ -358,7 +359,7 @@ class Closed(Event):
     at: float
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Stats(Event):
     """Periodic engine-wide counters (totals since the engine started)."""
 
@@ -372,7 +373,7 @@ class Stats(Event):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LogLine(Event):
     """A log line from the engine worth showing to the user."""
 
