@@ -111,7 +111,9 @@ def describe_machine() -> dict[str, str]:
     }
 
 
-def run_designs(plan: str, runs: int, designs: list[str], problems: list[str]) -> dict:
+def run_designs(
+    plan: str, runs: int, designs: list[str], problems: list[str]
+) -> dict[str, list[DesignResult]]:
     """Every design ``runs`` times, interleaved (so slow drift hits all alike)."""
     results: dict[str, list[DesignResult]] = {d: [] for d in designs}
     with open_demo_server() as server:

@@ -75,7 +75,7 @@ def raise_fd_limit(needed: int) -> None:
 
 
 def _rss() -> int:
-    return psutil.Process().memory_info().rss
+    return int(psutil.Process().memory_info().rss)
 
 
 # ----------------------------------------------------------------------------- the listener
@@ -149,6 +149,7 @@ def _client_framewire_process(port: int, count: int) -> Measurement:
     async def main() -> Measurement:
         limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
         async with open_engine_process() as client:
+            assert client.process is not None
             engine = psutil.Process(client.process.pid)
 
             async def drain() -> None:
@@ -184,29 +185,30 @@ def _client_twisted(port: int, count: int) -> Measurement:
     factory = protocol.Factory.forProtocol(Idle)
     endpoint = endpoints.TCP4ClientEndpoint(reactor, LOOPBACK, port)
     semaphore = defer.DeferredSemaphore(CONNECT_CONCURRENCY)
-    connections: list[protocol.Protocol] = []
     outcome: list[Measurement] = []
+    failures: list[object] = []
 
-    @defer.inlineCallbacks
-    def main() -> object:
+    async def main() -> None:
         before = _rss()
         start = time.perf_counter()
-        results = yield defer.gatherResults(
+        connections = await defer.gatherResults(
             [semaphore.run(endpoint.connect, factory) for _ in range(count)],
             consumeErrors=True,
         )
         elapsed = time.perf_counter() - start
-        connections.extend(results)
-        yield task.deferLater(reactor, 0.2, lambda: None)
+        await task.deferLater(reactor, 0.2, lambda: None)
         outcome.append((elapsed, before, _rss()))
+        del connections  # held open until measured
 
     def run() -> None:
-        main().addBoth(lambda result: (reactor.stop(), result)[1])
+        done = defer.ensureDeferred(main())
+        done.addErrback(failures.append)
+        done.addBoth(lambda _: reactor.stop())
 
     reactor.callWhenRunning(run)
     reactor.run()
     if not outcome:
-        raise RuntimeError("twisted client failed before measuring")
+        raise RuntimeError(f"twisted client failed before measuring: {failures}")
     return outcome[0]
 
 

@@ -202,7 +202,9 @@ class Harness(QObject):
         self.begin_phase("flood")
         self.trigger_flood()
         flood_start = self.now()
-        yield Until(lambda: self.result.flood.completed, plan.flood_timeout_seconds)
+        flood = self.result.flood
+        assert flood is not None
+        yield Until(lambda: flood.completed, plan.flood_timeout_seconds)
         elapsed = self.now() - flood_start
         yield Sleep(max(plan.tail_seconds, plan.flood_min_seconds - elapsed))
         self.end_phase()
