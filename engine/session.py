@@ -257,6 +257,10 @@ class Session:
                 return await trio.open_tcp_stream(self.host, self.port)
             except OSError as exc:
                 reason, message = _connect_failure(exc, self.host, self.port)
+            except UnicodeError as exc:
+                # trio IDNA-encodes the name before resolving it: this one cannot be a DNS
+                # name at all (an empty label, or one over 63 bytes).
+                reason, message = "dns", f"cannot resolve host {self.host!r}: {exc}"
         if timer.cancelled_caught:
             reason = "timeout"
             message = f"connecting to {self.host}:{self.port} timed out after {seconds:g} s"

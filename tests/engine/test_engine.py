@@ -146,6 +146,22 @@ async def test_refused_port_raises_connect_failed_and_emits_it():
             assert engine.sessions() == []
 
 
+async def test_host_name_that_cannot_be_encoded_fails_as_dns_and_leaves_the_engine_up():
+    # trio IDNA-encodes the host before resolving; a 64-byte label makes that raise
+    # UnicodeError (not an OSError), which must still be this session's ConnectFailed.
+    host = "a" * 64 + ".invalid"
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            with pytest.raises(ConnectFailed) as info:
+                await engine.connect(host, 80)
+            assert info.value.reason == "dns"
+            assert host in str(info.value)
+            await next_event(engine, schema.Connecting)
+            failed = await next_event(engine, schema.ConnectFailed)
+            assert (failed.reason, failed.message) == ("dns", str(info.value))
+            assert engine.sessions() == []
+
+
 async def test_connect_timeout_with_autojump_clock(autojump_clock):
     held, port = unanswered_port()
     try:

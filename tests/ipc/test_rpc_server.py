@@ -72,6 +72,12 @@ BAD_REQUESTS = [
     ),
     ("bad framing", encode_request(7, "open", {"host": "h", "port": 1, "framing": "?"}), 7, None),
     (
+        "host no DNS name can be",  # a 64-byte label: trio's IDNA encoding raises UnicodeError
+        encode_request(7, "open", {"host": "a" * 64 + ".invalid", "port": 1}),
+        7,
+        "ConnectFailed",
+    ),
+    (
         "oversize message",
         msgpack.packb([0, 7, "send", [{"session_id": 1, "frames": [b"y" * 2**20] * 17}]]),
         7,
