@@ -104,6 +104,7 @@ __all__ = [
     "api_info",
     "hello",
     "run_stdio",
+    "serve_engine",
     "serve_rpc",
 ]
 
@@ -689,15 +690,41 @@ def _blocking_restored(*fds: int) -> Iterator[None]:
             os.close(fd)
 
 
-async def _serve_stdio(ipc_in: int, ipc_out: int, stats_interval: float | None) -> None:
+async def serve_engine(
+    receive_stream: trio.abc.ReceiveStream,
+    send_stream: trio.abc.SendStream,
+    *,
+    stats_interval: float | None = None,
+) -> None:
+    """Run an engine for one controller: ``serve_rpc`` until EOF or ``shutdown``, then
+    close every session (within ``open_engine``'s deadline).
+
+    Once ``serve_rpc`` has returned nobody reads the engine's events; a task discards
+    them while the sessions close, or each one would wait ``FINAL_EVENT_GRACE_SECONDS``
+    to hand its last event to a reader that is gone.
+    """
     from engine.engine import open_engine
 
     async with (
-        trio.lowlevel.FdStream(ipc_in) as receive_stream,
-        trio.lowlevel.FdStream(ipc_out) as send_stream,
+        trio.open_nursery() as nursery,
         open_engine(event_buffer=ENGINE_EVENT_BUFFER) as engine,
     ):
         await serve_rpc(engine, receive_stream, send_stream, stats_interval=stats_interval)
+        nursery.start_soon(_discard_events, engine.events)
+
+
+async def _discard_events(events: trio.MemoryReceiveChannel[Event]) -> None:
+    """Read ``events`` until the engine closes it (after its last session ended)."""
+    async for _ in events:
+        pass
+
+
+async def _serve_stdio(ipc_in: int, ipc_out: int, stats_interval: float | None) -> None:
+    async with (
+        trio.lowlevel.FdStream(ipc_in) as receive_stream,
+        trio.lowlevel.FdStream(ipc_out) as send_stream,
+    ):
+        await serve_engine(receive_stream, send_stream, stats_interval=stats_interval)
 
 
 def run_stdio(args: argparse.Namespace) -> int:

@@ -10,9 +10,16 @@ import sys
 import msgpack
 import pytest
 import trio
+import trio.testing
 
-from engine.rpc_server import MAX_NOTIFICATION_PAYLOAD_BYTES, api_info
-from ipc.codec import MAX_MESSAGE_BYTES, Notification, encode_request
+from engine.rpc_server import (
+    ENGINE_EVENT_BUFFER,
+    MAX_NOTIFICATION_PAYLOAD_BYTES,
+    api_info,
+    serve_engine,
+)
+from engine.session import FINAL_EVENT_GRACE_SECONDS
+from ipc.codec import MAX_MESSAGE_BYTES, MessageDecoder, Notification, Response, encode_request
 from ipc.rpc import FRAME_CREDIT_OVERHEAD
 from ipc.schema import EVENTS, PROTOCOL_VERSION
 from tests.ipc.helpers import RawEngine, open_raw_engine
@@ -154,6 +161,39 @@ async def test_shutdown_answers_then_exits(nursery):
                 methods.append(msg.method)
             assert "closed" in methods  # the session was closed and the event flushed
             assert await engine.process.wait() == 0
+
+
+async def test_after_eof_sessions_close_without_waiting_for_a_reader(nursery, mock_clock):
+    # The clock stands still: a session waiting (FINAL_EVENT_GRACE_SECONDS) to hand its
+    # Closed event to a reader that is gone would never finish.
+    port = await nursery.start(serve_demo)
+    engine_side, controller = trio.testing.memory_stream_pair()
+    done = trio.Event()
+
+    async def run_engine() -> None:
+        await serve_engine(engine_side, engine_side)
+        done.set()
+
+    nursery.start_soon(run_engine)
+    count = ENGINE_EVENT_BUFFER * 2 + 1  # more Closed events than the engine buffers
+    for msgid in range(count):
+        await controller.send_all(
+            encode_request(msgid, "open", {"host": "127.0.0.1", "port": port})
+        )
+    decoder = MessageDecoder()
+    answered = set()
+    while len(answered) < count:
+        decoder.receive_data(await controller.receive_some())
+        for msg in decoder:
+            if isinstance(msg, Response):
+                assert msg.error is None, msg.error
+                answered.add(msg.msgid)
+    await controller.send_stream.aclose()  # EOF, and nobody reads the engine any more
+    try:
+        await trio.testing.wait_all_tasks_blocked()
+        assert done.is_set(), "closing sessions waited for a reader of their last events"
+    finally:
+        mock_clock.jump(2 * FINAL_EVENT_GRACE_SECONDS + 1)  # let a failed run end
 
 
 async def test_hello_comes_first_and_matches_get_api_info():
