@@ -154,6 +154,14 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _with_unit(value: float, unit: str) -> str:
+    """``2.84x``, ``1,304,351 frames/s``, ``30.00 ms``: ratios hug their x, units get a space."""
+    number = _cell(float(value))
+    if not unit:
+        return number
+    return f"{number}{unit}" if unit == "x" else f"{number} {unit}"
+
+
 def machine_info() -> dict[str, Any]:
     """Describe the machine a run was measured on (figures mean little without it)."""
     info: dict[str, Any] = {
@@ -295,8 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             [
                 name,
                 t.name,
-                f"{t.measured:.2f}{t.unit}",
-                f"{'>=' if t.higher_is_better else '<='} {t.goal:g}{t.unit}",
+                _with_unit(t.measured, t.unit),
+                f"{'>=' if t.higher_is_better else '<='} {_with_unit(t.goal, t.unit)}",
                 "met" if t.met else "**MISSED**",
             ]
             for name, t in targets

@@ -64,7 +64,7 @@ def test_bench_runs_registered_benchmarks_and_writes_json(tmp_path, monkeypatch,
     printed = capsys.readouterr().out
     assert "## A tiny benchmark" in printed
     assert "**broken failed:** RuntimeError: sender did not start" in printed
-    assert "| tiny      | small enough | 3.00x    | <= 2.5x | **MISSED** |" in printed
+    assert "| tiny      | small enough | 3.00x    | <= 2.50x | **MISSED** |" in printed
     report = json.loads(out.read_text())
     assert report["machine"]["cores"] >= 1
     assert report["benchmarks"]["tiny"]["data"] == {"quick": True}
