@@ -24,7 +24,9 @@ reads the pipe. With ``flow_control(window_bytes)`` the writer additionally stop
 sending ``received``/``sent`` events once ``window_bytes`` of credit
 (``ipc.rpc.credit_cost``) are unacknowledged; other events keep their order behind them.
 Responses are never held back: they jump the queue (a response may therefore arrive
-before events the engine queued earlier).
+before events the engine queued earlier). They are bounded too: while
+``MAX_QUEUED_CONTROL_BYTES`` of them wait for the writer, the reader stops reading
+requests, so a controller that never reads its replies cannot grow the engine.
 
 Bad input from the controller gets an error response when it has a msgid, a stderr
 line otherwise, and never ends the server. The server ends when the controller's stream
@@ -99,6 +101,7 @@ __all__ = [
     "MAX_FRAMES_PER_NOTIFICATION",
     "MAX_IPC_FRAME_LENGTH",
     "MAX_NOTIFICATION_PAYLOAD_BYTES",
+    "MAX_QUEUED_CONTROL_BYTES",
     "MAX_QUEUED_EVENT_BYTES",
     "SHUTDOWN_DEADLINE_SECONDS",
     "api_info",
@@ -117,6 +120,9 @@ READ_BYTES = 256 * 1024
 WRITE_CHUNK_BYTES = 1024 * 1024
 #: Encoded events waiting for the writer; past this the pump waits (back-pressure).
 MAX_QUEUED_EVENT_BYTES = 4 * 1024 * 1024
+#: Encoded responses waiting for the writer; past this the reader stops reading requests,
+#: so a controller that sends requests but does not read its replies cannot grow them.
+MAX_QUEUED_CONTROL_BYTES = 1024 * 1024
 #: Coalescing caps for one ``received``/``sent`` notification (Neovim batches redraws
 #: the same way); both are far below the codec's MAX_ARRAY_LEN / MAX_MESSAGE_BYTES.
 MAX_FRAMES_PER_NOTIFICATION = 8192
@@ -176,6 +182,8 @@ class _Outbox:
 
     def __init__(self) -> None:
         self._control: collections.deque[bytes] = collections.deque()
+        self._control_bytes = 0
+        self._control_space = trio.Event()
         self._events: collections.deque[tuple[bytes, int]] = collections.deque()
         self._event_bytes = 0
         self._window: int | None = None
@@ -195,7 +203,13 @@ class _Outbox:
 
     def put_control(self, data: bytes) -> None:
         self._control.append(data)
+        self._control_bytes += len(data)
         self._wakeup.set()
+
+    async def wait_control_space(self) -> None:
+        """Wait while ``MAX_QUEUED_CONTROL_BYTES`` of responses wait for the writer."""
+        while self._control_bytes >= MAX_QUEUED_CONTROL_BYTES:
+            await self._control_space.wait()
 
     async def put_event(self, data: bytes, cost: int) -> None:
         """Queue an encoded event; waits while the queue is full (back-pressure)."""
@@ -221,6 +235,10 @@ class _Outbox:
             data = self._control.popleft()
             chunks.append(data)
             size += len(data)
+        self._control_bytes -= size
+        if self._control_bytes < MAX_QUEUED_CONTROL_BYTES:
+            self._control_space.set()
+            self._control_space = trio.Event()
         window = self._window
         while self._events and size < WRITE_CHUNK_BYTES:
             data, cost = self._events[0]
@@ -240,6 +258,8 @@ class _Outbox:
     def discard(self) -> None:
         """Drop everything queued: the stream is gone (wakes ``wait_flushed``)."""
         self._control.clear()
+        self._control_bytes = 0
+        self._control_space.set()
         self._events.clear()
         self._event_bytes = 0
         self._writing = False
@@ -400,6 +420,8 @@ class RpcServer:
                 return
             decoder.receive_data(data)
             while True:
+                # Replies wait for the writer: stop reading while too many do.
+                await self._outbox.wait_control_space()
                 try:
                     msg = decoder.next_message()
                 except BadMessage as exc:

@@ -15,11 +15,19 @@ import trio.testing
 from engine.rpc_server import (
     ENGINE_EVENT_BUFFER,
     MAX_NOTIFICATION_PAYLOAD_BYTES,
+    MAX_QUEUED_CONTROL_BYTES,
     api_info,
     serve_engine,
 )
 from engine.session import FINAL_EVENT_GRACE_SECONDS
-from ipc.codec import MAX_MESSAGE_BYTES, MessageDecoder, Notification, Response, encode_request
+from ipc.codec import (
+    MAX_MESSAGE_BYTES,
+    MessageDecoder,
+    Notification,
+    Response,
+    encode_request,
+    encode_response,
+)
 from ipc.rpc import FRAME_CREDIT_OVERHEAD
 from ipc.schema import EVENTS, PROTOCOL_VERSION
 from tests.ipc.helpers import RawEngine, open_raw_engine
@@ -194,6 +202,27 @@ async def test_after_eof_sessions_close_without_waiting_for_a_reader(nursery, mo
         assert done.is_set(), "closing sessions waited for a reader of their last events"
     finally:
         mock_clock.jump(2 * FINAL_EVENT_GRACE_SECONDS + 1)  # let a failed run end
+
+
+async def test_a_controller_that_never_reads_its_replies_stops_being_read(nursery):
+    # Lockstep streams: the engine's writes wait for a reader that never comes, and the
+    # controller's send_all returns only once the engine has read the request.
+    engine_side, controller = trio.testing.lockstep_stream_pair()
+    nursery.start_soon(serve_engine, engine_side, engine_side)
+    reply_bytes = len(encode_response(0, None, api_info()))
+    count = MAX_QUEUED_CONTROL_BYTES // reply_bytes + 200
+    sent = 0
+
+    async def flood() -> None:
+        nonlocal sent
+        for msgid in range(count):
+            await controller.send_all(encode_request(msgid, "get_api_info", {}))
+            sent += 1
+
+    nursery.start_soon(flood)
+    await trio.testing.wait_all_tasks_blocked()
+    assert 0 < sent < count, "the engine kept reading requests it could not answer"
+    nursery.cancel_scope.cancel()
 
 
 async def test_hello_comes_first_and_matches_get_api_info():
