@@ -496,12 +496,14 @@ class RpcServer:
     async def _run_request(self, msgid: int, command: Command) -> None:
         try:
             result = await self._handlers[type(command)](command)
+            # Encoded here: a result too large for one message (a session list with long
+            # labels) is this request's error, like any other.
+            reply = encode_response(msgid, None, result)
         except FramewireError as exc:
-            self._outbox.put_control(encode_response(msgid, _error_info(exc)))
-        else:
-            self._reply(msgid, result)
+            reply = encode_response(msgid, _error_info(exc))
         finally:
             self._requests.release()
+        self._outbox.put_control(reply)
 
     # -- commands
 

@@ -22,6 +22,7 @@ from engine.rpc_server import (
 from engine.session import FINAL_EVENT_GRACE_SECONDS
 from ipc.codec import (
     MAX_MESSAGE_BYTES,
+    MAX_STR_LEN,
     MessageDecoder,
     Notification,
     Response,
@@ -145,6 +146,25 @@ async def test_truncated_message_then_eof_is_logged_and_the_engine_exits_cleanly
             await engine.process.stdin.aclose()
             assert await engine.process.wait() == 0
     assert "mid-message" in log.read_text()
+
+
+async def test_a_result_too_large_for_one_message_is_an_error_response(nursery):
+    # Labels are the controller's own strings: enough long ones make the session list
+    # larger than one IPC message may be.
+    port = await nursery.start(serve_demo)
+    label = "x" * (MAX_STR_LEN - 16)
+    with trio.fail_after(30):
+        async with open_raw_engine() as engine:
+            for msgid in range(MAX_MESSAGE_BYTES // len(label) + 1):
+                params = {"host": "127.0.0.1", "port": port, "label": label}
+                assert (await engine.call(msgid, "open", params)).error is None
+            engine.notifications.clear()
+            response = await engine.call(100, "list_sessions", {})
+            assert response.error is not None
+            assert response.error.type == "LocalProtocolError"
+            assert str(MAX_MESSAGE_BYTES) in response.error.message
+            pong = await engine.call(101, "ping", {"token": 101})
+            assert pong.error is None and pong.result["token"] == 101
 
 
 async def test_a_truncated_message_completed_later_is_answered(setup):
