@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         metavar="S",
-        help="seconds between stats events in --stdio mode (default: 1)",
+        help="seconds between stats events in --stdio mode (default: 1; 0: none)",
     )
     return parser
 
@@ -534,6 +534,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if args.stdio:
         from engine import rpc_server
 
+        interval = args.stats_interval
+        if not (interval >= 0 and math.isfinite(interval)):
+            parser.error(f"--stats-interval must be >= 0 (0: no stats events), not {interval}")
         sys.exit(rpc_server.run_stdio(args) or EXIT_OK)
     try:
         plan = make_plan(args)

@@ -161,6 +161,8 @@ async def test_no_reply_within_timeout_exits_5(nursery):
         (["127.0.0.1:9", "--max-frame", "-1"], "bad framing: max_frame_length"),
         (["127.0.0.1:9", "--file", "/nonexistent/x"], "cannot read --file"),
         (["127.0.0.1:9", "--send", "x" * 300, "--framing", "u8"], "over the framing's limit"),
+        (["--stdio", "--stats-interval", "-1"], "--stats-interval must be >= 0"),
+        (["--stdio", "--stats-interval", "nan"], "--stats-interval must be >= 0"),
     ],
 )
 async def test_usage_errors_exit_2(args, message):
