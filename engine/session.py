@@ -326,9 +326,11 @@ class Session:
         self._scope.cancel()
 
     def ended_error(self) -> Exception:
-        """The exception that a send on this (ending or ended) session raises."""
+        """A new exception for a send on this (ending or ended) session to raise."""
         if isinstance(self._error, ConnectFailed):
-            return self._error
+            # A fresh object per caller: one exception raised in several tasks would
+            # collect all their tracebacks.
+            return ConnectFailed(self._error.reason, self._error.message)
         by = self._closed_by
         if by in ("peer", "error"):
             detail = "closed by the peer" if by == "peer" else f"broken: {self._error}"

@@ -180,6 +180,38 @@ async def test_connect_timeout_with_autojump_clock(autojump_clock):
             sock.close()
 
 
+async def test_each_caller_of_a_failed_connect_gets_its_own_exception(autojump_clock):
+    # One exception object raised in several tasks would share (and mix) its traceback.
+    held, port = unanswered_port()
+    errors: list[ConnectFailed] = []
+
+    async def connect(engine):
+        with pytest.raises(ConnectFailed) as info:
+            await engine.connect("127.0.0.1", port, connect_timeout=5)
+        errors.append(info.value)
+
+    async def send(engine, session_id):
+        with pytest.raises(ConnectFailed) as info:
+            await engine.send(session_id, [b"early"])
+        errors.append(info.value)
+
+    try:
+        async with open_engine() as engine, trio.open_nursery() as inner:
+            inner.start_soon(connect, engine)
+            connecting = await next_event(engine, schema.Connecting)
+            inner.start_soon(send, engine, connecting.session_id)
+            inner.start_soon(send, engine, connecting.session_id)
+            await next_event(engine, schema.ConnectFailed)
+        assert len(errors) == 3
+        assert len({id(error) for error in errors}) == 3
+        assert {(error.reason, str(error)) for error in errors} == {
+            (errors[0].reason, str(errors[0]))
+        }
+    finally:
+        for sock in held:
+            sock.close()
+
+
 async def test_close_while_connecting_ends_the_attempt(nursery):
     held, port = unanswered_port()
     try:
