@@ -278,7 +278,7 @@ class FrameDecoder:
         """True once the decoder has found a protocol error (raised now or on the next call)."""
         return self._error is not None
 
-    def receive_data(self, data: bytes | bytearray) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes from the peer; ``b""`` means the peer closed its side (EOF).
 
         Protocol errors found in ``data`` are raised by the next ``frames()`` call, after the
@@ -308,7 +308,7 @@ class FrameDecoder:
             raise type(self._error)(str(self._error))
         return []
 
-    def feed(self, data: bytes | bytearray) -> list[bytes]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """``receive_data(data)`` then ``frames()``, without the intermediate list.
 
         Raises:
@@ -334,7 +334,7 @@ class FrameDecoder:
     # no per-byte Python work, no buffer rewriting). Only the leftover of a read is held,
     # as slices in a list, and it is joined with the next read's prefix only when the
     # frame it belongs to is complete.
-    def _decode(self, data: bytes | bytearray) -> list[bytes]:
+    def _decode(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         out: list[bytes] = []
         if self._error is not None:
             return out

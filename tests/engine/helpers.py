@@ -7,6 +7,7 @@ import functools
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import trio
 
@@ -15,12 +16,16 @@ from engine.framing import DEFAULT, FrameDecoder, FramingSpec, encode_frame
 from ipc import schema
 
 Handler = Callable[[trio.SocketStream], Awaitable[object]]
+_E = TypeVar("_E", bound=schema.Event)
 
 
 async def start_server(nursery: trio.Nursery, handler: Handler) -> int:
     """Serve ``handler`` on 127.0.0.1, port 0; return the port."""
-    listeners = await nursery.start(functools.partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
-    return listeners[0].socket.getsockname()[1]
+    listeners: list[trio.SocketListener] = await nursery.start(
+        functools.partial(trio.serve_tcp, handler, 0, host="127.0.0.1")
+    )
+    port: int = listeners[0].socket.getsockname()[1]
+    return port
 
 
 def until_client_leaves(handler: Handler) -> Handler:
@@ -93,7 +98,7 @@ def unanswered_port() -> tuple[list[socket.socket], int]:
     return held, port
 
 
-async def next_event(engine: Engine, *types: type[schema.Event]) -> schema.Event:
+async def next_event(engine: Engine, *types: type[_E]) -> _E:
     """The next event of one of ``types`` (others are skipped)."""
     async for event in engine.events:
         if isinstance(event, types):

@@ -44,16 +44,23 @@ def lines(output: bytes) -> list[str]:
     return output.decode().splitlines()
 
 
-async def test_classic_exchange_prints_the_reply_with_a_timestamp(nursery):
+def payload(line: str) -> str:
+    """The payload part of a text output line."""
+    match = TEXT_LINE.match(line)
+    assert match is not None, line
+    return match.group(1)
+
+
+async def test_classic_exchange_prints_the_reply_with_a_timestamp(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, echo)
     result = await run_cli(f"127.0.0.1:{port}", "--send", "hello")
     assert result.returncode == 0, result.stderr
     (line,) = lines(result.stdout)
-    assert TEXT_LINE.match(line).group(1) == "re:hello"
+    assert payload(line) == "re:hello"
     assert result.stderr == b""
 
 
-async def test_json_output_with_sent_frames_and_hex_for_binary(nursery):
+async def test_json_output_with_sent_frames_and_hex_for_binary(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, echo)
     result = await run_cli(
         f"127.0.0.1:{port}", "--send", "hi", "--send-hex", "00ff", "--output", "json",
@@ -73,51 +80,53 @@ async def test_json_output_with_sent_frames_and_hex_for_binary(nursery):
     assert all(isinstance(r["t"], float) for r in records)
 
 
-async def test_stdin_lines_in_hex_and_hex_output(nursery):
+async def test_stdin_lines_in_hex_and_hex_output(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, echo)
     result = await run_cli(
         f"127.0.0.1:{port}", "--stdin", "--input", "hex", "--output", "hex", stdin=b"61\n6262\n"
     )
     assert result.returncode == 0, result.stderr
-    assert [TEXT_LINE.match(line).group(1) for line in lines(result.stdout)] == [
+    assert [payload(line) for line in lines(result.stdout)] == [
         "72653a61",
         "72653a6262",
     ]
 
 
-async def test_file_lines_with_a_big_endian_preset(nursery, tmp_path):
+async def test_file_lines_with_a_big_endian_preset(nursery: trio.Nursery, tmp_path: Path) -> None:
     port = await start_server(nursery, echo_with(PRESETS["be16"]))
     path = tmp_path / "frames.txt"
     path.write_bytes(b"one\r\ntwo\n")
     result = await run_cli(f"127.0.0.1:{port}", "--framing", "be16", "--file", str(path))
     assert result.returncode == 0, result.stderr
-    assert [TEXT_LINE.match(line).group(1) for line in lines(result.stdout)] == ["re:one", "re:two"]
+    assert [payload(line) for line in lines(result.stdout)] == ["re:one", "re:two"]
 
 
-async def test_count_stops_after_n_frames_and_text_escapes_control_bytes(nursery):
+async def test_count_stops_after_n_frames_and_text_escapes_control_bytes(
+    nursery: trio.Nursery,
+) -> None:
     @until_client_leaves
-    async def stream_forever(stream):
+    async def stream_forever(stream: trio.SocketStream) -> None:
         while True:
             await stream.send_all(encode_frames([b"line\n", b"\xff"]))
 
     port = await start_server(nursery, stream_forever)
     result = await run_cli(f"127.0.0.1:{port}", "--count", "3")
     assert result.returncode == 0, result.stderr
-    assert [TEXT_LINE.match(line).group(1) for line in lines(result.stdout)] == [
+    assert [payload(line) for line in lines(result.stdout)] == [
         "line\\n",
         "\\xff",
         "line\\n",
     ]
 
 
-async def test_listening_until_the_peer_closes(nursery):
+async def test_listening_until_the_peer_closes(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, reply_then_close(encode_frames([b"a", b"b"])))
     result = await run_cli(f"127.0.0.1:{port}")
     assert result.returncode == 0, result.stderr
     assert len(lines(result.stdout)) == 2
 
 
-async def test_refused_exits_3_with_one_line_on_stderr():
+async def test_refused_exits_3_with_one_line_on_stderr() -> None:
     sock, port = refused_port()
     with sock:
         result = await run_cli(f"127.0.0.1:{port}", "--send", "x")
@@ -127,21 +136,21 @@ async def test_refused_exits_3_with_one_line_on_stderr():
     ]
 
 
-async def test_peer_closing_before_the_replies_exits_3(nursery):
+async def test_peer_closing_before_the_replies_exits_3(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, reply_then_close(b""))
     result = await run_cli(f"127.0.0.1:{port}", "--send", "x")
     assert result.returncode == 3
     assert "closed the connection early: received 0 of 1" in result.stderr.decode()
 
 
-async def test_oversize_frame_exits_4(nursery):
+async def test_oversize_frame_exits_4(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, reply_then_close(encode_frame(b"x" * 100)))
     result = await run_cli(f"127.0.0.1:{port}", "--send", "x", "--max-frame", "10")
     assert result.returncode == 4
     assert lines(result.stderr) == ["framewire-engine: frame length 100 > max 10"]
 
 
-async def test_no_reply_within_timeout_exits_5(nursery):
+async def test_no_reply_within_timeout_exits_5(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, sleep_forever)
     result = await run_cli(f"127.0.0.1:{port}", "--send", "x", "--timeout", "0.3")
     assert result.returncode == 5
@@ -165,14 +174,14 @@ async def test_no_reply_within_timeout_exits_5(nursery):
         (["--stdio", "--stats-interval", "nan"], "--stats-interval must be >= 0"),
     ],
 )
-async def test_usage_errors_exit_2(args, message):
+async def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     result = await run_cli(*args)
     assert result.returncode == 2
     assert message in result.stderr.decode()
     assert result.stdout == b""
 
 
-async def test_help_explains_framing_exit_codes_and_examples():
+async def test_help_explains_framing_exit_codes_and_examples() -> None:
     result = await run_cli("--help")
     assert result.returncode == 0
     text = result.stdout.decode()

@@ -13,6 +13,7 @@ from engine import (
     PRESETS,
     SHUTDOWN_GRACE_SECONDS,
     ConnectFailed,
+    Engine,
     EngineError,
     EngineStatistics,
     FrameDecoder,
@@ -47,7 +48,7 @@ from tests.engine.helpers import (
 DEADLINE_SECONDS = 10
 
 
-async def test_connect_send_receive_close_emits_events_in_order(nursery):
+async def test_connect_send_receive_close_emits_events_in_order(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, echo)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -62,6 +63,7 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery):
                     got += event.frames
             assert got == [b"re:hello", b"re:world"]
             connecting, connected, sent = events[:3]
+            assert isinstance(connecting, schema.Connecting)
             assert connecting == schema.Connecting(
                 session_id=sid,
                 host="127.0.0.1",
@@ -75,7 +77,9 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery):
             assert connected.local.startswith("127.0.0.1:")
             assert isinstance(sent, schema.Sent)
             assert sent.frames == [b"hello", b"world"]
-            assert connecting.at <= connected.at <= sent.at <= events[-1].at
+            last = events[-1]
+            assert isinstance(last, schema.Received)
+            assert connecting.at <= connected.at <= sent.at <= last.at
 
             (listed,) = engine.sessions()
             assert set(listed) == {
@@ -107,11 +111,11 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery):
             await engine.close(sid)  # closing twice is not an error
 
 
-async def test_non_default_framing_is_used_both_ways(nursery):
+async def test_non_default_framing_is_used_both_ways(nursery: trio.Nursery) -> None:
     spec = FramingSpec(length_size=2, byte_order="big")
     received = []
 
-    async def handler(stream):
+    async def handler(stream: trio.SocketStream) -> None:
         data = await stream.receive_some(100)
         received.append(data)
         await stream.send_all(data + encode_frame(b"two", spec))
@@ -126,7 +130,7 @@ async def test_non_default_framing_is_used_both_ways(nursery):
             assert received == [b"\x00\x03one"]
 
 
-async def test_refused_port_raises_connect_failed_and_emits_it():
+async def test_refused_port_raises_connect_failed_and_emits_it() -> None:
     sock, port = refused_port()
     with sock, trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -137,6 +141,7 @@ async def test_refused_port_raises_connect_failed_and_emits_it():
             connecting = await next_event(engine, schema.Event)
             assert isinstance(connecting, schema.Connecting)
             failed = await next_event(engine, schema.Event)
+            assert isinstance(failed, schema.ConnectFailed)
             assert failed == schema.ConnectFailed(
                 session_id=connecting.session_id,
                 reason="refused",
@@ -146,7 +151,7 @@ async def test_refused_port_raises_connect_failed_and_emits_it():
             assert engine.sessions() == []
 
 
-async def test_host_name_that_cannot_be_encoded_fails_as_dns_and_leaves_the_engine_up():
+async def test_host_name_that_cannot_be_encoded_fails_as_dns_and_leaves_the_engine_up() -> None:
     # trio IDNA-encodes the host before resolving; a 64-byte label makes that raise
     # UnicodeError (not an OSError), which must still be this session's ConnectFailed.
     host = "a" * 64 + ".invalid"
@@ -162,7 +167,7 @@ async def test_host_name_that_cannot_be_encoded_fails_as_dns_and_leaves_the_engi
             assert engine.sessions() == []
 
 
-async def test_connect_timeout_with_autojump_clock(autojump_clock):
+async def test_connect_timeout_with_autojump_clock(autojump_clock: trio.testing.MockClock) -> None:
     held, port = unanswered_port()
     try:
         async with open_engine() as engine:
@@ -180,17 +185,19 @@ async def test_connect_timeout_with_autojump_clock(autojump_clock):
             sock.close()
 
 
-async def test_each_caller_of_a_failed_connect_gets_its_own_exception(autojump_clock):
+async def test_each_caller_of_a_failed_connect_gets_its_own_exception(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     # One exception object raised in several tasks would share (and mix) its traceback.
     held, port = unanswered_port()
     errors: list[ConnectFailed] = []
 
-    async def connect(engine):
+    async def connect(engine: Engine) -> None:
         with pytest.raises(ConnectFailed) as info:
             await engine.connect("127.0.0.1", port, connect_timeout=5)
         errors.append(info.value)
 
-    async def send(engine, session_id):
+    async def send(engine: Engine, session_id: int) -> None:
         with pytest.raises(ConnectFailed) as info:
             await engine.send(session_id, [b"early"])
         errors.append(info.value)
@@ -212,13 +219,13 @@ async def test_each_caller_of_a_failed_connect_gets_its_own_exception(autojump_c
             sock.close()
 
 
-async def test_close_while_connecting_ends_the_attempt(nursery):
+async def test_close_while_connecting_ends_the_attempt(nursery: trio.Nursery) -> None:
     held, port = unanswered_port()
     try:
         with trio.fail_after(DEADLINE_SECONDS):
             async with open_engine() as engine:
 
-                async def connect():
+                async def connect() -> None:
                     with pytest.raises(SessionClosed):
                         await engine.connect("127.0.0.1", port)
 
@@ -244,7 +251,7 @@ async def test_close_while_connecting_ends_the_attempt(nursery):
         (OSError(errno.EACCES, "Permission denied"), "error"),
     ],
 )
-def test_connect_errors_map_to_reasons(error, reason):
+def test_connect_errors_map_to_reasons(error: OSError, reason: str) -> None:
     # trio wraps per-address failures: OSError("all attempts ... failed") from a group.
     wrapped = OSError("all attempts to connect to example:1 failed")
     wrapped.__cause__ = ExceptionGroup("all attempts failed", [error])
@@ -254,7 +261,7 @@ def test_connect_errors_map_to_reasons(error, reason):
         assert "example" in message
 
 
-async def test_peer_closing_at_a_frame_boundary_is_closed_by_peer(nursery):
+async def test_peer_closing_at_a_frame_boundary_is_closed_by_peer(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, reply_then_close(encode_frames([b"a", b"b"])))
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -262,7 +269,8 @@ async def test_peer_closing_at_a_frame_boundary_is_closed_by_peer(nursery):
             events = await events_until_closed(engine, sid)
             frames = [f for e in events if isinstance(e, schema.Received) for f in e.frames]
             assert frames == [b"a", b"b"]
-            assert events[-1].by == "peer"
+            closed = events[-1]
+            assert isinstance(closed, schema.Closed) and closed.by == "peer"
             assert not any(isinstance(e, schema.SessionError) for e in events)
             with pytest.raises(SessionBroken, match="closed by the peer"):
                 await engine.send(sid, [b"late"])
@@ -277,8 +285,8 @@ async def test_peer_closing_at_a_frame_boundary_is_closed_by_peer(nursery):
     ],
 )  # fmt: skip
 async def test_bad_peer_becomes_session_error_then_closed(
-    nursery, data, kind, message, frames_before
-):
+    nursery: trio.Nursery, data: bytes, kind: str, message: str, frames_before: list[bytes]
+) -> None:
     port = await start_server(nursery, reply_then_close(data))
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -290,14 +298,14 @@ async def test_bad_peer_becomes_session_error_then_closed(
             assert isinstance(error, schema.SessionError)
             assert error.kind == kind
             assert message in error.message
-            assert closed.by == "error"
+            assert isinstance(closed, schema.Closed) and closed.by == "error"
             with pytest.raises(SessionBroken, match=message):
                 await engine.send(sid, [b"late"])
 
 
-async def test_oversize_frame_is_refused_with_a_small_max_while_open(nursery):
+async def test_oversize_frame_is_refused_with_a_small_max_while_open(nursery: trio.Nursery) -> None:
     # The peer keeps the connection open: the error must not wait for more data.
-    async def handler(stream):
+    async def handler(stream: trio.SocketStream) -> None:
         await stream.send_all(encode_frame(b"fine") + b"\x00\x10\x00\x00")
         await trio.sleep_forever()
 
@@ -311,10 +319,12 @@ async def test_oversize_frame_is_refused_with_a_small_max_while_open(nursery):
                 schema.SessionError,
                 schema.Closed,
             ]
-            assert events[-2].message == "frame length 4096 > max 16"
+            error = events[-2]
+            assert isinstance(error, schema.SessionError)
+            assert error.message == "frame length 4096 > max 16"
 
 
-async def test_peer_reset_is_reported_as_reset(nursery):
+async def test_peer_reset_is_reported_as_reset(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, reset)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -323,13 +333,13 @@ async def test_peer_reset_is_reported_as_reset(nursery):
             error, closed = events[-2:]
             assert isinstance(error, schema.SessionError)
             assert error.kind == "reset"
-            assert closed.by == "error"
+            assert isinstance(closed, schema.Closed) and closed.by == "error"
             with pytest.raises(SessionBroken) as info:
                 await engine.send(sid, [b"x"])
             assert info.value.__cause__ is not None
 
 
-async def test_unknown_session_and_oversize_send_are_refused(nursery):
+async def test_unknown_session_and_oversize_send_are_refused(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, echo_with(PRESETS["u8"]))
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -344,7 +354,7 @@ async def test_unknown_session_and_oversize_send_are_refused(nursery):
             assert (await next_event(engine, schema.Received)).frames == [b"re:still usable"]
 
 
-async def test_max_sessions_is_enforced(nursery):
+async def test_max_sessions_is_enforced(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, echo)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine(max_sessions=1) as engine:
@@ -353,7 +363,9 @@ async def test_max_sessions_is_enforced(nursery):
                 await engine.connect("127.0.0.1", port)
 
 
-async def test_closing_one_session_cancels_its_tasks_and_leaves_others_running(nursery):
+async def test_closing_one_session_cancels_its_tasks_and_leaves_others_running(
+    nursery: trio.Nursery,
+) -> None:
     port = await start_server(nursery, echo)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -370,7 +382,7 @@ async def test_closing_one_session_cancels_its_tasks_and_leaves_others_running(n
             assert (received.session_id, received.frames) == (b, [b"re:alive"])
 
 
-async def test_a_failing_session_does_not_cancel_its_siblings(nursery):
+async def test_a_failing_session_does_not_cancel_its_siblings(nursery: trio.Nursery) -> None:
     good = await start_server(nursery, echo)
     bad = await start_server(nursery, reply_then_close(b"\xff\xff\xff\xff"))
     with trio.fail_after(DEADLINE_SECONDS):
@@ -385,7 +397,7 @@ async def test_a_failing_session_does_not_cancel_its_siblings(nursery):
             assert [s["session_id"] for s in engine.sessions()] == [a]
 
 
-async def test_a_peer_that_never_reads_makes_send_wait_until_aborted(nursery):
+async def test_a_peer_that_never_reads_makes_send_wait_until_aborted(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, sleep_forever)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -393,14 +405,14 @@ async def test_a_peer_that_never_reads_makes_send_wait_until_aborted(nursery):
             chunk = [b"x" * (1 << 20)]
             sends = 0
 
-            async def flood():
+            async def flood() -> None:
                 nonlocal sends
                 with pytest.raises(SessionClosed):
                     while True:
                         await engine.send(sid, chunk)
                         sends += 1
 
-            async def drain():
+            async def drain() -> None:
                 async for _ in engine.events:
                     pass
 
@@ -415,11 +427,11 @@ async def test_a_peer_that_never_reads_makes_send_wait_until_aborted(nursery):
                 inner.cancel_scope.cancel()
 
 
-async def test_abort_sends_a_reset_to_the_peer(nursery):
-    peer_error: list[BaseException] = []
+async def test_abort_sends_a_reset_to_the_peer(nursery: trio.Nursery) -> None:
+    peer_error: list[BaseException | None] = []
     done = trio.Event()
 
-    async def handler(stream):
+    async def handler(stream: trio.SocketStream) -> None:
         try:
             await stream.receive_some(10)
         except trio.BrokenResourceError as exc:
@@ -438,9 +450,11 @@ async def test_abort_sends_a_reset_to_the_peer(nursery):
             assert isinstance(peer_error[0], ConnectionResetError)
 
 
-async def test_shutdown_finishes_within_its_deadline_while_sessions_receive(nursery):
+async def test_shutdown_finishes_within_its_deadline_while_sessions_receive(
+    nursery: trio.Nursery,
+) -> None:
     @until_client_leaves
-    async def stream_forever(stream):
+    async def stream_forever(stream: trio.SocketStream) -> None:
         block = encode_frames([b"s" * 100] * 1000)
         while True:
             await stream.send_all(block)
@@ -448,7 +462,7 @@ async def test_shutdown_finishes_within_its_deadline_while_sessions_receive(nurs
     port = await start_server(nursery, stream_forever)
     closed: list[schema.Closed] = []
 
-    async def consume(engine):
+    async def consume(engine: Engine) -> None:
         async for event in engine.events:
             if isinstance(event, schema.Closed):
                 closed.append(event)
@@ -464,16 +478,18 @@ async def test_shutdown_finishes_within_its_deadline_while_sessions_receive(nurs
     assert sorted((c.session_id, c.by) for c in closed) == [(i, "shutdown") for i in ids]
 
 
-async def test_shutdown_keeps_its_deadline_when_the_consumer_stopped(nursery, autojump_clock):
+async def test_shutdown_keeps_its_deadline_when_the_consumer_stopped(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
     @until_client_leaves
-    async def stream_forever(stream):
+    async def stream_forever(stream: trio.SocketStream) -> None:
         while True:
             await stream.send_all(encode_frame(b"s" * 1000))
 
     port = await start_server(nursery, stream_forever)
     async with open_engine(event_buffer=1) as engine:
 
-        async def consume_until_both_connected():
+        async def consume_until_both_connected() -> None:
             for _ in range(2):
                 await next_event(engine, schema.Connected)
             # then stop reading for good
@@ -487,13 +503,13 @@ async def test_shutdown_keeps_its_deadline_when_the_consumer_stopped(nursery, au
     assert trio.current_time() - start <= SHUTDOWN_GRACE_SECONDS + 0.1
 
 
-async def test_backpressure_bounds_memory_and_loses_nothing(nursery):
+async def test_backpressure_bounds_memory_and_loses_nothing(nursery: trio.Nursery) -> None:
     frame_size = 1000
     total_frames = 40_000  # 40 MB: far more than the engine may hold
     sent_bytes = 0
 
     @until_client_leaves
-    async def numbered(stream):
+    async def numbered(stream: trio.SocketStream) -> None:
         nonlocal sent_bytes
         for start in range(0, total_frames, 100):
             block = encode_frames(
@@ -526,12 +542,12 @@ async def test_backpressure_bounds_memory_and_loses_nothing(nursery):
             await engine.close(sid)
 
 
-async def test_close_flushes_queued_sends_before_closing(nursery):
+async def test_close_flushes_queued_sends_before_closing(nursery: trio.Nursery) -> None:
     got: list[bytes] = []
     peer_done = trio.Event()
     reading = trio.Event()
 
-    async def slow_reader(stream):
+    async def slow_reader(stream: trio.SocketStream) -> None:
         decoder = FrameDecoder()
         await reading.wait()  # let the sends queue up first
         async for data in stream:
@@ -542,7 +558,7 @@ async def test_close_flushes_queued_sends_before_closing(nursery):
     frames = [bytes([n]) * 1_000_000 for n in range(16)]  # more than the socket buffers hold
     completed = 0
 
-    async def send(engine, sid, frame):
+    async def send(engine: Engine, sid: int, frame: bytes) -> None:
         nonlocal completed
         await engine.send(sid, [frame])
         completed += 1
@@ -568,7 +584,7 @@ async def test_close_flushes_queued_sends_before_closing(nursery):
             assert (closed.by, closed.frames_out) == ("local", len(frames))
 
 
-async def test_engine_refuses_new_sessions_once_closed(nursery):
+async def test_engine_refuses_new_sessions_once_closed(nursery: trio.Nursery) -> None:
     port = await start_server(nursery, echo)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:

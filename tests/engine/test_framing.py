@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -49,7 +51,7 @@ specs = st.sampled_from(
 payload_lists = st.lists(st.binary(max_size=300), max_size=20)
 
 
-def test_default_is_le32_with_8_mib_max():
+def test_default_is_le32_with_8_mib_max() -> None:
     assert DEFAULT == PRESETS["le32"] == FramingSpec()
     assert DEFAULT.to_wire() == {
         "length_size": 4,
@@ -61,13 +63,15 @@ def test_default_is_le32_with_8_mib_max():
 
 
 @pytest.mark.parametrize(("spec", "payload", "wire"), SIMPLE_CASES)
-def test_encode_writes_exact_bytes(spec, payload, wire):
+def test_encode_writes_exact_bytes(spec: FramingSpec, payload: bytes, wire: bytes) -> None:
     assert encode_frame(payload, spec) == wire
     assert encode_frames([payload, payload], spec) == wire + wire
 
 
 @pytest.mark.parametrize(("spec", "payload", "wire"), SIMPLE_CASES)
-def test_decode_reads_exact_bytes_whole_and_byte_by_byte(spec, payload, wire):
+def test_decode_reads_exact_bytes_whole_and_byte_by_byte(
+    spec: FramingSpec, payload: bytes, wire: bytes
+) -> None:
     assert FrameDecoder(spec).feed(wire + wire) == [payload, payload]
     decoder = FrameDecoder(spec)
     got = []
@@ -82,20 +86,20 @@ def test_decode_reads_exact_bytes_whole_and_byte_by_byte(spec, payload, wire):
     assert decoder.frames() == []
 
 
-def test_decoder_returns_many_frames_from_one_chunk_as_bytes():
+def test_decoder_returns_many_frames_from_one_chunk_as_bytes() -> None:
     payloads = [bytes([i]) * i for i in range(50)]
     frames = FrameDecoder().feed(encode_frames(payloads))
     assert frames == payloads
     assert all(type(f) is bytes for f in frames)
 
 
-def test_decoder_accepts_bytearray_and_memoryview():
+def test_decoder_accepts_bytearray_and_memoryview() -> None:
     wire = encode_frames([b"ab", b"cd"])
     assert FrameDecoder().feed(bytearray(wire)) == [b"ab", b"cd"]
     assert FrameDecoder().feed(memoryview(wire)) == [b"ab", b"cd"]
 
 
-def test_large_frame_over_many_chunks_is_assembled_once_complete():
+def test_large_frame_over_many_chunks_is_assembled_once_complete() -> None:
     payload = bytes(range(256)) * 4096  # 1 MiB
     wire = encode_frame(payload) + encode_frame(b"next")
     decoder = FrameDecoder()
@@ -108,7 +112,7 @@ def test_large_frame_over_many_chunks_is_assembled_once_complete():
     assert decoder.buffered_bytes == 0
 
 
-def test_decoder_rejects_oversize_length_before_buffering():
+def test_decoder_rejects_oversize_length_before_buffering() -> None:
     spec = FramingSpec(max_frame_length=10)
     decoder = FrameDecoder(spec)
     decoder.receive_data(b"\xff\xff\xff\xff" + b"x" * 100)
@@ -117,7 +121,7 @@ def test_decoder_rejects_oversize_length_before_buffering():
         decoder.frames()
 
 
-def test_oversize_header_split_over_reads_fails_when_header_completes():
+def test_oversize_header_split_over_reads_fails_when_header_completes() -> None:
     decoder = FrameDecoder(FramingSpec(max_frame_length=10))
     assert decoder.feed(b"\x0b\x00") == []
     with pytest.raises(FrameTooLarge, match="frame length 11 > max 10"):
@@ -125,7 +129,7 @@ def test_oversize_header_split_over_reads_fails_when_header_completes():
     assert decoder.buffered_bytes == 0
 
 
-def test_frames_before_an_error_are_delivered_first_then_it_raises():
+def test_frames_before_an_error_are_delivered_first_then_it_raises() -> None:
     decoder = FrameDecoder(FramingSpec(max_frame_length=10))
     assert decoder.feed(encode_frame(b"ok") + b"\x64\x00\x00\x00") == [b"ok"]
     assert decoder.failed
@@ -133,7 +137,7 @@ def test_frames_before_an_error_are_delivered_first_then_it_raises():
         decoder.frames()
 
 
-def test_decoder_stays_failed_after_an_error():
+def test_decoder_stays_failed_after_an_error() -> None:
     decoder = FrameDecoder(FramingSpec(max_frame_length=1))
     with pytest.raises(FrameTooLarge):
         decoder.feed(b"\x02\x00\x00\x00")
@@ -154,7 +158,7 @@ def test_decoder_stays_failed_after_an_error():
         (b"\x05\x00\x00\x00", "0 of 5 payload bytes"),
     ],
 )
-def test_eof_mid_frame_is_truncated_frame(data, message):
+def test_eof_mid_frame_is_truncated_frame(data: bytes, message: str) -> None:
     decoder = FrameDecoder()
     assert decoder.feed(data) == []
     with pytest.raises(TruncatedFrame, match=message):
@@ -163,7 +167,7 @@ def test_eof_mid_frame_is_truncated_frame(data, message):
         decoder.frames()
 
 
-def test_eof_between_frames_ends_cleanly_and_data_after_eof_is_refused():
+def test_eof_between_frames_ends_cleanly_and_data_after_eof_is_refused() -> None:
     decoder = FrameDecoder()
     assert decoder.feed(encode_frame(b"a")) == [b"a"]
     assert decoder.feed(b"") == []
@@ -172,7 +176,7 @@ def test_eof_between_frames_ends_cleanly_and_data_after_eof_is_refused():
         decoder.receive_data(b"x")
 
 
-def test_length_including_header_smaller_than_header_is_a_protocol_error():
+def test_length_including_header_smaller_than_header_is_a_protocol_error() -> None:
     decoder = FrameDecoder(FramingSpec(length_includes_header=True))
     with pytest.raises(RemoteProtocolError, match="smaller than the 4-byte header"):
         decoder.feed(b"\x03\x00\x00\x00")
@@ -187,14 +191,16 @@ def test_length_including_header_smaller_than_header_is_a_protocol_error():
         (PRESETS["be16"], 65536, "does not fit a 2-byte length field"),
     ],
 )
-def test_encoder_refuses_payloads_that_do_not_fit(spec, size, message):
+def test_encoder_refuses_payloads_that_do_not_fit(
+    spec: FramingSpec, size: int, message: str
+) -> None:
     with pytest.raises(LocalProtocolError, match=message):
         encode_frame(b"x" * size, spec)
     with pytest.raises(LocalProtocolError, match=message):
         encode_frames([b"ok", b"x" * size], spec)
 
 
-def test_largest_payload_that_fits_the_field_round_trips():
+def test_largest_payload_that_fits_the_field_round_trips() -> None:
     spec = PRESETS["u8"]
     wire = encode_frame(b"x" * 255, spec)
     assert wire[:1] == b"\xff"
@@ -213,12 +219,12 @@ def test_largest_payload_that_fits_the_field_round_trips():
         {"max_frame_length": 1.5},
     ],
 )
-def test_spec_validates_its_fields(kwargs):
+def test_spec_validates_its_fields(kwargs: dict[str, Any]) -> None:
     with pytest.raises(LocalProtocolError):
         FramingSpec(**kwargs)
 
 
-def test_from_wire_accepts_presets_and_maps():
+def test_from_wire_accepts_presets_and_maps() -> None:
     assert FramingSpec.from_wire("be16") is PRESETS["be16"]
     assert FramingSpec.from_wire({}) == DEFAULT
     spec = FramingSpec.from_wire({"length_size": 2, "byte_order": "big"})
@@ -237,7 +243,7 @@ def test_from_wire_accepts_presets_and_maps():
         ({"byte_order": "middle"}, "byte_order"),
     ],
 )
-def test_from_wire_raises_schema_error_with_a_clear_message(value, message):
+def test_from_wire_raises_schema_error_with_a_clear_message(value: object, message: str) -> None:
     with pytest.raises(SchemaError, match=message):
         FramingSpec.from_wire(value)
 
@@ -245,13 +251,15 @@ def test_from_wire_raises_schema_error_with_a_clear_message(value, message):
 # No per-example deadline: the machine is shared, and a slow example is not a wrong one.
 @given(spec=specs, payloads=payload_lists)
 @settings(deadline=None)
-def test_round_trip(spec, payloads):
+def test_round_trip(spec: FramingSpec, payloads: list[bytes]) -> None:
     assert FrameDecoder(spec).feed(encode_frames(payloads, spec)) == payloads
 
 
 @given(spec=specs, payloads=payload_lists, data=st.data())
 @settings(max_examples=200, deadline=None)
-def test_any_chunking_gives_identical_frames(spec, payloads, data):
+def test_any_chunking_gives_identical_frames(
+    spec: FramingSpec, payloads: list[bytes], data: st.DataObject
+) -> None:
     wire = encode_frames(payloads, spec)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=30)))
     decoder = FrameDecoder(spec)
@@ -271,7 +279,9 @@ def test_any_chunking_gives_identical_frames(spec, payloads, data):
     data=st.data(),
 )
 @settings(deadline=None)
-def test_oversize_frame_is_never_delivered(before, oversize, after, data):
+def test_oversize_frame_is_never_delivered(
+    before: list[bytes], oversize: int, after: bytes, data: st.DataObject
+) -> None:
     spec = FramingSpec(max_frame_length=300)
     oversize = max(oversize, 301)
     wire = encode_frames(before, spec) + oversize.to_bytes(4, "little") + after
@@ -287,7 +297,7 @@ def test_oversize_frame_is_never_delivered(before, oversize, after, data):
     assert got == before
 
 
-def test_frame_bytes_missing_tells_a_reader_how_much_completes_the_frame():
+def test_frame_bytes_missing_tells_a_reader_how_much_completes_the_frame() -> None:
     decoder = FrameDecoder()
     assert decoder.frame_bytes_missing == 0
     decoder.receive_data(b"\x0a\x00")
@@ -299,7 +309,7 @@ def test_frame_bytes_missing_tells_a_reader_how_much_completes_the_frame():
     assert decoder.frame_bytes_missing == 0
 
 
-def test_a_read_that_is_exactly_a_body_is_handed_over_without_a_copy():
+def test_a_read_that_is_exactly_a_body_is_handed_over_without_a_copy() -> None:
     body = b"z" * 300_000
     decoder = FrameDecoder()
     assert decoder.feed(len(body).to_bytes(4, "little")) == []

@@ -11,11 +11,13 @@ from engine.session import receive_frames
 from ipc.errors import FrameTooLarge, TruncatedFrame
 
 
-async def test_one_delivery_per_read_holding_every_frame_of_that_read(autojump_clock):
+async def test_one_delivery_per_read_holding_every_frame_of_that_read(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     send, receive = trio.testing.memory_stream_one_way_pair()
     batches: list[list[bytes]] = []
 
-    async def deliver(batch):
+    async def deliver(batch: list[bytes]) -> None:
         batches.append(batch)
 
     wire = encode_frames([b"a", b"bb", b"ccc"])
@@ -29,18 +31,18 @@ async def test_one_delivery_per_read_holding_every_frame_of_that_read(autojump_c
     assert batches == [[b"a", b"bb", b"ccc"], [b"a", b"bb", b"ccc"]]
 
 
-async def test_a_slow_delivery_stops_the_reads(autojump_clock):
+async def test_a_slow_delivery_stops_the_reads(autojump_clock: trio.testing.MockClock) -> None:
     send, receive = trio.testing.lockstep_stream_one_way_pair()
     release = trio.Event()
     got: list[bytes] = []
 
-    async def deliver(batch):
+    async def deliver(batch: list[bytes]) -> None:
         got.extend(batch)
         await release.wait()
 
     second_sent = trio.Event()
 
-    async def send_second():
+    async def send_second() -> None:
         # lockstep: send_all returns only once the reader took the bytes
         await send.send_all(encode_frame(b"second"))
         second_sent.set()
@@ -58,11 +60,11 @@ async def test_a_slow_delivery_stops_the_reads(autojump_clock):
     assert got == [b"first", b"second"]
 
 
-async def test_eof_mid_frame_raises_truncated_frame_after_the_good_frames():
+async def test_eof_mid_frame_raises_truncated_frame_after_the_good_frames() -> None:
     send, receive = trio.testing.memory_stream_one_way_pair()
     got: list[bytes] = []
 
-    async def deliver(batch):
+    async def deliver(batch: list[bytes]) -> None:
         got.extend(batch)
 
     await send.send_all(encode_frame(b"ok") + b"\x09\x00\x00\x00abc")
@@ -72,11 +74,11 @@ async def test_eof_mid_frame_raises_truncated_frame_after_the_good_frames():
     assert got == [b"ok"]
 
 
-async def test_oversize_header_raises_without_waiting_for_more_data():
+async def test_oversize_header_raises_without_waiting_for_more_data() -> None:
     send, receive = trio.testing.memory_stream_one_way_pair()
     got: list[bytes] = []
 
-    async def deliver(batch):
+    async def deliver(batch: list[bytes]) -> None:
         got.extend(batch)
 
     # The stream stays open: the error must come from the data already read.
@@ -86,12 +88,12 @@ async def test_oversize_header_raises_without_waiting_for_more_data():
     assert got == [b"ok"]
 
 
-async def test_small_reads_still_yield_every_frame():
+async def test_small_reads_still_yield_every_frame() -> None:
     send, receive = trio.testing.memory_stream_one_way_pair()
     payloads = [bytes([n]) * n for n in range(40)]
     got: list[bytes] = []
 
-    async def deliver(batch):
+    async def deliver(batch: list[bytes]) -> None:
         got.extend(batch)
 
     await send.send_all(encode_frames(payloads))

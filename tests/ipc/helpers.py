@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 
@@ -52,7 +53,7 @@ class RawEngine:
             elif isinstance(msg, Response) and msg.msgid == msgid:
                 return msg
 
-    async def call(self, msgid: int, method: str, params: dict) -> Response:
+    async def call(self, msgid: int, method: str, params: dict[str, Any]) -> Response:
         await self.write(encode_request(msgid, method, params))
         return await self.response(msgid)
 

@@ -11,6 +11,7 @@ from ipc.codec import (
     MAX_MESSAGE_BYTES,
     BadMessage,
     ErrorInfo,
+    Message,
     MessageDecoder,
     Notification,
     Request,
@@ -29,7 +30,7 @@ from ipc.errors import LocalProtocolError, SchemaError
 from ipc.schema import Ping, Received, Send
 
 # (message, exact bytes): the wire format other languages must produce.
-SIMPLE_CASES = [
+SIMPLE_CASES: list[tuple[Message, bytes]] = [
     (Request(1, "ping", {"token": 7}), b"\x94\x00\x01\xa4ping\x91\x81\xa5token\x07"),
     (Response(1, None, {}), b"\x94\x01\x01\xc0\x80"),
     (
@@ -43,9 +44,9 @@ SIMPLE_CASES = [
 ]
 
 
-def decode_all(decoder: MessageDecoder) -> list[object]:
+def decode_all(decoder: MessageDecoder) -> list[Message | BadMessage]:
     """Every message and BadMessage the buffered bytes produce, in order."""
-    out: list[object] = []
+    out: list[Message | BadMessage] = []
     while True:
         try:
             msg = decoder.next_message()
@@ -58,14 +59,14 @@ def decode_all(decoder: MessageDecoder) -> list[object]:
 
 
 @pytest.mark.parametrize(("msg", "wire"), SIMPLE_CASES)
-def test_encode_gives_exact_bytes(msg, wire):
+def test_encode_gives_exact_bytes(msg: Message, wire: bytes) -> None:
     assert encode(msg) == wire
 
 
 @pytest.mark.parametrize(("msg", "wire"), SIMPLE_CASES)
-def test_decoder_fed_byte_by_byte_yields_the_message_once(msg, wire):
+def test_decoder_fed_byte_by_byte_yields_the_message_once(msg: Message, wire: bytes) -> None:
     decoder = MessageDecoder()
-    seen = []
+    seen: list[Message | BadMessage] = []
     for i in range(len(wire)):
         decoder.receive_data(wire[i : i + 1])
         seen += decode_all(decoder)
@@ -75,24 +76,24 @@ def test_decoder_fed_byte_by_byte_yields_the_message_once(msg, wire):
     assert decoder.buffered_bytes == 0
 
 
-def test_to_wire_and_from_wire_are_inverse():
+def test_to_wire_and_from_wire_are_inverse() -> None:
     for msg, _ in SIMPLE_CASES:
         assert from_wire(to_wire(msg)) == msg
 
 
-def test_decode_command_and_event_give_schema_values():
+def test_decode_command_and_event_give_schema_values() -> None:
     assert decode_command(Request(3, "ping", {"token": 4})) == Ping(token=4)
     event = decode_event(Notification("received", {"session_id": 1, "frames": [b"a"], "at": 1}))
     assert event == Received(session_id=1, frames=[b"a"], at=1)
 
 
-def test_unknown_event_decodes_to_none_and_unknown_method_raises():
+def test_unknown_event_decodes_to_none_and_unknown_method_raises() -> None:
     assert decode_event(Notification("from_the_future", {})) is None
     with pytest.raises(UnknownMethod):
         decode_command(Request(1, "no_such_method", {}))
 
 
-def test_extra_params_keys_are_ignored():
+def test_extra_params_keys_are_ignored() -> None:
     assert decode_command(Request(1, "ping", {"token": 1, "new_field": "x"})) == Ping(token=1)
 
 
@@ -113,21 +114,23 @@ def test_extra_params_keys_are_ignored():
         ([True, 4, "ping", []], None),
     ],
 )
-def test_wrong_shapes_raise_bad_message_with_the_msgid_when_known(obj, msgid):
+def test_wrong_shapes_raise_bad_message_with_the_msgid_when_known(
+    obj: object, msgid: int | None
+) -> None:
     with pytest.raises(BadMessage) as info:
         from_wire(obj)
     assert info.value.msgid == msgid
     assert isinstance(info.value, SchemaError)
 
 
-def test_wrong_param_types_raise_schema_error():
+def test_wrong_param_types_raise_schema_error() -> None:
     with pytest.raises(SchemaError, match="session_id"):
         decode_command(Request(1, "send", {"session_id": "one", "frames": []}))
     with pytest.raises(SchemaError, match="frames"):
         decode_command(Request(1, "send", {"session_id": 1, "frames": ["text, not bytes"]}))
 
 
-def test_garbage_bytes_are_reported_and_the_stream_resyncs():
+def test_garbage_bytes_are_reported_and_the_stream_resyncs() -> None:
     decoder = MessageDecoder()
     decoder.receive_data(b"\xc1\xc1garbage" + encode_request(10, "ping", {}))
     out = decode_all(decoder)
@@ -135,7 +138,7 @@ def test_garbage_bytes_are_reported_and_the_stream_resyncs():
     assert out[-1] == Request(10, "ping", {})
 
 
-def test_oversize_message_is_skipped_whole_and_answerable():
+def test_oversize_message_is_skipped_whole_and_answerable() -> None:
     decoder = MessageDecoder()
     chunk = b"y" * (1024 * 1024)
     big = msgpack.packb([0, 9, "send", [{"session_id": 1, "frames": [chunk] * 20}]])
@@ -152,7 +155,7 @@ def test_oversize_message_is_skipped_whole_and_answerable():
     assert out[1] == Request(6, "ping", {})
 
 
-def test_oversize_length_field_costs_bounded_memory_and_one_error():
+def test_oversize_length_field_costs_bounded_memory_and_one_error() -> None:
     decoder = MessageDecoder()
     # A request whose one frame claims 20 MiB (msgpack checks max_bin_len only once the
     # bin is complete, so our own running total of the message size catches it).
@@ -163,13 +166,14 @@ def test_oversize_length_field_costs_bounded_memory_and_one_error():
         decoder.receive_data(b"z" * 2**20)
         out += decode_all(decoder)
         assert decoder.buffered_bytes <= MAX_MESSAGE_BYTES + 2**20
-    assert [type(x) for x in out] == [BadMessage] and out[0].msgid == 13
+    (error,) = out
+    assert isinstance(error, BadMessage) and error.msgid == 13
     assert decoder.buffered_bytes == 0
     decoder.receive_data(encode_request(14, "ping", {}))
     assert decode_all(decoder) == [Request(14, "ping", {})]
 
 
-def test_deep_nesting_is_an_error_for_that_message_only():
+def test_deep_nesting_is_an_error_for_that_message_only() -> None:
     decoder = MessageDecoder()
     deep = b"\x94\x00\x0b\xa4ping" + b"\x91" * 5000 + b"\x01"
     decoder.receive_data(deep + encode_request(12, "ping", {}))
@@ -178,7 +182,7 @@ def test_deep_nesting_is_an_error_for_that_message_only():
     assert out[1:] == [Request(12, "ping", {})]
 
 
-def test_implausible_container_header_does_not_swallow_the_stream():
+def test_implausible_container_header_does_not_swallow_the_stream() -> None:
     decoder = MessageDecoder()
     decoder.receive_data(b"\xdd\xff\xff\xff\xff" + encode_request(15, "ping", {}))
     out = decode_all(decoder)
@@ -186,14 +190,15 @@ def test_implausible_container_header_does_not_swallow_the_stream():
     assert all(isinstance(x, BadMessage) for x in out[:-1])
 
 
-def test_array_over_the_limit_is_rejected():
+def test_array_over_the_limit_is_rejected() -> None:
     decoder = MessageDecoder()
     decoder.receive_data(msgpack.packb([0, 1, "send", [{"frames": [b""] * (MAX_ARRAY_LEN + 1)}]]))
     out = decode_all(decoder)
-    assert [type(x) for x in out] == [BadMessage] and out[0].msgid == 1
+    (error,) = out
+    assert isinstance(error, BadMessage) and error.msgid == 1
 
 
-def test_encoding_too_large_a_message_is_a_local_error():
+def test_encoding_too_large_a_message_is_a_local_error() -> None:
     with pytest.raises(LocalProtocolError):
         encode_request(1, "send", Send(session_id=1, frames=[b"x" * MAX_MESSAGE_BYTES]).to_params())
     with pytest.raises(LocalProtocolError):
@@ -204,7 +209,7 @@ def test_encoding_too_large_a_message_is_a_local_error():
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=2000), cut=st.integers(min_value=1, max_value=64))
-def test_fuzz_decoder_yields_messages_or_bad_message_only(data, cut):
+def test_fuzz_decoder_yields_messages_or_bad_message_only(data: bytes, cut: int) -> None:
     decoder = MessageDecoder()
     for i in range(0, len(data), cut):
         decoder.receive_data(data[i : i + cut])
@@ -228,7 +233,9 @@ msgpack_values = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(value=msgpack_values, prefix=st.sampled_from([[], [0, 1], [1, 1], [2], [0, 1, "ping"]]))
-def test_fuzz_structured_values_yield_messages_or_bad_message(value, prefix):
+def test_fuzz_structured_values_yield_messages_or_bad_message(
+    value: object, prefix: list[object]
+) -> None:
     decoder = MessageDecoder()
     decoder.receive_data(msgpack.packb([*prefix, value]) + encode_request(99, "ping", {}))
     out = decode_all(decoder)
@@ -241,15 +248,15 @@ def test_fuzz_structured_values_yield_messages_or_bad_message(value, prefix):
     frames=st.lists(st.binary(max_size=300), max_size=50),
     splits=st.lists(st.integers(min_value=0, max_value=20000), max_size=8),
 )
-def test_round_trip_for_any_split_of_the_bytes(frames, splits):
-    msgs = [
+def test_round_trip_for_any_split_of_the_bytes(frames: list[bytes], splits: list[int]) -> None:
+    msgs: list[Message] = [
         Request(1, "send", {"session_id": 1, "frames": frames}),
         Notification("received", {"session_id": 2, "frames": frames, "at": 1.5}),
         Response(1, None, {"frames": len(frames)}),
     ]
     data = b"".join(encode(m) for m in msgs)
     decoder = MessageDecoder()
-    out = []
+    out: list[Message | BadMessage] = []
     last = 0
     for cut in sorted({min(s, len(data)) for s in splits} | {len(data)}):
         decoder.receive_data(data[last:cut])

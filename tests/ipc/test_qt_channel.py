@@ -5,16 +5,21 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QProcess, QTimer
+from pytestqt.qtbot import QtBot
 
 from ipc.qt_channel import EngineChannel
 from ipc.rpc import CommandFailed
-from ipc.schema import Close, Closed, Hello, Open, Ping, Received, Send
+from ipc.schema import Close, Closed, Command, Hello, Open, Ping, Received, Send
 
 LISTENING = "framewire demo server listening on "
 TIMEOUT_MS = 20_000
+
+#: What the ``engine`` fixture yields.
+Engine = tuple[QProcess, EngineChannel]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,7 @@ def demo_port() -> Iterator[int]:
 
 
 @pytest.fixture
-def engine(qtbot) -> Iterator[tuple[QProcess, EngineChannel]]:
+def engine(qtbot: QtBot) -> Iterator[tuple[QProcess, EngineChannel]]:
     """An engine QProcess with its channel, hello received; its stdin closed at the end."""
     process = QProcess()
     process.setProgram(sys.executable)
@@ -55,9 +60,9 @@ def engine(qtbot) -> Iterator[tuple[QProcess, EngineChannel]]:
     assert process.exitCode() == 0
 
 
-def call(qtbot, channel: EngineChannel, command) -> object:
+def call(qtbot: QtBot, channel: EngineChannel, command: Command) -> Any:
     """Request and wait for the callback; return the result (fail on error)."""
-    box: list[object] = []
+    box: list[tuple[Any, CommandFailed | None]] = []
     channel.request(command, lambda result, error: box.append((result, error)))
     qtbot.waitUntil(lambda: bool(box), timeout=TIMEOUT_MS)
     result, error = box[0]
@@ -65,7 +70,7 @@ def call(qtbot, channel: EngineChannel, command) -> object:
     return result
 
 
-def test_classic_exchange_over_qprocess(qtbot, engine, demo_port):
+def test_classic_exchange_over_qprocess(qtbot: QtBot, engine: Engine, demo_port: int) -> None:
     _, channel = engine
     events: list[object] = []
     channel.events_received.connect(events.extend)
@@ -86,7 +91,7 @@ def test_classic_exchange_over_qprocess(qtbot, engine, demo_port):
     assert call(qtbot, channel, Ping(token=9))["token"] == 9
 
 
-def test_error_response_reaches_the_callback(qtbot, engine):
+def test_error_response_reaches_the_callback(qtbot: QtBot, engine: Engine) -> None:
     _, channel = engine
     box: list[tuple[object, CommandFailed | None]] = []
     channel.request(Send(session_id=777, frames=[b"x"]), lambda r, e: box.append((r, e)))
@@ -95,7 +100,9 @@ def test_error_response_reaches_the_callback(qtbot, engine):
     assert result is None and error is not None and error.type == "UnknownSession"
 
 
-def test_flood_arrives_in_order_without_starving_the_event_loop(qtbot, engine, demo_port):
+def test_flood_arrives_in_order_without_starving_the_event_loop(
+    qtbot: QtBot, engine: Engine, demo_port: int
+) -> None:
     _, channel = engine
     count = 300_000
     expected = [0]
@@ -128,7 +135,9 @@ def test_flood_arrives_in_order_without_starving_the_event_loop(qtbot, engine, d
     assert ticks_during_flood[-1] - ticks_during_flood[0] > 10  # the loop kept turning
 
 
-def test_close_fails_pending_requests_with_engine_gone(qtbot, engine, demo_port):
+def test_close_fails_pending_requests_with_engine_gone(
+    qtbot: QtBot, engine: Engine, demo_port: int
+) -> None:
     _, channel = engine
     sid = call(qtbot, channel, Open(host="127.0.0.1", port=demo_port))["session_id"]
     call(qtbot, channel, Send(session_id=sid, frames=[b"!stall"]))

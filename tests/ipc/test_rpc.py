@@ -22,7 +22,7 @@ def received(frames: list[bytes]) -> bytes:
     return encode_notification("received", {"session_id": 1, "frames": frames, "at": 0.0})
 
 
-def test_request_round_trip_completes_with_the_command():
+def test_request_round_trip_completes_with_the_command() -> None:
     conn = ClientConnection()
     msgid, data = conn.start_request(Ping(token=5))
     assert msgpack.unpackb(data) == [0, msgid, "ping", [{"token": 5}]]
@@ -32,7 +32,7 @@ def test_request_round_trip_completes_with_the_command():
     assert conn.pending == 0
 
 
-def test_msgids_are_distinct_and_errors_become_failed():
+def test_msgids_are_distinct_and_errors_become_failed() -> None:
     conn = ClientConnection()
     first, _ = conn.start_request(Ping())
     second, _ = conn.start_request(Ping())
@@ -47,7 +47,7 @@ def test_msgids_are_distinct_and_errors_become_failed():
     )
 
 
-def test_a_forgotten_request_reports_its_late_response_as_unmatched():
+def test_a_forgotten_request_reports_its_late_response_as_unmatched() -> None:
     conn = ClientConnection()
     msgid, _ = conn.start_request(Ping())
     conn.forget(msgid)
@@ -56,7 +56,7 @@ def test_a_forgotten_request_reports_its_late_response_as_unmatched():
     assert isinstance(outcome, Unmatched)
 
 
-def test_events_are_typed_with_their_credit_cost_and_unknown_events_skipped():
+def test_events_are_typed_with_their_credit_cost_and_unknown_events_skipped() -> None:
     conn = ClientConnection()
     conn.receive_data(encode_notification("from_a_newer_engine", {}))
     conn.receive_data(received([b"abc", b""]))
@@ -70,7 +70,7 @@ def test_events_are_typed_with_their_credit_cost_and_unknown_events_skipped():
     assert credit_cost(closed) == 0
 
 
-def test_bad_events_are_malformed_and_decoding_continues():
+def test_bad_events_are_malformed_and_decoding_continues() -> None:
     conn = ClientConnection()
     conn.receive_data(encode_notification("received", {"session_id": "x"}) + b"\xc1")
     conn.receive_data(received([b"ok"]))
@@ -78,7 +78,7 @@ def test_bad_events_are_malformed_and_decoding_continues():
     assert [type(o) for o in outcomes] == [Malformed, Malformed, EventReceived]
 
 
-def test_acks_are_sent_once_a_quarter_of_the_window_was_consumed():
+def test_acks_are_sent_once_a_quarter_of_the_window_was_consumed() -> None:
     conn = ClientConnection()
     assert conn.consumed(1000) is None  # no credit mode yet: nothing to ack
     conn.start_request(FlowControl(window_bytes=4000))

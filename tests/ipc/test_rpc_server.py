@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -38,7 +40,8 @@ from tools.demo_server import serve_demo
 async def open_echo_session(engine: RawEngine, port: int) -> int:
     response = await engine.call(1000, "open", {"host": "127.0.0.1", "port": port})
     assert response.error is None
-    return response.result["session_id"]
+    session_id: int = response.result["session_id"]
+    return session_id
 
 
 async def assert_still_serving(engine: RawEngine, session_id: int, msgid: int) -> None:
@@ -59,7 +62,9 @@ async def assert_still_serving(engine: RawEngine, session_id: int, msgid: int) -
 
 
 @pytest.fixture
-async def setup(nursery, tmp_path):
+async def setup(
+    nursery: trio.Nursery, tmp_path: Path
+) -> AsyncIterator[tuple[RawEngine, int, Path]]:
     """An engine (stderr to a file) with one live echo session."""
     port = await nursery.start(serve_demo)
     log = tmp_path / "engine-stderr.txt"
@@ -68,6 +73,9 @@ async def setup(nursery, tmp_path):
             session_id = await open_echo_session(engine, port)
             yield engine, session_id, log
 
+
+#: What ``setup`` yields: the engine, its echo session, its stderr file.
+Setup = tuple[RawEngine, int, Path]
 
 # (what, bytes to write, msgid answered or None, error type)
 BAD_REQUESTS = [
@@ -107,7 +115,9 @@ BAD_REQUESTS = [
     ("raw", "error_type"),
     [pytest.param(raw, err, id=what) for what, raw, _, err in BAD_REQUESTS],
 )
-async def test_bad_request_gets_an_error_response_and_nothing_else_breaks(setup, raw, error_type):
+async def test_bad_request_gets_an_error_response_and_nothing_else_breaks(
+    setup: Setup, raw: bytes, error_type: str | None
+) -> None:
     engine, session_id, _ = setup
     with trio.fail_after(30):
         assert len(raw) <= MAX_MESSAGE_BYTES or error_type == "BadMessage"
@@ -129,7 +139,9 @@ async def test_bad_request_gets_an_error_response_and_nothing_else_breaks(setup,
         pytest.param(msgpack.packb([1, 5, None, {}]), id="a response from the controller"),
     ],
 )
-async def test_bad_input_without_msgid_is_a_stderr_line_and_nothing_else_breaks(setup, raw):
+async def test_bad_input_without_msgid_is_a_stderr_line_and_nothing_else_breaks(
+    setup: Setup, raw: bytes
+) -> None:
     engine, session_id, log = setup
     with trio.fail_after(30):
         await engine.write(raw)
@@ -138,17 +150,22 @@ async def test_bad_input_without_msgid_is_a_stderr_line_and_nothing_else_breaks(
     assert any(word in log.read_text() for word in ("bad message", "ignoring")), log.read_text()
 
 
-async def test_truncated_message_then_eof_is_logged_and_the_engine_exits_cleanly(tmp_path):
+async def test_truncated_message_then_eof_is_logged_and_the_engine_exits_cleanly(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "engine-stderr.txt"
     with log.open("wb") as stderr, trio.fail_after(20):
         async with open_raw_engine(stderr=stderr.fileno()) as engine:
             await engine.write(encode_request(3, "ping", {"token": 1})[:-3])
+            assert engine.process.stdin is not None
             await engine.process.stdin.aclose()
             assert await engine.process.wait() == 0
     assert "mid-message" in log.read_text()
 
 
-async def test_a_result_too_large_for_one_message_is_an_error_response(nursery):
+async def test_a_result_too_large_for_one_message_is_an_error_response(
+    nursery: trio.Nursery,
+) -> None:
     # Labels are the controller's own strings: enough long ones make the session list
     # larger than one IPC message may be.
     port = await nursery.start(serve_demo)
@@ -167,7 +184,7 @@ async def test_a_result_too_large_for_one_message_is_an_error_response(nursery):
             assert pong.error is None and pong.result["token"] == 101
 
 
-async def test_a_truncated_message_completed_later_is_answered(setup):
+async def test_a_truncated_message_completed_later_is_answered(setup: Setup) -> None:
     engine, _, _ = setup
     raw = encode_request(31, "ping", {"token": 31})
     with trio.fail_after(20):
@@ -177,7 +194,7 @@ async def test_a_truncated_message_completed_later_is_answered(setup):
         assert response.result["token"] == 31
 
 
-async def test_shutdown_answers_then_exits(nursery):
+async def test_shutdown_answers_then_exits(nursery: trio.Nursery) -> None:
     port = await nursery.start(serve_demo)
     with trio.fail_after(20):
         async with open_raw_engine() as engine:
@@ -186,12 +203,15 @@ async def test_shutdown_answers_then_exits(nursery):
             assert response.error is None and response.result == {}
             methods = []
             while (msg := await engine.next_message()) is not None:
-                methods.append(msg.method)
+                if isinstance(msg, Notification):
+                    methods.append(msg.method)
             assert "closed" in methods  # the session was closed and the event flushed
             assert await engine.process.wait() == 0
 
 
-async def test_after_eof_sessions_close_without_waiting_for_a_reader(nursery, mock_clock):
+async def test_after_eof_sessions_close_without_waiting_for_a_reader(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
     # The clock stands still: a session waiting (FINAL_EVENT_GRACE_SECONDS) to hand its
     # Closed event to a reader that is gone would never finish.
     port = await nursery.start(serve_demo)
@@ -209,7 +229,7 @@ async def test_after_eof_sessions_close_without_waiting_for_a_reader(nursery, mo
             encode_request(msgid, "open", {"host": "127.0.0.1", "port": port})
         )
     decoder = MessageDecoder()
-    answered = set()
+    answered: set[int] = set()
     while len(answered) < count:
         decoder.receive_data(await controller.receive_some())
         for msg in decoder:
@@ -224,7 +244,9 @@ async def test_after_eof_sessions_close_without_waiting_for_a_reader(nursery, mo
         mock_clock.jump(2 * FINAL_EVENT_GRACE_SECONDS + 1)  # let a failed run end
 
 
-async def test_a_controller_that_never_reads_its_replies_stops_being_read(nursery):
+async def test_a_controller_that_never_reads_its_replies_stops_being_read(
+    nursery: trio.Nursery,
+) -> None:
     # Lockstep streams: the engine's writes wait for a reader that never comes, and the
     # controller's send_all returns only once the engine has read the request.
     engine_side, controller = trio.testing.lockstep_stream_pair()
@@ -245,7 +267,7 @@ async def test_a_controller_that_never_reads_its_replies_stops_being_read(nurser
     nursery.cancel_scope.cancel()
 
 
-async def test_hello_comes_first_and_matches_get_api_info():
+async def test_hello_comes_first_and_matches_get_api_info() -> None:
     with trio.fail_after(20):
         async with open_raw_engine() as engine:
             info = await engine.call(1, "get_api_info", {})
@@ -255,7 +277,7 @@ async def test_hello_comes_first_and_matches_get_api_info():
             assert "le32" in info.result["framing_presets"]
 
 
-def test_api_info_cli_prints_json():
+def test_api_info_cli_prints_json() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "engine", "--api-info"],
         capture_output=True,
@@ -274,7 +296,7 @@ def cost(frames: list[bytes]) -> int:
     return sum(map(len, frames)) + FRAME_CREDIT_OVERHEAD * len(frames)
 
 
-async def test_credit_window_holds_data_but_not_responses(nursery):
+async def test_credit_window_holds_data_but_not_responses(nursery: trio.Nursery) -> None:
     port = await nursery.start(serve_demo)
     count = 100_000
     with trio.fail_after(30):
@@ -307,7 +329,7 @@ async def test_credit_window_holds_data_but_not_responses(nursery):
                     pending = [msg.params["frames"]]
 
 
-async def test_a_flood_of_garbage_costs_few_stderr_lines(setup):
+async def test_a_flood_of_garbage_costs_few_stderr_lines(setup: Setup) -> None:
     engine, session_id, log = setup
     with trio.fail_after(30):
         await engine.write(b"\x00" * 200_000)  # 200,000 bad "messages" (fixint 0)

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import trio
@@ -16,6 +18,7 @@ from ipc.schema import (
     Abort,
     Close,
     Closed,
+    Event,
     GetApiInfo,
     ListSessions,
     Open,
@@ -23,13 +26,19 @@ from ipc.schema import (
     Received,
     Send,
 )
-from ipc.trio_channel import connect_stream, open_engine_process
+from ipc.trio_channel import EngineClient, connect_stream, open_engine_process
 from tools.demo_server import CLASSIC_REPLY_PREFIX, serve_demo
 
 FRAME_SIZE = 100
 
 
-async def frames_of(client, session_id: int, count: int) -> list[bytes]:
+def process_of(client: EngineClient) -> trio.Process:
+    """The engine process of a client from ``open_engine_process``."""
+    assert client.process is not None
+    return client.process
+
+
+async def frames_of(client: EngineClient, session_id: int, count: int) -> list[bytes]:
     """Collect ``count`` frames received on ``session_id``."""
     frames: list[bytes] = []
     async for event in client.events():
@@ -40,7 +49,7 @@ async def frames_of(client, session_id: int, count: int) -> list[bytes]:
     raise AssertionError("events ended early")
 
 
-async def check_sequence(events, session_id: int, count: int) -> None:
+async def check_sequence(events: AsyncIterator[Event], session_id: int, count: int) -> None:
     """Every frame 0..count-1 arrives exactly once, in order (sequence-numbered payloads)."""
     expected = 0
     async for event in events:
@@ -54,13 +63,13 @@ async def check_sequence(events, session_id: int, count: int) -> None:
     assert expected == count
 
 
-async def test_classic_exchange_open_send_receive_close(nursery):
+async def test_classic_exchange_open_send_receive_close(nursery: trio.Nursery) -> None:
     port = await nursery.start(
         lambda task_status: serve_demo(mode="classic", task_status=task_status)
     )
     with trio.fail_after(20):
         async with open_engine_process() as client:
-            assert client.hello.pid == client.process.pid
+            assert client.hello.pid == process_of(client).pid
             opened = await client.call(Open(host="127.0.0.1", port=port))
             sid = opened["session_id"]
             assert opened["peer"] == f"127.0.0.1:{port}"
@@ -76,7 +85,7 @@ async def test_classic_exchange_open_send_receive_close(nursery):
                     break
 
 
-async def test_errors_come_back_as_command_failed(nursery):
+async def test_errors_come_back_as_command_failed(nursery: trio.Nursery) -> None:
     with trio.fail_after(20):
         async with open_engine_process() as client:
             with pytest.raises(CommandFailed) as info:
@@ -92,7 +101,7 @@ async def test_errors_come_back_as_command_failed(nursery):
             assert (await client.call(Ping(token=3)))["token"] == 3
 
 
-async def test_many_sessions_at_once(nursery):
+async def test_many_sessions_at_once(nursery: trio.Nursery) -> None:
     port = await nursery.start(serve_demo)
     sessions = 200
     with trio.fail_after(30):
@@ -120,7 +129,9 @@ async def test_many_sessions_at_once(nursery):
             assert all(echoes[sid] == labels[sid][1:].encode() for sid in ids)
 
 
-async def test_a_million_sequence_numbered_frames_arrive_complete_and_in_order(nursery):
+async def test_a_million_sequence_numbered_frames_arrive_complete_and_in_order(
+    nursery: trio.Nursery,
+) -> None:
     count = 1_000_000
     port = await nursery.start(serve_demo)
     with trio.fail_after(60):
@@ -143,14 +154,16 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-async def test_stalled_controller_leaves_engine_rss_bounded_and_loses_nothing(nursery):
+async def test_stalled_controller_leaves_engine_rss_bounded_and_loses_nothing(
+    nursery: trio.Nursery,
+) -> None:
     count = 1_000_000  # 100 MB of frames: far more than every buffer on the way together
     port = await nursery.start(serve_demo)
     with trio.fail_after(60):
         # window_bytes=None: pipe back-pressure only; the reader stops reading the pipe
         # as soon as the small event queue is full, as a hung controller would.
         async with open_engine_process(window_bytes=None) as client:
-            pid = client.process.pid
+            pid = process_of(client).pid
             sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
             before = rss_kib(pid)
             await client.call(Send(session_id=sid, frames=[b"!stream %d %d" % (count, FRAME_SIZE)]))
@@ -161,7 +174,7 @@ async def test_stalled_controller_leaves_engine_rss_bounded_and_loses_nothing(nu
             await check_sequence(client.events(), sid, count)
 
 
-async def test_ping_is_answered_while_a_send_waits_on_a_stalled_peer(nursery):
+async def test_ping_is_answered_while_a_send_waits_on_a_stalled_peer(nursery: trio.Nursery) -> None:
     port = await nursery.start(serve_demo)
     with trio.fail_after(30):
         async with open_engine_process() as client:
@@ -185,14 +198,17 @@ async def test_ping_is_answered_while_a_send_waits_on_a_stalled_peer(nursery):
 
 
 @pytest.mark.parametrize("flooding", [False, True], ids=["idle", "flooding"])
-async def test_closing_the_pipe_ends_the_engine_with_sessions_open(nursery, flooding):
+async def test_closing_the_pipe_ends_the_engine_with_sessions_open(
+    nursery: trio.Nursery, flooding: bool
+) -> None:
     port = await nursery.start(serve_demo)
     with trio.fail_after(30):
         async with open_engine_process(window_bytes=None) as client:
             sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
             if flooding:  # the engine's writer is blocked on a full pipe nobody reads
                 await client.call(Send(session_id=sid, frames=[b"!stream 10000000"]))
-            process = client.process
+            process = process_of(client)
+            assert process.stdin is not None
             await process.stdin.aclose()  # the controller is gone
             start = time.monotonic()
             await process.wait()
@@ -202,7 +218,7 @@ async def test_closing_the_pipe_ends_the_engine_with_sessions_open(nursery, floo
             os.kill(process.pid, 0)
 
 
-async def test_stray_print_goes_to_stderr_not_the_ipc_stream(tmp_path):
+async def test_stray_print_goes_to_stderr_not_the_ipc_stream(tmp_path: Path) -> None:
     # The engine's hello is built after stdout was taken over; a print there must not
     # corrupt the stream.
     script = (
@@ -223,10 +239,11 @@ async def test_stray_print_goes_to_stderr_not_the_ipc_stream(tmp_path):
     assert "stray print from a library" in log.read_text()
 
 
-async def test_connect_stream_works_over_any_trio_stream():
+async def test_connect_stream_works_over_any_trio_stream() -> None:
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "engine", "--stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
+    assert process.stdio is not None and process.stdin is not None
     try:
         with trio.fail_after(20):
             async with connect_stream(process.stdio) as client:
@@ -241,7 +258,7 @@ async def test_connect_stream_works_over_any_trio_stream():
             await process.wait()
 
 
-async def test_engine_dying_fails_pending_calls_and_ends_events(nursery):
+async def test_engine_dying_fails_pending_calls_and_ends_events(nursery: trio.Nursery) -> None:
     port = await nursery.start(serve_demo)
     with trio.fail_after(30):
         async with open_engine_process() as client:
@@ -257,14 +274,14 @@ async def test_engine_dying_fails_pending_calls_and_ends_events(nursery):
             async with trio.open_nursery() as inner:
                 inner.start_soon(blocked_send)
                 await trio.testing.wait_all_tasks_blocked()
-                client.process.kill()
+                process_of(client).kill()
             assert outcome[0].type == "EngineGone"
             assert [event async for event in client.events() if isinstance(event, Received)] == []
             with pytest.raises(CommandFailed):
                 await client.call(Ping())
 
 
-async def test_shutdown_closes_sessions_and_the_engine_exits(nursery):
+async def test_shutdown_closes_sessions_and_the_engine_exits(nursery: trio.Nursery) -> None:
     port = await nursery.start(serve_demo)
     with trio.fail_after(30):
         async with open_engine_process() as client:
@@ -274,4 +291,4 @@ async def test_shutdown_closes_sessions_and_the_engine_exits(nursery):
                 e async for e in client.events() if isinstance(e, Closed) and e.session_id == sid
             ]
             assert [c.by for c in closed] == ["local"]
-            assert await client.process.wait() == 0
+            assert await process_of(client).wait() == 0
