@@ -22,6 +22,7 @@ Timeouts are the caller's (``trio.fail_after``); a cancelled ``call`` forgets it
 
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
 import sys
@@ -126,7 +127,8 @@ class EngineClient:
         await self._send(self._conn.notification(command))
 
     async def events(self) -> AsyncIterator[Event]:
-        """Every event after the hello, in order; ends when the engine's stream ends.
+        """Every event after the hello, in order; ends when the engine's stream ends
+        (also when it died: what it sent before is handed out first).
 
         Each event counts as consumed (and is acknowledged under credit flow control)
         when it is handed out. Iterate from one task at a time.
@@ -134,7 +136,10 @@ class EngineClient:
         async for event, cost in self._events_receive:
             ack = self._conn.consumed(cost)
             if ack is not None:
-                await self._send(ack)
+                # A dead engine needs no ack: the events it sent before dying are still
+                # handed out, then the iteration ends (``call`` reports EngineGone).
+                with contextlib.suppress(CommandFailed):
+                    await self._send(ack)
             yield event
 
     async def shutdown(self) -> None:

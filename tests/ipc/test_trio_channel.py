@@ -13,6 +13,13 @@ import pytest
 import trio
 import trio.testing
 
+from engine.rpc_server import hello
+from ipc.codec import (
+    MessageDecoder,
+    Request,
+    encode_notification,
+    encode_response,
+)
 from ipc.rpc import CommandFailed
 from ipc.schema import (
     Abort,
@@ -292,3 +299,31 @@ async def test_shutdown_closes_sessions_and_the_engine_exits(nursery: trio.Nurse
             ]
             assert [c.by for c in closed] == ["local"]
             assert await process_of(client).wait() == 0
+
+
+async def test_events_already_read_are_handed_out_after_the_engine_died() -> None:
+    # A fake engine over memory streams: hello, the flow_control reply, a few data events,
+    # then it dies (its end of both directions closed). Handing out those events acks
+    # them, and an ack to a dead engine must not turn the end of events into an error.
+    window = 4096
+    client_end, engine_end = trio.testing.memory_stream_pair()
+    frames = [b"x" * (window // 4)]
+    decoder = MessageDecoder()
+
+    async def fake_engine() -> None:
+        await engine_end.send_all(encode_notification("hello", hello(clock_offset=0.0).to_params()))
+        while (request := decoder.next_message()) is None:
+            decoder.receive_data(await engine_end.receive_some())
+        assert isinstance(request, Request) and request.method == "flow_control"
+        await engine_end.send_all(encode_response(request.msgid, None, {"window_bytes": window}))
+        for _ in range(3):
+            event = Received(session_id=1, frames=frames, at=0.0)
+            await engine_end.send_all(encode_notification(event.METHOD, event.to_params()))
+        await engine_end.aclose()
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fake_engine)
+            async with connect_stream(client_end, window_bytes=window) as client:
+                got = [event async for event in client.events()]
+    assert got == [Received(session_id=1, frames=frames, at=0.0)] * 3
