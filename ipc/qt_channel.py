@@ -1,9 +1,12 @@
 """Qt controller client: MessagePack-RPC to the engine over a QIODevice (the GUI's QProcess).
 
-The only Qt import in ``ipc/``. It never blocks the GUI thread: bytes are read on
-``readyRead``, decoded with a per-turn time budget (the rest continues on the next turn
-via ``QTimer.singleShot(0)``), and delivered as one ``events_received(list)`` signal per
-turn, so a flood of frames costs the event loop a bounded slice per turn.
+The only Qt import in ``ipc/``. It never blocks the GUI thread: on ``readyRead`` it
+reads the device in chunks of ``READ_CHUNK_BYTES``, only as the decoder runs out (so the
+decoder's buffer stays small and appending to it never copies megabytes), and decodes with
+a per-turn time budget that also covers the slots handling the events (they are emitted
+in lists of about ``EMIT_COST_BYTES`` of credit). The rest continues after a precise
+``YIELD_MS`` timer, which leaves the event loop an idle gap for timers and painting, so a
+flood of frames costs the event loop a bounded slice per turn.
 
 Flow control: ``QProcess`` reads its pipe eagerly into an unbounded buffer, so pipe
 back-pressure alone cannot protect the GUI. After ``hello`` the channel asks the engine
@@ -21,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QIODevice, QObject, QTimer, Signal
+from PySide6.QtCore import QIODevice, QObject, Qt, QTimer, Signal
 
 from ipc.codec import ErrorInfo
 from ipc.rpc import (
@@ -36,11 +39,27 @@ from ipc.rpc import (
 )
 from ipc.schema import Command, Event, FlowControl, Hello
 
-__all__ = ["TURN_BUDGET_SECONDS", "EngineChannel", "ResultCallback"]
+__all__ = [
+    "EMIT_COST_BYTES",
+    "READ_CHUNK_BYTES",
+    "TURN_BUDGET_SECONDS",
+    "YIELD_MS",
+    "EngineChannel",
+    "ResultCallback",
+]
 
 #: Decoding work per event-loop turn. Half of a 60 Hz frame, so an animation keeps its
 #: frame rate while a flood is decoded in the remaining turns.
 TURN_BUDGET_SECONDS = 0.008
+
+#: Bytes read from the device at a time, when the decoder needs more.
+READ_CHUNK_BYTES = 256 * 1024
+#: Events are emitted once they carry this much flow-control credit, so the time spent in
+#: the slots is inside the turn's budget check (one 8,192-frame batch is about 1 MB).
+EMIT_COST_BYTES = 64 * 1024
+#: The pause between turns while bytes are left: a zero-delay timer would run the next turn
+#: right after any due timer, leaving no idle gap; 1 ms costs little throughput.
+YIELD_MS = 1
 
 #: ``callback(result, error)``: exactly one of them is not None (result may be ``{}``).
 ResultCallback = Callable[[Any, CommandFailed | None], None]
@@ -52,7 +71,8 @@ class EngineChannel(QObject):
     Signals:
         hello_received(Hello): the engine's handshake; credit flow control is requested
             right after it.
-        events_received(list[Event]): the events decoded in one turn, in order.
+        events_received(list[Event]): decoded events, in order (a turn emits one list
+            per ``EMIT_COST_BYTES`` of data events, and before each response callback).
         protocol_error(str): the engine sent something that is not valid protocol (the
             channel keeps going; the supervisor may choose to restart the engine).
     """
@@ -78,6 +98,11 @@ class EngineChannel(QObject):
         self._hello: Hello | None = None
         self._drain_scheduled = False
         self._closed = False
+        self._yield_timer = QTimer(self)
+        self._yield_timer.setSingleShot(True)
+        self._yield_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._yield_timer.setInterval(YIELD_MS)
+        self._yield_timer.timeout.connect(self._drain)
         device.readyRead.connect(self._on_ready_read)
 
     @property
@@ -119,6 +144,7 @@ class EngineChannel(QObject):
         if self._closed:
             return
         self._closed = True
+        self._yield_timer.stop()
         self._device.readyRead.disconnect(self._on_ready_read)
         callbacks, self._callbacks = self._callbacks, {}
         error = CommandFailed(ErrorInfo("EngineGone", "the engine process ended"))
@@ -134,17 +160,16 @@ class EngineChannel(QObject):
             self._device.write(data)
 
     def _on_ready_read(self) -> None:
-        self._conn.receive_data(bytes(self._device.readAll().data()))
         if not self._drain_scheduled:
             self._drain()
 
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled and not self._closed:
             self._drain_scheduled = True
-            QTimer.singleShot(0, self._drain)
+            self._yield_timer.start()
 
     def _drain(self) -> None:
-        """Decode for at most one turn's budget; emit the events; defer the rest."""
+        """Read, decode and emit for about one turn's budget; defer the rest."""
         self._drain_scheduled = False
         if self._closed:
             return
@@ -156,6 +181,9 @@ class EngineChannel(QObject):
             while time.perf_counter() < deadline:
                 outcome = self._conn.next_outcome()
                 if outcome is None:
+                    if self._device.bytesAvailable() > 0:
+                        self._conn.receive_data(bytes(self._device.read(READ_CHUNK_BYTES).data()))
+                        continue
                     finished = True
                     break
                 if isinstance(outcome, EventReceived):
@@ -165,6 +193,8 @@ class EngineChannel(QObject):
                     else:
                         events.append(outcome.event)
                         cost += outcome.cost
+                        if cost >= EMIT_COST_BYTES:
+                            events, cost = self._flush(events, cost)
                 elif isinstance(outcome, Completed | Failed):
                     events, cost = self._flush(events, cost)
                     self._complete(outcome)
