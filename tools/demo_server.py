@@ -133,7 +133,7 @@ def sequence_frames(count: int, size: int, spec: FramingSpec, *, start: int = 0)
         return
     offset = len(header) + _SEQUENCE_BYTES - 1  # position of the last sequence byte
     per_block = min(256, STREAM_CHUNK_BYTES // stride)
-    chunk: list[bytes] = []
+    chunk: list[bytearray] = []
     chunk_bytes = 0
     number = start
     while number < end:
