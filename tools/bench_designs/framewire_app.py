@@ -38,7 +38,15 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ipc import schema
-from tools.bench_designs.probe import POLL_MS, Harness, Sleep, Step, Until, parse_args
+from tools.bench_designs.probe import (
+    POLL_MS,
+    Harness,
+    Sleep,
+    Step,
+    Until,
+    parse_args,
+    precise_single_shot,
+)
 from tools.bench_designs.scenario import BLOCK_SECONDS, FLOOD_FRAME_SIZE
 
 DESIGN = "framewire"
@@ -148,7 +156,7 @@ class FramewireHarness(Harness):
     def _stop_engine_for(self, seconds: float) -> None:
         pid = self._engine_pid()
         os.kill(pid, signal.SIGSTOP)
-        QTimer.singleShot(round(seconds * 1000), lambda: _continue(pid))
+        precise_single_shot(self, seconds, lambda: _continue(pid))
 
     # -- what the GUI saw ------------------------------------------------------------
 

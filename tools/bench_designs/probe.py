@@ -52,6 +52,21 @@ def parse_args(description: str) -> argparse.Namespace:
     return args
 
 
+def precise_single_shot(parent: QObject, seconds: float, callback: Callable[[], None]) -> QTimer:
+    """Call ``callback`` once, ``seconds`` from now, to the millisecond.
+
+    ``QTimer.singleShot`` is coarse (it may fire 5% early or late): the designs' phases
+    would not line up on the chart, nor would a 1 s SIGSTOP last 1 s.
+    """
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(callback)
+    timer.timeout.connect(timer.deleteLater)
+    timer.start(round(seconds * 1000))
+    return timer
+
+
 class CircleWidget(QWidget):
     """A dot going round a circle: the classic sample's proof that the loop is alive."""
 
@@ -229,7 +244,7 @@ class Harness(QObject):
         if step is None:
             self._finish()
         elif isinstance(step, Sleep):
-            QTimer.singleShot(round(step.seconds * 1000), self._advance)
+            precise_single_shot(self, step.seconds, self._advance)
         else:
             self._until = (step, self.now() + step.timeout)
             self._poll.start()
