@@ -101,7 +101,6 @@ class EngineChannel(QObject):
         self._yield_timer = QTimer(self)
         self._yield_timer.setSingleShot(True)
         self._yield_timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._yield_timer.setInterval(YIELD_MS)
         self._yield_timer.timeout.connect(self._drain)
         device.readyRead.connect(self._on_ready_read)
 
@@ -160,13 +159,14 @@ class EngineChannel(QObject):
             self._device.write(data)
 
     def _on_ready_read(self) -> None:
-        if not self._drain_scheduled:
-            self._drain()
+        # Through a zero timer rather than at once: Qt runs due timers in the order they
+        # fell due, so a timer that was already due (an animation tick) goes first.
+        self._schedule_drain(0)
 
-    def _schedule_drain(self) -> None:
+    def _schedule_drain(self, delay_ms: int = YIELD_MS) -> None:
         if not self._drain_scheduled and not self._closed:
             self._drain_scheduled = True
-            self._yield_timer.start()
+            self._yield_timer.start(delay_ms)
 
     def _drain(self) -> None:
         """Read, decode and emit for about one turn's budget; defer the rest."""
