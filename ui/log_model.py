@@ -100,6 +100,16 @@ class LogModel(QAbstractTableModel):
         """Store one informational or error row whose payload is ``text``."""
         self.append(session, direction, wall, [text.encode("utf-8")])
 
+    def flush_if_due(self, within_ms: int) -> None:
+        """Flush now if the next flush is due within ``within_ms``.
+
+        For a caller with a frame clock (the window's animation): a flush scrolls and
+        repaints the views (a few ms for a full table). Done just after a frame, that work
+        cannot delay the next one; done when the timer happens to fire, it can.
+        """
+        if self._flush_timer.isActive() and self._flush_timer.remainingTime() <= within_ms:
+            self.flush()
+
     def flush(self) -> None:
         """Tell views about rows appended and trimmed since the last flush."""
         self._flush_timer.stop()

@@ -39,7 +39,7 @@ from ui.tick_probe import TickProbe
 from ui.widgets.compose import ComposePanel
 from ui.widgets.engine_status import EngineBanner, EngineStatusLabel
 from ui.widgets.log_view import LogPanel
-from ui.widgets.pulse import PulseWidget
+from ui.widgets.pulse import TICK_INTERVAL_MS, PulseWidget
 from ui.widgets.session_panel import SessionPanel
 
 __all__ = ["MainWindow"]
@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 760)
 
         # --- wiring
+        self.pulse.ticked.connect(self._on_frame)
         supervisor.status_changed.connect(self._on_status_changed)
         supervisor.engine_started.connect(self._on_engine_started)
         supervisor.engine_crashed.connect(self._on_engine_crashed)
@@ -145,6 +146,12 @@ class MainWindow(QMainWindow):
         self.log_panel.save_requested.connect(self.save_log)
         self._on_status_changed(supervisor.status)
         self._update_do_it_target()
+
+    def _on_frame(self) -> None:
+        """Right after an animation tick: do the periodic view work that is due before the
+        next one, so a table repaint never lands on a tick."""
+        self.log_model.flush_if_due(TICK_INTERVAL_MS)
+        self.session_model.refresh_if_due(TICK_INTERVAL_MS)
 
     # ------------------------------------------------------------------ engine
 

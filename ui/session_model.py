@@ -185,6 +185,13 @@ class SessionModel(QAbstractTableModel):
             del self._by_key[(info.generation, info.session_id)]
             self.endRemoveRows()
 
+    def refresh_if_due(self, within_ms: int) -> None:
+        """Refresh the rates now if the next refresh is due within ``within_ms`` (see
+        ``LogModel.flush_if_due``: view work right after an animation frame)."""
+        if self._timer.remainingTime() <= within_ms:
+            self._timer.start()  # the next one is a whole interval from now
+            self._on_refresh()
+
     def _on_refresh(self) -> None:
         now = time.monotonic()
         changed = self._dirty

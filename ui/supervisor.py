@@ -51,7 +51,7 @@ RESTART_DELAY_MS = 300
 ENGINE_NICENESS = 5
 #: Decoding per event-loop turn. The animation ticks every 25 ms and a user notices a
 #: tick late by more than a few ms, so a turn stays well under that (ipc's default is 8).
-TURN_BUDGET_SECONDS = 0.004
+TURN_BUDGET_SECONDS = 0.002
 #: ``shutdown()``: close stdin and ask politely, SIGTERM after this, SIGKILL after that.
 TERMINATE_AFTER_MS = 1500
 KILL_AFTER_MS = 3000

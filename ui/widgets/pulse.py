@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -27,7 +27,13 @@ _READOUT_TICKS = 80
 
 class PulseWidget(QWidget):
     """A circle orbiting the centre, advanced on every timer tick (never by wall time
-    alone, so a missed tick is visible as a jump)."""
+    alone, so a missed tick is visible as a jump).
+
+    ``ticked`` is emitted after each tick: the window's frame clock. View work done right
+    after it (see ``MainWindow._on_frame``) has a whole interval before the next tick.
+    """
+
+    ticked = Signal()
 
     def __init__(self, probe: TickProbe, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +61,7 @@ class PulseWidget(QWidget):
         self._late_ms = self.probe.lateness(_READOUT_TICKS) * 1000
         self._p99_ms = percentile(recent, 99) * 1000
         self.update()
+        self.ticked.emit()
 
     def stop(self) -> None:
         self._timer.stop()
