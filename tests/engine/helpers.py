@@ -55,10 +55,19 @@ echo = echo_with(DEFAULT)
 
 
 def reply_then_close(data: bytes) -> Handler:
-    """Send ``data`` raw, then close (FIN)."""
+    """Send ``data`` raw, then close (FIN).
 
+    The client's bytes are read until it closes too: a socket closed with unread bytes
+    (or bytes still arriving) is reset by the kernel, and the client would see a reset
+    instead of the FIN.
+    """
+
+    @until_client_leaves
     async def handler(stream: trio.SocketStream) -> None:
         await stream.send_all(data)
+        await stream.send_eof()
+        async for _ in stream:
+            pass
         await stream.aclose()
 
     return handler
