@@ -16,8 +16,10 @@ animating while a million rows are searched; rows arriving later are matched at 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 from array import array
+from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import (
@@ -77,6 +79,8 @@ class LogModel(QAbstractTableModel):
         # Filtered view: the matching sequence numbers shown, and how far the scan got.
         self._matches = array("q")
         self._scan_pos = 0
+        #: True while rows are being removed from the front (cap or filter trim).
+        self.dropping_rows = False
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
@@ -119,10 +123,9 @@ class LogModel(QAbstractTableModel):
             if self._vis_first < first:
                 gone = min(first, self._vis_end) - self._vis_first
                 if gone > 0:
-                    self.beginRemoveRows(QModelIndex(), 0, gone - 1)
-                    self._vis_first = first
-                    self._vis_end = max(self._vis_end, first)
-                    self.endRemoveRows()
+                    with self._removing_front(gone):
+                        self._vis_first = first
+                        self._vis_end = max(self._vis_end, first)
                 else:
                     self._vis_first = self._vis_end = first
             if self._vis_end < end:
@@ -195,9 +198,19 @@ class LogModel(QAbstractTableModel):
     def _drop_matches_before(self, first: int) -> None:
         gone = bisect.bisect_left(self._matches, first)
         if gone:
-            self.beginRemoveRows(QModelIndex(), 0, gone - 1)
-            del self._matches[:gone]
+            with self._removing_front(gone):
+                del self._matches[:gone]
+
+    @contextlib.contextmanager
+    def _removing_front(self, rows: int) -> Iterator[None]:
+        """Remove the first ``rows`` rows (the body updates the indexes)."""
+        self.dropping_rows = True
+        self.beginRemoveRows(QModelIndex(), 0, rows - 1)
+        try:
+            yield
+        finally:
             self.endRemoveRows()
+            self.dropping_rows = False
 
     # ------------------------------------------------------------------ access
 

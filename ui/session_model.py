@@ -34,7 +34,7 @@ MAX_FINISHED_SESSIONS = 200
 OPEN_STATES = frozenset({"connecting", "connected"})
 
 COLUMNS = ("Session", "Peer", "Framing", "State", "Frames in", "Bytes in", "Frames out",
-           "Bytes out", "Rate in", "Rate out")  # fmt: skip
+           "Bytes out", "Frames/s in", "Frames/s out")  # fmt: skip
 _STATE_COLOR = {
     "connecting": QColor("#8d6e00"),
     "connected": QColor("#1b5e20"),

@@ -58,11 +58,25 @@ def test_follow_tail_detail_pane_and_dropped_count(qtbot):
     model.flush()
     assert "153 oldest dropped" in panel.counts.text()
     assert model.rowCount() == 100
-    assert panel.follow.text().startswith("Paused")
+    assert "not following" in panel.counts.text()
     panel.follow.setChecked(True)
     assert bar.value() == bar.maximum()
     panel.clear_button.click()
     assert model.rowCount() == 0 and panel.detail.toPlainText() == ""
+
+
+def test_dropping_a_selected_row_does_not_pause_following(qtbot):
+    model, panel = make_panel(qtbot, cap=100)
+    fill(model)
+    panel.table.selectRow(0)
+    shown = panel.detail.toPlainText()
+    panel.follow.setChecked(True)  # the user resumes following, the old row stays selected
+    model.append("#1", Direction.IN, 4.0, [b"y"] * 60)
+    model.flush()  # the cap drops the selected row; Qt selects another one by itself
+    assert model.store.dropped > 0
+    assert panel.follow.isChecked()
+    assert panel.detail.toPlainText() == shown
+    assert "not following" not in panel.counts.text()
 
 
 def test_save_text_and_json_lines(qtbot, tmp_path):

@@ -2,9 +2,9 @@
 
 The table is a plain ``QTableView`` over ``LogModel`` tuned for millions of rows: fixed
 row height, no vertical header, fixed column widths (never ``ResizeToContents``, which
-would measure every row). Following the tail scrolls to the bottom after each batched
-insert; scrolling up by hand or selecting a row pauses it, scrolling back to the bottom
-resumes it.
+would measure every row). "Follow newest rows" (a check box: checked means
+following) scrolls to the bottom after each batched insert; scrolling up by hand or
+selecting a row unchecks it, scrolling back to the bottom checks it again.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -59,10 +60,13 @@ class LogPanel(QWidget):
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("filter: payload contains…")
         self.text_filter.setClearButtonEnabled(True)
-        self.follow = QPushButton("Follow tail")
-        self.follow.setCheckable(True)
+        self.follow = QCheckBox("Follow newest rows")
         self.follow.setChecked(True)
-        self.follow.setToolTip("keep the newest row in view; scroll up to pause")
+        self.follow.setToolTip(
+            "Checked: the table scrolls to each new row.\n"
+            "Unchecked: it stays where you are. Scrolling up or selecting a row unchecks it;\n"
+            "scrolling to the bottom checks it again."
+        )
         self.clear_button = QPushButton("Clear")
         self.save_button = QPushButton("Save…")
         self.save_button.setToolTip("save the rows shown: .jsonl for JSON lines, else text")
@@ -91,6 +95,12 @@ class LogPanel(QWidget):
         self.detail.setFont(mono)
         self.detail.setPlaceholderText("select a row to see its whole payload")
         self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # Wide enough for one hex dump line (offset, 16 bytes, ASCII) beside a scroll bar.
+        dump_line = hex_dump(bytes(16))
+        frame = 2 * self.detail.frameWidth() + 2 * int(self.detail.document().documentMargin())
+        frame += self.detail.verticalScrollBar().sizeHint().width() + 4
+        detail_width = self.detail.fontMetrics().horizontalAdvance(dump_line) + frame
+        self.detail.setMinimumWidth(min(detail_width, 320))
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Session"))
@@ -104,8 +114,10 @@ class LogPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setCollapsible(0, False)
+        splitter.setSizes([max(1, 1000 - detail_width), detail_width])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -175,7 +187,7 @@ class LogPanel(QWidget):
             self.follow.setChecked(at_bottom)
 
     def _on_follow_toggled(self, on: bool) -> None:
-        self.follow.setText("Follow tail" if on else "Paused (follow)")
+        self._update_counts()
         if on:
             self.table.scrollToBottom()
 
@@ -189,6 +201,8 @@ class LogPanel(QWidget):
             parts.append(f"{store.dropped:,} oldest dropped")
         if self._filter_progress < 100:
             parts.append(f"filtering… {self._filter_progress}%")
+        if not self.follow.isChecked():
+            parts.append("not following: new rows are added below")
         self.counts.setText(" · ".join(parts))
 
     def _on_clear(self) -> None:
@@ -198,8 +212,10 @@ class LogPanel(QWidget):
     # ------------------------------------------------------------------ detail, save
 
     def _on_row_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        # While the cap drops the oldest rows, Qt moves a selection off a dropped row by
+        # itself: that is not the user picking a row (no detail change, no pause).
         indexes = selected.indexes()
-        if not indexes:
+        if not indexes or self.model.dropping_rows:
             return
         row: LogRow = self.model.data(indexes[0], Qt.ItemDataRole.UserRole)
         self.detail.setPlainText(describe_row(row))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -26,6 +26,11 @@ __all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "SessionPanel"]
 
 DEFAULT_PRESETS = ("le32", "be32", "le16", "be16", "u8", "le64", "be64")
 CUSTOM_FRAMING = "custom…"
+_PEER_COLUMN = 1
+#: The widest value a column usually shows (Session, Peer, Framing, State, Frames in,
+#: Bytes in, Frames out, Bytes out, Frames/s in, Frames/s out).
+_COLUMN_SAMPLES = ("e2#10 do-it", "[::1]:65535 ", "custom…", "connecting", "999,999,999",
+                   "999.9 MiB", "999,999,999", "999.9 MiB", "999.9k/s", "999.9k/s")  # fmt: skip
 
 
 class SessionPanel(QWidget):
@@ -86,9 +91,17 @@ class SessionPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
+        # Columns start wide enough for realistic values (counters up to 999,999,999) and
+        # their headers; Peer takes what is left (it elides a long host name; the user can
+        # drag any column wider).
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the peer column
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(_PEER_COLUMN, QHeaderView.ResizeMode.Stretch)
+        metrics = self.table.fontMetrics()
+        for col, sample in enumerate(_COLUMN_SAMPLES):
+            header_text = str(model.headerData(col, Qt.Orientation.Horizontal, 0))
+            width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(header_text))
+            self.table.setColumnWidth(col, width + 24)
         self.table.setMinimumHeight(110)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         model.dataChanged.connect(self._on_selection)  # state changes enable/disable buttons
