@@ -197,6 +197,15 @@ class Engine:
         """One map per live session, as documented in ``ipc.schema.ListSessions``."""
         return [session.describe() for session in self._sessions.values()]
 
+    def describe(self, session_id: int) -> dict[str, Any] | None:
+        """The ``sessions()`` map of one session; ``None`` if it has ended.
+
+        Raises:
+            UnknownSession: no such session (never existed, or ended long ago).
+        """
+        session = self._live_session(session_id)
+        return None if session is None else session.describe()
+
     def statistics(self) -> EngineStatistics:
         """Engine-wide totals since the engine started."""
         t = self._totals

@@ -526,9 +526,10 @@ class RpcServer:
             label=command.label,
         )
         result: dict[str, Any] = {"session_id": session_id}
-        for info in self._engine.sessions():
-            if info.get("session_id") == session_id:
-                result.update({k: info[k] for k in ("local", "peer") if k in info})
+        # One lookup, not a scan of every session: opening n sessions stays O(n).
+        info = self._engine.describe(session_id)
+        if info is not None:  # None: it ended already (the peer closed at once)
+            result.update(local=info["local"], peer=info["peer"])
         return result
 
     async def _send(self, command: Send) -> dict[str, Any]:

@@ -90,6 +90,7 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery: trio.Nu
             assert listed["state"] == "connected"
             assert (listed["frames_in"], listed["bytes_in"]) == (2, 16)
             assert (listed["frames_out"], listed["bytes_out"]) == (2, 10)
+            assert engine.describe(sid) == listed
 
             await engine.close(sid)
             closed = await next_event(engine, schema.Closed)
@@ -103,6 +104,9 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery: trio.Nu
                 at=closed.at,
             )
             assert engine.sessions() == []
+            assert engine.describe(sid) is None
+            with pytest.raises(UnknownSession):
+                engine.describe(sid + 1)
             assert engine.statistics() == EngineStatistics(
                 sessions=0, frames_in=2, bytes_in=16, frames_out=2, bytes_out=10
             )
