@@ -514,7 +514,7 @@ class RpcServer:
                 f"open: max_frame_length {spec.max_frame_length} > {MAX_IPC_FRAME_LENGTH}, "
                 "the largest frame one IPC message carries"
             )
-        if not 0 <= command.port <= 65535:
+        if not 1 <= command.port <= 65535:
             raise SchemaError(f"open: port {command.port} out of range")
         if not command.host or not command.connect_timeout > 0:
             raise SchemaError("open: host must not be empty and connect_timeout must be > 0")

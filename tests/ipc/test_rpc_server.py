@@ -96,6 +96,12 @@ BAD_REQUESTS = [
     ),
     ("bad framing", encode_request(7, "open", {"host": "h", "port": 1, "framing": "?"}), 7, None),
     (
+        "port 0",  # bad input from the pipe: a SchemaError, not our LocalProtocolError
+        encode_request(7, "open", {"host": "127.0.0.1", "port": 0}),
+        7,
+        "SchemaError",
+    ),
+    (
         "host no DNS name can be",  # a 64-byte label: trio's IDNA encoding raises UnicodeError
         encode_request(7, "open", {"host": "a" * 64 + ".invalid", "port": 1}),
         7,
