@@ -62,11 +62,11 @@ __all__ = [
     "to_wire",
 ]
 
-# Limits. The engine accepts frames up to 8 MiB (engine.framing); a `send` or a
-# `received` batch holding one such frame plus framing overhead must fit in one message,
-# so a message may be 16 MiB. Neovim's msgpack-rpc sets no limit at all; msgpack's own
-# default max_buffer_size is 100 MiB. We pick the smallest bound that the largest frame
-# fits in, twice over.
+# Limits. A session's frames are 8 MiB at most by default (engine.framing), and a session
+# may raise that to just under this message limit (engine.rpc_server.MAX_IPC_FRAME_LENGTH
+# keeps 64 KiB for the rest of the message), so a `send` or a `received` holding one
+# largest frame always fits in one message. Neovim's msgpack-rpc sets no limit at all;
+# msgpack's own default max_buffer_size is 100 MiB.
 #: Largest encoded message either side accepts (unpacker ``max_buffer_size``).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: Largest bin (one frame's payload).
