@@ -57,8 +57,9 @@ READ_CHUNK_BYTES = 256 * 1024
 #: Events are emitted once they carry this much flow-control credit, so the time spent in
 #: the slots is inside the turn's budget check (one 8,192-frame batch is about 1 MB).
 EMIT_COST_BYTES = 64 * 1024
-#: The pause between turns while bytes are left: a zero-delay timer would run the next turn
-#: right after any due timer, leaving no idle gap; 1 ms costs little throughput.
+#: The default pause between turns while bytes are left (``yield_ms``): a zero-delay timer
+#: would run the next turn right after any due timer, leaving no idle gap. A longer pause
+#: trades throughput for a less busy GUI thread.
 YIELD_MS = 1
 
 #: ``callback(result, error)``: exactly one of them is not None (result may be ``{}``).
@@ -87,12 +88,14 @@ class EngineChannel(QObject):
         *,
         window_bytes: int | None = DEFAULT_WINDOW_BYTES,
         turn_budget_seconds: float = TURN_BUDGET_SECONDS,
+        yield_ms: int = YIELD_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._device = device
         self._window_bytes = window_bytes
         self._budget = turn_budget_seconds
+        self._yield_ms = yield_ms
         self._conn = ClientConnection()
         self._callbacks: dict[int, ResultCallback | None] = {}
         self._hello: Hello | None = None
@@ -163,10 +166,10 @@ class EngineChannel(QObject):
         # fell due, so a timer that was already due (an animation tick) goes first.
         self._schedule_drain(0)
 
-    def _schedule_drain(self, delay_ms: int = YIELD_MS) -> None:
+    def _schedule_drain(self, delay_ms: int | None = None) -> None:
         if not self._drain_scheduled and not self._closed:
             self._drain_scheduled = True
-            self._yield_timer.start(delay_ms)
+            self._yield_timer.start(self._yield_ms if delay_ms is None else delay_ms)
 
     def _drain(self) -> None:
         """Read, decode and emit for about one turn's budget; defer the rest."""
