@@ -48,10 +48,15 @@ MAX_STDERR_LINE = 1000
 HANDSHAKE_TIMEOUT_MS = 15_000
 RESTART_DELAY_MS = 300
 #: How much nicer than the GUI the engine runs (see ``_lower_priority``).
-ENGINE_NICENESS = 5
+ENGINE_NICENESS = 10
 #: Decoding per event-loop turn. The animation ticks every 25 ms and a user notices a
 #: tick late by more than a few ms, so a turn stays well under that (ipc's default is 8).
 TURN_BUDGET_SECONDS = 0.002
+#: Pause between decoding turns while a flood lasts. With 2 ms turns the GUI thread spends
+#: at most ~30% of a core on decoding (about 1 M frames/s, 4x the target): the rest of the
+#: machine (engine, local servers) then leaves a free core for the animation's ticks, whose
+#: worst delays were waits for a CPU (measured: tools/bench_gui.py).
+TURN_YIELD_MS = 5
 #: ``shutdown()``: close stdin and ask politely, SIGTERM after this, SIGKILL after that.
 TERMINATE_AFTER_MS = 1500
 KILL_AFTER_MS = 3000
@@ -243,7 +248,9 @@ class EngineSupervisor(QObject):
             lambda code, status: self._on_finished(process, code, status)
         )  # fmt: skip
         process.errorOccurred.connect(lambda error: self._on_process_error(process, error))
-        channel = EngineChannel(process, turn_budget_seconds=TURN_BUDGET_SECONDS, parent=process)
+        channel = EngineChannel(
+            process, turn_budget_seconds=TURN_BUDGET_SECONDS, yield_ms=TURN_YIELD_MS, parent=process
+        )
         generation = self._generation
         channel.hello_received.connect(lambda hello: self._on_hello(generation, hello))
         channel.events_received.connect(lambda events: self._on_events(generation, events))
