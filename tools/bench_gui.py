@@ -51,7 +51,11 @@ def measure_once(frames: int, size: int = FRAME_SIZE) -> dict[str, Any]:
     )  # fmt: skip
     if out.returncode != 0:
         raise RuntimeError(f"bench_gui child failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    # The 1-minute load average just after the run: ticks are late when the GUI waits
+    # for a CPU, so a figure means little without it.
+    result["load_average"] = os.getloadavg()[0]
+    return result
 
 
 def _measure_in_this_process(frames: int, size: int) -> dict[str, Any]:
@@ -150,12 +154,15 @@ def run(options: BenchOptions) -> BenchResult:
     p99 = statistics.median(s["p99_ms"] for s in samples)
     worst = max(s["max_ms"] for s in samples)
     rows = [
-        [i + 1, s["frames"], s["seconds"], s["frames_per_second"], s["p99_ms"], s["max_ms"]]
+        [i + 1, s["frames"], s["seconds"], s["frames_per_second"], s["p99_ms"], s["max_ms"],
+         s["load_average"]]
         for i, s in enumerate(samples)
-    ]
+    ]  # fmt: skip
     table = markdown_table(
-        ["run", "frames", "seconds", "frames/s into log", "tick p99 ms", "tick max ms"], rows
-    )
+        ["run", "frames", "seconds", "frames/s into log", "tick p99 ms", "tick max ms",
+         "load avg"],
+        rows,
+    )  # fmt: skip
     note = (
         f"\n\n{FRAME_SIZE}-byte frames from the demo server through the engine and the pipe "
         f"into the window's log model (offscreen, cap {LOG_CAP:,} rows); the animation "

@@ -79,6 +79,7 @@ class LogModel(QAbstractTableModel):
         # Filtered view: the matching sequence numbers shown, and how far the scan got.
         self._matches = array("q")
         self._scan_pos = 0
+        self._last_row: LogRow | None = None
         #: True while rows are being removed from the front (cap or filter trim).
         self.dropping_rows = False
         self._flush_timer = QTimer(self)
@@ -221,7 +222,13 @@ class LogModel(QAbstractTableModel):
         return self._matches[row]
 
     def row_at(self, row: int) -> LogRow:
-        return self.store.row(self.seq_at(row))
+        # A repaint asks for each cell's roles in turn: about ten calls per row in a row.
+        # Sequence numbers are never reused, so the last row looked up is never stale.
+        seq = self.seq_at(row)
+        last = self._last_row
+        if last is None or last.seq != seq:
+            last = self._last_row = self.store.row(seq)
+        return last
 
     def visible_seqs(self) -> range | array[int]:
         """Sequence numbers of every row views currently show, in order."""
