@@ -9,7 +9,7 @@ Theory of operation. ``Session.run`` is started in the engine's nursery with
 2. emit ``Connected``, call ``task_status.started()``;
 3. open the session's own nursery with two tasks: the **reader** (``receive_frames``: large
    reads, whole chunks decoded at once, one ``Received`` event per read) and the
-   **writer** (takes queued sends one by one, writes them, emits ``Sent``);
+   **writer** (takes queued sends one by one, emits ``Sent``, writes them);
 4. the session ends when the peer closes, a task hits an error, or someone calls
    ``close``/``abort``/``shutdown``: ``_end(by)`` records the first reason and cancels the
    session's cancel scope, which cancels exactly this session's tasks;
@@ -412,6 +412,13 @@ class Session:
                 self._end("local")
                 return
             self._current = item
+            # Strategy: Sent goes out *before* the write. A reply cannot exist before its
+            # request is written, so in the event stream a request's Sent always precedes
+            # the reply's Received (emitted after the write, a fast peer's reply could win
+            # the race). If the write fails, SessionError and Closed follow.
+            await self._emit(
+                schema.Sent(session_id=self.id, frames=list(item.frames), at=trio.current_time())
+            )
             try:
                 await self._stream.send_all(item.data)
             except (trio.BrokenResourceError, OSError) as exc:
@@ -423,13 +430,8 @@ class Session:
             c.bytes_out += size
             t.frames_out += len(item.frames)
             t.bytes_out += size
-            # The caller's send is complete once written; the Sent event may wait for the
-            # consumer (and holds up the next write, not this caller).
             self._current = None
             item.done.set()
-            await self._emit(
-                schema.Sent(session_id=self.id, frames=list(item.frames), at=trio.current_time())
-            )
 
 
 def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:

@@ -326,7 +326,11 @@ class Received(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sent(Event):
-    """A batch of frames was written to one session's socket, in order."""
+    """A batch of frames is being written to one session's socket, in order.
+
+    Emitted just before the write, so a reply's ``received`` never precedes the ``sent``
+    of the request it answers; if the write fails, ``session_error`` and ``closed`` follow.
+    """
 
     METHOD: ClassVar[str] = "sent"
     session_id: int

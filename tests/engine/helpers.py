@@ -6,6 +6,7 @@ import contextlib
 import functools
 import socket
 import struct
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -82,6 +83,25 @@ async def reset(stream: trio.SocketStream) -> None:
 async def sleep_forever(stream: trio.SocketStream) -> None:
     """Accept and never read or write."""
     await trio.sleep_forever()
+
+
+def thread_echo_server() -> int:
+    """A one-connection echo server (``b"re:" + frame``) on a daemon thread; return its port.
+
+    It runs outside trio's scheduler, like a real peer, so its replies race the engine's
+    own tasks. It ends when the client closes.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as conn:
+            decoder = FrameDecoder(DEFAULT)
+            while data := conn.recv(65536):
+                conn.sendall(b"".join(encode_frame(b"re:" + f) for f in decoder.feed(data)))
+
+    threading.Thread(target=serve, daemon=True).start()
+    port: int = listener.getsockname()[1]
+    return port
 
 
 def refused_port() -> tuple[socket.socket, int]:

@@ -39,6 +39,7 @@ from tests.engine.helpers import (
     reset,
     sleep_forever,
     start_server,
+    thread_echo_server,
     unanswered_port,
     until_client_leaves,
 )
@@ -113,6 +114,34 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery: trio.Nu
             with pytest.raises(SessionClosed):
                 await engine.send(sid, [b"late"])
             await engine.close(sid)  # closing twice is not an error
+
+
+async def test_a_requests_sent_event_always_precedes_its_replys_received() -> None:
+    # The echo peer is a thread (outside trio's scheduler), so it answers as soon as the
+    # bytes land; if Sent were emitted after the write, the reply's Received could win
+    # the race (the log would show the answer before the question).
+    port = thread_echo_server()
+    rounds = 200
+    order: list[tuple[str, bytes]] = []
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("127.0.0.1", port)
+
+            async def consume() -> None:
+                async for event in engine.events:
+                    if isinstance(event, schema.Sent):
+                        order.extend(("out", f) for f in event.frames)
+                    elif isinstance(event, schema.Received):
+                        order.extend(("in", f) for f in event.frames)
+                        if event.frames[-1] == b"re:%d" % (rounds - 1):
+                            return
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(consume)
+                for i in range(rounds):
+                    await engine.send(sid, [b"%d" % i])
+    for i in range(rounds):
+        assert order.index(("out", b"%d" % i)) < order.index(("in", b"re:%d" % i))
 
 
 async def test_non_default_framing_is_used_both_ways(nursery: trio.Nursery) -> None:
