@@ -162,14 +162,15 @@ class EngineChannel(QObject):
             self._device.write(data)
 
     def _on_ready_read(self) -> None:
-        # Through a zero timer rather than at once: Qt runs due timers in the order they
-        # fell due, so a timer that was already due (an animation tick) goes first.
-        self._schedule_drain(0)
+        # At once, not from a timer: when the process ends, QProcess emits its last
+        # readyRead and then finished in the same call, and the owner closes the channel.
+        if not self._drain_scheduled:
+            self._drain()
 
-    def _schedule_drain(self, delay_ms: int | None = None) -> None:
+    def _schedule_drain(self) -> None:
         if not self._drain_scheduled and not self._closed:
             self._drain_scheduled = True
-            self._yield_timer.start(self._yield_ms if delay_ms is None else delay_ms)
+            self._yield_timer.start(self._yield_ms)
 
     def _drain(self) -> None:
         """Read, decode and emit for about one turn's budget; defer the rest."""
