@@ -1,12 +1,12 @@
 """The Engine: owns the nursery and the session table; the public async API.
 
 ``open_engine()`` opens the engine's nursery and yields an ``Engine``. Each session runs as
-one task in that nursery (``Session.run``), with its own nursery for its reader and
-writer inside it, so closing or losing one session cancels exactly its tasks and never
-touches the others. Everything the engine observes is an ``ipc.schema`` event on
-``Engine.events``, a bounded channel with one consumer: when the consumer falls behind,
-sessions stop reading their sockets (TCP pushes back on the peers) rather than buffering
-without bound or dropping events.
+one task in that nursery (``Session.run``), with its own nursery inside it (its reader,
+and its writer once it has sent something), so closing or losing one session cancels
+exactly its tasks and never touches the others. Everything the engine observes is an
+``ipc.schema`` event on ``Engine.events``, a bounded channel with one consumer: when the
+consumer falls behind, sessions stop reading their sockets (TCP pushes back on the peers)
+rather than buffering without bound or dropping events.
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ class Engine:
         )
         self._next_id += 1
         self._sessions[session.id] = session
-        self._all_ended = trio.Event()
+        if self._all_ended.is_set():
+            self._all_ended = trio.Event()
         session_id: int = await self._nursery.start(self._run_session, session, connect_timeout)
         return session_id
 
@@ -141,8 +142,12 @@ class Engine:
         connect_timeout: float,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        # This frame must not hold the status once the session has started: it refers to
+        # the nursery of the task that called connect, and through it to that task.
+        running = session.run(connect_timeout=connect_timeout, task_status=task_status)
+        del task_status
         try:
-            await session.run(connect_timeout=connect_timeout, task_status=task_status)
+            await running
         finally:
             del self._sessions[session.id]
             self._ended[session.id] = session

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import gc
 import socket
+import weakref
 
 import pytest
 import trio
@@ -413,6 +415,66 @@ async def test_closing_one_session_cancels_its_tasks_and_leaves_others_running(
             await engine.send(b, [b"alive"])
             received = await next_event(engine, schema.Received)
             assert (received.session_id, received.frames) == (b, [b"re:alive"])
+
+
+async def test_an_idle_session_is_one_task_and_keeps_nothing_of_its_caller(
+    nursery: trio.Nursery,
+) -> None:
+    # Thousands of idle sessions cost what one costs: its own task and nursery, the
+    # writer only once something is sent, and no reference to the task that opened it.
+    port = await start_server(nursery, echo)
+    callers: list[weakref.ref[trio.lowlevel.Task]] = []
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+
+            async def connect() -> None:
+                callers.append(weakref.ref(trio.lowlevel.current_task()))
+                await engine.connect("127.0.0.1", port)
+
+            async with trio.open_nursery() as inner:
+                inner.start_soon(connect)
+            gc.collect()
+            assert callers[0]() is None
+            (task,) = engine._nursery.child_tasks
+            (session_nursery,) = task.child_nurseries
+            assert session_nursery.child_tasks == frozenset()
+            sid = await next_event(engine, schema.Connected)
+            await engine.send(sid.session_id, [b"now"])
+            assert len(session_nursery.child_tasks) == 1
+            received = await next_event(engine, schema.Received)
+            assert received.frames == [b"re:now"]
+            await engine.close(sid.session_id)
+            assert (await next_event(engine, schema.Closed)).by == "local"
+            assert engine._nursery.child_tasks == frozenset()
+
+
+async def test_a_send_issued_while_connecting_is_written_once_connected(
+    nursery: trio.Nursery,
+) -> None:
+    port = await start_server(nursery, echo)
+    with trio.fail_after(DEADLINE_SECONDS):
+        # No event buffer: the session waits for each event to be taken, so the send
+        # below is queued before the session has a nursery to start its writer in.
+        async with open_engine(event_buffer=0) as engine, trio.open_nursery() as inner:
+            inner.start_soon(engine.connect, "127.0.0.1", port)
+            connecting = await next_event(engine, schema.Connecting)
+            inner.start_soon(engine.send, connecting.session_id, [b"early"])
+            await trio.testing.wait_all_tasks_blocked()
+            await next_event(engine, schema.Connected)
+            sent = await next_event(engine, schema.Sent)
+            assert sent.frames == [b"early"]
+            received = await next_event(engine, schema.Received)
+            assert received.frames == [b"re:early"]
+
+
+async def test_a_host_name_is_resolved_then_connected(nursery: trio.Nursery) -> None:
+    # Numeric addresses are connected directly; names still go through the resolver.
+    port = await start_server(nursery, echo)
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with open_engine() as engine:
+            sid = await engine.connect("localhost", port)
+            connected = await next_event(engine, schema.Connected)
+            assert (connected.session_id, connected.peer) == (sid, f"127.0.0.1:{port}")
 
 
 async def test_a_failing_session_does_not_cancel_its_siblings(nursery: trio.Nursery) -> None:
