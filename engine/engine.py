@@ -128,33 +128,23 @@ class Engine:
             label=label,
             emit=self._events_send.send,
             totals=self._totals,
+            on_end=self._forget,
         )
         self._next_id += 1
         self._sessions[session.id] = session
         if self._all_ended.is_set():
             self._all_ended = trio.Event()
-        session_id: int = await self._nursery.start(self._run_session, session, connect_timeout)
+        session_id: int = await self._nursery.start(session.run, connect_timeout)
         return session_id
 
-    async def _run_session(
-        self,
-        session: Session,
-        connect_timeout: float,
-        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        # This frame must not hold the status once the session has started: it refers to
-        # the nursery of the task that called connect, and through it to that task.
-        running = session.run(connect_timeout=connect_timeout, task_status=task_status)
-        del task_status
-        try:
-            await running
-        finally:
-            del self._sessions[session.id]
-            self._ended[session.id] = session
-            if len(self._ended) > ENDED_SESSIONS_REMEMBERED:
-                self._ended.popitem(last=False)
-            if not self._sessions:
-                self._all_ended.set()
+    def _forget(self, session: Session) -> None:
+        """Move an ended session from the live table to the remembered ones."""
+        del self._sessions[session.id]
+        self._ended[session.id] = session
+        if len(self._ended) > ENDED_SESSIONS_REMEMBERED:
+            self._ended.popitem(last=False)
+        if not self._sessions:
+            self._all_ended.set()
 
     async def send(self, session_id: int, frames: Sequence[bytes]) -> None:
         """Send ``frames`` in order, as one write; return once written to the socket.

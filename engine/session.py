@@ -160,6 +160,34 @@ class _Outgoing:
 class Session:
     """One TCP session. Created and driven by ``Engine``; not for direct use."""
 
+    # Slots: an engine holds thousands of these.
+    __slots__ = (
+        "_closed_by",
+        "_current",
+        "_emit",
+        "_error",
+        "_nursery",
+        "_on_end",
+        "_outbox_receive",
+        "_outbox_send",
+        "_over_event",
+        "_scope",
+        "_started",
+        "_stream",
+        "_totals",
+        "counters",
+        "host",
+        "id",
+        "label",
+        "local",
+        "opened_at",
+        "over",
+        "peer",
+        "port",
+        "spec",
+        "state",
+    )
+
     def __init__(
         self,
         *,
@@ -170,6 +198,7 @@ class Session:
         label: str,
         emit: Emit,
         totals: Counters,
+        on_end: Callable[[Session], None],
     ) -> None:
         self.id = session_id
         self.host = host
@@ -181,10 +210,13 @@ class Session:
         self.opened_at = trio.current_time()
         #: "host:port" of each end once connected ("" before).
         self.local = self.peer = ""
-        #: Set once the session is over and its last event was emitted.
-        self.finished = trio.Event()
+        #: Whether the session is over and its last event was emitted.
+        self.over = False
+        #: Created by the first wait for the end (see ``_wait_over``).
+        self._over_event: trio.Event | None = None
         self._emit = emit
         self._totals = totals
+        self._on_end = on_end
         self._scope = trio.CancelScope()
         self._closed_by: ClosedBy | None = None
         self._error: BaseException | None = None
@@ -221,11 +253,14 @@ class Session:
 
     async def run(
         self,
-        *,
         connect_timeout: float,
+        *,
         task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Connect, report ``started(session_id)``, serve until the session ends."""
+        """Connect, report ``started(session_id)``, serve until the session ends.
+
+        Calls ``on_end(self)`` last, once the session is over.
+        """
         try:
             with self._scope:
                 await self._emit(
@@ -249,8 +284,8 @@ class Session:
                     )
                 )
                 task_status.started(self.id)
-                # The status refers to the starter's nursery and task; an idle session
-                # must not keep them (see Engine._run_session).
+                # The status refers to the nursery of the task that called connect, and
+                # through it to that task: an idle session must not keep them alive.
                 del task_status
                 self._started = True
                 # The reader runs in this task, the nursery's own body: one task per
@@ -262,7 +297,10 @@ class Session:
                     await self._read()
         finally:
             self._nursery = None
-            await self._finish()
+            try:
+                await self._finish()
+            finally:
+                self._on_end(self)
         if not self._started:  # ended while connecting: Engine.connect must not return
             raise self.ended_error()
 
@@ -330,7 +368,9 @@ class Session:
                         at=trio.current_time(),
                     )
                 )
-        self.finished.set()
+        self.over = True
+        if self._over_event is not None:
+            self._over_event.set()
 
     def _end(self, by: ClosedBy, error: BaseException | None = None) -> None:
         """Record why the session ends (the first reason wins) and cancel its tasks."""
@@ -394,12 +434,21 @@ class Session:
                     # The session may have ended meanwhile: then the channel is closed.
                     with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                         await self._outbox_send.send(None)
-        await self.finished.wait()
+        await self._wait_over()
 
     async def abort(self) -> None:
         """Drop queued sends, reset the connection, wait until ``Closed`` was emitted."""
         self._end("abort")
-        await self.finished.wait()
+        await self._wait_over()
+
+    async def _wait_over(self) -> None:
+        # The event is made on demand: most sessions end without anyone waiting.
+        if self.over:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._over_event is None:
+            self._over_event = trio.Event()
+        await self._over_event.wait()
 
     def shutdown(self) -> None:
         """Start ending the session because the engine is shutting down (no wait)."""
