@@ -171,7 +171,6 @@ class Session:
         "_outbox_receive",
         "_outbox_send",
         "_over_event",
-        "_scope",
         "_started",
         "_stream",
         "_totals",
@@ -217,11 +216,10 @@ class Session:
         self._emit = emit
         self._totals = totals
         self._on_end = on_end
-        self._scope = trio.CancelScope()
         self._closed_by: ClosedBy | None = None
         self._error: BaseException | None = None
         self._stream: trio.SocketStream | None = None
-        #: The session's nursery while it is connected (the writer is started in it).
+        #: The session's nursery, while ``run`` is in it (the writer is started in it).
         self._nursery: trio.Nursery | None = None
         #: Created by the first ``send``/``close`` (most sessions of a large set stay idle,
         #: and a writer task with its channel is ~2 KiB each); see ``_outbox``.
@@ -262,7 +260,12 @@ class Session:
         Calls ``on_end(self)`` last, once the session is over.
         """
         try:
-            with self._scope:
+            # The nursery's cancel scope is the session's: _end cancels it, and with it
+            # exactly this session's work (the connect, the reader, the writer).
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                if self._closed_by is not None:  # ended before it started running
+                    nursery.cancel_scope.cancel()
                 await self._emit(
                     schema.Connecting(
                         session_id=self.id,
@@ -274,24 +277,26 @@ class Session:
                     )
                 )
                 self._stream = await self._connect(connect_timeout)
-                self.state = SessionState.CONNECTED
-                sock = self._stream.socket
-                self.local = _address(sock.getsockname, "?")
-                self.peer = _address(sock.getpeername, f"{self.host}:{self.port}")
-                await self._emit(
-                    schema.Connected(
-                        session_id=self.id, local=self.local, peer=self.peer, at=trio.current_time()
+                if self._stream is not None:  # else ConnectFailed is raised below
+                    self.state = SessionState.CONNECTED
+                    sock = self._stream.socket
+                    self.local = _address(sock.getsockname, "?")
+                    self.peer = _address(sock.getpeername, f"{self.host}:{self.port}")
+                    await self._emit(
+                        schema.Connected(
+                            session_id=self.id,
+                            local=self.local,
+                            peer=self.peer,
+                            at=trio.current_time(),
+                        )
                     )
-                )
-                task_status.started(self.id)
-                # The status refers to the nursery of the task that called connect, and
-                # through it to that task: an idle session must not keep them alive.
-                del task_status
-                self._started = True
-                # The reader runs in this task, the nursery's own body: one task per
-                # idle session. The writer joins it on the first send (_outbox).
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
+                    task_status.started(self.id)
+                    # The status refers to the nursery of the task that called connect, and
+                    # through it to that task: an idle session must not keep them alive.
+                    del task_status
+                    self._started = True
+                    # The reader runs in this task, the nursery's own body: one task per
+                    # idle session. The writer joins it on the first send (_outbox).
                     if self._outbox_receive is not None:  # sends queued while connecting
                         nursery.start_soon(self._write, self._outbox_receive)
                     await self._read()
@@ -304,7 +309,8 @@ class Session:
         if not self._started:  # ended while connecting: Engine.connect must not return
             raise self.ended_error()
 
-    async def _connect(self, seconds: float) -> trio.SocketStream:
+    async def _connect(self, seconds: float) -> trio.SocketStream | None:
+        """The connected stream; ``None`` once a failure was recorded and emitted."""
         with trio.move_on_after(seconds) as timer:
             try:
                 return await _open_tcp_stream(self.host, self.port)
@@ -318,14 +324,13 @@ class Session:
             reason = "timeout"
             message = f"connecting to {self.host}:{self.port} timed out after {seconds:g} s"
         self.state = SessionState.FAILED
-        error = ConnectFailed(reason, message)
-        self._error = error
+        self._error = ConnectFailed(reason, message)
         await self._emit(
             schema.ConnectFailed(
                 session_id=self.id, reason=reason, message=message, at=trio.current_time()
             )
         )
-        raise error
+        return None
 
     async def _finish(self) -> None:
         """Close the socket, fail the send in progress, emit the last events."""
@@ -379,7 +384,8 @@ class Session:
             self._error = error
         if self.state in (SessionState.CONNECTING, SessionState.CONNECTED):
             self.state = SessionState.CLOSING
-        self._scope.cancel()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
 
     def ended_error(self) -> Exception:
         """A new exception for a send on this (ending or ended) session to raise."""
@@ -463,7 +469,7 @@ class Session:
         """
         if self._outbox_send is None:
             self._outbox_send, self._outbox_receive = trio.open_memory_channel[_Outgoing | None](0)
-            if self._nursery is not None:
+            if self._started and self._nursery is not None:
                 self._nursery.start_soon(self._write, self._outbox_receive)
         return self._outbox_send
 
