@@ -478,6 +478,10 @@ class Session:
     async def _read(self) -> None:
         assert self._stream is not None
         try:
+            # Until the peer first sends something, only wait for the socket to become
+            # readable: a session that was never spoken to then holds no decoder and no
+            # read in flight (receive_frames' stack of waiting frames, ~2 KiB).
+            await trio.lowlevel.wait_readable(self._stream.socket)
             await receive_frames(self._stream, FrameDecoder(self.spec), self._deliver)
         except (RemoteProtocolError, trio.BrokenResourceError, OSError) as exc:
             self._end("error", exc)
