@@ -481,7 +481,7 @@ class Session:
             # Until the peer first sends something, only wait for the socket to become
             # readable: a session that was never spoken to then holds no decoder and no
             # read in flight (receive_frames' stack of waiting frames, ~2 KiB).
-            await trio.lowlevel.wait_readable(self._stream.socket)
+            await trio.lowlevel.wait_readable(self._stream.socket.fileno())
             await receive_frames(self._stream, FrameDecoder(self.spec), self._deliver)
         except (RemoteProtocolError, trio.BrokenResourceError, OSError) as exc:
             self._end("error", exc)
