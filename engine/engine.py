@@ -80,6 +80,9 @@ class Engine:
         self._ended: OrderedDict[int, Session] = OrderedDict()
         self._next_id = 1
         self._totals = Counters()
+        # Bound once and shared: a bound method made per session is 64 bytes each.
+        self._emit = self._events_send.send
+        self._on_session_end = self._forget
         self._closing = False
         self._all_ended = trio.Event()
         self._all_ended.set()
@@ -126,9 +129,9 @@ class Engine:
             port=port,
             spec=framing,
             label=label,
-            emit=self._events_send.send,
+            emit=self._emit,
             totals=self._totals,
-            on_end=self._forget,
+            on_end=self._on_session_end,
         )
         self._next_id += 1
         self._sessions[session.id] = session
