@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TextIO
 
 import trio
 
+from engine.allocator import tune_allocator
 from engine.engine import Engine, open_engine
 from engine.errors import ConnectFailed, EngineError, SessionBroken, SessionClosed
 from engine.framing import PRESETS, FramingSpec
@@ -526,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point: parse, run, exit with a documented code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    tune_allocator()
     if args.api_info:
         from engine import rpc_server  # lazily: client mode does not need the IPC layer
 

@@ -9,9 +9,8 @@ the sender is another process. Runs are interleaved (run 1 of every contender, t
 The contenders, each written the way a developer of that library would:
 
 - ``framewire``: the engine's receive path itself, ``engine.session.receive_frames``
-  (1 MiB reads, whole chunks through ``FrameDecoder.feed``, one ``deliver`` per read);
-- ``framewire-malloc`` (for information, no target): ``framewire`` after raising glibc's
-  mmap and trim thresholds, the engine change proposed in docs/benchmarks-receive.md;
+  (1 MiB reads, whole chunks through ``FrameDecoder.feed``, one ``deliver`` per read),
+  with the allocator tuned as the engine process tunes it (``engine.allocator``);
 - ``framewire-engine`` (for information, no target): the same through the whole
   in-process engine: ``open_engine``, ``Engine.connect``, frames counted from the
   ``Received`` events on ``Engine.events`` (what the engine process serves over IPC);
@@ -40,7 +39,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import platform
 import socket
 import struct
 import subprocess
@@ -55,11 +53,8 @@ from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_t
 __all__ = ["BENCHMARK", "CONTENDERS", "ReceiveResult", "measure", "run"]
 
 LOOPBACK = "127.0.0.1"
-#: framewire-malloc tunes glibc's allocator, so it runs where glibc is the C library.
-_GLIBC = platform.libc_ver()[0] == "glibc"
 CONTENDERS = (
     "framewire",
-    *(("framewire-malloc",) if _GLIBC else ()),
     "framewire-engine",
     "twisted",
     "asyncio-protocol",
@@ -142,8 +137,11 @@ class _Clock:
 def _receive_framewire(port: int) -> Measurement:
     import trio
 
+    from engine.allocator import tune_allocator
     from engine.framing import FrameDecoder, FramingSpec
     from engine.session import receive_frames
+
+    tune_allocator()
 
     async def main() -> Measurement:
         frames = size = 0
@@ -163,27 +161,14 @@ def _receive_framewire(port: int) -> Measurement:
     return trio.run(main)
 
 
-#: glibc ``mallopt`` parameters and the values proposed for the engine process.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_PROPOSED_THRESHOLD_BYTES = 16 * 1024 * 1024
-
-
-def _receive_framewire_malloc(port: int) -> Measurement:
-    """``framewire`` with the allocator settings proposed for the engine process."""
-    import ctypes
-
-    libc = ctypes.CDLL("libc.so.6")
-    for parameter in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD):
-        if libc.mallopt(parameter, _PROPOSED_THRESHOLD_BYTES) != 1:
-            raise RuntimeError(f"mallopt({parameter}) failed")
-    return _receive_framewire(port)
-
-
 def _receive_framewire_engine(port: int) -> Measurement:
     import trio
 
     from engine import open_engine
+    from engine.allocator import tune_allocator
     from ipc import schema
+
+    tune_allocator()
 
     async def main() -> Measurement:
         frames = size = 0
@@ -351,7 +336,6 @@ def _receive_large(sock: socket.socket, head: memoryview, length: int) -> bytear
 
 _RECEIVERS: dict[str, Callable[[int], Measurement]] = {
     "framewire": _receive_framewire,
-    "framewire-malloc": _receive_framewire_malloc,
     "framewire-engine": _receive_framewire_engine,
     "twisted": _receive_twisted,
     "asyncio-protocol": _receive_asyncio_protocol,
