@@ -349,9 +349,8 @@ def gui_command(args: argparse.Namespace, server: str, python: str = sys.executa
 def headless_command(
     args: argparse.Namespace, server: str, python: str = sys.executable
 ) -> list[str]:
-    """The engine CLI doing the classic exchange: send ``hello``, print the reply."""
-    # No --show-sent: the engine CLI may print the reply before its "sent" line.
-    cmd = [python, "-m", "engine", server, "--send", "hello", "--output", "text"]
+    """The engine CLI doing the classic exchange: send ``hello``, print both lines."""
+    cmd = [python, "-m", "engine", server, "--send", "hello", "--output", "text", "--show-sent"]
     if args.framing is not None:
         cmd += ["--framing", args.framing]
     if args.timeout is not None:

@@ -41,6 +41,7 @@ START_TIMEOUT_SECONDS = 30.0
 EXIT_DEADLINE_SECONDS = 3.0
 #: A reply line of the engine CLI's text output: ``HH:MM:SS.ffffff < payload``.
 REPLY_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} < hello, client! you said: hello$", re.M)
+SENT_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} > hello$", re.M)
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -251,7 +252,9 @@ def _launch(*args: str) -> subprocess.CompletedProcess[bytes]:
 def test_headless_does_the_classic_exchange_and_exits_0() -> None:
     done = _launch("--headless")
     assert done.returncode == 0, done.stderr
-    assert REPLY_LINE.fullmatch(done.stdout.rstrip(b"\n")), done.stdout
+    sent, reply = done.stdout.rstrip(b"\n").split(b"\n")
+    assert SENT_LINE.fullmatch(sent), done.stdout
+    assert REPLY_LINE.fullmatch(reply), done.stdout
 
 
 def test_headless_with_a_framing_preset_and_a_log_file(tmp_path: Path) -> None:
