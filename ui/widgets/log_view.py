@@ -193,8 +193,9 @@ class LogPanel(QWidget):
 
     def _update_counts(self, *_args: Any) -> None:
         store = self.model.store
+        shown = self.model.rowCount()
         parts = [
-            f"{self.model.rowCount():,} rows shown",
+            f"{shown:,} row{'' if shown == 1 else 's'} shown",
             f"{len(store):,} held (cap {store.cap:,})",
         ]
         if store.dropped:
