@@ -255,7 +255,8 @@ def become_subreaper() -> bool:
     """
     if _prctl is None:
         return False
-    return _prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    result: int = _prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ctypes types calls as Any
+    return result == 0
 
 
 def warn(message: str) -> None:
