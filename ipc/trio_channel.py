@@ -12,10 +12,20 @@ Theory of operation: one reader task decodes everything the engine sends. Respon
 wake the ``call`` waiting for them; events go to a bounded channel that ``events()``
 drains. By default the client asks for credit flow control (``window_bytes``) and acks
 events as ``events()`` hands them out, so at most a window of frames waits in memory
-and the reader never blocks on a slow consumer: responses always get through. With
+and a slow consumer does not block the reader: responses get through. With
 ``window_bytes=None`` the client relies on the pipe alone: when the consumer stops, the
 reader stops reading the pipe and the engine stops reading its sockets, but a ``call``
 then waits until the consumer drains the events queued before its response.
+
+The event queue is bounded in both modes. Without credit it holds
+``EVENT_BUFFER_WITHOUT_CREDIT`` events. With credit it holds
+``window_bytes // FRAME_CREDIT_OVERHEAD + 1 + CONTROL_EVENT_ALLOWANCE`` events: every
+data event (``received``/``sent``) costs at least ``FRAME_CREDIT_OVERHEAD`` and the
+engine overshoots its window by at most one notification, so a full window of data
+never blocks the reader; control events (state changes, stats, errors) cost no credit,
+and once a consumer that does not iterate ``events()`` has let
+``CONTROL_EVENT_ALLOWANCE`` of them pile up on top, the reader waits, pushing back
+through the pipe exactly as without credit (and a ``call`` waits with it).
 
 Timeouts are the caller's (``trio.fail_after``); a cancelled ``call`` forgets its msgid.
 """
@@ -23,7 +33,6 @@ Timeouts are the caller's (``trio.fail_after``); a cancelled ``call`` forgets it
 from __future__ import annotations
 
 import contextlib
-import math
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -36,6 +45,7 @@ from ipc.codec import ErrorInfo
 from ipc.errors import RemoteProtocolError
 from ipc.rpc import (
     DEFAULT_WINDOW_BYTES,
+    FRAME_CREDIT_OVERHEAD,
     ClientConnection,
     CommandFailed,
     Completed,
@@ -46,6 +56,7 @@ from ipc.rpc import (
 from ipc.schema import Command, Event, FlowControl, Hello, Shutdown
 
 __all__ = [
+    "CONTROL_EVENT_ALLOWANCE",
     "EVENT_BUFFER_WITHOUT_CREDIT",
     "PROCESS_EXIT_SECONDS",
     "EngineClient",
@@ -58,6 +69,9 @@ READ_BYTES = 1024 * 1024
 #: Events queued for ``events()`` when credit flow control is off; small, so that a
 #: consumer that stops reading stops the reader (and, through the pipe, the engine).
 EVENT_BUFFER_WITHOUT_CREDIT = 16
+#: Control events (no credit cost) queued for ``events()`` on top of a full credit window
+#: before the reader waits for the consumer; enough for bursts of opens and closes.
+CONTROL_EVENT_ALLOWANCE = 4096
 #: After its stdin closes the engine exits by itself; past this it is killed.
 PROCESS_EXIT_SECONDS = 10.0
 
@@ -80,8 +94,13 @@ class EngineClient:
         self._waiters: dict[int, _Waiter] = {}
         self._send_lock = trio.StrictFIFOLock()
         self._window_bytes = window_bytes
-        # With credit on, the window bounds what is queued, so the channel need not.
-        buffer = math.inf if window_bytes else EVENT_BUFFER_WITHOUT_CREDIT
+        # With credit on, the window bounds the data events queued; room for all of them
+        # means they never block the reader, and the allowance bounds the rest.
+        buffer = (
+            window_bytes // FRAME_CREDIT_OVERHEAD + 1 + CONTROL_EVENT_ALLOWANCE
+            if window_bytes
+            else EVENT_BUFFER_WITHOUT_CREDIT
+        )
         self._events_send, self._events_receive = trio.open_memory_channel[tuple[Event, int]](
             buffer
         )
@@ -95,6 +114,11 @@ class EngineClient:
         """The engine's handshake (available inside the ``async with``)."""
         assert self._hello is not None
         return self._hello
+
+    def statistics(self) -> trio.MemoryChannelStatistics:
+        """The event queue's: ``current_buffer_used`` events wait for ``events()``, at
+        most ``max_buffer_size`` (see the module docstring)."""
+        return self._events_send.statistics()
 
     async def call(self, command: Command) -> Any:
         """Send a request and wait for its result (a map, as documented in ``ipc.schema``).

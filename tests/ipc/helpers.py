@@ -1,4 +1,5 @@
-"""A raw view of a real ``python -m engine --stdio``: write any bytes, read typed messages."""
+"""A raw view of a real ``python -m engine --stdio`` (write any bytes, read typed
+messages), and a scripted fake engine over memory streams for the client's own logic."""
 
 from __future__ import annotations
 
@@ -10,8 +11,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
+import trio.testing
 
-from ipc.codec import BadMessage, Message, MessageDecoder, Notification, Response, encode_request
+from engine.rpc_server import hello
+from ipc.codec import (
+    BadMessage,
+    Message,
+    MessageDecoder,
+    Notification,
+    Request,
+    Response,
+    encode_notification,
+    encode_request,
+    encode_response,
+)
 
 ENGINE = [sys.executable, "-m", "engine", "--stdio"]
 
@@ -80,3 +93,57 @@ async def open_raw_engine(*, stderr: int | None = None) -> AsyncIterator[RawEngi
             with trio.CancelScope(shield=True), trio.fail_after(10):
                 await process.stdin.aclose()
                 await process.wait()
+
+
+class FakeEngine:
+    """The engine's end of a controller client, over memory streams: scripted messages
+    out, the client's messages decoded in.
+
+    ``client_stream`` is what the client gets. ``hold_writes()`` makes the client's
+    writes block as on a full pipe nobody reads (the bytes wait, whole, until
+    ``release_writes()``); ``break_writes()`` makes them fail as on a pipe whose reader
+    is gone, while the engine-to-client direction stays open.
+    """
+
+    def __init__(self) -> None:
+        self._to_client, client_receive = trio.testing.memory_stream_one_way_pair()
+        client_send, self._from_client = trio.testing.memory_stream_one_way_pair()
+        self.client_stream = trio.StapledStream(client_send, client_receive)
+        self._decoder = MessageDecoder()
+        self._released: trio.Event | None = None
+
+        async def pump() -> None:
+            while self._released is not None:
+                await self._released.wait()
+            trio.testing.memory_stream_pump(client_send, self._from_client)
+
+        client_send.send_all_hook = pump
+
+    def hold_writes(self) -> None:
+        self._released = trio.Event()
+
+    def release_writes(self) -> None:
+        if self._released is not None:
+            released, self._released = self._released, None
+            released.set()
+
+    def break_writes(self) -> None:
+        self._from_client.close()
+        self.release_writes()
+
+    async def send(self, data: bytes) -> None:
+        await self._to_client.send_all(data)
+
+    async def next_message(self) -> Message:
+        """The client's next message (the client must not have closed its stream)."""
+        while (msg := self._decoder.next_message()) is None:
+            self._decoder.receive_data(await self._from_client.receive_some())
+        return msg
+
+    async def handshake(self, window_bytes: int | None) -> None:
+        """Send the hello; answer the client's ``flow_control`` when it asks for credit."""
+        await self.send(encode_notification("hello", hello(clock_offset=0.0).to_params()))
+        if window_bytes:
+            request = await self.next_message()
+            assert isinstance(request, Request) and request.method == "flow_control"
+            await self.send(encode_response(request.msgid, None, {"window_bytes": window_bytes}))

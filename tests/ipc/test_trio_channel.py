@@ -20,7 +20,7 @@ from ipc.codec import (
     encode_notification,
     encode_response,
 )
-from ipc.rpc import CommandFailed
+from ipc.rpc import FRAME_CREDIT_OVERHEAD, CommandFailed
 from ipc.schema import (
     Abort,
     Close,
@@ -28,12 +28,19 @@ from ipc.schema import (
     Event,
     GetApiInfo,
     ListSessions,
+    LogLine,
     Open,
     Ping,
     Received,
     Send,
 )
-from ipc.trio_channel import EngineClient, connect_stream, open_engine_process
+from ipc.trio_channel import (
+    CONTROL_EVENT_ALLOWANCE,
+    EngineClient,
+    connect_stream,
+    open_engine_process,
+)
+from tests.ipc.helpers import FakeEngine
 from tools.demo_server import CLASSIC_REPLY_PREFIX, serve_demo
 
 FRAME_SIZE = 100
@@ -327,3 +334,59 @@ async def test_events_already_read_are_handed_out_after_the_engine_died() -> Non
             async with connect_stream(client_end, window_bytes=window) as client:
                 got = [event async for event in client.events()]
     assert got == [Received(session_id=1, frames=frames, at=0.0)] * 3
+
+
+def encoded(event: Event) -> bytes:
+    return encode_notification(event.METHOD, event.to_params())
+
+
+async def test_a_control_event_flood_fills_the_event_queue_to_its_bound_and_no_further() -> None:
+    # Control events cost no credit, so the window does not bound them: a consumer that
+    # never iterates events() must not let them pile up without bound in the client.
+    window = 4096
+    bound = window // FRAME_CREDIT_OVERHEAD + 1 + CONTROL_EVENT_ALLOWANCE
+    flood = [LogLine(level="info", message=f"line {i}", at=float(i)) for i in range(bound + 1000)]
+    fake = FakeEngine()
+
+    async def engine() -> None:
+        await fake.handshake(window)
+        await fake.send(b"".join(map(encoded, flood)))
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(engine)
+            async with connect_stream(fake.client_stream, window_bytes=window) as client:
+                await trio.testing.wait_all_tasks_blocked()
+                queue = client.statistics()
+                assert queue.max_buffer_size == bound
+                assert queue.current_buffer_used == bound  # the reader waits for the consumer
+                got: list[Event] = []
+                async for event in client.events():
+                    got.append(event)
+                    if len(got) == len(flood):
+                        break
+                assert got == flood
+
+
+async def test_a_full_window_of_data_and_the_control_allowance_never_block_the_reader() -> None:
+    # The bound leaves room for every data event the window lets through (the smallest
+    # cost FRAME_CREDIT_OVERHEAD each, plus one overshoot) on top of the control events:
+    # a response behind all of them still reaches its call with nobody consuming events.
+    window = 4096
+    data = [Received(session_id=1, frames=[b""], at=0.0)] * (window // FRAME_CREDIT_OVERHEAD + 1)
+    control = [LogLine(level="info", message="x", at=0.0)] * CONTROL_EVENT_ALLOWANCE
+    fake = FakeEngine()
+
+    async def engine() -> None:
+        await fake.handshake(window)
+        await fake.send(b"".join(map(encoded, [*data, *control])))
+        ping = await fake.next_message()
+        assert isinstance(ping, Request) and ping.method == "ping"
+        await fake.send(encode_response(ping.msgid, None, {"token": 7, "at": 0.0}))
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(engine)
+            async with connect_stream(fake.client_stream, window_bytes=window) as client:
+                assert (await client.call(Ping(token=7)))["token"] == 7
+                assert client.statistics().current_buffer_used == len(data) + len(control)
