@@ -10,7 +10,7 @@ BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: run test lint bench bench-quick headless clean
+.PHONY: run test lint bench bench-quick headless clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(BENCH_STAMP)
 	$(BENCH_PY) -m tools.bench --quick --only report $(ARGS)
+
+# docs/img's screenshots of the window (tools/screenshots.py). Assumes xvfb-run (Debian:
+# apt install xvfb) and ImageMagick's import (apt install imagemagick) are installed.
+screenshots: $(STAMP)
+	xvfb-run -a -s "-screen 0 1280x800x24" $(PY) -m tools.screenshots --out docs/img $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info .pytest_cache .ruff_cache
