@@ -89,6 +89,11 @@ SHOTS = ("idle", "traffic", "not_responding", "crashed")
 #: Animation ticks to let pass before a picture: the log flushes every 80 ms and the
 #: status line changes every 250 ms, so after this everything on screen is current.
 SETTLE_TICKS = 12
+#: The readout under the circle covers the last 80 ticks (``ui.widgets.pulse``). A capture
+#: holds up the window's drawing for a few ticks (``import`` reads the whole screen from the
+#: X server), so a picture is taken only once the previous capture has left the readout:
+#: it then shows the window's own smoothness, not the tool's.
+READOUT_TICKS = 80
 #: The two pictures that prove the animation moves are this far apart.
 ANIMATION_GAP_SECONDS = 0.5
 #: How often a wait looks at its condition.
@@ -192,6 +197,7 @@ class _Driver:
         self.stream_frames: int = args.stream_frames
         self.stop = _Stop()
         self.ticks = 0
+        self.captured_at_tick = -READOUT_TICKS
         self.supervisor = EngineSupervisor()
         self.window = MainWindow(
             self.supervisor,
@@ -270,9 +276,15 @@ class _Driver:
         if process.returncode != 0 or not path.is_file():
             why = err.decode(errors="replace").strip().splitlines()
             raise ShotError(f"import {path} failed: {why[-1] if why else process.returncode}")
+        self.captured_at_tick = self.ticks
         print(f"screenshots: wrote {path}", flush=True)
 
+    def quiet(self) -> None:
+        """Wait until the last capture's hold-up has left the animation's readout."""
+        self.settle(max(0, self.captured_at_tick + READOUT_TICKS - self.ticks))
+
     def shoot(self, name: str) -> None:
+        self.quiet()
         self.settle()
         self.capture(self.out / f"{name}.png")
 
@@ -398,6 +410,7 @@ class _Driver:
 
         stream = self.open_session()
         count = self.stream_frames
+        self.quiet()  # now, not while the stream runs (see READOUT_TICKS)
         self.send_text(f"!stream {count} {STREAM_FRAME_BYTES}")
         # Back to the tail: the selected row stays in the detail pane.
         if not window.log_panel.follow.isChecked():
