@@ -27,12 +27,23 @@ and once a consumer that does not iterate ``events()`` has let
 ``CONTROL_EVENT_ALLOWANCE`` of them pile up on top, the reader waits, pushing back
 through the pipe exactly as without credit (and a ``call`` waits with it).
 
+One writer task is the only task that writes the stream. ``call``, ``notify`` and the
+acks of ``events()`` hand it their message over a zero-buffer (rendezvous) channel, in
+FIFO order. A message the writer took is written whole (unless the client itself is
+closing), and a caller cancelled while it waits for the writer has handed over nothing,
+so the stream stays consistent and a stalled engine (stopped, or not reading its stdin)
+never holds a caller past its deadline. When the writer finds the pipe broken the
+client is gone: every waiting ``call`` and every blocked sender fails with
+``EngineGone``.
+
 Timeouts are the caller's (``trio.fail_after``); a cancelled ``call`` forgets its msgid.
+An ack that ``events()`` could not hand over before it was cancelled stays owed and
+goes out first the next time ``events()`` is iterated, so no credit is lost.
 """
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -92,7 +103,9 @@ class EngineClient:
         self._stream = stream
         self._conn = ClientConnection()
         self._waiters: dict[int, _Waiter] = {}
-        self._send_lock = trio.StrictFIFOLock()
+        # Zero buffer: a message is handed over only when the writer takes it.
+        self._outgoing_send, self._outgoing_receive = trio.open_memory_channel[bytes](0)
+        self._acks_owed: collections.deque[bytes] = collections.deque()
         self._window_bytes = window_bytes
         # With credit on, the window bounds the data events queued; room for all of them
         # means they never block the reader, and the allowance bounds the rest.
@@ -154,16 +167,28 @@ class EngineClient:
         """Every event after the hello, in order; ends when the engine's stream ends
         (also when it died: what it sent before is handed out first).
 
-        Each event counts as consumed (and is acknowledged under credit flow control)
-        when it is handed out. Iterate from one task at a time.
+        Each event counts as consumed when it is handed out; under credit flow control
+        its ack goes out when the next event is asked for. Iterate from one task at a time.
         """
-        async for event, cost in self._events_receive:
+        while True:
+            # Acks first, then the next event: a cancellation at either await loses
+            # neither an event taken from the queue nor the credit of an ack.
+            while self._acks_owed:
+                try:
+                    await self._send(self._acks_owed[0])
+                except CommandFailed:
+                    # A dead engine needs no ack: the events it sent before dying are
+                    # still handed out, then the iteration ends (``call`` reports it).
+                    self._acks_owed.clear()
+                else:
+                    self._acks_owed.popleft()
+            try:
+                event, cost = await self._events_receive.receive()
+            except trio.EndOfChannel:
+                return
             ack = self._conn.consumed(cost)
             if ack is not None:
-                # A dead engine needs no ack: the events it sent before dying are still
-                # handed out, then the iteration ends (``call`` reports EngineGone).
-                with contextlib.suppress(CommandFailed):
-                    await self._send(ack)
+                self._acks_owed.append(ack)
             yield event
 
     async def shutdown(self) -> None:
@@ -171,20 +196,40 @@ class EngineClient:
         await self.call(Shutdown())
 
     async def _send(self, data: bytes) -> None:
-        # Shielded: a write cancelled halfway would leave half a message on the pipe and
-        # desynchronise the stream for everyone. Messages are small and the engine always
-        # reads its pipe, so the shield holds only for a moment.
-        with trio.CancelScope(shield=True):
-            async with self._send_lock:
-                try:
-                    await self._stream.send_all(data)
-                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                    raise self._engine_gone("the engine's pipe is closed") from exc
+        """Hand ``data`` to the writer; returns once the writer took it.
+
+        Raises:
+            CommandFailed: the engine is gone (``EngineGone``).
+        """
+        if self._gone is not None:
+            raise CommandFailed(self._gone)
+        try:
+            await self._outgoing_send.send(data)
+        except trio.BrokenResourceError as exc:  # the writer found the pipe broken
+            raise self._engine_gone("the engine's pipe is closed") from exc
 
     def _engine_gone(self, why: str) -> CommandFailed:
+        """Mark the engine unreachable: blocked senders and waiting calls fail."""
         if self._gone is None:
             self._gone = ErrorInfo("EngineGone", why)
+        self._outgoing_receive.close()
+        for waiter in self._waiters.values():
+            waiter.done.set()
         return CommandFailed(self._gone)
+
+    async def _serve_writer(self) -> None:
+        """Write what ``_send`` hands over, one whole message at a time, until the
+        engine is gone."""
+        while True:
+            try:
+                data = await self._outgoing_receive.receive()
+            except trio.ClosedResourceError:
+                return
+            try:
+                await self._stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._engine_gone("the engine's pipe is closed")
+                return
 
     async def _serve_reader(self, *, task_status: trio.TaskStatus[None]) -> None:
         started = False
@@ -216,8 +261,6 @@ class EngineClient:
         finally:
             self._engine_gone("the engine closed its pipe")
             self._events_send.close()
-            for waiter in self._waiters.values():
-                waiter.done.set()
         if not started:
             raise RemoteProtocolError("the engine closed its pipe before saying hello")
 
@@ -229,14 +272,15 @@ async def connect_stream(
     """Drive the engine at the other end of ``stream``; yields once its hello arrived.
 
     ``window_bytes`` turns on credit flow control (see the module docstring); ``None``
-    relies on stream back-pressure alone. Leaving the block cancels the reader; it does
-    not close ``stream``.
+    relies on stream back-pressure alone. Leaving the block cancels the reader and the
+    writer (a message being written may be cut short); it does not close ``stream``.
 
     Raises:
         RemoteProtocolError: the engine broke the protocol (bad message, no hello).
     """
     client = EngineClient(stream, window_bytes=window_bytes)
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(client._serve_writer)
         await nursery.start(_run_reader, client)
         if window_bytes:
             await client.call(FlowControl(window_bytes=window_bytes))

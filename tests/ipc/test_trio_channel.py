@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import trio.testing
 from engine.rpc_server import hello
 from ipc.codec import (
     MessageDecoder,
+    Notification,
     Request,
     encode_notification,
     encode_response,
@@ -23,6 +25,7 @@ from ipc.codec import (
 from ipc.rpc import FRAME_CREDIT_OVERHEAD, CommandFailed
 from ipc.schema import (
     Abort,
+    Ack,
     Close,
     Closed,
     Event,
@@ -390,3 +393,133 @@ async def test_a_full_window_of_data_and_the_control_allowance_never_block_the_r
             async with connect_stream(fake.client_stream, window_bytes=window) as client:
                 assert (await client.call(Ping(token=7)))["token"] == 7
                 assert client.statistics().current_buffer_used == len(data) + len(control)
+
+
+async def test_a_call_into_a_stopped_engine_times_out_and_works_once_the_engine_resumes() -> None:
+    # A stopped engine reads nothing: the pipe fills, and a call's deadline must still
+    # reach it, whether its message was taken by the writer or still waits for it.
+    with trio.fail_after(30):
+        async with open_engine_process() as client:
+            process = process_of(client)
+            guard_fired = False
+
+            async def resume_at_guard_deadline() -> None:
+                # Not a wait for an event but a last resort: a call that cannot be
+                # cancelled would hang here for good; resuming the engine ends that hang
+                # and the assertion on guard_fired fails the test instead.
+                nonlocal guard_fired
+                await trio.sleep(10)
+                guard_fired = True
+                process.send_signal(signal.SIGCONT)
+
+            async with trio.open_nursery() as guard:
+                guard.start_soon(resume_at_guard_deadline)
+                process.send_signal(signal.SIGSTOP)
+                try:
+                    # 2 MB, far more than the engine's stdin pipe holds: the writer takes
+                    # it and blocks halfway.
+                    big = Send(session_id=424242, frames=[b"x" * 1_000_000] * 2)
+                    with pytest.raises(trio.TooSlowError), trio.fail_after(0.2):
+                        await client.call(big)
+                    # This one waits for the writer, and leaves nothing on the pipe.
+                    with pytest.raises(trio.TooSlowError), trio.fail_after(0.2):
+                        await client.call(Ping(token=1))
+                    assert not guard_fired, "a call ignored its deadline until SIGCONT"
+                finally:
+                    process.send_signal(signal.SIGCONT)
+                    guard.cancel_scope.cancel()
+            assert (await client.call(Ping(token=2)))["token"] == 2
+    assert process.returncode == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)
+
+
+async def test_messages_reach_the_pipe_whole_in_fifo_order_and_a_cancelled_one_not_at_all() -> None:
+    fake = FakeEngine()
+    answered: dict[int, int] = {}
+
+    async def ping(client: EngineClient, token: int, scope: trio.CancelScope) -> None:
+        with scope:
+            answered[token] = (await client.call(Ping(token=token)))["token"]
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fake.handshake, None)
+            async with connect_stream(fake.client_stream, window_bytes=None) as client:
+                fake.hold_writes()  # the writer blocks on the first message, as on a full pipe
+                scopes = [trio.CancelScope() for _ in range(5)]
+                async with trio.open_nursery() as callers:
+                    for token, scope in enumerate(scopes):
+                        callers.start_soon(ping, client, token, scope)
+                        await trio.testing.wait_all_tasks_blocked()
+                    scopes[2].cancel()
+                    await trio.testing.wait_all_tasks_blocked()
+                    fake.release_writes()
+                    tokens: list[int] = []
+                    for _ in range(4):
+                        request = await fake.next_message()
+                        assert isinstance(request, Request) and request.method == "ping"
+                        tokens.append(request.params["token"])
+                        result = {"token": request.params["token"], "at": 0.0}
+                        await fake.send(encode_response(request.msgid, None, result))
+                assert tokens == [0, 1, 3, 4]
+                assert answered == {0: 0, 1: 1, 3: 3, 4: 4}
+                assert scopes[2].cancelled_caught
+
+
+async def test_a_broken_pipe_fails_waiting_calls_and_blocked_senders_with_engine_gone() -> None:
+    fake = FakeEngine()
+    failures: list[str] = []
+
+    async def ping(client: EngineClient, token: int) -> None:
+        with pytest.raises(CommandFailed) as info:
+            await client.call(Ping(token=token))
+        failures.append(info.value.type)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fake.handshake, None)
+            async with connect_stream(fake.client_stream, window_bytes=None) as client:
+                async with trio.open_nursery() as callers:
+                    callers.start_soon(ping, client, 0)  # written; waits for its response
+                    await fake.next_message()
+                    fake.hold_writes()
+                    callers.start_soon(ping, client, 1)  # taken by the writer, stuck writing
+                    await trio.testing.wait_all_tasks_blocked()
+                    callers.start_soon(ping, client, 2)  # waits for the writer
+                    await trio.testing.wait_all_tasks_blocked()
+                    fake.break_writes()  # the engine's end of the pipe is gone
+                assert failures == ["EngineGone"] * 3
+                with pytest.raises(CommandFailed) as info:
+                    await client.notify(Ack(nbytes=1))
+                assert info.value.type == "EngineGone"
+
+
+async def test_acks_go_through_the_writer_and_survive_a_cancelled_hand_off() -> None:
+    window = 4096
+    # Each event costs more than a quarter of the window: every one is worth an ack.
+    data = [Received(session_id=1, frames=[b"x" * (window // 4)], at=float(i)) for i in range(3)]
+    cost = window // 4 + FRAME_CREDIT_OVERHEAD
+    fake = FakeEngine()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fake.handshake, window)
+            async with connect_stream(fake.client_stream, window_bytes=window) as client:
+                await fake.send(b"".join(map(encoded, data)))
+                fake.hold_writes()
+                events = client.events()
+                # Asking for the second event hands the first ack to the writer, which
+                # then blocks writing it.
+                got = [await anext(events), await anext(events)]
+                async with trio.open_nursery() as consumer:
+                    # The second ack waits for the writer; cancelled there, it stays owed.
+                    consumer.start_soon(anext, events)
+                    await trio.testing.wait_all_tasks_blocked()
+                    consumer.cancel_scope.cancel()
+                fake.release_writes()
+                async for event in client.events():
+                    got.append(event)
+                    break
+                acks = [await fake.next_message() for _ in range(2)]
+    assert got == data
+    assert acks == [Notification("ack", {"nbytes": cost})] * 2
