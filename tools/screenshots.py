@@ -298,7 +298,11 @@ class _Driver:
         self.stop.install()
         self.wait_until(lambda: self.window.windowHandle().isExposed(), "the window to show")
         self.wait_until(
-            lambda: self.supervisor.status.state is EngineState.READY, "the engine to be ready"
+            lambda: (
+                self.supervisor.status.state is EngineState.READY
+                and self.supervisor.status.rtt is not None
+            ),
+            "the engine to be ready and answer a ping",
         )
 
     def shutdown(self) -> None:
