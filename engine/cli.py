@@ -373,7 +373,21 @@ class _Progress:
     def waiting_for(self) -> str:
         plan = self.plan
         expected = plan.count if plan.count is not None else max(self.sent, len(plan.frames))
-        return f"received {self.received} of {expected} expected frames"
+        waiting = f"received {self.received} of {expected} expected frames"
+        if self.received == 0 and (self.sent or plan.frames):
+            # The usual cause: the server rejected our first header as another framing.
+            waiting += f" (does the server speak {_framing_name(plan.spec)}? see --framing)"
+        return waiting
+
+
+def _framing_name(spec: FramingSpec) -> str:
+    """The preset name of ``spec``, or its fields spelled out."""
+    for name, preset in PRESETS.items():
+        if preset == spec:
+            return name
+    order = "little" if spec.byte_order == "little" else "big"
+    counts = "header and payload" if spec.length_includes_header else "payload"
+    return f"a {spec.length_size}-byte {order}-endian length of the {counts}"
 
 
 async def run_client(plan: Plan, out: TextIO = sys.stdout) -> None:

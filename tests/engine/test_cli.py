@@ -140,7 +140,9 @@ async def test_peer_closing_before_the_replies_exits_3(nursery: trio.Nursery) ->
     port = await start_server(nursery, reply_then_close(b""))
     result = await run_cli(f"127.0.0.1:{port}", "--send", "x")
     assert result.returncode == 3
-    assert "closed the connection early: received 0 of 1" in result.stderr.decode()
+    stderr = result.stderr.decode()
+    assert "closed the connection early: received 0 of 1" in stderr
+    assert "does the server speak le32? see --framing" in stderr
 
 
 async def test_oversize_frame_exits_4(nursery: trio.Nursery) -> None:
@@ -156,6 +158,7 @@ async def test_no_reply_within_timeout_exits_5(nursery: trio.Nursery) -> None:
     assert result.returncode == 5
     assert lines(result.stderr) == [
         "framewire-engine: timed out after 0.3 s: received 0 of 1 expected frames"
+        " (does the server speak le32? see --framing)"
     ]
 
 
@@ -187,3 +190,15 @@ async def test_help_explains_framing_exit_codes_and_examples() -> None:
     text = result.stdout.decode()
     for needle in ("le32", "BIG-endian", "exit codes", "examples", "--stdio", "--count"):
         assert needle in text
+
+
+async def test_a_custom_spec_is_spelled_out_in_the_early_close_hint(nursery: trio.Nursery) -> None:
+    port = await start_server(nursery, reply_then_close(b""))
+    result = await run_cli(
+        f"127.0.0.1:{port}", "--send", "x", "--length-size", "2", "--length-includes-header"
+    )
+    assert result.returncode == 3
+    assert (
+        "does the server speak a 2-byte little-endian length of the header and payload?"
+        in result.stderr.decode()
+    )
