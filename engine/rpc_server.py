@@ -32,7 +32,11 @@ Bad input from the controller gets an error response when it has a msgid, a stde
 line otherwise, and never ends the server. The server ends when the controller's stream
 ends (EOF: its process died; ``open_engine`` then closes the sessions within its grace
 period) or after ``shutdown`` (sessions closed and their last events flushed within
-``SHUTDOWN_DEADLINE_SECONDS``).
+``SHUTDOWN_DEADLINE_SECONDS``). ``shutdown`` cancels the requests still running (or
+waiting for a slot) and answers each with a ``ShuttingDown`` error after the
+``shutdown`` response, since the controller still listens; after EOF nobody does, so
+they get no answer. Requests the reader had not yet read when ``shutdown`` came are
+never read.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ __all__ = [
     "MAX_QUEUED_CONTROL_BYTES",
     "MAX_QUEUED_EVENT_BYTES",
     "SHUTDOWN_DEADLINE_SECONDS",
+    "SHUTTING_DOWN",
     "api_info",
     "hello",
     "run_stdio",
@@ -139,6 +144,8 @@ MAX_IPC_FRAME_LENGTH = MAX_MESSAGE_BYTES - 64 * 1024
 MAX_BAD_INPUT_LINES_PER_SECOND = 20
 #: Shutdown (on EOF or ``shutdown``) closes the engine and flushes within this.
 SHUTDOWN_DEADLINE_SECONDS = 5.0
+#: The answer to requests cancelled by ``shutdown``.
+SHUTTING_DOWN = ErrorInfo("ShuttingDown", "the engine is shutting down")
 #: Linux lets a pipe grow from 64 KiB; a bigger pipe means fewer wake-ups per MiB.
 PIPE_BYTES = 1024 * 1024
 _F_SETPIPE_SZ = 1031
@@ -487,7 +494,11 @@ class RpcServer:
         elif isinstance(command, Ack):
             self._on_bad_message(SchemaError("ack is a notification, not a request"), msg.msgid)
         else:
-            await self._requests.acquire()
+            try:
+                await self._requests.acquire()
+            except trio.Cancelled:
+                self._answer_cancelled(msg.msgid)
+                raise
             requests.start_soon(self._run_request, msg.msgid, command)
 
     def _reply(self, msgid: int, result: Any) -> None:
@@ -501,9 +512,18 @@ class RpcServer:
             reply = encode_response(msgid, None, result)
         except FramewireError as exc:
             reply = encode_response(msgid, _error_info(exc))
+        except trio.Cancelled:
+            self._answer_cancelled(msgid)
+            raise
         finally:
             self._requests.release()
         self._outbox.put_control(reply)
+
+    def _answer_cancelled(self, msgid: int) -> None:
+        """Answer a request cancelled by ``shutdown`` (synchronously: it is being
+        cancelled). A cancel for any other reason means nobody listens any more."""
+        if self._shutdown_requested.is_set():
+            self._outbox.put_control(encode_response(msgid, SHUTTING_DOWN))
 
     # -- commands
 

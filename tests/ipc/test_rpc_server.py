@@ -3,6 +3,7 @@ msgid) or a stderr line (without), and the engine and its other sessions keep go
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from engine.rpc_server import (
     ENGINE_EVENT_BUFFER,
     MAX_NOTIFICATION_PAYLOAD_BYTES,
     MAX_QUEUED_CONTROL_BYTES,
+    SHUTTING_DOWN,
     api_info,
     serve_engine,
 )
@@ -31,8 +33,9 @@ from ipc.codec import (
     encode_request,
     encode_response,
 )
-from ipc.rpc import FRAME_CREDIT_OVERHEAD
-from ipc.schema import EVENTS, PROTOCOL_VERSION
+from ipc.rpc import FRAME_CREDIT_OVERHEAD, CommandFailed
+from ipc.schema import EVENTS, PROTOCOL_VERSION, Close, Open, Send
+from ipc.trio_channel import open_engine_process
 from tests.ipc.helpers import RawEngine, open_raw_engine
 from tools.demo_server import serve_demo
 
@@ -213,6 +216,44 @@ async def test_shutdown_answers_then_exits(nursery: trio.Nursery) -> None:
                     methods.append(msg.method)
             assert "closed" in methods  # the session was closed and the event flushed
             assert await engine.process.wait() == 0
+
+
+async def test_shutdown_answers_the_requests_it_cancels_with_shutting_down(
+    nursery: trio.Nursery,
+) -> None:
+    # The peer accepts and never reads: a 16 MB send cannot finish (far more than both
+    # sockets' buffers), and a graceful close waits behind it. Shutdown cancels both;
+    # each must still get an answer, not wait for a reply that never comes.
+    port = await nursery.start(functools.partial(serve_demo, stall=True))
+    failures: list[CommandFailed] = []
+    with trio.fail_after(30):
+        # Pipe back-pressure only: the engine flushes its last events (16 MB of `sent`)
+        # before it exits, as fast as they are consumed.
+        async with open_engine_process(window_bytes=None) as client:
+            sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
+
+            async def blocked(command: Send | Close) -> None:
+                with pytest.raises(CommandFailed) as info:
+                    await client.call(command)
+                failures.append(info.value)
+
+            async def consume_events() -> None:
+                async for _ in client.events():
+                    pass
+
+            nursery.start_soon(consume_events)
+            async with trio.open_nursery() as calls:
+                calls.start_soon(blocked, Send(session_id=sid, frames=[b"x" * 4_000_000] * 4))
+                await trio.testing.wait_all_tasks_blocked()
+                calls.start_soon(blocked, Close(session_id=sid))
+                await trio.testing.wait_all_tasks_blocked()
+                await client.shutdown()  # answered: the pipe keeps its request order
+            assert [(f.type, f.message) for f in failures] == [
+                (SHUTTING_DOWN.type, SHUTTING_DOWN.message)
+            ] * 2
+            # The session's graceful close waits half the shutdown deadline, then aborts.
+            assert client.process is not None
+            assert await client.process.wait() == 0
 
 
 async def test_after_eof_sessions_close_without_waiting_for_a_reader(
