@@ -35,8 +35,9 @@ period) or after ``shutdown`` (sessions closed and their last events flushed wit
 ``SHUTDOWN_DEADLINE_SECONDS``). ``shutdown`` cancels the requests still running (or
 waiting for a slot) and answers each with a ``ShuttingDown`` error after the
 ``shutdown`` response, since the controller still listens; after EOF nobody does, so
-they get no answer. Requests the reader had not yet read when ``shutdown`` came are
-never read.
+they get no answer. Until the engine exits the reader keeps reading: ``ack`` still
+returns credit (the last events may be more than a window), inline commands are still
+answered, and every other request gets ``ShuttingDown``.
 """
 
 from __future__ import annotations
@@ -337,6 +338,8 @@ class RpcServer:
         # Cancelled by `shutdown` or when the controller stops reading; may be cancelled
         # before the reader enters it (then the reader stops at once).
         self._reader_scope = trio.CancelScope()
+        # Kept across the reader's restart after `shutdown`: a message may be half read.
+        self._decoder = MessageDecoder()
         # At shutdown the pump forwards what the engine still holds, then stops.
         self._draining = False
         self._pump_wait = trio.CancelScope()
@@ -376,8 +379,10 @@ class RpcServer:
                 requests.cancel_scope.cancel()
             # After EOF nobody listens: return, and the caller's open_engine() closes the
             # sessions. After `shutdown` the controller still reads: close the sessions
-            # here and flush their last events to it, all within the deadline.
+            # here and flush their last events to it, all within the deadline, reading
+            # its acks (and refusing its requests) meanwhile.
             if self._shutdown_requested.is_set():
+                nursery.start_soon(self._read_requests, receive_stream, None)
                 with trio.move_on_after(SHUTDOWN_DEADLINE_SECONDS) as deadline:
                     await self._close_all_sessions()
                     self._draining = True
@@ -413,8 +418,11 @@ class RpcServer:
         with self._reader_scope:
             await self._read_requests(stream, requests)
 
-    async def _read_requests(self, stream: trio.abc.ReceiveStream, requests: trio.Nursery) -> None:
-        decoder = MessageDecoder()
+    async def _read_requests(
+        self, stream: trio.abc.ReceiveStream, requests: trio.Nursery | None
+    ) -> None:
+        """Read and dispatch until EOF; ``requests`` is None once shutting down."""
+        decoder = self._decoder
         while True:
             try:
                 data = await stream.receive_some(READ_BYTES)
@@ -459,7 +467,7 @@ class RpcServer:
         else:
             self._warn_suppressed += 1
 
-    async def _dispatch(self, msg: Message, requests: trio.Nursery) -> None:
+    async def _dispatch(self, msg: Message, requests: trio.Nursery | None) -> None:
         if isinstance(msg, Notification):
             if msg.method != Ack.METHOD:
                 self._warn("ignoring notification %r from the controller", msg.method)
@@ -493,6 +501,8 @@ class RpcServer:
                 self._reply(msg.msgid, {"window_bytes": command.window_bytes})
         elif isinstance(command, Ack):
             self._on_bad_message(SchemaError("ack is a notification, not a request"), msg.msgid)
+        elif requests is None or self._shutdown_requested.is_set():
+            self._outbox.put_control(encode_response(msg.msgid, SHUTTING_DOWN))
         else:
             try:
                 await self._requests.acquire()

@@ -34,7 +34,7 @@ from ipc.codec import (
     encode_response,
 )
 from ipc.rpc import FRAME_CREDIT_OVERHEAD, CommandFailed
-from ipc.schema import EVENTS, PROTOCOL_VERSION, Close, Open, Send
+from ipc.schema import EVENTS, PROTOCOL_VERSION, Close, Closed, ListSessions, Open, Ping, Send, Sent
 from ipc.trio_channel import open_engine_process
 from tests.ipc.helpers import RawEngine, open_raw_engine
 from tools.demo_server import serve_demo
@@ -218,18 +218,22 @@ async def test_shutdown_answers_then_exits(nursery: trio.Nursery) -> None:
             assert await engine.process.wait() == 0
 
 
-async def test_shutdown_answers_the_requests_it_cancels_with_shutting_down(
-    nursery: trio.Nursery,
+async def test_shutdown_answers_every_request_and_flushes_more_than_a_window(
+    nursery: trio.Nursery, tmp_path: Path
 ) -> None:
     # The peer accepts and never reads: a 16 MB send cannot finish (far more than both
     # sockets' buffers), and a graceful close waits behind it. Shutdown cancels both;
-    # each must still get an answer, not wait for a reply that never comes.
+    # each must still get an answer, not wait for a reply that never comes. The send's
+    # `sent` events (16 MB) are four times the credit window: flushing them before the
+    # engine exits needs the controller's acks, so the engine must keep reading them.
     port = await nursery.start(functools.partial(serve_demo, stall=True))
+    frames = [b"x" * 4_000_000] * 4
     failures: list[CommandFailed] = []
-    with trio.fail_after(30):
-        # Pipe back-pressure only: the engine flushes its last events (16 MB of `sent`)
-        # before it exits, as fast as they are consumed.
-        async with open_engine_process(window_bytes=None) as client:
+    sent: list[bytes] = []
+    closed: list[Closed] = []
+    log = tmp_path / "engine-stderr.txt"
+    with log.open("wb") as stderr, trio.fail_after(30):
+        async with open_engine_process(stderr=stderr.fileno()) as client:
             sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
 
             async def blocked(command: Send | Close) -> None:
@@ -237,23 +241,33 @@ async def test_shutdown_answers_the_requests_it_cancels_with_shutting_down(
                     await client.call(command)
                 failures.append(info.value)
 
-            async def consume_events() -> None:
-                async for _ in client.events():
-                    pass
+            async def consume_events() -> None:  # until the engine closes its pipe
+                async for event in client.events():
+                    if isinstance(event, Sent) and event.session_id == sid:
+                        sent.extend(event.frames)
+                    elif isinstance(event, Closed) and event.session_id == sid:
+                        closed.append(event)
 
-            nursery.start_soon(consume_events)
-            async with trio.open_nursery() as calls:
-                calls.start_soon(blocked, Send(session_id=sid, frames=[b"x" * 4_000_000] * 4))
+            async with trio.open_nursery() as tasks:
+                tasks.start_soon(consume_events)
+                tasks.start_soon(blocked, Send(session_id=sid, frames=frames))
                 await trio.testing.wait_all_tasks_blocked()
-                calls.start_soon(blocked, Close(session_id=sid))
+                tasks.start_soon(blocked, Close(session_id=sid))
                 await trio.testing.wait_all_tasks_blocked()
                 await client.shutdown()  # answered: the pipe keeps its request order
-            assert [(f.type, f.message) for f in failures] == [
-                (SHUTTING_DOWN.type, SHUTTING_DOWN.message)
-            ] * 2
-            # The session's graceful close waits half the shutdown deadline, then aborts.
+                with pytest.raises(CommandFailed) as info:
+                    await client.call(ListSessions())  # a request after shutdown
+                failures.append(info.value)
+                assert (await client.call(Ping(token=5)))["token"] == 5  # answered inline
             assert client.process is not None
             assert await client.process.wait() == 0
+    assert [(f.type, f.message) for f in failures] == [
+        (SHUTTING_DOWN.type, SHUTTING_DOWN.message)
+    ] * 3
+    assert sent == frames
+    # The session's graceful close waits half the shutdown deadline, then aborts.
+    assert [c.by for c in closed] == ["abort"]
+    assert "deadline passed" not in log.read_text()
 
 
 async def test_after_eof_sessions_close_without_waiting_for_a_reader(
