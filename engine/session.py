@@ -299,7 +299,16 @@ class Session:
                     # idle session. The writer joins it on the first send (_outbox).
                     if self._outbox_receive is not None:  # sends queued while connecting
                         nursery.start_soon(self._write, self._outbox_receive)
-                    await self._read()
+                    # Until the peer first sends something, only wait for the socket to
+                    # become readable, in this frame: a session that was never spoken to
+                    # holds no decoder and no reader frames (receive_frames' stack of
+                    # waiting frames, ~2 KiB).
+                    try:
+                        await trio.lowlevel.wait_readable(sock.fileno())
+                    except OSError as exc:  # epoll refused the socket (max_user_watches)
+                        self._end("error", exc)
+                    else:
+                        await self._read()
         finally:
             self._nursery = None
             try:
@@ -478,10 +487,6 @@ class Session:
     async def _read(self) -> None:
         assert self._stream is not None
         try:
-            # Until the peer first sends something, only wait for the socket to become
-            # readable: a session that was never spoken to then holds no decoder and no
-            # read in flight (receive_frames' stack of waiting frames, ~2 KiB).
-            await trio.lowlevel.wait_readable(self._stream.socket.fileno())
             await receive_frames(self._stream, FrameDecoder(self.spec), self._deliver)
         except (RemoteProtocolError, trio.BrokenResourceError, OSError) as exc:
             self._end("error", exc)
