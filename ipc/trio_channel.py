@@ -11,8 +11,8 @@ The only trio import in ``ipc/``. A thin shell over ``ipc.rpc.ClientConnection``
 Theory of operation: one reader task decodes everything the engine sends. Responses
 wake the ``call`` waiting for them; events go to a bounded channel that ``events()``
 drains. By default the client asks for credit flow control (``window_bytes``) and acks
-events once ``events()`` has handed them out, so at most a window of frames waits in memory
-and a slow consumer does not block the reader: responses get through. With
+events once ``events()`` has handed them out, so at most a window of frames waits in
+memory and a slow consumer does not block the reader: responses get through. With
 ``window_bytes=None`` the client relies on the pipe alone: when the consumer stops, the
 reader stops reading the pipe and the engine stops reading its sockets, but a ``call``
 then waits until the consumer drains the events queued before its response.
