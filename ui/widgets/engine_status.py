@@ -73,6 +73,7 @@ class EngineBanner(QFrame):
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.clicked.connect(self.hide)
         self._kind = ""  # what the banner shows: "hang" or "crash"
+        self._waiting_for_user = False  # crashed too often: only Restart helps
         self._crash_detail = ""
         self._shown: tuple[str, ...] = ()
         text = QVBoxLayout()
@@ -86,6 +87,8 @@ class EngineBanner(QFrame):
 
     def show_status(self, status: EngineStatus) -> None:
         state = status.state
+        if state is not EngineState.CRASHED:
+            self._waiting_for_user = False
         if state is EngineState.NOT_RESPONDING and status.banner:
             self._show(
                 "#fff3e0", "#e65100",
@@ -94,6 +97,7 @@ class EngineBanner(QFrame):
                 f"pid {status.pid}", kind="hang",
             )  # fmt: skip
         elif state is EngineState.CRASHED:
+            self._waiting_for_user = status.waiting_for_user
             title = (
                 "The engine crashed too often: press Restart to try again."
                 if status.waiting_for_user
@@ -127,5 +131,7 @@ class EngineBanner(QFrame):
         self._detail.setText(detail)
         self._detail.setVisible(bool(detail))
         self.wait_button.setVisible(wait)
-        self.dismiss_button.setVisible(not wait)
+        # Once the restart budget is spent, Restart is the only way on: the banner must not
+        # be dismissable, or nothing would be left to click (Do it! and Open are disabled).
+        self.dismiss_button.setVisible(not wait and not self._waiting_for_user)
         self.show()

@@ -1,0 +1,49 @@
+"""The engine banner in a real window: what it offers after crashes (real processes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ui.log_model import LogModel
+from ui.main_window import MainWindow
+from ui.restart_budget import RestartBudget
+from ui.session_model import SessionModel
+from ui.supervisor import EngineSupervisor
+from ui.tick_probe import TickProbe
+
+from .conftest import stop_supervisor
+from .test_supervisor import CRASHING_ENGINE
+
+
+@pytest.fixture
+def crash_loop_window(qtbot) -> Iterator[MainWindow]:
+    """A shown window whose "engine" exits at once, with a budget of one restart."""
+    supervisor = EngineSupervisor(args=CRASHING_ENGINE, budget=RestartBudget(max_restarts=1))
+    win = MainWindow(
+        supervisor,
+        log_model=LogModel(cap=1000),
+        session_model=SessionModel(),
+        probe=TickProbe(0.025),
+    )
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    stop_supervisor(qtbot, supervisor)
+
+
+def test_after_too_many_crashes_restart_stays_reachable(qtbot, crash_loop_window):
+    win = crash_loop_window
+    with qtbot.waitSignal(win.supervisor.restart_budget_exhausted, timeout=10_000):
+        win.supervisor.start()
+    banner = win.banner
+    assert banner.isVisible() and "too often" in banner._title.text()
+    assert not win.do_it_button.isEnabled() and not win.sessions.open_button.isEnabled()
+    # Dismissing would leave nothing to click: the banner offers Restart only.
+    assert banner.restart_button.isVisible() and banner.restart_button.isEnabled()
+    assert not banner.dismiss_button.isVisible()
+    with qtbot.waitSignal(win.supervisor.restart_budget_exhausted, timeout=10_000):
+        banner.restart_button.click()  # the stand-in crashes again, with a fresh budget
+    assert banner.isVisible() and banner.restart_button.isVisible()
+    assert not banner.dismiss_button.isVisible()
