@@ -13,6 +13,10 @@ back-pressure alone cannot protect the GUI. After ``hello`` the channel asks the
 for credit mode (``flow_control(window_bytes)``) and acknowledges data events as it emits
 them; the engine never has more than ``window_bytes`` of frames in flight towards us.
 
+Writes are bounded too: ``QProcess`` also buffers what we write without limit, so while
+more than ``max_unwritten_bytes`` wait for the engine to read them (it is stopped, or
+busy), a new request fails with ``EngineBusy`` instead of growing the GUI's memory.
+
 One channel per engine process: when the process ends, call ``close()`` (pending
 requests get their callback with a ``CommandFailed("EngineGone", ...)``) and build a new
 channel for the next process.
@@ -41,6 +45,7 @@ from ipc.schema import Command, Event, FlowControl, Hello
 
 __all__ = [
     "EMIT_COST_BYTES",
+    "MAX_UNWRITTEN_BYTES",
     "READ_CHUNK_BYTES",
     "TURN_BUDGET_SECONDS",
     "YIELD_MS",
@@ -61,6 +66,10 @@ EMIT_COST_BYTES = 64 * 1024
 #: would run the next turn right after any due timer, leaving no idle gap. A longer pause
 #: trades throughput for a less busy GUI thread.
 YIELD_MS = 1
+
+#: Bytes written but not yet taken by the engine past which requests fail with
+#: ``EngineBusy``: several maximum-size frames, so a user's burst of large sends still fits.
+MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024
 
 #: ``callback(result, error)``: exactly one of them is not None (result may be ``{}``).
 ResultCallback = Callable[[Any, CommandFailed | None], None]
@@ -89,6 +98,7 @@ class EngineChannel(QObject):
         window_bytes: int | None = DEFAULT_WINDOW_BYTES,
         turn_budget_seconds: float = TURN_BUDGET_SECONDS,
         yield_ms: int = YIELD_MS,
+        max_unwritten_bytes: int = MAX_UNWRITTEN_BYTES,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -96,6 +106,7 @@ class EngineChannel(QObject):
         self._window_bytes = window_bytes
         self._budget = turn_budget_seconds
         self._yield_ms = yield_ms
+        self._max_unwritten = max_unwritten_bytes
         self._conn = ClientConnection()
         self._callbacks: dict[int, ResultCallback | None] = {}
         self._hello: Hello | None = None
@@ -123,11 +134,27 @@ class EngineChannel(QObject):
         Returns the msgid (pass it to ``forget`` if you stop waiting, e.g. on a QTimer
         timeout). Responses are delivered in stream order relative to events: every event
         the engine sent before the response has been emitted when the callback runs.
+        While more than ``max_unwritten_bytes`` wait for the engine to read them, the
+        request is not sent and the callback gets an ``EngineBusy`` error, from the event
+        loop (never from inside this call).
 
         Raises:
             LocalProtocolError: the command cannot be encoded (too large, bad value).
         """
         msgid, data = self._conn.start_request(command)
+        unwritten = self._device.bytesToWrite()
+        if not self._closed and unwritten + len(data) > self._max_unwritten:
+            self._conn.forget(msgid)
+            error = CommandFailed(
+                ErrorInfo(
+                    "EngineBusy",
+                    f"{command.METHOD}: the engine has not yet read {unwritten:,} bytes of "
+                    "earlier requests; try again once it catches up",
+                )
+            )
+            if callback is not None:
+                QTimer.singleShot(0, self, lambda: callback(None, error))
+            return msgid
         self._callbacks[msgid] = callback
         self._write(data)
         return msgid

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -150,3 +152,41 @@ def test_close_fails_pending_requests_with_engine_gone(
     channel.close()
     assert box and box[0][1] is not None and box[0][1].type == "EngineGone"
     assert channel.pending == 0
+
+
+def test_requests_fail_with_engine_busy_while_a_stopped_engine_leaves_the_limit_unread(
+    qtbot: QtBot,
+) -> None:
+    process = QProcess()
+    process.setProgram(sys.executable)
+    process.setArguments(["-m", "engine", "--stdio"])
+    process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
+    channel = EngineChannel(process, max_unwritten_bytes=1_000_000)
+    with qtbot.waitSignal(channel.hello_received, timeout=TIMEOUT_MS):
+        process.start()
+    pid = process.processId()
+    results: list[tuple[int, CommandFailed | None]] = []
+
+    def record(i: int) -> Callable[[object, CommandFailed | None], None]:
+        return lambda result, error: results.append((i, error))
+
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # The pipe takes ~64 KiB; the rest waits in QProcess's buffer, up to the limit.
+        for i in range(5):
+            channel.request(Send(session_id=999, frames=[b"z" * 300_000]), record(i))
+        qtbot.waitUntil(lambda: len(results) >= 2, timeout=TIMEOUT_MS)
+        busy = [i for i, e in results if e is not None and e.type == "EngineBusy"]
+        assert busy and min(busy) >= 3, results  # three fit under 1 MB, later ones do not
+        assert process.bytesToWrite() <= 1_000_000
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Once it reads again, the requests that were sent get their (error) answers.
+    qtbot.waitUntil(lambda: len(results) == 5, timeout=TIMEOUT_MS)
+    answered = sorted(i for i, e in results if e is not None and e.type == "UnknownSession")
+    assert answered == sorted(set(range(5)) - set(busy))
+    assert call(qtbot, channel, Ping(token=7))["token"] == 7
+    channel.close()
+    process.closeWriteChannel()
+    assert process.waitForFinished(10_000)
+    assert process.exitCode() == 0
