@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -45,6 +44,10 @@ from ui.widgets.session_panel import SessionPanel
 __all__ = ["MainWindow"]
 
 _DO_IT_SESSION = "do-it"
+#: How the splitter shares spare height between sessions, compose and log, and the
+#: heights it starts from (scaled to the window): the log, the busiest view, gets most.
+_SESSIONS_STRETCH, _COMPOSE_STRETCH, _LOG_STRETCH = 1, 0, 4
+_SPLITTER_START = (170, 90, 440)
 
 
 class MainWindow(QMainWindow):
@@ -95,32 +98,36 @@ class MainWindow(QMainWindow):
         self.do_it = DoItFlow(self.client, self)
 
         # --- layout
+        # Strategy: the window must fit a 1024x640 screen with the banner shown and the
+        # status bar visible. The top rows are short and fixed; sessions, compose and log
+        # share one vertical splitter in which the log takes most of the spare height.
+        do_it_row = QHBoxLayout()
+        do_it_row.addWidget(self.do_it_button)
+        do_it_row.addWidget(self.do_it_target, 1)
         classic = QVBoxLayout()
-        classic.addWidget(self.do_it_button, 0, Qt.AlignmentFlag.AlignLeft)
-        classic.addWidget(self.do_it_target)
+        classic.addLayout(do_it_row)
         classic.addWidget(self.do_it_result)
         classic.addStretch(1)
         top = QHBoxLayout()
         top.addLayout(classic, 1)
         top.addWidget(self.pulse)
-        sessions_box = _group("Sessions", self.sessions)
-        compose_box = _group("Compose", self.compose)
-        compose_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        upper = QWidget()
-        upper_layout = QVBoxLayout(upper)
-        upper_layout.setContentsMargins(0, 0, 0, 0)
-        upper_layout.addWidget(sessions_box, 3)
-        upper_layout.addWidget(compose_box, 0)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(upper)
-        splitter.addWidget(_group("Log", self.log_panel))
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        for pane, stretch in (
+            (_group("Sessions", self.sessions), _SESSIONS_STRETCH),
+            (_group("Compose", self.compose), _COMPOSE_STRETCH),
+            (_group("Log", self.log_panel), _LOG_STRETCH),
+        ):
+            self.splitter.addWidget(pane)
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+            self.splitter.setCollapsible(self.splitter.count() - 1, False)
+        self.splitter.setSizes(list(_SPLITTER_START))
         central = QWidget()
         layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 4, 6, 0)
+        layout.setSpacing(4)
         layout.addLayout(top)
         layout.addWidget(self.banner)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.resize(1180, 760)
 
@@ -310,6 +317,6 @@ class MainWindow(QMainWindow):
 def _group(title: str, widget: QWidget) -> QGroupBox:
     box = QGroupBox(title)
     layout = QVBoxLayout(box)
-    layout.setContentsMargins(6, 6, 6, 6)
+    layout.setContentsMargins(6, 2, 6, 4)
     layout.addWidget(widget)
     return box

@@ -38,8 +38,11 @@ class ComposePanel(QWidget):
         self.send_button = QPushButton("Send")
         self.error = QLabel()
         self.error.setStyleSheet("color: #b71c1c;")
+        self.error.setWordWrap(True)
+        self.error.hide()
         self.history = QListWidget()
-        self.history.setMaximumHeight(64)
+        # Two entries at least; the window's splitter gives it more when there is room.
+        self.history.setMinimumHeight(2 * self.history.fontMetrics().height() + 8)
         self.history.setToolTip("sent frames: double-click to send again")
         self.resend_button = QPushButton("Resend")
         self.target = QLabel("no session selected")
@@ -53,19 +56,17 @@ class ComposePanel(QWidget):
         self.history.itemDoubleClicked.connect(self._on_resend)
 
         row = QHBoxLayout()
+        row.addWidget(self.target)
         row.addWidget(self.mode)
         row.addWidget(self.editor, 1)
         row.addWidget(self.send_button)
-        status = QHBoxLayout()
-        status.addWidget(self.target)
-        status.addWidget(self.error, 1)
         history = QHBoxLayout()
         history.addWidget(self.history, 1)
         history.addWidget(self.resend_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addLayout(status)
+        layout.addWidget(self.error)
         layout.addLayout(history)
         self.set_target(None)
 
@@ -88,6 +89,7 @@ class ComposePanel(QWidget):
 
     def show_error(self, message: str) -> None:
         self.error.setText(message)
+        self.error.setVisible(bool(message))
 
     def add_history(self, payload: bytes) -> None:
         for row in range(self.history.count()):
@@ -108,7 +110,7 @@ class ComposePanel(QWidget):
     def _validate(self) -> None:
         problem = hex_error(self.editor.text()) if self.mode.currentText() == "Hex" else None
         self.editor.setStyleSheet(_BAD_INPUT_STYLE if problem else "")
-        self.error.setText(problem or "")
+        self.show_error(problem or "")
         self.send_button.setEnabled(self._has_target and problem is None)
         self.resend_button.setEnabled(self._has_target)
 

@@ -23,6 +23,9 @@ TICK_INTERVAL_MS = 25
 _PERIOD_SECONDS = 2.0
 #: Ticks summarised by the readout (about 2 s).
 _READOUT_TICKS = 80
+#: Circle plus readout: short, so that the window fits small screens.
+_HEIGHT = 76
+_READOUT_HEIGHT = 18
 
 
 class PulseWidget(QWidget):
@@ -41,7 +44,7 @@ class PulseWidget(QWidget):
         self._phase = 0.0
         self._late_ms = 0.0
         self._p99_ms = 0.0
-        self.setMinimumSize(150, 110)
+        self.setMinimumSize(150, _HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setToolTip(
             "Animation ticks every 25 ms on the GUI thread.\n"
@@ -69,8 +72,9 @@ class PulseWidget(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        w, h = self.width(), self.height() - 20
-        cx, cy, r = w / 2, h / 2, min(w, h) / 2 - 14
+        w, h = self.width(), self.height() - _READOUT_HEIGHT
+        dot = max(4.0, min(w, h) / 10)
+        cx, cy, r = w / 2, h / 2, min(w, h) / 2 - dot - 2
         painter.setPen(QColor("#cfd8dc"))
         painter.drawEllipse(QPointF(cx, cy), r, r)
         angle = 2 * math.pi * self._phase
@@ -78,10 +82,10 @@ class PulseWidget(QWidget):
         late = self._late_ms > 2 * TICK_INTERVAL_MS
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor("#e53935" if late else "#43a047"))
-        painter.drawEllipse(QPointF(x, y), 10, 10)
+        painter.drawEllipse(QPointF(x, y), dot, dot)
         painter.setPen(QColor("#b71c1c" if late else "#37474f"))
         painter.drawText(
-            QRectF(0, h, w, 20),
+            QRectF(0, h, w, _READOUT_HEIGHT),
             Qt.AlignmentFlag.AlignCenter,
             f"late {self._late_ms:.0f} ms · p99 {self._p99_ms:.0f} ms",
         )

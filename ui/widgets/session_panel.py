@@ -102,7 +102,8 @@ class SessionPanel(QWidget):
             header_text = str(model.headerData(col, Qt.Orientation.Horizontal, 0))
             width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(header_text))
             self.table.setColumnWidth(col, width + 24)
-        self.table.setMinimumHeight(110)
+        # The header and two rows at least; the window's splitter gives it more.
+        self.table.setMinimumHeight(header.sizeHint().height() + 2 * 22 + 4)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         model.dataChanged.connect(self._on_selection)  # state changes enable/disable buttons
         self.close_button = QPushButton("Close")

@@ -1,0 +1,31 @@
+"""The window's layout on a small screen (a real engine, killed so the banner shows)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from ui.supervisor import EngineState
+
+SMALL_SCREEN = (1024, 640)
+
+
+def test_fits_a_small_screen_with_the_banner_and_the_log_gets_the_most(qtbot, window):
+    supervisor = window.supervisor
+    with qtbot.waitSignal(supervisor.engine_crashed, timeout=10_000):
+        os.kill(supervisor.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: supervisor.status.state is EngineState.READY, timeout=15_000)
+    assert window.banner.isVisible()  # the crash report stays until dismissed
+    window.resize(*SMALL_SCREEN)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == SMALL_SCREEN, timeout=2000)
+    status_bar = window.statusBar()
+    qtbot.waitUntil(lambda: window.rect().contains(status_bar.geometry()), timeout=2000)
+    assert status_bar.isVisible() and window.status_label.isVisible()
+    log_box, session_box, compose_box = (
+        window.log_panel.parentWidget(),
+        window.sessions.parentWidget(),
+        window.compose.parentWidget(),
+    )
+    assert log_box.height() > max(session_box.height(), compose_box.height())
+    rows = window.log_panel.table.verticalHeader().defaultSectionSize()
+    assert window.log_panel.table.viewport().height() >= 5 * rows
