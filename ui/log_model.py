@@ -279,6 +279,10 @@ class LogModel(QAbstractTableModel):
             return self.row_at(index.row())
         if role == _ALIGNMENT and index.column() == COL_LENGTH:
             return _RIGHT
+        if role == _TOOLTIP and index.column() == COL_DATA:
+            row = self.row_at(index.row())
+            if row.direction not in _DATA_DIRECTIONS:  # a note: the column may cut it
+                return row.payload.decode("utf-8", "replace")
         return None
 
 
@@ -287,7 +291,8 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 _USER = int(Qt.ItemDataRole.UserRole.value)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
-_HANDLED_ROLES = frozenset({_DISPLAY, _FOREGROUND, _USER, _ALIGNMENT})
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_HANDLED_ROLES = frozenset({_DISPLAY, _FOREGROUND, _USER, _ALIGNMENT, _TOOLTIP})
 _DATA_DIRECTIONS = frozenset({Direction.IN, Direction.OUT})
 
 

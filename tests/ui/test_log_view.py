@@ -111,3 +111,22 @@ def test_save_to_an_unwritable_path_reports_failure(qtbot, tmp_path):
         exporter.start()
     assert "cannot save" in blocker.args[0]
     assert model.data(model.index(0, 4), Qt.ItemDataRole.DisplayRole) == "alpha 0"
+
+
+def test_a_long_note_wraps_in_the_detail_pane_and_is_called_a_note(qtbot):
+    model, panel = make_panel(qtbot)
+    note = (
+        "connect failed (refused): connection to 127.0.0.1:9 refused (is the server "
+        "running, and on this port?) " * 3
+    )
+    model.append_note("#1", Direction.ERROR, 5.0, note)
+    model.flush()
+    panel.table.selectRow(0)
+    text = panel.detail.toPlainText()
+    head = text.splitlines()[0]
+    assert head.endswith("session #1  error note") and "bytes" not in head
+    assert note in text
+    # Readable without scrolling sideways: the note wraps to the pane's width.
+    qtbot.waitUntil(lambda: panel.detail.horizontalScrollBar().maximum() == 0, timeout=2000)
+    tooltip = model.data(model.index(0, 4), Qt.ItemDataRole.ToolTipRole)
+    assert tooltip == note  # the Data column cuts it; hovering shows all of it

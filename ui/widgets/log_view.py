@@ -13,7 +13,7 @@ import contextlib
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -94,7 +94,10 @@ class LogPanel(QWidget):
         self.detail.setReadOnly(True)
         self.detail.setFont(mono)
         self.detail.setPlaceholderText("select a row to see its whole payload")
-        self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # Notes (errors above all) wrap to be read whole; a hex dump line fits the width
+        # the pane opens with, so dumps keep their columns.
+        self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.detail.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         # Wide enough for one hex dump line (offset, 16 bytes, ASCII) beside a scroll bar.
         dump_line = hex_dump(bytes(16))
         frame = 2 * self.detail.frameWidth() + 2 * int(self.detail.document().documentMargin())
@@ -236,15 +239,11 @@ class LogPanel(QWidget):
 def describe_row(row: LogRow) -> str:
     """The detail pane's text for one row: header, text (if UTF-8), hex dump."""
     payload = row.payload
-    head = (
-        f"{format_time(row.wall)}  session {row.session}  {row.direction.value}  "
-        f"{len(payload):,} bytes"
-    )
-    shown = payload[:DETAIL_MAX_BYTES]
-    parts = [head]
+    head = f"{format_time(row.wall)}  session {row.session}  {row.direction.value}"
     if row.direction in (Direction.INFO, Direction.ERROR):
-        parts.append(payload.decode("utf-8", "replace"))
-        return "\n\n".join(parts)
+        return f"{head} note\n\n{payload.decode('utf-8', 'replace')}"
+    shown = payload[:DETAIL_MAX_BYTES]
+    parts = [f"{head}  {len(payload):,} bytes"]
     with contextlib.suppress(UnicodeDecodeError):
         parts.append("text:\n" + shown.decode("utf-8"))
     parts.append("hex:\n" + hex_dump(shown))
