@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.tick_probe import TickProbe, percentile
 
-__all__ = ["TICK_INTERVAL_MS", "PulseWidget"]
+__all__ = ["TICK_INTERVAL_MS", "WIDEST_READOUT", "PulseWidget"]
 
 TICK_INTERVAL_MS = 25
 #: Seconds for one revolution of the circle.
@@ -26,6 +26,8 @@ _READOUT_TICKS = 80
 #: Circle plus readout: short, so that the window fits small screens.
 _HEIGHT = 76
 _READOUT_HEIGHT = 18
+#: The widest readout the widget makes room for (in its current font).
+WIDEST_READOUT = "late 9999 ms · p99 9999 ms"
 
 
 class PulseWidget(QWidget):
@@ -44,7 +46,7 @@ class PulseWidget(QWidget):
         self._phase = 0.0
         self._late_ms = 0.0
         self._p99_ms = 0.0
-        self.setMinimumSize(150, _HEIGHT)
+        self._fit_readout()
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setToolTip(
             "Animation ticks every 25 ms on the GUI thread.\n"
@@ -55,6 +57,16 @@ class PulseWidget(QWidget):
         self._timer.setInterval(TICK_INTERVAL_MS)
         self._timer.timeout.connect(self._on_tick)
         self._timer.start()
+
+    def _fit_readout(self) -> None:
+        """Wide enough for the readout at its worst, when it matters most."""
+        width = self.fontMetrics().horizontalAdvance(WIDEST_READOUT) + 8
+        self.setFixedSize(max(width, _HEIGHT), _HEIGHT)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_readout()
+        super().changeEvent(event)
 
     def _on_tick(self) -> None:
         interval = self.probe.tick(time.monotonic())
