@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
 
     def _on_engine_lost(self, generation: int, why: str) -> None:
         lost = self.session_model.mark_lost(generation, why)
+        self.banner.sessions_lost(lost)
         if lost:
             self._note(Direction.ERROR, f"{lost} session(s) of engine {generation} lost: {why}")
         self.do_it.cancel("the engine went away")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -10,10 +12,11 @@ from ui.log_model import LogModel
 from ui.main_window import MainWindow
 from ui.restart_budget import RestartBudget
 from ui.session_model import SessionModel
-from ui.supervisor import EngineSupervisor
+from ui.supervisor import EngineState, EngineSupervisor
 from ui.tick_probe import TickProbe
 
 from .conftest import stop_supervisor
+from .helpers import open_session
 from .test_supervisor import CRASHING_ENGINE
 
 
@@ -39,6 +42,7 @@ def test_after_too_many_crashes_restart_stays_reachable(qtbot, crash_loop_window
         win.supervisor.start()
     banner = win.banner
     assert banner.isVisible() and "too often" in banner._title.text()
+    assert f"press {banner.restart_button.text()} to try again" in banner._title.text()
     assert not win.do_it_button.isEnabled() and not win.sessions.open_button.isEnabled()
     # Dismissing would leave nothing to click: the banner offers Restart only.
     assert banner.restart_button.isVisible() and banner.restart_button.isEnabled()
@@ -47,3 +51,32 @@ def test_after_too_many_crashes_restart_stays_reachable(qtbot, crash_loop_window
         banner.restart_button.click()  # the stand-in crashes again, with a fresh budget
     assert banner.isVisible() and banner.restart_button.isVisible()
     assert not banner.dismiss_button.isVisible()
+
+
+def kill_engine_and_wait_for_the_next(qtbot, win: MainWindow) -> None:
+    supervisor = win.supervisor
+    with qtbot.waitSignal(supervisor.engine_crashed, timeout=10_000):
+        os.kill(supervisor.pid, signal.SIGKILL)
+    assert win.banner.isVisible() and not win.banner.restart_button.isVisible()
+    qtbot.waitUntil(lambda: supervisor.status.state is EngineState.READY, timeout=15_000)
+
+
+def test_once_the_new_engine_is_ready_the_banner_only_offers_dismiss(qtbot, window):
+    kill_engine_and_wait_for_the_next(qtbot, window)
+    banner = window.banner
+    title = banner._title.text()
+    assert banner.isVisible() and "restarted (new pid" in title
+    assert "lost" not in title  # no session was open
+    # Restart would kill the healthy new engine (and whatever is opened next).
+    assert not banner.restart_button.isVisible() and not banner.wait_button.isVisible()
+    assert banner.dismiss_button.isVisible()
+    banner.dismiss_button.click()
+    assert not banner.isVisible()
+
+
+def test_the_crash_report_counts_the_open_sessions_lost(qtbot, window, demo_server):
+    open_session(qtbot, window, *demo_server)
+    open_session(qtbot, window, *demo_server)
+    kill_engine_and_wait_for_the_next(qtbot, window)
+    assert "Its 2 open sessions were lost." in window.banner._title.text()
+    assert not window.banner.restart_button.isVisible()

@@ -73,9 +73,10 @@ class EngineBanner(QFrame):
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.clicked.connect(self.hide)
         self._kind = ""  # what the banner shows: "hang" or "crash"
-        self._waiting_for_user = False  # crashed too often: only Restart helps
         self._crash_detail = ""
-        self._shown: tuple[str, ...] = ()
+        self._lost = 0  # open sessions lost in the crashes this banner reports
+        self._last_status = EngineStatus()
+        self._shown: tuple[object, ...] = ()
         text = QVBoxLayout()
         text.addWidget(self._title)
         text.addWidget(self._detail)
@@ -86,43 +87,69 @@ class EngineBanner(QFrame):
         self.hide()
 
     def show_status(self, status: EngineStatus) -> None:
+        self._last_status = status
         state = status.state
-        if state is not EngineState.CRASHED:
-            self._waiting_for_user = False
         if state is EngineState.NOT_RESPONDING and status.banner:
             self._show(
                 "#fff3e0", "#e65100",
                 f"The engine is not responding ({format_duration(status.silent_for)}). "
                 "The window still works; its sessions are paused until it answers.",
-                f"pid {status.pid}", kind="hang",
+                f"pid {status.pid}", kind="hang", buttons=(self.wait_button, self.restart_button),
             )  # fmt: skip
         elif state is EngineState.CRASHED:
-            self._waiting_for_user = status.waiting_for_user
-            title = (
-                "The engine crashed too often: press Restart to try again."
-                if status.waiting_for_user
-                else "The engine crashed; a new one is starting. Its sessions were lost."
-            )
+            if not (self._kind == "crash" and self.isVisible()):
+                self._lost = 0  # a new report
             self._crash_detail = status.detail
-            self._show("#ffebee", "#b71c1c", title, status.detail, kind="crash")
+            if status.waiting_for_user:
+                # Restart is the only way on: no Dismiss, or nothing would be left to
+                # click (Do it! and Open are disabled until an engine is ready).
+                self._show_crash(
+                    "The engine crashed too often: press Restart engine to try again.",
+                    self.restart_button,
+                )
+            else:
+                self._show_crash("The engine crashed; a new one is starting.")
+        elif self._kind == "crash" and self.isVisible() and state is EngineState.STARTING:
+            self._show_crash("The engine crashed; a new one is starting.")
         elif self._kind == "crash" and self.isVisible() and state is EngineState.READY:
-            title = (
-                f"The engine crashed and was restarted (new pid {status.pid}). "
-                "Its sessions were lost."
-            )
-            self._show("#ffebee", "#b71c1c", title, self._crash_detail, kind="crash")
+            # Restarting now would kill the healthy new engine and its sessions.
+            self._show_crash(f"The engine crashed and was restarted (new pid {status.pid}).")
         elif self._kind == "hang" or state in (EngineState.STOPPING, EngineState.STOPPED):
             # Hang over, or the user chose "Wait". A crash report stays until dismissed:
             # the new engine comes up within a second, too fast to read why the old one died.
             self.hide()
 
-    def _show(self, background: str, border: str, title: str, detail: str, *, kind: str) -> None:
-        shown = (background, title, detail, kind)
+    def sessions_lost(self, count: int) -> None:
+        """``count`` open sessions went with a crashed engine (the report says so)."""
+        if count and self._kind == "crash" and self.isVisible():
+            self._lost += count
+            self.show_status(self._last_status)
+
+    def _show_crash(self, title: str, button: QPushButton | None = None) -> None:
+        if self._lost:
+            title += " " + (
+                "Its open session was lost."
+                if self._lost == 1
+                else f"Its {self._lost} open sessions were lost."
+            )
+        buttons = (button or self.dismiss_button,)
+        self._show("#ffebee", "#b71c1c", title, self._crash_detail, kind="crash", buttons=buttons)
+
+    def _show(
+        self,
+        background: str,
+        border: str,
+        title: str,
+        detail: str,
+        *,
+        kind: str,
+        buttons: tuple[QPushButton, ...],
+    ) -> None:
+        shown = (background, title, detail, kind, buttons)
         if self.isVisible() and shown == self._shown:
             return  # status updates arrive several times a second; restyling is not free
         self._shown = shown
         self._kind = kind
-        wait = kind == "hang"
         self.setStyleSheet(
             f"#engineBanner {{ background: {background}; border: 1px solid {border}; "
             "border-radius: 4px; }"
@@ -130,8 +157,6 @@ class EngineBanner(QFrame):
         self._title.setText(f"<b>{title}</b>")
         self._detail.setText(detail)
         self._detail.setVisible(bool(detail))
-        self.wait_button.setVisible(wait)
-        # Once the restart budget is spent, Restart is the only way on: the banner must not
-        # be dismissable, or nothing would be left to click (Do it! and Open are disabled).
-        self.dismiss_button.setVisible(not wait and not self._waiting_for_user)
+        for button in (self.wait_button, self.restart_button, self.dismiss_button):
+            button.setVisible(button in buttons)
         self.show()
