@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
 
         # --- wiring
         self.pulse.ticked.connect(self._on_frame)
+        session_model.rates_changed.connect(self.status_label.show_frames_per_second)
         supervisor.status_changed.connect(self._on_status_changed)
         supervisor.engine_started.connect(self._on_engine_started)
         supervisor.engine_crashed.connect(self._on_engine_crashed)

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QColor
 
@@ -76,7 +77,13 @@ class SessionInfo:
 
 
 class SessionModel(QAbstractTableModel):
-    """The sessions table; fed with engine events by ``apply_events``."""
+    """The sessions table; fed with engine events by ``apply_events``.
+
+    ``rates_changed(float)`` gives the total frames/s in over all sessions whenever the
+    rates are recomputed (the status bar shows it, so the two agree).
+    """
+
+    rates_changed = Signal(float)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -154,6 +161,7 @@ class SessionModel(QAbstractTableModel):
                 count += 1
         if count:
             self._emit_all()
+            self.rates_changed.emit(self.rate_in_total())
         return count
 
     def _add(self, info: SessionInfo) -> None:
@@ -172,8 +180,9 @@ class SessionModel(QAbstractTableModel):
             return
         for name, value in changes.items():
             setattr(info, name, value)
-        if info.state in ("closed", "failed"):
+        if info.state in ("closed", "failed") and (info.rate_in or info.rate_out):
             info.rate_in = info.rate_out = 0.0
+            self.rates_changed.emit(self.rate_in_total())
         row = self._rows.index(info)
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
@@ -208,6 +217,11 @@ class SessionModel(QAbstractTableModel):
         self._dirty = False
         if changed:
             self._emit_all()
+            self.rates_changed.emit(self.rate_in_total())
+
+    def rate_in_total(self) -> float:
+        """Frames/s in over all sessions, as the table shows them."""
+        return sum(info.rate_in for info in self._rows)
 
     def _emit_all(self) -> None:
         if self._rows:

@@ -20,8 +20,11 @@ _COLORS = {
 }
 
 
-def status_text(status: EngineStatus) -> str:
-    """One line: state, then pid, round-trip time and frames/s when they mean something."""
+def status_text(status: EngineStatus, frames_per_second: float) -> str:
+    """One line: state, then pid, round-trip time and frames/s when they mean something.
+
+    ``frames_per_second`` is the sessions table's total, so that the two always agree.
+    """
     state = status.state
     if state is EngineState.NOT_RESPONDING:
         head = f"engine not responding for {format_duration(status.silent_for)}"
@@ -36,19 +39,37 @@ def status_text(status: EngineStatus) -> str:
     parts = [head]
     if status.pid is not None:
         parts.append(f"pid {status.pid}")
+    if state is EngineState.NOT_RESPONDING:
+        parts.append("rtt —")  # the last answer's rtt would suggest it still answers
+    elif state is EngineState.READY and status.rtt is not None:
+        parts.append(f"rtt {status.rtt * 1000:.1f} ms")
     if state in (EngineState.READY, EngineState.NOT_RESPONDING):
-        if status.rtt is not None:
-            parts.append(f"rtt {status.rtt * 1000:.1f} ms")
-        parts.append(f"{format_rate(status.frames_per_second, ' frames/s')}")
+        parts.append(format_rate(frames_per_second, " frames/s in"))
     return " · ".join(parts)
 
 
 class EngineStatusLabel(QLabel):
-    """Coloured one-line engine status."""
+    """Coloured one-line engine status, with the frames/s received by all sessions."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._status = EngineStatus()
+        self._frames_per_second = 0.0
 
     def show_status(self, status: EngineStatus) -> None:
+        self._status = status
+        self._render()
+
+    def show_frames_per_second(self, frames_per_second: float) -> None:
+        """The sessions table's total rate in (``SessionModel.rates_changed``)."""
+        self._frames_per_second = frames_per_second
+        self._render()
+
+    def _render(self) -> None:
+        status = self._status
         color = _COLORS[status.state]
-        self.setText(f'<span style="color:{color}">●</span> {status_text(status)}')
+        text = status_text(status, self._frames_per_second)
+        self.setText(f'<span style="color:{color}">●</span> {text}')
         self.setToolTip(status.detail or "")
 
 
