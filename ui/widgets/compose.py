@@ -54,6 +54,7 @@ class ComposePanel(QWidget):
         self.send_button.clicked.connect(self._on_send)
         self.resend_button.clicked.connect(self._on_resend)
         self.history.itemDoubleClicked.connect(self._on_resend)
+        self.history.itemSelectionChanged.connect(self._validate)
 
         row = QHBoxLayout()
         row.addWidget(self.target)
@@ -101,6 +102,7 @@ class ComposePanel(QWidget):
         self.history.insertItem(0, item)
         while self.history.count() > MAX_HISTORY:
             self.history.takeItem(self.history.count() - 1)
+        self.history.setCurrentItem(item)  # Resend sends the last frame again
 
     def _on_mode_changed(self, mode: str) -> None:
         hint = "hex bytes, e.g. 68 65 6c 6c 6f" if mode == "Hex" else "frame payload (text, UTF-8)"
@@ -112,7 +114,7 @@ class ComposePanel(QWidget):
         self.editor.setStyleSheet(_BAD_INPUT_STYLE if problem else "")
         self.show_error(problem or "")
         self.send_button.setEnabled(self._has_target and problem is None)
-        self.resend_button.setEnabled(self._has_target)
+        self.resend_button.setEnabled(self._has_target and self._resend_item() is not None)
 
     def _on_send(self) -> None:
         if not self.send_button.isEnabled():
@@ -125,7 +127,11 @@ class ComposePanel(QWidget):
         self.add_history(payload)
         self.send_requested.emit(payload)
 
+    def _resend_item(self) -> QListWidgetItem | None:
+        selected = self.history.selectedItems()
+        return selected[0] if selected else None
+
     def _on_resend(self) -> None:
-        item = self.history.currentItem()
+        item = self._resend_item()
         if item is not None and self._has_target:
             self.send_requested.emit(item.data(Qt.ItemDataRole.UserRole))
