@@ -29,3 +29,15 @@ def test_fits_a_small_screen_with_the_banner_and_the_log_gets_the_most(qtbot, wi
     assert log_box.height() > max(session_box.height(), compose_box.height())
     rows = window.log_panel.table.verticalHeader().defaultSectionSize()
     assert window.log_panel.table.viewport().height() >= 5 * rows
+
+
+def test_the_log_table_gets_most_of_the_width_and_addresses_are_not_padded(qtbot, window):
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=2000)
+    table, detail = window.log_panel.table, window.log_panel.detail
+    assert table.width() >= 0.6 * (table.width() + detail.width())
+    peer = window.sessions.table.columnWidth(1)
+    metrics = window.sessions.table.fontMetrics()
+    assert metrics.horizontalAdvance("127.0.0.1:65535") <= peer < window.width() / 8
+    host = window.sessions.host
+    assert host.fontMetrics().horizontalAdvance("127.0.0.1") < host.width() < window.width() / 5

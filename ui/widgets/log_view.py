@@ -40,6 +40,9 @@ __all__ = ["DETAIL_MAX_BYTES", "LogPanel"]
 #: The detail pane dumps at most this much of a payload.
 DETAIL_MAX_BYTES = 64 * 1024
 _FILTER_DEBOUNCE_MS = 250
+#: Per cent of the width the table gets beside the detail pane (the user can drag it).
+_TABLE_SHARE = 65
+_DETAIL_MIN_WIDTH = 240
 _ALL = "all"
 
 
@@ -94,16 +97,8 @@ class LogPanel(QWidget):
         self.detail.setReadOnly(True)
         self.detail.setFont(mono)
         self.detail.setPlaceholderText("select a row to see its whole payload")
-        # Notes (errors above all) wrap to be read whole; a hex dump line fits the width
-        # the pane opens with, so dumps keep their columns.
-        self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.detail.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        # Wide enough for one hex dump line (offset, 16 bytes, ASCII) beside a scroll bar.
-        dump_line = hex_dump(bytes(16))
-        frame = 2 * self.detail.frameWidth() + 2 * int(self.detail.document().documentMargin())
-        frame += self.detail.verticalScrollBar().sizeHint().width() + 4
-        detail_width = self.detail.fontMetrics().horizontalAdvance(dump_line) + frame
-        self.detail.setMinimumWidth(min(detail_width, 320))
+        self.detail.setMinimumWidth(_DETAIL_MIN_WIDTH)
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Session"))
@@ -117,10 +112,13 @@ class LogPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 0)
+        # The table gets most of the width (its Data column shows the payloads); the
+        # detail pane enough for a text payload or most of a dump line.
+        splitter.setStretchFactor(0, _TABLE_SHARE)
+        splitter.setStretchFactor(1, 100 - _TABLE_SHARE)
         splitter.setCollapsible(0, False)
-        splitter.setSizes([max(1, 1000 - detail_width), detail_width])
+        splitter.setSizes([10 * _TABLE_SHARE, 10 * (100 - _TABLE_SHARE)])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -222,6 +220,11 @@ class LogPanel(QWidget):
         if not indexes or self.model.dropping_rows:
             return
         row: LogRow = self.model.data(indexes[0], Qt.ItemDataRole.UserRole)
+        # Notes (errors above all) wrap to be read whole; a hex dump keeps its columns.
+        note = row.direction in (Direction.INFO, Direction.ERROR)
+        self.detail.setLineWrapMode(
+            QPlainTextEdit.LineWrapMode.WidgetWidth if note else QPlainTextEdit.LineWrapMode.NoWrap
+        )
         self.detail.setPlainText(describe_row(row))
         # Looking at a row pauses the tail, or the next batch would scroll it out of view.
         self.follow.setChecked(False)

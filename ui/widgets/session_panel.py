@@ -26,10 +26,11 @@ __all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "SessionPanel"]
 
 DEFAULT_PRESETS = ("le32", "be32", "le16", "be16", "u8", "le64", "be64")
 CUSTOM_FRAMING = "custom…"
-_PEER_COLUMN = 1
 #: The widest value a column usually shows (Session, Peer, Framing, State, Frames in,
 #: Bytes in, Frames out, Bytes out, Frames/s in, Frames/s out).
-_COLUMN_SAMPLES = ("e2#10 do-it", "[::1]:65535 ", "custom…", "connecting", "999,999,999",
+#: The host field is wide enough for this (longer names scroll in it).
+_HOST_SAMPLE = "server-01.example.com"
+_COLUMN_SAMPLES = ("e2#10 do-it", "127.0.0.1:65535", "custom…", "connecting", "999,999,999",
                    "999.9 MiB", "999,999,999", "999.9 MiB", "999.9k/s", "999.9k/s")  # fmt: skip
 
 
@@ -46,6 +47,7 @@ class SessionPanel(QWidget):
         self._model = model
         self.host = QLineEdit("127.0.0.1")
         self.host.setPlaceholderText("host")
+        self.host.setFixedWidth(self.host.fontMetrics().horizontalAdvance(_HOST_SAMPLE) + 16)
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
         self.port.setValue(9000)
@@ -92,11 +94,11 @@ class SessionPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         # Columns start wide enough for realistic values (counters up to 999,999,999) and
-        # their headers; Peer takes what is left (it elides a long host name; the user can
-        # drag any column wider).
+        # their headers; the last one takes what is left. Peer fits a loopback address and
+        # port (it elides a long host name; the user can drag any column wider).
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(_PEER_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         metrics = self.table.fontMetrics()
         for col, sample in enumerate(_COLUMN_SAMPLES):
             header_text = str(model.headerData(col, Qt.Orientation.Horizontal, 0))
@@ -115,7 +117,7 @@ class SessionPanel(QWidget):
 
         form = QHBoxLayout()
         form.addWidget(QLabel("Host"))
-        form.addWidget(self.host, 2)
+        form.addWidget(self.host)
         form.addWidget(QLabel("Port"))
         form.addWidget(self.port)
         form.addWidget(QLabel("Framing"))
