@@ -17,10 +17,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ipc import schema
 from ipc.rpc import CommandFailed
 from ui.engine_client import EngineClient
+from ui.formatting import session_name
 
-__all__ = ["DO_IT_PAYLOAD", "DoItFlow"]
+__all__ = ["DO_IT_LABEL", "DO_IT_PAYLOAD", "DoItFlow"]
 
 DO_IT_PAYLOAD = b"hello"
+#: The engine's label for the run's session (the sessions table shows it).
+DO_IT_LABEL = "do-it"
 #: Overall bound on one run, connect included.
 DO_IT_TIMEOUT_MS = 10_000
 
@@ -35,6 +38,8 @@ class DoItFlow(QObject):
         super().__init__(parent)
         self._client = client
         self._session: tuple[int, int] | None = None  # (generation, session id)
+        self._session_name: str | None = None
+        self._generation = 0
         self._running = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -45,20 +50,32 @@ class DoItFlow(QObject):
     def running(self) -> bool:
         return self._running
 
+    @property
+    def session_name(self) -> str | None:
+        """The window's name for the last run's session (``#3``), once the engine made
+        one: the run's summary is logged under it, beside the session's traffic."""
+        return self._session_name
+
     def start(self, host: str, port: int, framing: schema.Framing = "le32") -> None:
         if self._running:
             return
         self._running = True
         self._session = None
+        self._session_name = None
         self._timer.start()
-        generation = self._client.generation
+        generation = self._generation = self._client.generation
         self._client.open(
-            host, port, framing, lambda r, e: self._on_open(generation, r, e), label="do-it",
+            host, port, framing, lambda r, e: self._on_open(generation, r, e), label=DO_IT_LABEL,
             connect_timeout=5.0,
         )  # fmt: skip
 
     def on_events(self, generation: int, events: list[schema.Event]) -> None:
         """Watch the engine's events for the reply on our session."""
+        if self._running and self._session_name is None and generation == self._generation:
+            # Known before the open command answers, so a failed connect is named too.
+            for ev in events:
+                if isinstance(ev, schema.Connecting) and ev.label == DO_IT_LABEL:
+                    self._session_name = session_name(generation, ev.session_id)
         if not self._running or self._session is None or self._session[0] != generation:
             return
         sid = self._session[1]
@@ -76,14 +93,16 @@ class DoItFlow(QObject):
                 self._client.close(generation, int(result["session_id"]))
             return
         if error is not None:
-            self._fail(f"connect failed: {error.message or error.type}")
+            # The engine's message says what failed ("connection to … refused …").
+            self._fail(error.message or f"cannot connect ({error.type})")
             return
         self._session = (generation, int(result["session_id"]))
+        self._session_name = session_name(*self._session)
         self._client.send(generation, self._session[1], [DO_IT_PAYLOAD], self._on_sent)
 
     def _on_sent(self, _result: Any, error: CommandFailed | None) -> None:
         if error is not None and self._running:
-            self._fail(f"send failed: {error.message or error.type}")
+            self._fail(f"cannot send {DO_IT_PAYLOAD.decode()}: {error.message or error.type}")
 
     def _finish(self, reply: bytes) -> None:
         wall = time.time()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ipc import schema
-from ui.formatting import session_name
+from ui.formatting import plural, session_name
 from ui.log_store import Direction
 
 __all__ = ["ENGINE_SESSION", "LogEntry", "log_entries"]
@@ -54,8 +54,8 @@ def log_entries(
         elif isinstance(ev, schema.Closed):
             yield _note(
                 name, Direction.INFO, wall,
-                f"closed by {ev.by} (in {ev.frames_in} frames / {ev.bytes_in} B, "
-                f"out {ev.frames_out} frames / {ev.bytes_out} B)",
+                f"closed by {ev.by} (in {plural(ev.frames_in, 'frame')} / {ev.bytes_in} B, "
+                f"out {plural(ev.frames_out, 'frame')} / {ev.bytes_out} B)",
             )  # fmt: skip
         elif isinstance(ev, schema.LogLine):
             level = ev.level.lower()

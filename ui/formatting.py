@@ -24,6 +24,7 @@ __all__ = [
     "log_row_json",
     "log_row_text",
     "parse_hex",
+    "plural",
     "preview",
     "session_name",
     "to_hex",
@@ -66,6 +67,11 @@ def format_rate(per_second: float, unit: str = "/s") -> str:
     if per_second < 1_000_000:
         return f"{per_second / 1000:.1f}k{unit}"
     return f"{per_second / 1_000_000:.2f}M{unit}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``, ``1,000 frames`` (nouns that take an ``s``)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def format_duration(seconds: float) -> str:

@@ -28,7 +28,7 @@ from ipc import schema
 from ipc.rpc import CommandFailed
 from ui.do_it import DO_IT_PAYLOAD, DoItFlow
 from ui.event_log import ENGINE_SESSION, log_entries
-from ui.formatting import format_time, preview
+from ui.formatting import format_time, plural, preview
 from ui.log_export import LogExporter
 from ui.log_model import LogModel
 from ui.log_store import Direction
@@ -43,6 +43,7 @@ from ui.widgets.session_panel import SessionPanel
 
 __all__ = ["MainWindow"]
 
+#: The log's session name for a Do it! run that failed before the engine made a session.
 _DO_IT_SESSION = "do-it"
 #: How the splitter shares spare height between sessions, compose and log, and the
 #: heights it starts from (scaled to the window): the log, the busiest view, gets most.
@@ -184,7 +185,9 @@ class MainWindow(QMainWindow):
         lost = self.session_model.mark_lost(generation, why)
         self.banner.sessions_lost(lost)
         if lost:
-            self._note(Direction.ERROR, f"{lost} session(s) of engine {generation} lost: {why}")
+            self._note(
+                Direction.ERROR, f"{plural(lost, 'session')} of engine {generation} lost: {why}"
+            )
         self.do_it.cancel("the engine went away")
 
     def _on_events(self, generation: int, events: list[schema.Event]) -> None:
@@ -227,13 +230,16 @@ class MainWindow(QMainWindow):
         text = f"[{format_time(wall)}] reply: {preview(reply)}"
         self.do_it_result.setStyleSheet("color: #1b5e20;")
         self.do_it_result.setText(text)
-        self.log_model.append_note(_DO_IT_SESSION, Direction.INFO, wall, f"Do it! {text}")
+        session = self.do_it.session_name or _DO_IT_SESSION
+        self.log_model.append_note(session, Direction.INFO, wall, f"Do it! {text}")
         self.do_it_button.setEnabled(self.client.generation > 0)
 
     def _on_do_it_failed(self, why: str) -> None:
         self.do_it_result.setStyleSheet("color: #b71c1c;")
         self.do_it_result.setText(f"Do it! failed: {why}")
-        self._note(Direction.ERROR, f"Do it! failed: {why}", _DO_IT_SESSION)
+        self._note(
+            Direction.ERROR, f"Do it! failed: {why}", self.do_it.session_name or _DO_IT_SESSION
+        )
         self.do_it_button.setEnabled(self.client.generation > 0)
 
     # ------------------------------------------------------------------ sessions, compose
@@ -245,7 +251,11 @@ class MainWindow(QMainWindow):
         def done(result: Any, error: CommandFailed | None) -> None:
             self.sessions.open_button.setEnabled(self.client.generation > 0)
             if error is not None:
-                self.sessions.show_error(f"{host}:{port}: {error.message or error.type}")
+                message = error.message or error.type
+                # The engine's messages usually name the address already.
+                self.sessions.show_error(
+                    message if host in message else f"{host}:{port}: {message}"
+                )
                 return
             info = self.session_model.session(generation, int(result["session_id"]))
             if info is not None:

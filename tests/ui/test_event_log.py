@@ -32,3 +32,12 @@ def test_events_become_rows_with_wall_time_and_session_names():
     assert rows[0].payloads == [b"connecting to 127.0.0.1:9 (x)"]
     assert rows[6].payloads == [b"connect failed (refused): nope"]
     assert rows[7].payloads == [b"error: disk full"]
+
+
+def test_counts_in_notes_are_pluralised():
+    events = [
+        schema.Closed(session_id=1, by="peer", frames_in=1, bytes_in=30, frames_out=2,
+                      bytes_out=10, at=1.0),
+    ]  # fmt: skip
+    (row,) = log_entries(1, 0.0, events)
+    assert row.payloads == [b"closed by peer (in 1 frame / 30 B, out 2 frames / 10 B)"]

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 
 import pytest
 
@@ -19,7 +20,8 @@ def test_do_it_logs_the_reply_with_a_timestamp(qtbot, window):
     assert "reply: hello, client! you said: hello" in window.do_it_result.text()
     assert window.do_it_result.text().startswith("[")
     window.log_model.flush()
-    notes = payloads(window, "do-it", Direction.INFO)
+    # The summary sits with the run's traffic: filtering by #1 shows the whole exchange.
+    notes = payloads(window, "#1", Direction.INFO)
     assert any(b"Do it! [" in n and b"hello, client!" in n for n in notes)
     assert payloads(window, "#1", Direction.IN) == [reply]
     assert payloads(window, "#1", Direction.OUT) == [b"hello"]
@@ -46,7 +48,9 @@ def test_sessions_compose_and_errors_where_they_happen(qtbot, window, demo_serve
     window.sessions.port.setValue(1)
     window.sessions.open_button.click()
     qtbot.waitUntil(lambda: window.sessions.error.isVisible(), timeout=10_000)
-    assert "127.0.0.1:1" in window.sessions.error.text()
+    refused = window.sessions.error.text()
+    assert "127.0.0.1:1 refused" in refused
+    assert refused.count("127.0.0.1") == 1  # the engine's message names it already
     # close from the table
     window.sessions.select(info)
     window.sessions.close_button.click()
@@ -83,7 +87,7 @@ def test_user_restart_replaces_the_engine_and_its_sessions_are_lost(qtbot, windo
     assert supervisor.generation == 2
     window.log_model.flush()
     notes = payloads(window, "engine", Direction.ERROR)
-    assert any(b"1 session(s) of engine 1 lost" in n for n in notes)
+    assert any(b"1 session of engine 1 lost" in n for n in notes)
 
 
 def test_closing_the_window_stops_even_a_hung_engine_within_the_deadline(qtbot, window):
@@ -109,3 +113,19 @@ def test_oversize_frame_is_an_error_on_that_session_only(qtbot, window, demo_ser
     good = open_session(qtbot, window, *demo_server)  # the engine and other sessions go on
     send_text(window, "still fine")
     qtbot.waitUntil(lambda: good.frames_in == 1, timeout=5000)
+
+
+def test_a_failed_do_it_says_why_once_under_its_session(qtbot, window):
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    window._server = ("127.0.0.1", closed_port)
+    with qtbot.waitSignal(window.do_it.failed, timeout=10_000):
+        window.do_it_button.click()
+    shown = window.do_it_result.text()
+    assert shown.startswith("Do it! failed: connection to 127.0.0.1:") and "refused" in shown
+    assert shown.count("failed") == 1
+    window.log_model.flush()
+    assert payloads(window, "#1", Direction.ERROR)[-1] == shown.encode()
+    qtbot.waitUntil(lambda: window.session_model.session(1, 1).state == "failed", timeout=5000)
+    assert window.do_it_button.isEnabled()
