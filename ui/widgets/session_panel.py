@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -22,16 +23,35 @@ from PySide6.QtWidgets import (
 
 from ui.session_model import SessionInfo, SessionModel
 
-__all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "SessionPanel"]
+__all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "EMPTY_HINT", "SessionPanel"]
 
 DEFAULT_PRESETS = ("le32", "be32", "le16", "be16", "u8", "le64", "be64")
 CUSTOM_FRAMING = "custom…"
+#: What the empty sessions table says.
+EMPTY_HINT = "No sessions yet: open one above, or press Do it!"
 #: The widest value a column usually shows (Session, Peer, Framing, State, Frames in,
 #: Bytes in, Frames out, Bytes out, Frames/s in, Frames/s out).
 #: The host field is wide enough for this (longer names scroll in it).
 _HOST_SAMPLE = "server-01.example.com"
 _COLUMN_SAMPLES = ("e2#10 do-it", "127.0.0.1:65535", "custom…", "connecting", "999,999,999",
                    "999.9 MiB", "999,999,999", "999.9 MiB", "999.9k/s", "999.9k/s")  # fmt: skip
+
+
+class _SessionTable(QTableView):
+    """A table that says what to do while it is empty."""
+
+    def __init__(self, placeholder: str) -> None:
+        super().__init__()
+        self.placeholder = placeholder
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        model = self.model()
+        if model is not None and model.rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            painter.end()
 
 
 class SessionPanel(QWidget):
@@ -87,7 +107,7 @@ class SessionPanel(QWidget):
         self.error.setWordWrap(True)
         self.error.hide()
 
-        self.table = QTableView()
+        self.table = _SessionTable(EMPTY_HINT)
         self.table.setModel(model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
