@@ -7,7 +7,8 @@ divided by N). Every measurement runs in fresh processes (listener and client ap
 one contender's heap does not carry over to the next; the median of ``--runs`` is kept.
 
 The contenders, each how a developer of that library keeps idle sessions:
-- ``framewire``: one engine (``engine.open_engine``) in the measuring process,
+- ``framewire``: one engine (``engine.open_engine``) in the measuring process, with the
+  garbage collector tuned as the engine process tunes it (``engine.cli.tune_gc``),
   ``await engine.connect(...)`` per session; each session has its reader task;
 - ``framewire-process``: the engine process as the GUI runs it (``python -m engine
   --stdio``), each session opened with an ``open`` request over its pipe; the RSS is
@@ -110,6 +111,9 @@ def _client_framewire(port: int, count: int) -> Measurement:
     import trio
 
     from engine import open_engine
+    from engine.cli import tune_gc
+
+    tune_gc()
 
     async def drain(events: trio.MemoryReceiveChannel[object]) -> None:
         # The engine's event channel is bounded: someone must read it (the RPC server

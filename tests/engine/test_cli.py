@@ -3,7 +3,9 @@ tiny in-test servers on 127.0.0.1."""
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from engine.cli import GC_YOUNG_THRESHOLD
 from engine.framing import PRESETS, encode_frame, encode_frames
 from tests.engine.helpers import (
     echo,
@@ -202,3 +205,31 @@ async def test_a_custom_spec_is_spelled_out_in_the_early_close_hint(nursery: tri
         "does the server speak a 2-byte little-endian length of the header and payload?"
         in result.stderr.decode()
     )
+
+
+async def test_the_engine_process_runs_with_the_tuned_gc_threshold(tmp_path: Path) -> None:
+    # A sitecustomize that reports the process's GC thresholds as it exits: what
+    # `python -m engine` runs with, observed from outside the engine's code.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('gc', *gc.get_threshold(), file=sys.stderr))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    with trio.fail_after(DEADLINE_SECONDS):
+        engine = await trio.run_process(
+            [sys.executable, "-m", "engine", "--api-info"],
+            env=env,
+            cwd=ROOT,
+            capture_stdout=True,
+            capture_stderr=True,
+        )
+        library = await trio.run_process(
+            [sys.executable, "-c", "import engine.cli, engine.rpc_server"],
+            env=env,
+            cwd=ROOT,
+            capture_stderr=True,
+        )
+    assert lines(engine.stderr)[-1].split()[:2] == ["gc", str(GC_YOUNG_THRESHOLD)]
+    # Importing the engine (as the tests and library users do) leaves the defaults alone.
+    assert lines(library.stderr)[-1].split() == ["gc", *map(str, gc.get_threshold())]
+    assert gc.get_threshold()[0] != GC_YOUNG_THRESHOLD
