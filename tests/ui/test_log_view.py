@@ -130,3 +130,26 @@ def test_a_long_note_wraps_in_the_detail_pane_and_is_called_a_note(qtbot):
     qtbot.waitUntil(lambda: panel.detail.horizontalScrollBar().maximum() == 0, timeout=2000)
     tooltip = model.data(model.index(0, 4), Qt.ItemDataRole.ToolTipRole)
     assert tooltip == note  # the Data column cuts it; hovering shows all of it
+
+
+def test_a_hex_dump_fits_the_detail_pane_without_scrolling(qtbot):
+    model, panel = make_panel(qtbot)
+    panel.resize(1200, 300)
+    model.append("#1", Direction.IN, 1.0, [bytes(range(40))])
+    model.flush()
+    widths = set()
+    for table_width in (400, 700, 900):
+        panel.splitter.setSizes([table_width, 1200 - table_width])
+        panel.table.clearSelection()
+        panel.table.selectRow(0)
+        assert "00000000  00 01 02 03" in panel.detail.toPlainText()
+        # Each dump line fits: the pane shows fewer bytes a line rather than wrap or cut
+        # the ASCII column.
+        dump = panel.detail.toPlainText().split("hex:\n")[1].splitlines()
+        widths.add(len(dump[0].split("  ")[1].split()))  # hex bytes on the first line
+        block = panel.detail.document().findBlockByLineNumber(0)
+        while block.isValid():
+            if block.text() in dump:
+                assert block.layout().lineCount() == 1, block.text()
+            block = block.next()
+    assert widths == {16, 8, 4}

@@ -43,6 +43,7 @@ _FILTER_DEBOUNCE_MS = 250
 #: Per cent of the width the table gets beside the detail pane (the user can drag it).
 _TABLE_SHARE = 65
 _DETAIL_MIN_WIDTH = 240
+_DUMP_WIDTHS = (16, 8, 4)
 _ALL = "all"
 
 
@@ -97,6 +98,9 @@ class LogPanel(QWidget):
         self.detail.setReadOnly(True)
         self.detail.setFont(mono)
         self.detail.setPlaceholderText("select a row to see its whole payload")
+        # Text wraps to be read whole (long error notes above all); a hex dump has as many
+        # bytes a line as fit (``_dump_width``), so it keeps its columns.
+        self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.detail.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.detail.setMinimumWidth(_DETAIL_MIN_WIDTH)
 
@@ -220,14 +224,18 @@ class LogPanel(QWidget):
         if not indexes or self.model.dropping_rows:
             return
         row: LogRow = self.model.data(indexes[0], Qt.ItemDataRole.UserRole)
-        # Notes (errors above all) wrap to be read whole; a hex dump keeps its columns.
-        note = row.direction in (Direction.INFO, Direction.ERROR)
-        self.detail.setLineWrapMode(
-            QPlainTextEdit.LineWrapMode.WidgetWidth if note else QPlainTextEdit.LineWrapMode.NoWrap
-        )
-        self.detail.setPlainText(describe_row(row))
+        self.detail.setPlainText(describe_row(row, self._dump_width()))
         # Looking at a row pauses the tail, or the next batch would scroll it out of view.
         self.follow.setChecked(False)
+
+    def _dump_width(self) -> int:
+        """Bytes per hex dump line: the most (of 16, 8, 4) whose line fits the pane."""
+        room = self.detail.viewport().width() - 2 * int(self.detail.document().documentMargin())
+        metrics = self.detail.fontMetrics()
+        for width in _DUMP_WIDTHS:
+            if metrics.horizontalAdvance(hex_dump(bytes(width), width)) <= room:
+                return width
+        return _DUMP_WIDTHS[-1]
 
     def _on_save_clicked(self) -> None:
         # A non-modal dialog: the window (and its animation) keeps running meanwhile.
@@ -239,8 +247,9 @@ class LogPanel(QWidget):
         dialog.open()
 
 
-def describe_row(row: LogRow) -> str:
-    """The detail pane's text for one row: header, text (if UTF-8), hex dump."""
+def describe_row(row: LogRow, dump_width: int = 16) -> str:
+    """The detail pane's text for one row: header, text (if UTF-8), hex dump
+    (``dump_width`` bytes a line)."""
     payload = row.payload
     head = f"{format_time(row.wall)}  session {row.session}  {row.direction.value}"
     if row.direction in (Direction.INFO, Direction.ERROR):
@@ -249,7 +258,7 @@ def describe_row(row: LogRow) -> str:
     parts = [f"{head}  {len(payload):,} bytes"]
     with contextlib.suppress(UnicodeDecodeError):
         parts.append("text:\n" + shown.decode("utf-8"))
-    parts.append("hex:\n" + hex_dump(shown))
+    parts.append("hex:\n" + hex_dump(shown, dump_width))
     if len(payload) > DETAIL_MAX_BYTES:
         parts.append(f"(first {DETAIL_MAX_BYTES:,} of {len(payload):,} bytes shown)")
     return "\n\n".join(parts)
