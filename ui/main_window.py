@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self._clock_offsets: dict[int, float] = {}
         self._closing = False
         self._exporter: LogExporter | None = None
+        self._select_when_seen: tuple[int, int] | None = None  # a session just opened
 
         # --- widgets
         self.pulse = PulseWidget(probe)
@@ -198,6 +199,11 @@ class MainWindow(QMainWindow):
             append(entry.session, entry.direction, entry.wall, entry.payloads)
         if self.do_it.running:
             self.do_it.on_events(generation, events)
+        if self._select_when_seen is not None:
+            info = self.session_model.session(*self._select_when_seen)
+            if info is not None:
+                self._select_when_seen = None
+                self.sessions.select(info)
 
     def _on_protocol_error(self, message: str) -> None:
         self._note(Direction.ERROR, f"IPC: {message}")
@@ -257,9 +263,12 @@ class MainWindow(QMainWindow):
                     message if host in message else f"{host}:{port}: {message}"
                 )
                 return
-            info = self.session_model.session(generation, int(result["session_id"]))
+            key = (generation, int(result["session_id"]))
+            info = self.session_model.session(*key)
             if info is not None:
                 self.sessions.select(info)
+            else:  # the answer overtook the session's first event: select it when it comes
+                self._select_when_seen = key
 
         self.client.open(host, port, framing, done)
 
