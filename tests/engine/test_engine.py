@@ -276,6 +276,28 @@ async def test_close_while_connecting_ends_the_attempt(nursery: trio.Nursery) ->
             sock.close()
 
 
+async def test_cancelling_connect_ends_the_attempt_before_the_caller_goes_on(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    held, port = unanswered_port()
+    try:
+        async with open_engine() as engine:
+            with trio.move_on_after(3) as timer:
+                await engine.connect("127.0.0.1", port, connect_timeout=60)
+            assert timer.cancelled_caught
+            # The session is over by the time the cancelled connect has returned.
+            assert engine.sessions() == []
+            connecting = await next_event(engine, schema.Connecting)
+            closed = await next_event(engine, schema.Closed, schema.ConnectFailed)
+            assert isinstance(closed, schema.Closed)
+            assert (closed.session_id, closed.by) == (connecting.session_id, "shutdown")
+            with pytest.raises(SessionClosed):
+                await engine.send(connecting.session_id, [b"late"])
+    finally:
+        for sock in held:
+            sock.close()
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
