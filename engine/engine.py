@@ -3,10 +3,12 @@
 ``open_engine()`` opens the engine's nursery and yields an ``Engine``. Each session runs as
 one task in that nursery (``Session.run``), with its own nursery inside it (its reader,
 and its writer once it has sent something), so closing or losing one session cancels
-exactly its tasks and never touches the others. Everything the engine observes is an
-``ipc.schema`` event on ``Engine.events``, a bounded channel with one consumer: when the
-consumer falls behind, sessions stop reading their sockets (TCP pushes back on the peers)
-rather than buffering without bound or dropping events.
+exactly its tasks and never touches the others. An idle session's task waits for its
+first bytes parked on the engine's ``ReadinessWatcher`` (one task, one epoll set; see
+``engine.readiness``). Everything the engine observes is an ``ipc.schema`` event on
+``Engine.events``, a bounded channel with one consumer: when the consumer falls behind,
+sessions stop reading their sockets (TCP pushes back on the peers) rather than buffering
+without bound or dropping events.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import trio
 
 from engine.errors import EngineError, TooManySessions, UnknownSession
 from engine.framing import DEFAULT, FramingSpec, encode_frames
+from engine.readiness import ReadinessWatcher, open_watcher
 from engine.session import Counters, Session
 from ipc import schema
 from ipc.errors import LocalProtocolError
@@ -72,8 +75,16 @@ class Engine:
             exactly one task, and keep reading, or the sessions stop receiving.
     """
 
-    def __init__(self, nursery: trio.Nursery, *, max_sessions: int, event_buffer: int) -> None:
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        *,
+        max_sessions: int,
+        event_buffer: int,
+        watcher: ReadinessWatcher | None = None,
+    ) -> None:
         self._nursery = nursery
+        self._watcher = watcher
         self._max_sessions = max_sessions
         self._events_send, self.events = trio.open_memory_channel[schema.Event](event_buffer)
         self._sessions: dict[int, Session] = {}
@@ -132,6 +143,7 @@ class Engine:
             emit=self._emit,
             totals=self._totals,
             on_end=self._on_session_end,
+            watcher=self._watcher,
         )
         self._next_id += 1
         self._sessions[session.id] = session
@@ -251,8 +263,11 @@ async def open_engine(
 
     On exit every session is closed (``Engine.aclose``) within the shutdown deadline.
     """
-    async with trio.open_nursery() as nursery:
-        engine = Engine(nursery, max_sessions=max_sessions, event_buffer=event_buffer)
+    # The watcher outlives the sessions' nursery: sessions wait for their first bytes in it.
+    async with open_watcher() as watcher, trio.open_nursery() as nursery:
+        engine = Engine(
+            nursery, max_sessions=max_sessions, event_buffer=event_buffer, watcher=watcher
+        )
         try:
             yield engine
         finally:

@@ -40,6 +40,7 @@ import trio
 
 from engine.errors import ConnectFailed, SessionBroken, SessionClosed
 from engine.framing import FrameDecoder, FramingSpec
+from engine.readiness import ReadinessWatcher
 from ipc import schema
 from ipc.errors import FrameTooLarge, RemoteProtocolError, TruncatedFrame
 from ipc.schema import ClosedBy, ConnectFailReason, SessionErrorKind
@@ -174,6 +175,7 @@ class Session:
         "_started",
         "_stream",
         "_totals",
+        "_watcher",
         "counters",
         "host",
         "id",
@@ -198,6 +200,7 @@ class Session:
         emit: Emit,
         totals: Counters,
         on_end: Callable[[Session], None],
+        watcher: ReadinessWatcher | None = None,
     ) -> None:
         self.id = session_id
         self.host = host
@@ -216,6 +219,8 @@ class Session:
         self._emit = emit
         self._totals = totals
         self._on_end = on_end
+        #: Where the session waits for its first bytes (trio's wait_readable if None).
+        self._watcher = watcher
         self._closed_by: ClosedBy | None = None
         self._error: BaseException | None = None
         self._stream: trio.SocketStream | None = None
@@ -302,9 +307,14 @@ class Session:
                     # Until the peer first sends something, only wait for the socket to
                     # become readable, in this frame: a session that was never spoken to
                     # holds no decoder and no reader frames (receive_frames' stack of
-                    # waiting frames, ~2 KiB).
+                    # waiting frames, ~2 KiB), and, parked on the engine's watcher, not
+                    # trio's stack for wait_readable either (~1.5 KiB; engine/readiness.py).
                     try:
-                        await trio.lowlevel.wait_readable(sock.fileno())
+                        if self._watcher is None:
+                            await trio.lowlevel.wait_readable(sock.fileno())
+                        else:
+                            self._watcher.park(sock.fileno())
+                            await trio.lowlevel.wait_task_rescheduled(self._unpark)
                     except OSError as exc:  # epoll refused the socket (max_user_watches)
                         self._end("error", exc)
                     else:
@@ -317,6 +327,11 @@ class Session:
                 self._on_end(self)
         if not self._started:  # ended while connecting: Engine.connect must not return
             raise self.ended_error()
+
+    def _unpark(self, _: Any) -> trio.lowlevel.Abort:
+        """The abort function of the wait for the first bytes (the session is cancelled)."""
+        assert self._watcher is not None and self._stream is not None
+        return self._watcher.unpark(self._stream.socket.fileno())
 
     async def _connect(self, seconds: float) -> trio.SocketStream | None:
         """The connected stream; ``None`` once a failure was recorded and emitted."""
