@@ -308,7 +308,7 @@ class Session:
                     # become readable, in this frame: a session that was never spoken to
                     # holds no decoder and no reader frames (receive_frames' stack of
                     # waiting frames, ~2 KiB), and, parked on the engine's watcher, not
-                    # trio's stack for wait_readable either (~1.5 KiB; engine/readiness.py).
+                    # trio's stack for wait_readable either (~1.4 KiB; engine/readiness.py).
                     try:
                         if self._watcher is None:
                             await trio.lowlevel.wait_readable(sock.fileno())
