@@ -149,8 +149,9 @@ class Engine:
         self._sessions[session.id] = session
         if self._all_ended.is_set():
             self._all_ended = trio.Event()
-        session_id: int = await self._nursery.start(session.run, connect_timeout)
-        return session_id
+        self._nursery.start_soon(session.run, connect_timeout)
+        await session.wait_connected()
+        return session.id
 
     def _forget(self, session: Session) -> None:
         """Move an ended session from the live table to the remembered ones."""

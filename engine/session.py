@@ -1,12 +1,13 @@
 """One TCP session: connect, a reader and a writer around ``FrameDecoder``.
 
 Theory of operation. ``Session.run`` is started in the engine's nursery with
-``nursery.start``; everything the session does happens inside that task:
+``start_soon``, and ``Engine.connect`` waits for it in ``wait_connected``; everything the
+session does happens inside that task:
 
 1. emit ``Connecting``; connect (bounded by the connect timeout). On failure emit
-   ``ConnectFailed`` and raise ``engine.errors.ConnectFailed`` *before* ``started()``, so
-   the error surfaces from ``Engine.connect``;
-2. emit ``Connected``, call ``task_status.started()``;
+   ``ConnectFailed``; ``wait_connected`` raises ``engine.errors.ConnectFailed``, so the
+   error surfaces from ``Engine.connect``;
+2. emit ``Connected``, wake ``wait_connected``;
 3. open the session's own nursery; its body is the **reader** (``receive_frames``: large
    reads, whole chunks decoded at once, one ``Received`` event per read). The **writer**
    (takes queued sends one by one, emits ``Sent``, writes them) is a task started in that
@@ -164,6 +165,7 @@ class Session:
     # Slots: an engine holds thousands of these.
     __slots__ = (
         "_closed_by",
+        "_connect_done",
         "_current",
         "_emit",
         "_error",
@@ -231,7 +233,10 @@ class Session:
         self._outbox_send: trio.MemorySendChannel[_Outgoing | None] | None = None
         self._outbox_receive: trio.MemoryReceiveChannel[_Outgoing | None] | None = None
         self._current: _Outgoing | None = None
+        #: Whether the connection was made (``wait_connected`` returns).
         self._started = False
+        #: Set when connecting is over, either way; only while ``wait_connected`` waits.
+        self._connect_done: trio.Event | None = None
 
     def describe(self) -> dict[str, Any]:
         """The ``list_sessions`` map, plus ``local``/``peer`` ("" until connected)."""
@@ -254,15 +259,13 @@ class Session:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def run(
-        self,
-        connect_timeout: float,
-        *,
-        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Connect, report ``started(session_id)``, serve until the session ends.
+    async def run(self, connect_timeout: float) -> None:
+        """Connect, wake ``wait_connected``, serve until the session ends.
 
-        Calls ``on_end(self)`` last, once the session is over.
+        Calls ``on_end(self)`` last, once the session is over. Started with ``start_soon``
+        rather than ``nursery.start``: ``start`` opens a nursery for every session and
+        moves the task out of it once started (setting up 10,000 idle sessions took ~10%
+        longer that way, tools/bench_sessions.py).
         """
         try:
             # The nursery's cancel scope is the session's: _end cancels it, and with it
@@ -295,11 +298,9 @@ class Session:
                             at=trio.current_time(),
                         )
                     )
-                    task_status.started(self.id)
-                    # The status refers to the nursery of the task that called connect, and
-                    # through it to that task: an idle session must not keep them alive.
-                    del task_status
                     self._started = True
+                    if self._connect_done is not None:
+                        self._connect_done.set()
                     # The reader runs in this task, the nursery's own body: one task per
                     # idle session. The writer joins it on the first send (_outbox).
                     if self._outbox_receive is not None:  # sends queued while connecting
@@ -325,7 +326,31 @@ class Session:
                 await self._finish()
             finally:
                 self._on_end(self)
-        if not self._started:  # ended while connecting: Engine.connect must not return
+                if self._connect_done is not None:  # ended while connecting
+                    self._connect_done.set()
+
+    async def wait_connected(self) -> None:
+        """Return once connected; raise why not if the session ended first.
+
+        If the caller is cancelled meanwhile, the attempt is abandoned: the session ends
+        (``Closed(by="shutdown")``) before the cancellation goes on.
+
+        Raises:
+            ConnectFailed: the connection could not be made.
+            SessionClosed: the session was closed (or the engine shut down) meanwhile.
+        """
+        if not self._started and not self.over:
+            self._connect_done = trio.Event()
+            try:
+                await self._connect_done.wait()
+            except BaseException:
+                self._end("shutdown")
+                with trio.CancelScope(shield=True):  # bounded: _finish has a grace period
+                    await self._wait_over()
+                raise
+            finally:
+                self._connect_done = None
+        if not self._started:
             raise self.ended_error()
 
     def _unpark(self, _: Any) -> trio.lowlevel.Abort:
