@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import shiboken6
 from PySide6.QtCore import QTimer
 
 from tools.bench_designs.probe import ClassicWindow, Harness
@@ -46,6 +47,14 @@ def test_framewire_app_runs_every_scenario_on_the_real_gui() -> None:
     assert (flood.lost, flood.out_of_order) == (0, 0)
     # The supervisor brought a new engine up after the SIGKILL.
     assert result.marks["restarted"] > result.marks["kill"]
+
+
+def test_deleting_a_classic_window_stops_its_animation_timer(qtbot) -> None:
+    # A probe outliving its window ticked a deleted widget and broke later Qt tests.
+    window = ClassicWindow("test")
+    probe = window.probe
+    shiboken6.delete(window)
+    assert not shiboken6.isValid(probe)
 
 
 def test_harness_blocks_in_the_handler_and_counts_the_flood(qtbot, tmp_path) -> None:

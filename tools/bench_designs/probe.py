@@ -94,7 +94,9 @@ class TickProbe(QObject):
     """The 25 ms animation timer; keeps the monotonic time of every tick."""
 
     def __init__(self, circle: CircleWidget) -> None:
-        super().__init__()
+        # A child of the circle: deleting the window stops the timer with it, so a window
+        # closed (by a test, say) never leaves a timer ticking a deleted widget.
+        super().__init__(circle)
         self.ticks: list[float] = []
         self._circle = circle
         self._timer = QTimer(self)
