@@ -15,7 +15,9 @@ them; the engine never has more than ``window_bytes`` of frames in flight toward
 
 Writes are bounded too: ``QProcess`` also buffers what we write without limit, so while
 more than ``max_unwritten_bytes`` wait for the engine to read them (it is stopped, or
-busy), a new request fails with ``EngineBusy`` instead of growing the GUI's memory.
+busy), a new request fails with ``EngineBusy`` instead of growing the GUI's memory. Small
+requests (up to ``SMALL_REQUEST_BYTES``: pings, close, abort) always go, so the supervisor
+keeps pinging and the user can still abort the session whose sends piled up.
 
 One channel per engine process: when the process ends, call ``close()`` (pending
 requests get their callback with a ``CommandFailed("EngineGone", ...)``) and build a new
@@ -47,6 +49,7 @@ __all__ = [
     "EMIT_COST_BYTES",
     "MAX_UNWRITTEN_BYTES",
     "READ_CHUNK_BYTES",
+    "SMALL_REQUEST_BYTES",
     "TURN_BUDGET_SECONDS",
     "YIELD_MS",
     "EngineChannel",
@@ -70,6 +73,8 @@ YIELD_MS = 1
 #: Bytes written but not yet taken by the engine past which requests fail with
 #: ``EngineBusy``: several maximum-size frames, so a user's burst of large sends still fits.
 MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024
+#: Requests up to this size are exempt from ``MAX_UNWRITTEN_BYTES``.
+SMALL_REQUEST_BYTES = 4096
 
 #: ``callback(result, error)``: exactly one of them is not None (result may be ``{}``).
 ResultCallback = Callable[[Any, CommandFailed | None], None]
@@ -134,16 +139,20 @@ class EngineChannel(QObject):
         Returns the msgid (pass it to ``forget`` if you stop waiting, e.g. on a QTimer
         timeout). Responses are delivered in stream order relative to events: every event
         the engine sent before the response has been emitted when the callback runs.
-        While more than ``max_unwritten_bytes`` wait for the engine to read them, the
-        request is not sent and the callback gets an ``EngineBusy`` error, from the event
-        loop (never from inside this call).
+        While more than ``max_unwritten_bytes`` wait for the engine to read them, a request
+        larger than ``SMALL_REQUEST_BYTES`` is not sent and the callback gets an
+        ``EngineBusy`` error, from the event loop (never from inside this call).
 
         Raises:
             LocalProtocolError: the command cannot be encoded (too large, bad value).
         """
         msgid, data = self._conn.start_request(command)
         unwritten = self._device.bytesToWrite()
-        if not self._closed and unwritten + len(data) > self._max_unwritten:
+        if (
+            not self._closed
+            and len(data) > SMALL_REQUEST_BYTES
+            and unwritten + len(data) > self._max_unwritten
+        ):
             self._conn.forget(msgid)
             error = CommandFailed(
                 ErrorInfo(

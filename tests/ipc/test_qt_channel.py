@@ -179,12 +179,17 @@ def test_requests_fail_with_engine_busy_while_a_stopped_engine_leaves_the_limit_
         busy = [i for i, e in results if e is not None and e.type == "EngineBusy"]
         assert busy and min(busy) >= 3, results  # three fit under 1 MB, later ones do not
         assert process.bytesToWrite() <= 1_000_000
+        # Small requests (a ping, an abort) still go: they are answered once it resumes.
+        pong: list[Any] = []
+        channel.request(Ping(token=5), lambda result, error: pong.append(result or error))
     finally:
         os.kill(pid, signal.SIGCONT)
     # Once it reads again, the requests that were sent get their (error) answers.
     qtbot.waitUntil(lambda: len(results) == 5, timeout=TIMEOUT_MS)
     answered = sorted(i for i, e in results if e is not None and e.type == "UnknownSession")
     assert answered == sorted(set(range(5)) - set(busy))
+    qtbot.waitUntil(lambda: bool(pong), timeout=TIMEOUT_MS)
+    assert pong[0]["token"] == 5, pong
     assert call(qtbot, channel, Ping(token=7))["token"] == 7
     channel.close()
     process.closeWriteChannel()
