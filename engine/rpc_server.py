@@ -421,19 +421,14 @@ class RpcServer:
     async def _read_requests(
         self, stream: trio.abc.ReceiveStream, requests: trio.Nursery | None
     ) -> None:
-        """Read and dispatch until EOF; ``requests`` is None once shutting down."""
+        """Read and dispatch until EOF; ``requests`` is None once shutting down.
+
+        Messages already buffered are dispatched before reading more: the reader restarted
+        after ``shutdown`` may find some left by the one it replaces (an ack among them
+        must not wait for the controller's next write).
+        """
         decoder = self._decoder
         while True:
-            try:
-                data = await stream.receive_some(READ_BYTES)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                data = b""
-            if not data:
-                if decoder.buffered_bytes:
-                    log.warning("controller closed the pipe mid-message")
-                log.info("controller closed the pipe; shutting down")
-                return
-            decoder.receive_data(data)
             while True:
                 # Replies wait for the writer: stop reading while too many do.
                 await self._outbox.wait_control_space()
@@ -445,6 +440,16 @@ class RpcServer:
                 if msg is None:
                     break
                 await self._dispatch(msg, requests)
+            try:
+                data = await stream.receive_some(READ_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                if decoder.buffered_bytes:
+                    log.warning("controller closed the pipe mid-message")
+                log.info("controller closed the pipe; shutting down")
+                return
+            decoder.receive_data(data)
 
     def _on_bad_message(self, exc: SchemaError, msgid: int | None) -> None:
         self._bad_messages += 1
