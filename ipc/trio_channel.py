@@ -169,6 +169,9 @@ class EngineClient:
 
         Each event counts as consumed when it is handed out; under credit flow control
         its ack goes out when the next event is asked for. Iterate from one task at a time.
+        A loop body that awaits a ``call`` during a flood holds up to a quarter of the
+        window unacknowledged meanwhile; if the answer needs the engine to send more data
+        events first (``send`` emits ``sent``), consume events in another task.
         """
         while True:
             # Acks first, then the next event: a cancellation at either await loses
