@@ -96,7 +96,6 @@ class EngineStatus:
     detail: str = ""  # why it crashed, last stderr lines
     silent_for: float = 0.0
     rtt: float | None = None
-    frames_per_second: float = 0.0
     banner: bool = False  # show the hang banner (not dismissed by "Wait")
     waiting_for_user: bool = False  # crash loop: restart budget spent
     restart_in: float = 0.0
@@ -151,8 +150,6 @@ class EngineSupervisor(QObject):
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_partial = b""
         self._banner_hidden_until = 0.0
-        self._frames = 0
-        self._frames_since = time.monotonic()
         self.stderr_sink: TextIO | None = None  # a text file the engine stderr is copied to
 
         self._tick = QTimer(self)
@@ -259,8 +256,7 @@ class EngineSupervisor(QObject):
         self.client.attach(channel, generation)
         self._set(
             state=EngineState.STARTING, generation=generation, pid=None, silent_for=0.0,
-            rtt=None, frames_per_second=0.0, banner=False, waiting_for_user=False,
-            restart_in=0.0,
+            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0,
         )  # fmt: skip
         process.started.connect(lambda: _lower_priority(process.processId()))
         process.start()
@@ -282,7 +278,6 @@ class EngineSupervisor(QObject):
         if self._status.state is EngineState.STOPPING:
             return  # shutdown() came first: its exit must read as stopped, not crashed
         self._handshake_timer.stop()
-        self._frames, self._frames_since = 0, time.monotonic()
         self._monitor.alive(time.monotonic())
         self._set(state=EngineState.READY, pid=hello.pid, detail="")
         self._tick.start()
@@ -292,9 +287,6 @@ class EngineSupervisor(QObject):
         if generation != self._generation:
             return
         self._monitor.alive(time.monotonic())
-        for ev in events:
-            if isinstance(ev, schema.Received):
-                self._frames += len(ev.frames)
         self.events_received.emit(generation, events)
 
     def _on_stderr(self, process: QProcess) -> None:
@@ -385,11 +377,6 @@ class EngineSupervisor(QObject):
             self.client.request(
                 schema.Ping(), lambda r, e: self._on_pong(generation, r, e), timeout_s=None
             )
-        elapsed = now - self._frames_since
-        fps = self._status.frames_per_second
-        if elapsed >= 1.0:
-            fps = self._frames / elapsed
-            self._frames, self._frames_since = 0, now
         if self._monitor.is_hung(now):
             silent = self._monitor.silent_for(now)
             banner = now >= self._banner_hidden_until
@@ -397,12 +384,12 @@ class EngineSupervisor(QObject):
                 self._set(state=EngineState.NOT_RESPONDING, silent_for=silent, banner=banner)
                 self.engine_unresponsive.emit(silent)
             else:
-                self._set(silent_for=silent, banner=banner, frames_per_second=fps)
+                self._set(silent_for=silent, banner=banner)
         elif self._status.state is EngineState.NOT_RESPONDING:
             self._set(state=EngineState.READY, silent_for=0.0, banner=False)
             self.engine_responsive.emit()
         else:
-            self._set(frames_per_second=fps, rtt=self._monitor.last_rtt)
+            self._set(rtt=self._monitor.last_rtt)
 
     def _on_pong(self, generation: int, _result: Any, error: CommandFailed | None) -> None:
         if generation != self._generation or error is not None:
