@@ -17,8 +17,8 @@ Linux only (epoll). Elsewhere ``open_watcher`` gives ``None`` and sessions use t
 from __future__ import annotations
 
 import select
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import trio
 
@@ -63,17 +63,16 @@ class ReadinessWatcher:
                 trio.lowlevel.reschedule(waiting.pop(fd))
 
 
-@asynccontextmanager
-async def open_watcher() -> AsyncIterator[ReadinessWatcher | None]:
-    """A running watcher for the duration of the block; ``None`` without epoll."""
+@contextmanager
+def open_watcher() -> Iterator[ReadinessWatcher | None]:
+    """A watcher and its epoll set for the duration of the block; ``None`` without epoll.
+
+    The caller starts ``ReadinessWatcher.run`` in the nursery that holds the sessions, so
+    cancelling that nursery stops it; the epoll set closes only after the block, once the
+    cancelled sessions have taken their sockets out of it (``unpark``).
+    """
     if not hasattr(select, "epoll"):
         yield None
         return
     with select.epoll() as epoll:
-        watcher = ReadinessWatcher(epoll)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watcher.run)
-            try:
-                yield watcher
-            finally:
-                nursery.cancel_scope.cancel()
+        yield ReadinessWatcher(epoll)

@@ -20,6 +20,11 @@ Handler = Callable[[trio.SocketStream], Awaitable[object]]
 _E = TypeVar("_E", bound=schema.Event)
 
 
+def session_tasks(engine: Engine) -> list[trio.lowlevel.Task]:
+    """The engine's session tasks (its nursery also runs the readiness watcher's task)."""
+    return [task for task in engine._nursery.child_tasks if task.name.endswith("Session.run")]
+
+
 async def start_server(nursery: trio.Nursery, handler: Handler) -> int:
     """Serve ``handler`` on 127.0.0.1, port 0; return the port."""
     listeners: list[trio.SocketListener] = await nursery.start(

@@ -39,6 +39,7 @@ from tests.engine.helpers import (
     refused_port,
     reply_then_close,
     reset,
+    session_tasks,
     sleep_forever,
     start_server,
     thread_echo_server,
@@ -428,12 +429,11 @@ async def test_closing_one_session_cancels_its_tasks_and_leaves_others_running(
         async with open_engine() as engine:
             a = await engine.connect("127.0.0.1", port)
             b = await engine.connect("127.0.0.1", port)
-            session_tasks = engine._nursery.child_tasks
-            assert len(session_tasks) == 2
+            assert len(session_tasks(engine)) == 2
             await engine.close(a)
             closed = await next_event(engine, schema.Closed)
             assert closed.session_id == a
-            assert len(engine._nursery.child_tasks) == 1
+            assert len(session_tasks(engine)) == 1
             await engine.send(b, [b"alive"])
             received = await next_event(engine, schema.Received)
             assert (received.session_id, received.frames) == (b, [b"re:alive"])
@@ -457,7 +457,7 @@ async def test_an_idle_session_is_one_task_and_keeps_nothing_of_its_caller(
                 inner.start_soon(connect)
             gc.collect()
             assert callers[0]() is None
-            (task,) = engine._nursery.child_tasks
+            (task,) = session_tasks(engine)
             (session_nursery,) = task.child_nurseries
             assert session_nursery.child_tasks == frozenset()
             sid = await next_event(engine, schema.Connected)
@@ -467,7 +467,7 @@ async def test_an_idle_session_is_one_task_and_keeps_nothing_of_its_caller(
             assert received.frames == [b"re:now"]
             await engine.close(sid.session_id)
             assert (await next_event(engine, schema.Closed)).by == "local"
-            assert engine._nursery.child_tasks == frozenset()
+            assert session_tasks(engine) == []
 
 
 async def test_a_send_issued_while_connecting_is_written_once_connected(
@@ -711,3 +711,12 @@ async def test_engine_refuses_new_sessions_once_closed(nursery: trio.Nursery) ->
             with pytest.raises(EngineError, match="shutting down"):
                 await engine.connect("127.0.0.1", port)
         assert [e async for e in engine.events if isinstance(e, schema.Closed)] != []
+
+
+async def test_an_exception_from_the_body_comes_out_one_group_deep(nursery: trio.Nursery) -> None:
+    port = await start_server(nursery, echo)
+    with trio.fail_after(DEADLINE_SECONDS):
+        with pytest.RaisesGroup(ValueError):
+            async with open_engine() as engine:
+                await engine.connect("127.0.0.1", port)
+                raise ValueError("from the body")

@@ -97,7 +97,7 @@ async def test_a_descriptor_epoll_refuses_is_an_os_error_and_not_kept() -> None:
     closed = socket.socket()
     fd = closed.fileno()
     closed.close()
-    async with open_watcher() as watcher:
+    with open_watcher() as watcher:
         assert watcher is not None
         with pytest.raises(OSError):
             watcher.park(fd)
