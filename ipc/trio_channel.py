@@ -106,7 +106,6 @@ class EngineClient:
         # Zero buffer: a message is handed over only when the writer takes it.
         self._outgoing_send, self._outgoing_receive = trio.open_memory_channel[bytes](0)
         self._acks_owed: collections.deque[bytes] = collections.deque()
-        self._window_bytes = window_bytes
         # With credit on, the window bounds the data events queued; room for all of them
         # means they never block the reader, and the allowance bounds the rest.
         buffer = (
@@ -117,7 +116,6 @@ class EngineClient:
         self._events_send, self._events_receive = trio.open_memory_channel[tuple[Event, int]](
             buffer
         )
-        self._hello_seen = trio.Event()
         self._hello: Hello | None = None
         self._gone: ErrorInfo | None = None  # why the engine is unreachable, once it is
         self.process: trio.Process | None = None
