@@ -7,7 +7,7 @@ import functools
 import socket
 import struct
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import trio
@@ -116,20 +116,20 @@ def refused_port() -> tuple[socket.socket, int]:
     return sock, sock.getsockname()[1]
 
 
-def unanswered_port() -> tuple[list[socket.socket], int]:
+@contextlib.contextmanager
+def unanswered_port() -> Iterator[int]:
     """A listener whose accept queue is full: a new connect hangs (no SYN-ACK)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    held = [listener]
-    for _ in range(8):
-        sock = socket.socket()
-        sock.setblocking(False)
-        with contextlib.suppress(BlockingIOError):  # it stays half-open: that's the point
-            sock.connect(("127.0.0.1", port))
-        held.append(sock)
-    return held, port
+    with contextlib.ExitStack() as held:
+        listener = held.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port: int = listener.getsockname()[1]
+        for _ in range(8):
+            sock = held.enter_context(socket.socket())
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):  # it stays half-open: that's the point
+                sock.connect(("127.0.0.1", port))
+        yield port
 
 
 async def next_event(engine: Engine, *types: type[_E]) -> _E:

@@ -204,8 +204,7 @@ async def test_host_name_that_cannot_be_encoded_fails_as_dns_and_leaves_the_engi
 
 
 async def test_connect_timeout_with_autojump_clock(autojump_clock: trio.testing.MockClock) -> None:
-    held, port = unanswered_port()
-    try:
+    with unanswered_port() as port:
         async with open_engine() as engine:
             start = trio.current_time()
             with pytest.raises(ConnectFailed) as info:
@@ -216,16 +215,12 @@ async def test_connect_timeout_with_autojump_clock(autojump_clock: trio.testing.
             await next_event(engine, schema.Connecting)
             failed = await next_event(engine, schema.ConnectFailed)
             assert failed.reason == "timeout"
-    finally:
-        for sock in held:
-            sock.close()
 
 
 async def test_each_caller_of_a_failed_connect_gets_its_own_exception(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     # One exception object raised in several tasks would share (and mix) its traceback.
-    held, port = unanswered_port()
     errors: list[ConnectFailed] = []
 
     async def connect(engine: Engine) -> None:
@@ -238,7 +233,7 @@ async def test_each_caller_of_a_failed_connect_gets_its_own_exception(
             await engine.send(session_id, [b"early"])
         errors.append(info.value)
 
-    try:
+    with unanswered_port() as port:
         async with open_engine() as engine, trio.open_nursery() as inner:
             inner.start_soon(connect, engine)
             connecting = await next_event(engine, schema.Connecting)
@@ -250,14 +245,10 @@ async def test_each_caller_of_a_failed_connect_gets_its_own_exception(
         assert {(error.reason, str(error)) for error in errors} == {
             (errors[0].reason, str(errors[0]))
         }
-    finally:
-        for sock in held:
-            sock.close()
 
 
 async def test_close_while_connecting_ends_the_attempt(nursery: trio.Nursery) -> None:
-    held, port = unanswered_port()
-    try:
+    with unanswered_port() as port:
         with trio.fail_after(DEADLINE_SECONDS):
             async with open_engine() as engine:
 
@@ -272,16 +263,12 @@ async def test_close_while_connecting_ends_the_attempt(nursery: trio.Nursery) ->
                     await engine.close(connecting.session_id)
                 closed = await next_event(engine, schema.Closed)
                 assert (closed.session_id, closed.by) == (connecting.session_id, "local")
-    finally:
-        for sock in held:
-            sock.close()
 
 
 async def test_cancelling_connect_ends_the_attempt_before_the_caller_goes_on(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    held, port = unanswered_port()
-    try:
+    with unanswered_port() as port:
         async with open_engine() as engine:
             with trio.move_on_after(3) as timer:
                 await engine.connect("127.0.0.1", port, connect_timeout=60)
@@ -294,9 +281,6 @@ async def test_cancelling_connect_ends_the_attempt_before_the_caller_goes_on(
             assert (closed.session_id, closed.by) == (connecting.session_id, "shutdown")
             with pytest.raises(SessionClosed):
                 await engine.send(connecting.session_id, [b"late"])
-    finally:
-        for sock in held:
-            sock.close()
 
 
 @pytest.mark.parametrize(
