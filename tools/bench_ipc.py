@@ -21,41 +21,19 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 
 import trio
 
 from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.demo_server import spawn_demo_server
 
 __all__ = ["BENCHMARK", "measure_end_to_end", "measure_engine_alone", "run"]
 
 FRAME_SIZE = 100
 #: DESIGN target for the whole path with nothing lost.
 TARGET_FRAMES_PER_SECOND = 1_000_000
-LISTENING = "framewire demo server listening on "
-
-
-@contextmanager
-def demo_server() -> Iterator[int]:
-    """The demo server in its own process; yields its port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.demo_server", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith(LISTENING):
-            raise RuntimeError(f"demo server said {line!r}")
-        yield int(line.rsplit(":", 1)[1])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 class _Counter:
@@ -134,7 +112,7 @@ def run(options: BenchOptions) -> BenchResult:
     runs = options.runs_or(3, 1)
     alone: list[float] = []
     e2e: list[float] = []
-    with demo_server() as port:
+    with spawn_demo_server(stderr=subprocess.DEVNULL) as (_, port):
         for _ in range(runs):  # interleaved, so a slow spell hits both
             alone.append(measure_engine_alone(port, count))
             e2e.append(measure_end_to_end(port, count))

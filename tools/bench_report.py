@@ -19,6 +19,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,7 @@ from typing import Any
 
 from tools.bench import Benchmark, BenchOptions, BenchResult, Target
 from tools.bench_designs.chart import render_chart as render_chart_png
-from tools.bench_designs.runner import DESIGN_MODULES, open_demo_server, run_design
+from tools.bench_designs.runner import DESIGN_MODULES, run_design
 from tools.bench_designs.scenario import (
     PHASE_TITLES,
     PHASES,
@@ -42,6 +43,7 @@ from tools.bench_designs.scenario import (
     summarise_phase,
 )
 from tools.bench_sessions import SessionsResult, format_table as format_sessions_table
+from tools.demo_server import spawn_demo_server
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_PATH = ROOT / "docs" / "benchmarks.md"
@@ -116,7 +118,7 @@ def run_designs(
 ) -> dict[str, list[DesignResult]]:
     """Every design ``runs`` times, interleaved (so slow drift hits all alike)."""
     results: dict[str, list[DesignResult]] = {d: [] for d in designs}
-    with open_demo_server() as server:
+    with spawn_demo_server(stderr=subprocess.DEVNULL) as server:
         for run in range(runs):
             for design in designs:
                 print(f"  {design} run {run + 1}/{runs}", file=sys.stderr, flush=True)

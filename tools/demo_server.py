@@ -36,32 +36,43 @@ chunks of about ``STREAM_CHUNK_BYTES``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import IO, Any, Literal
 
 import trio
 
 from engine.framing import PRESETS, FrameDecoder, FramingSpec, encode_frame, encode_frames
 from ipc.errors import LocalProtocolError, RemoteProtocolError
 from tools.lifecycle import die_with_parent
+from tools.supervision import stop_process
 
 __all__ = [
     "CLASSIC_REPLY_PREFIX",
     "LISTENING_PREFIX",
+    "START_TIMEOUT_SECONDS",
+    "STOP_GRACE_SECONDS",
     "DemoMode",
+    "DemoServer",
+    "DemoServerError",
     "main",
     "parse_listening_line",
     "sequence_frames",
     "serve_demo",
     "serve_demo_connection",
+    "spawn_demo_server",
+    "start_demo_server",
 ]
 
 log = logging.getLogger("framewire.demo_server")
@@ -82,6 +93,10 @@ STREAM_CHUNK_BYTES = 1024 * 1024
 CLOSE_GRACE_SECONDS = 5.0
 #: A stream request over this many frames is refused (a typo should not run for hours).
 MAX_STREAM_FRAMES = 1_000_000_000
+#: How long ``start_demo_server`` waits for the listening line (a cold start imports trio).
+START_TIMEOUT_SECONDS = 15.0
+#: How long the server gets to stop after SIGTERM before SIGKILL.
+STOP_GRACE_SECONDS = 1.0
 
 _FILLER = b"x"
 #: Frames at least this long are streamed without copying (see ``sequence_frames``).
@@ -405,6 +420,91 @@ def parse_listening_line(line: str) -> tuple[str, int]:
         raise ValueError(f"not a demo server listening line: {line!r}")
     host, _, port = line[len(LISTENING_PREFIX) :].strip().rpartition(":")
     return host.strip("[]"), int(port)
+
+
+class DemoServerError(Exception):
+    """The demo server did not start: it exited, printed something else, or said nothing."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DemoServer:
+    """A running ``python -m tools.demo_server`` and where it listens."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+
+
+def start_demo_server(
+    *args: str,
+    timeout: float = START_TIMEOUT_SECONDS,
+    niceness: int = 0,
+    **popen_kwargs: Any,
+) -> DemoServer:
+    """Start ``python -m tools.demo_server --port 0 *args``; wait for its listening line.
+
+    ``popen_kwargs`` go to ``subprocess.Popen`` (stdin, stderr, process group, ...); its
+    stdout is this function's: the first line is read, then the pipe is closed (the
+    server prints nothing else there). With ``niceness`` > 0 the server runs that much
+    nicer than we do once it listens (best effort): it stands in for a remote machine,
+    and should not take the CPU of whatever its client measures. The caller stops it
+    (``stop_process(server.process, STOP_GRACE_SECONDS)``), or uses ``spawn_demo_server``.
+
+    Raises:
+        DemoServerError: it exited, printed something else, or said nothing within
+            ``timeout`` (it is stopped before this is raised).
+    """
+    cmd = [sys.executable, "-m", "tools.demo_server", "--port", "0", *args]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, **popen_kwargs)
+    assert process.stdout is not None
+    try:
+        line = _read_line_within(process.stdout, timeout)
+    except BaseException:  # a stop signal during start-up: leave nothing behind
+        stop_process(process, STOP_GRACE_SECONDS)
+        raise
+    process.stdout.close()
+    try:
+        host, port = parse_listening_line(line.decode("utf-8", "replace"))
+    except ValueError:
+        code = stop_process(process, STOP_GRACE_SECONDS)
+        if not line:
+            how = f"exited with code {code}" if code is not None else "did not start in time"
+            raise DemoServerError(f"the demo server {how}") from None
+        raise DemoServerError(f"the demo server said {line!r} instead of its address") from None
+    if niceness > 0 and sys.platform != "win32":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, process.pid, os.nice(0) + niceness)
+    return DemoServer(process, host, port)
+
+
+@contextlib.contextmanager
+def spawn_demo_server(
+    *args: str,
+    timeout: float = START_TIMEOUT_SECONDS,
+    niceness: int = 0,
+    **popen_kwargs: Any,
+) -> Iterator[tuple[str, int]]:
+    """``start_demo_server`` as a context manager: yields ``(host, port)``, and stops the
+    server on exit (SIGTERM, SIGKILL after ``STOP_GRACE_SECONDS``, reaped).
+
+    Raises:
+        DemoServerError: as ``start_demo_server``.
+    """
+    server = start_demo_server(*args, timeout=timeout, niceness=niceness, **popen_kwargs)
+    try:
+        yield server.host, server.port
+    finally:
+        stop_process(server.process, STOP_GRACE_SECONDS)
+
+
+def _read_line_within(stream: IO[bytes], timeout: float) -> bytes:
+    """Read one line, or b"" after ``timeout`` (a thread: select() cannot wait on Windows
+    pipes). On timeout the thread stays blocked until the caller kills the writer."""
+    result: list[bytes] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else b""
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -11,7 +11,7 @@ Lifecycle (docs/lifecycle.md has the whole table):
 
 * The launcher waits for its main child (GUI, or the engine CLI with ``--headless``) and
   exits with its exit code, after stopping the demo server (SIGTERM, then SIGKILL after
-  ``SERVER_STOP_GRACE_SECONDS``).
+  ``tools.demo_server.STOP_GRACE_SECONDS``).
 * Ctrl-C, SIGTERM or SIGHUP on the launcher: it forwards SIGTERM to the main child, waits
   ``CHILD_STOP_GRACE_SECONDS``, kills its process group if it is still there (and, after
   any exit, sweeps that group for leftovers), stops the demo server and
@@ -39,11 +39,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import IO, NoReturn
 
 from engine.framing import PRESETS
-from tools.demo_server import parse_listening_line
+from tools import demo_server
+from tools.demo_server import STOP_GRACE_SECONDS, DemoServer, DemoServerError
 from tools.supervision import (
     StopRequested,
     StopSignals,
@@ -57,9 +57,6 @@ from tools.supervision import (
 
 __all__ = [
     "EXIT_USAGE",
-    "SERVER_START_TIMEOUT_SECONDS",
-    "SERVER_STOP_GRACE_SECONDS",
-    "DemoServer",
     "LaunchError",
     "build_parser",
     "child_environment",
@@ -76,10 +73,6 @@ __all__ = [
 
 #: Bad command line or environment (argparse's code, shared with the engine CLI).
 EXIT_USAGE = 2
-#: How long the demo server gets to stop after SIGTERM before SIGKILL.
-SERVER_STOP_GRACE_SECONDS = 1.0
-#: How long the demo server may take to print its listening line (a cold start imports trio).
-SERVER_START_TIMEOUT_SECONDS = 15.0
 #: The environment variable ``ui.lifeline`` reads (not imported: tools must not load ui).
 ENV_PARENT_PID = "FRAMEWIRE_PARENT_PID"
 
@@ -260,67 +253,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-@dataclass(frozen=True, slots=True)
-class DemoServer:
-    """A running ``python -m tools.demo_server`` and where it listens."""
-
-    process: subprocess.Popen[bytes]
-    host: str
-    port: int
-
-    @property
-    def address(self) -> str:
-        return format_address(self.host, self.port)
-
-
-def start_demo_server(
-    *,
-    framing: str | None = None,
-    mode: str = "classic",
-    python: str = sys.executable,
-    timeout: float = SERVER_START_TIMEOUT_SECONDS,
-) -> DemoServer:
-    """Start the demo server on a free loopback port and wait for its listening line.
-
-    Its stderr (its log) is inherited; its stdout is read for the first line, then
-    closed (the server prints nothing else there).
+def start_demo_server(*, framing: str | None = None, mode: str = "classic") -> DemoServer:
+    """Start the demo server on a free loopback port, as the launcher's child: in its own
+    process group, dying with us; its stderr (its log) is inherited.
 
     Raises:
-        LaunchError: it exited, printed something else, or said nothing within ``timeout``
-            (it is stopped before this is raised).
+        LaunchError: it did not start (``tools.demo_server.start_demo_server``).
     """
-    cmd = [python, "-m", "tools.demo_server", "--port", "0", "--mode", mode]
-    if framing is not None:
-        cmd += ["--framing", framing]
-    process = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **spawn_kwargs(pdeathsig=True)
-    )
-    assert process.stdout is not None
+    args = ["--mode", mode] if framing is None else ["--mode", mode, "--framing", framing]
     try:
-        line = _read_line_within(process.stdout, timeout)
-    except BaseException:  # a stop signal during start-up: leave nothing behind
-        stop_process(process, SERVER_STOP_GRACE_SECONDS)
-        raise
-    process.stdout.close()
-    try:
-        host, port = parse_listening_line(line.decode("utf-8", "replace"))
-    except ValueError:
-        code = stop_process(process, SERVER_STOP_GRACE_SECONDS)
-        if not line:
-            how = f"exited with code {code}" if code is not None else "did not start in time"
-            raise LaunchError(f"the demo server {how}") from None
-        raise LaunchError(f"the demo server said {line!r} instead of its address") from None
-    return DemoServer(process, host, port)
-
-
-def _read_line_within(stream: IO[bytes], timeout: float) -> bytes:
-    """Read one line, or b"" after ``timeout`` (a thread: select() cannot wait on Windows
-    pipes). On timeout the thread stays blocked until the caller kills the writer."""
-    result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return result[0] if result else b""
+        return demo_server.start_demo_server(
+            *args, stdin=subprocess.DEVNULL, **spawn_kwargs(pdeathsig=True)
+        )
+    except DemoServerError as exc:
+        raise LaunchError(str(exc)) from None
 
 
 def child_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -432,7 +378,7 @@ def launch(args: argparse.Namespace) -> int:
         try:
             if args.server is None:
                 demo = start_demo_server(framing=args.framing, mode=args.demo_mode or "classic")
-                server = demo.address
+                server = format_address(demo.host, demo.port)
             else:
                 server = format_address(*args.server)
             if args.headless:
@@ -443,8 +389,8 @@ def launch(args: argparse.Namespace) -> int:
         finally:
             # A signal from here on is queued and ignored: the demo server is stopped anyway.
             signals.supervising = True
-            if demo is not None and stop_process(demo.process, SERVER_STOP_GRACE_SECONDS) is None:
-                warn(f"the demo server did not stop within {SERVER_STOP_GRACE_SECONDS} s")
+            if demo is not None and stop_process(demo.process, STOP_GRACE_SECONDS) is None:
+                warn(f"the demo server did not stop within {STOP_GRACE_SECONDS} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

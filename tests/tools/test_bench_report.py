@@ -11,12 +11,13 @@ matplotlib) is for ``make bench``.
 from __future__ import annotations
 
 import math
+import subprocess
 
 import shiboken6
 from PySide6.QtCore import QTimer
 
 from tools.bench_designs.probe import ClassicWindow, Harness
-from tools.bench_designs.runner import open_demo_server, run_design
+from tools.bench_designs.runner import run_design
 from tools.bench_designs.scenario import (
     BLOCK_SECONDS,
     PLANS,
@@ -27,10 +28,11 @@ from tools.bench_designs.scenario import (
 )
 from tools.bench_report import Report, render_markdown, target_verdicts
 from tools.bench_sessions import SessionsResult, format_table, measure
+from tools.demo_server import spawn_demo_server
 
 
 def test_framewire_app_runs_every_scenario_on_the_real_gui() -> None:
-    with open_demo_server() as server:
+    with spawn_demo_server(stderr=subprocess.DEVNULL) as server:
         result = run_design("framewire", server, "smoke")
 
     assert result.design == "framewire"

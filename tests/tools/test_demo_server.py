@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import subprocess
 import sys
@@ -14,13 +15,19 @@ import trio.testing
 
 from engine.framing import PRESETS, FrameDecoder, FramingSpec, encode_frame, encode_frames
 from ipc.errors import FrameTooLarge, LocalProtocolError, TruncatedFrame
+from tests.process_tree import zombie_children
 from tools.demo_server import (
     CLASSIC_REPLY_PREFIX,
+    STOP_GRACE_SECONDS,
+    DemoServerError,
     parse_listening_line,
     sequence_frames,
     serve_demo,
     serve_demo_connection,
+    spawn_demo_server,
+    start_demo_server,
 )
+from tools.supervision import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 10
@@ -336,3 +343,37 @@ async def test_cli_process_prints_its_port_serves_and_exits_cleanly_on_sigterm()
     finally:
         process.kill()
         await process.wait()
+
+
+def test_spawn_demo_server_yields_where_it_listens_and_stops_it_on_exit():
+    spec = PRESETS["le32"]
+    with (
+        spawn_demo_server("--mode", "classic", stderr=subprocess.DEVNULL) as (host, port),
+        socket.create_connection((host, port), timeout=TIMEOUT) as conn,
+    ):
+        conn.sendall(encode_frame(b"hello", spec))
+        decoder = FrameDecoder(spec)
+        frames: list[bytes] = []
+        while not frames:
+            frames = decoder.feed(conn.recv(4096))
+        assert frames == [CLASSIC_REPLY_PREFIX + b"hello"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, port), timeout=TIMEOUT)
+
+
+def test_demo_server_that_exits_before_listening_is_a_clear_error():
+    zombies = zombie_children()
+    with (
+        pytest.raises(DemoServerError, match="the demo server exited with code 2"),
+        spawn_demo_server("--framing", "not-a-preset", stderr=subprocess.DEVNULL),
+    ):
+        pytest.fail("the body ran without a server")
+    assert zombie_children() == zombies
+
+
+def test_a_niced_demo_server_runs_that_much_nicer_than_its_parent():
+    server = start_demo_server(niceness=3, stderr=subprocess.DEVNULL)
+    try:
+        assert os.getpriority(os.PRIO_PROCESS, server.process.pid) == os.nice(0) + 3
+    finally:
+        assert stop_process(server.process, STOP_GRACE_SECONDS) == 0

@@ -211,7 +211,7 @@ def test_demo_server_starts_on_a_free_loopback_port_in_classic_mode() -> None:
 def test_demo_server_that_cannot_start_is_a_launch_error() -> None:
     zombies = zombie_children()
     with pytest.raises(LaunchError, match="the demo server exited with code 2"):
-        start_demo_server(python=sys.executable, framing="not-a-preset")
+        start_demo_server(framing="not-a-preset")
     assert zombie_children() == zombies
 
 

@@ -11,8 +11,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from tools.bench_designs.scenario import PLANS, DesignResult
@@ -26,34 +24,6 @@ DESIGN_MODULES: dict[str, str] = {
 }
 #: A design's app that has not finished this long after its plan's worst case is killed.
 RUN_GRACE_SECONDS = 30.0
-#: How long the demo server may take to print its listening line.
-SERVER_START_SECONDS = 15.0
-
-
-@contextmanager
-def open_demo_server() -> Iterator[tuple[str, int]]:
-    """Run ``python -m tools.demo_server --port 0`` (echo mode); yield its (host, port)."""
-    from tools.demo_server import parse_listening_line
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.demo_server", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"demo server exited with {proc.wait()} before listening")
-        yield parse_listening_line(line)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def design_env() -> dict[str, str]:
