@@ -112,8 +112,7 @@ class EngineChannel(QObject):
         self._budget = turn_budget_seconds
         self._yield_ms = yield_ms
         self._max_unwritten = max_unwritten_bytes
-        self._conn = ClientConnection()
-        self._callbacks: dict[int, ResultCallback | None] = {}
+        self._conn = ClientConnection[ResultCallback | None]()
         self._hello: Hello | None = None
         self._drain_scheduled = False
         self._closed = False
@@ -131,7 +130,7 @@ class EngineChannel(QObject):
     @property
     def pending(self) -> int:
         """Requests still waiting for their response."""
-        return len(self._callbacks)
+        return self._conn.pending
 
     def request(self, command: Command, callback: ResultCallback | None = None) -> int:
         """Send ``command``; ``callback(result, error)`` runs when the response arrives.
@@ -146,7 +145,7 @@ class EngineChannel(QObject):
         Raises:
             LocalProtocolError: the command cannot be encoded (too large, bad value).
         """
-        msgid, data = self._conn.start_request(command)
+        msgid, data = self._conn.start_request(command, callback)
         unwritten = self._device.bytesToWrite()
         if (
             not self._closed
@@ -164,7 +163,6 @@ class EngineChannel(QObject):
             if callback is not None:
                 QTimer.singleShot(0, self, lambda: callback(None, error))
             return msgid
-        self._callbacks[msgid] = callback
         self._write(data)
         return msgid
 
@@ -174,7 +172,6 @@ class EngineChannel(QObject):
 
     def forget(self, msgid: int) -> None:
         """Stop waiting for ``msgid``; its callback will not run."""
-        self._callbacks.pop(msgid, None)
         self._conn.forget(msgid)
 
     def close(self) -> None:
@@ -184,10 +181,8 @@ class EngineChannel(QObject):
         self._closed = True
         self._yield_timer.stop()
         self._device.readyRead.disconnect(self._on_ready_read)
-        callbacks, self._callbacks = self._callbacks, {}
         error = CommandFailed(ErrorInfo("EngineGone", "the engine process ended"))
-        for msgid, callback in callbacks.items():
-            self._conn.forget(msgid)
+        for callback in self._conn.forget_all():
             if callback is not None:
                 callback(None, error)
 
@@ -262,10 +257,10 @@ class EngineChannel(QObject):
             self.request(FlowControl(window_bytes=self._window_bytes))
         self.hello_received.emit(hello)
 
-    def _complete(self, outcome: Completed | Failed) -> None:
-        if outcome.msgid not in self._callbacks:
-            return
-        callback = self._callbacks.pop(outcome.msgid)
+    def _complete(
+        self, outcome: Completed[ResultCallback | None] | Failed[ResultCallback | None]
+    ) -> None:
+        callback = outcome.waiter
         if callback is None:
             return
         if isinstance(outcome, Completed):

@@ -2,16 +2,18 @@
 
 Both controller clients (``ipc.trio_channel`` and ``ipc.qt_channel``) are thin shells over
 ``ClientConnection``: it turns commands into bytes and incoming bytes into outcomes
-(``Completed``, ``Failed``, ``EventReceived``, ``Unmatched``, ``Malformed``). Waiting and
-timeouts belong to the caller (a trio cancel scope, a ``QTimer``); a caller that gives up
-on a request calls ``forget(msgid)`` so the late response is reported as ``Unmatched``.
+(``Completed``, ``Failed``, ``EventReceived``, ``Unmatched``, ``Malformed``). It also holds
+each pending request's *waiter* (whatever the shell wakes with the outcome: a trio event,
+a Qt callback), so the shells keep no msgid table of their own. Waiting and timeouts
+belong to the caller (a trio cancel scope, a ``QTimer``); a caller that gives up on a
+request calls ``forget(msgid)`` so the late response is reported as ``Unmatched``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ipc.codec import (
     MAX_MSGID,
@@ -27,6 +29,9 @@ from ipc.codec import (
 )
 from ipc.errors import FramewireError, SchemaError
 from ipc.schema import Ack, Command, Event, FlowControl, Received, Sent
+
+#: What a shell wakes when a request's response arrives (see ``ClientConnection``).
+W = TypeVar("W")
 
 __all__ = [
     "DEFAULT_WINDOW_BYTES",
@@ -72,20 +77,20 @@ class CommandFailed(FramewireError):
 
 
 @dataclass(frozen=True, slots=True)
-class Completed:
-    """A pending request succeeded."""
+class Completed(Generic[W]):
+    """A pending request succeeded; ``waiter`` is what ``start_request`` was given."""
 
     msgid: int
-    command: Command
+    waiter: W
     result: Any
 
 
 @dataclass(frozen=True, slots=True)
-class Failed:
-    """A pending request got an error response."""
+class Failed(Generic[W]):
+    """A pending request got an error response; ``waiter`` as for ``Completed``."""
 
     msgid: int
-    command: Command
+    waiter: W
     error: CommandFailed
 
 
@@ -112,14 +117,15 @@ class Malformed:
     error: SchemaError
 
 
-Outcome = Completed | Failed | EventReceived | Unmatched | Malformed
+Outcome = Completed[W] | Failed[W] | EventReceived | Unmatched | Malformed
 
 
-class ClientConnection:
+class ClientConnection(Generic[W]):
     """The controller's half of the pipe, without I/O.
 
-    ``start_request`` returns bytes to write; ``receive_data`` + ``outcomes()`` turns bytes
-    read into outcomes, in order. ``consumed(cost)`` records that data events were used
+    ``start_request(command, waiter)`` returns bytes to write; ``receive_data`` +
+    ``outcomes()`` turns bytes read into outcomes, in order (a response's outcome carries
+    its request's waiter). ``consumed(cost)`` records that data events were used
     and returns the ``ack`` bytes to write when enough credit has piled up (a quarter of
     the window, so acks cost little and the engine never stalls on them).
     """
@@ -127,7 +133,7 @@ class ClientConnection:
     def __init__(self) -> None:
         self._decoder = MessageDecoder()
         self._next_msgid = 0
-        self._pending: dict[int, Command] = {}
+        self._pending: dict[int, W] = {}
         self._window = 0
         self._unacked = 0
 
@@ -136,8 +142,9 @@ class ClientConnection:
         """Number of requests waiting for a response."""
         return len(self._pending)
 
-    def start_request(self, command: Command) -> tuple[int, bytes]:
-        """Allocate a msgid for ``command``; return it and the bytes to write.
+    def start_request(self, command: Command, waiter: W) -> tuple[int, bytes]:
+        """Allocate a msgid for ``command``, pending with ``waiter``; return it and the
+        bytes to write.
 
         Raises:
             LocalProtocolError: the command cannot be encoded (too large, bad value).
@@ -145,7 +152,7 @@ class ClientConnection:
         msgid = self._next_msgid
         data = encode_request(msgid, command.METHOD, command.to_params())
         self._next_msgid = (msgid + 1) % (MAX_MSGID + 1)
-        self._pending[msgid] = command
+        self._pending[msgid] = waiter
         if isinstance(command, FlowControl):
             self._window = command.window_bytes
         return msgid, data
@@ -157,6 +164,12 @@ class ClientConnection:
     def forget(self, msgid: int) -> None:
         """Stop waiting for ``msgid`` (the caller timed out or was cancelled)."""
         self._pending.pop(msgid, None)
+
+    def forget_all(self) -> list[W]:
+        """Stop waiting for every request (the engine is gone); return their waiters."""
+        waiters = list(self._pending.values())
+        self._pending.clear()
+        return waiters
 
     def consumed(self, cost: int) -> bytes | None:
         """Record ``cost`` credit as used; return ``ack`` bytes to write, or ``None``."""
@@ -172,12 +185,12 @@ class ClientConnection:
         """Append bytes read from the engine; then drain ``outcomes()``."""
         self._decoder.receive_data(data)
 
-    def outcomes(self) -> Iterator[Outcome]:
+    def outcomes(self) -> Iterator[Outcome[W]]:
         """Yield what the buffered bytes mean, in order; stops when more bytes are needed."""
         while (outcome := self.next_outcome()) is not None:
             yield outcome
 
-    def next_outcome(self) -> Outcome | None:
+    def next_outcome(self) -> Outcome[W] | None:
         """The next outcome, or ``None`` when more bytes are needed (never raises)."""
         while True:
             try:
@@ -196,9 +209,9 @@ class ClientConnection:
                 return EventReceived(event, credit_cost(event))
             if isinstance(msg, Request):
                 return Unmatched(msg)
-            command = self._pending.pop(msg.msgid, None)
-            if command is None:
+            if msg.msgid not in self._pending:
                 return Unmatched(msg)
+            waiter = self._pending.pop(msg.msgid)
             if msg.error is not None:
-                return Failed(msg.msgid, command, CommandFailed(msg.error))
-            return Completed(msg.msgid, command, msg.result)
+                return Failed(msg.msgid, waiter, CommandFailed(msg.error))
+            return Completed(msg.msgid, waiter, msg.result)

@@ -92,7 +92,7 @@ class _Waiter:
 
     def __init__(self) -> None:
         self.done = trio.Event()
-        self.outcome: Completed | Failed | None = None
+        self.outcome: Completed[_Waiter] | Failed[_Waiter] | None = None
 
 
 class EngineClient:
@@ -101,8 +101,7 @@ class EngineClient:
 
     def __init__(self, stream: trio.abc.Stream, *, window_bytes: int | None) -> None:
         self._stream = stream
-        self._conn = ClientConnection()
-        self._waiters: dict[int, _Waiter] = {}
+        self._conn = ClientConnection[_Waiter]()
         # Zero buffer: a message is handed over only when the writer takes it.
         self._outgoing_send, self._outgoing_receive = trio.open_memory_channel[bytes](0)
         self._acks_owed: collections.deque[bytes] = collections.deque()
@@ -141,13 +140,13 @@ class EngineClient:
         """
         if self._gone is not None:
             raise CommandFailed(self._gone)
-        msgid, data = self._conn.start_request(command)
-        waiter = self._waiters[msgid] = _Waiter()
+        waiter = _Waiter()
+        msgid, data = self._conn.start_request(command, waiter)
         try:
             await self._send(data)
             await waiter.done.wait()
         finally:
-            if self._waiters.pop(msgid, None) is not None and waiter.outcome is None:
+            if waiter.outcome is None:
                 self._conn.forget(msgid)
         outcome = waiter.outcome
         if outcome is None:
@@ -214,7 +213,7 @@ class EngineClient:
         if self._gone is None:
             self._gone = ErrorInfo("EngineGone", why)
         self._outgoing_receive.close()
-        for waiter in self._waiters.values():
+        for waiter in self._conn.forget_all():
             waiter.done.set()
         return CommandFailed(self._gone)
 
@@ -253,10 +252,8 @@ class EngineClient:
                         else:
                             await self._events_send.send((outcome.event, outcome.cost))
                     elif isinstance(outcome, Completed | Failed):
-                        waiter = self._waiters.get(outcome.msgid)
-                        if waiter is not None:
-                            waiter.outcome = outcome
-                            waiter.done.set()
+                        outcome.waiter.outcome = outcome
+                        outcome.waiter.done.set()
                     elif isinstance(outcome, Malformed):
                         raise RemoteProtocolError(f"bad message from the engine: {outcome.error}")
         finally:

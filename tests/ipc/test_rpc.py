@@ -22,20 +22,20 @@ def received(frames: list[bytes]) -> bytes:
     return encode_notification("received", {"session_id": 1, "frames": frames, "at": 0.0})
 
 
-def test_request_round_trip_completes_with_the_command() -> None:
-    conn = ClientConnection()
-    msgid, data = conn.start_request(Ping(token=5))
+def test_request_round_trip_completes_with_the_waiter() -> None:
+    conn = ClientConnection[str]()
+    msgid, data = conn.start_request(Ping(token=5), "waiter")
     assert msgpack.unpackb(data) == [0, msgid, "ping", [{"token": 5}]]
     assert conn.pending == 1
     conn.receive_data(encode_response(msgid, None, {"token": 5, "at": 1.0}))
-    assert list(conn.outcomes()) == [Completed(msgid, Ping(token=5), {"token": 5, "at": 1.0})]
+    assert list(conn.outcomes()) == [Completed(msgid, "waiter", {"token": 5, "at": 1.0})]
     assert conn.pending == 0
 
 
 def test_msgids_are_distinct_and_errors_become_failed() -> None:
-    conn = ClientConnection()
-    first, _ = conn.start_request(Ping())
-    second, _ = conn.start_request(Ping())
+    conn = ClientConnection[None]()
+    first, _ = conn.start_request(Ping(), None)
+    second, _ = conn.start_request(Ping(), None)
     assert first != second
     conn.receive_data(encode_response(second, ErrorInfo("UnknownSession", "no", {"x": 1})))
     (outcome,) = conn.outcomes()
@@ -48,16 +48,27 @@ def test_msgids_are_distinct_and_errors_become_failed() -> None:
 
 
 def test_a_forgotten_request_reports_its_late_response_as_unmatched() -> None:
-    conn = ClientConnection()
-    msgid, _ = conn.start_request(Ping())
+    conn = ClientConnection[None]()
+    msgid, _ = conn.start_request(Ping(), None)
     conn.forget(msgid)
     conn.receive_data(encode_response(msgid, None, {}))
     (outcome,) = conn.outcomes()
     assert isinstance(outcome, Unmatched)
 
 
+def test_forget_all_returns_every_waiter_and_their_responses_are_unmatched() -> None:
+    conn = ClientConnection[str]()
+    first, _ = conn.start_request(Ping(), "first")
+    conn.start_request(Ping(), "second")
+    assert conn.forget_all() == ["first", "second"]
+    assert conn.pending == 0
+    conn.receive_data(encode_response(first, None, {}))
+    (outcome,) = conn.outcomes()
+    assert isinstance(outcome, Unmatched)
+
+
 def test_events_are_typed_with_their_credit_cost_and_unknown_events_skipped() -> None:
-    conn = ClientConnection()
+    conn = ClientConnection[None]()
     conn.receive_data(encode_notification("from_a_newer_engine", {}))
     conn.receive_data(received([b"abc", b""]))
     closed = Closed(session_id=1, by="peer", at=0.0)
@@ -71,7 +82,7 @@ def test_events_are_typed_with_their_credit_cost_and_unknown_events_skipped() ->
 
 
 def test_bad_events_are_malformed_and_decoding_continues() -> None:
-    conn = ClientConnection()
+    conn = ClientConnection[None]()
     conn.receive_data(encode_notification("received", {"session_id": "x"}) + b"\xc1")
     conn.receive_data(received([b"ok"]))
     outcomes = list(conn.outcomes())
@@ -79,9 +90,9 @@ def test_bad_events_are_malformed_and_decoding_continues() -> None:
 
 
 def test_acks_are_sent_once_a_quarter_of_the_window_was_consumed() -> None:
-    conn = ClientConnection()
+    conn = ClientConnection[None]()
     assert conn.consumed(1000) is None  # no credit mode yet: nothing to ack
-    conn.start_request(FlowControl(window_bytes=4000))
+    conn.start_request(FlowControl(window_bytes=4000), None)
     cost = 100 + FRAME_CREDIT_OVERHEAD
     acks = [conn.consumed(cost) for _ in range(20)]
     sent = [msgpack.unpackb(a) for a in acks if a is not None]
