@@ -267,17 +267,22 @@ async def open_engine(
     # One nursery around the body (an exception from it comes out one group deep): the
     # watcher's task runs beside the sessions' and ``aclose`` cancels both. Only its epoll
     # set outlives that nursery, for the cancelled sessions to unregister from.
-    with open_watcher() as watcher:
-        async with trio.open_nursery() as nursery:
-            if watcher is not None:
-                nursery.start_soon(watcher.run)
-            engine = Engine(
-                nursery, max_sessions=max_sessions, event_buffer=event_buffer, watcher=watcher
-            )
-            try:
-                yield engine
-            finally:
-                with trio.CancelScope(shield=True):
-                    await engine.aclose()
-    # Every session task is done: tell the consumer no more events will come.
-    engine._events_send.close()
+    engine: Engine | None = None
+    try:
+        with open_watcher() as watcher:
+            async with trio.open_nursery() as nursery:
+                if watcher is not None:
+                    nursery.start_soon(watcher.run)
+                engine = Engine(
+                    nursery, max_sessions=max_sessions, event_buffer=event_buffer, watcher=watcher
+                )
+                try:
+                    yield engine
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await engine.aclose()
+    finally:
+        # Every session task is done, also when the body raised: tell the consumer (which
+        # may run outside the block) that no more events will come.
+        if engine is not None:
+            engine._events_send.close()

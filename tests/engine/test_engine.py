@@ -704,3 +704,22 @@ async def test_an_exception_from_the_body_comes_out_one_group_deep(nursery: trio
             async with open_engine() as engine:
                 await engine.connect("127.0.0.1", port)
                 raise ValueError("from the body")
+
+
+async def test_a_consumer_outside_the_block_sees_the_end_when_the_body_raises(
+    nursery: trio.Nursery,
+) -> None:
+    port = await start_server(nursery, echo)
+    closed: list[schema.Closed] = []
+
+    async def consume(events: trio.MemoryReceiveChannel[schema.Event]) -> None:
+        closed.extend([event async for event in events if isinstance(event, schema.Closed)])
+
+    with trio.fail_after(DEADLINE_SECONDS):
+        async with trio.open_nursery() as outer:
+            with pytest.RaisesGroup(ValueError):
+                async with open_engine() as engine:
+                    outer.start_soon(consume, engine.events)
+                    await engine.connect("127.0.0.1", port)
+                    raise ValueError("from the body")
+    assert [event.by for event in closed] == ["shutdown"]
