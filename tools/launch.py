@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
-from typing import IO, NoReturn
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, NoReturn, TypeVar
 
 from engine.framing import PRESETS
 from tools import demo_server
@@ -68,6 +69,7 @@ __all__ = [
     "main",
     "parse_args",
     "parse_server",
+    "positive",
     "start_demo_server",
 ]
 
@@ -155,14 +157,24 @@ def _server_arg(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+_Number = TypeVar("_Number", int, float)
+
+
+def positive(kind: Callable[[str], _Number], what: str) -> Callable[[str], _Number]:
+    """An argparse ``type=``: a finite ``kind`` (int or float) > 0, else a usage error
+    saying "expected a positive ``what``"."""
+
+    def parse(text: str) -> _Number:
+        refusal = argparse.ArgumentTypeError(f"expected a positive {what}, got {text!r}")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise refusal from None
+        if not 0 < value < math.inf:
+            raise refusal
+        return value
+
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -215,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=positive(float, "number of seconds"),
         metavar="SECONDS",
         help="--headless only: give up on the exchange after SECONDS (engine CLI's default)",
     )
@@ -226,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quit-after",
-        type=_positive_seconds,
+        type=positive(float, "number of seconds"),
         metavar="SECONDS",
         help="close the window after SECONDS, as a user would (scripted quit for CI)",
     )

@@ -63,7 +63,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from tools.demo_server import STOP_GRACE_SECONDS
-from tools.launch import LaunchError, start_demo_server
+from tools.launch import LaunchError, positive, start_demo_server
 from tools.supervision import stop_process
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP, Direction
@@ -124,26 +124,6 @@ def display_problem(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.screenshots",
@@ -155,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--stream-frames",
-        type=_positive_int,
+        type=positive(int, "whole number"),
         default=3_000_000,
         metavar="N",
         help=f"frames of {STREAM_FRAME_BYTES} bytes session #3 asks the demo server for; "
@@ -164,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive(float, "number of seconds"),
         default=30.0,
         metavar="SECONDS",
         help="the longest any one state may take to appear (default %(default)s)",

@@ -87,6 +87,8 @@ def test_parse_server_refuses_with_a_reason(text: str, message: str) -> None:
         (["--headless", "--quit-after", "1"], "--quit-after applies to the GUI"),
         (["--timeout", "1"], "--timeout applies to --headless"),
         (["--quit-after", "0"], "expected a positive number of seconds"),
+        (["--quit-after", "nan"], "expected a positive number of seconds"),
+        (["--quit-after", "soon"], "expected a positive number of seconds, got 'soon'"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(

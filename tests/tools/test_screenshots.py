@@ -76,6 +76,8 @@ def test_defaults():
         ["--stream-frames", "many"],
         ["--timeout", "-1"],
         ["--timeout", "soon"],
+        ["--timeout", "inf"],
+        ["--timeout", "nan"],
         ["--unknown"],
     ],
 )
