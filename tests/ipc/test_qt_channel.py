@@ -16,8 +16,8 @@ from pytestqt.qtbot import QtBot
 from ipc.qt_channel import EngineChannel
 from ipc.rpc import CommandFailed
 from ipc.schema import Close, Closed, Command, Hello, Open, Ping, Received, Send
+from tools.demo_server import spawn_demo_server
 
-LISTENING = "framewire demo server listening on "
 TIMEOUT_MS = 20_000
 
 #: What the ``engine`` fixture yields.
@@ -27,20 +27,8 @@ Engine = tuple[QProcess, EngineChannel]
 @pytest.fixture(scope="module")
 def demo_port() -> Iterator[int]:
     """``python -m tools.demo_server`` (echo) on 127.0.0.1, port 0."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.demo_server", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # printed once it listens
-        assert line.startswith(LISTENING), line
-        yield int(line.rsplit(":", 1)[1])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with spawn_demo_server(stderr=subprocess.DEVNULL) as (_, port):
+        yield port
 
 
 @pytest.fixture
