@@ -481,12 +481,11 @@ class Session:
                 self._end("local")
             else:
                 self.state = SessionState.CLOSING
-                # None asks the writer to close after every queued send; if the session
-                # ended meanwhile, the channel is closed and there is nothing to flush.
                 if self._outbox_send is None:  # nothing was ever sent: nothing to flush
                     self._end("local")
                 else:
-                    # The session may have ended meanwhile: then the channel is closed.
+                    # None asks the writer to close after every queued send; if the session
+                    # ended meanwhile, the channel is closed and there is nothing to flush.
                     with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                         await self._outbox_send.send(None)
         await self._wait_over()
