@@ -130,6 +130,14 @@ def test_wrong_param_types_raise_schema_error() -> None:
         decode_command(Request(1, "send", {"session_id": 1, "frames": ["text, not bytes"]}))
 
 
+def test_a_wrong_value_in_code_is_a_local_error_with_a_bounded_message() -> None:
+    with pytest.raises(LocalProtocolError) as info:
+        Send(session_id=1, frames=["text, not bytes"] * 100_000)
+    assert not isinstance(info.value, SchemaError)
+    assert str(info.value).startswith("Send.frames: ['text, not bytes'")
+    assert len(str(info.value)) < 200  # a repr of the whole list would be 1.7 MB
+
+
 def test_garbage_bytes_are_reported_and_the_stream_resyncs() -> None:
     decoder = MessageDecoder()
     decoder.receive_data(b"\xc1\xc1garbage" + encode_request(10, "ping", {}))
