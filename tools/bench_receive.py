@@ -40,6 +40,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -396,8 +397,7 @@ def measure(contenders: tuple[str, ...], count: int, size: int, runs: int) -> li
             times[contender].append(measure_once(contender, count, size))
     results = []
     for contender in contenders:
-        ordered = sorted(times[contender])
-        wall, cpu = ordered[(len(ordered) - 1) // 2]  # the median run (lower one if even)
+        wall, cpu = statistics.median_low(times[contender])  # the median run, by wall time
         results.append(
             ReceiveResult(
                 contender=contender,
@@ -501,7 +501,9 @@ def _format_results(results: list[ReceiveResult]) -> str:
             return ["", ""]
         # Per CPU-second: the same ratio computed from the receivers' CPU time, which a
         # busy machine disturbs far less than wall time (each receiver is CPU-bound).
-        per_cpu = (r.frames / _median(r.cpu_runs)) / (engine.frames / _median(engine.cpu_runs))
+        per_cpu = (r.frames / statistics.median_low(r.cpu_runs)) / (
+            engine.frames / statistics.median_low(engine.cpu_runs)
+        )
         return [f"{engine.frames_per_second / r.frames_per_second:.2f}", f"{1 / per_cpu:.2f}"]
 
     rows = [
@@ -516,11 +518,6 @@ def _format_results(results: list[ReceiveResult]) -> str:
     ]
     headers = ["contender", "frames/s", "MB/s", "CPU", "framewire ratio", "ratio per CPU-s"]
     return markdown_table(headers, rows)
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
 
 
 def main(argv: list[str] | None = None) -> int:
