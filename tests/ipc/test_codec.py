@@ -132,7 +132,7 @@ def test_wrong_param_types_raise_schema_error() -> None:
 
 def test_a_wrong_value_in_code_is_a_local_error_with_a_bounded_message() -> None:
     with pytest.raises(LocalProtocolError) as info:
-        Send(session_id=1, frames=["text, not bytes"] * 100_000)
+        Send(session_id=1, frames=["text, not bytes"] * 100_000)  # type: ignore[list-item]
     assert not isinstance(info.value, SchemaError)
     assert str(info.value).startswith("Send.frames: ['text, not bytes'")
     assert len(str(info.value)) < 200  # a repr of the whole list would be 1.7 MB
