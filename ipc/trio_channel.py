@@ -279,17 +279,13 @@ async def connect_stream(
     client = EngineClient(stream, window_bytes=window_bytes)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(client._serve_writer)
-        await nursery.start(_run_reader, client)
+        await nursery.start(client._serve_reader)
         if window_bytes:
             await client.call(FlowControl(window_bytes=window_bytes))
         try:
             yield client
         finally:
             nursery.cancel_scope.cancel()
-
-
-async def _run_reader(client: EngineClient, *, task_status: trio.TaskStatus[None]) -> None:
-    await client._serve_reader(task_status=task_status)
 
 
 @asynccontextmanager
