@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,23 +32,32 @@ def demo_port() -> Iterator[int]:
         yield port
 
 
-@pytest.fixture
-def engine(qtbot: QtBot) -> Iterator[tuple[QProcess, EngineChannel]]:
-    """An engine QProcess with its channel, hello received; its stdin closed at the end."""
+@contextlib.contextmanager
+def engine_process(qtbot: QtBot, **channel_kwargs: Any) -> Iterator[Engine]:
+    """An engine QProcess with its channel, hello received; on exit its stdin is closed
+    and it must exit cleanly."""
     process = QProcess()
     process.setProgram(sys.executable)
     process.setArguments(["-m", "engine", "--stdio"])
     process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
-    channel = EngineChannel(process)
+    channel = EngineChannel(process, **channel_kwargs)
     with qtbot.waitSignal(channel.hello_received, timeout=TIMEOUT_MS) as hello:
         process.start()
     assert isinstance(hello.args[0], Hello)
     assert channel.hello is hello.args[0]
-    yield process, channel
-    channel.close()
-    process.closeWriteChannel()  # EOF: the engine closes its sessions and exits
-    assert process.waitForFinished(10_000)
+    try:
+        yield process, channel
+    finally:
+        channel.close()
+        process.closeWriteChannel()  # EOF: the engine closes its sessions and exits
+        assert process.waitForFinished(10_000)
     assert process.exitCode() == 0
+
+
+@pytest.fixture
+def engine(qtbot: QtBot) -> Iterator[Engine]:
+    with engine_process(qtbot) as (process, channel):
+        yield process, channel
 
 
 def call(qtbot: QtBot, channel: EngineChannel, command: Command) -> Any:
@@ -145,41 +155,31 @@ def test_close_fails_pending_requests_with_engine_gone(
 def test_requests_fail_with_engine_busy_while_a_stopped_engine_leaves_the_limit_unread(
     qtbot: QtBot,
 ) -> None:
-    process = QProcess()
-    process.setProgram(sys.executable)
-    process.setArguments(["-m", "engine", "--stdio"])
-    process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
-    channel = EngineChannel(process, max_unwritten_bytes=1_000_000)
-    with qtbot.waitSignal(channel.hello_received, timeout=TIMEOUT_MS):
-        process.start()
-    pid = process.processId()
-    results: list[tuple[int, CommandFailed | None]] = []
+    with engine_process(qtbot, max_unwritten_bytes=1_000_000) as (process, channel):
+        pid = process.processId()
+        results: list[tuple[int, CommandFailed | None]] = []
 
-    def record(i: int) -> Callable[[object, CommandFailed | None], None]:
-        return lambda result, error: results.append((i, error))
+        def record(i: int) -> Callable[[object, CommandFailed | None], None]:
+            return lambda result, error: results.append((i, error))
 
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        # The pipe takes ~64 KiB; the rest waits in QProcess's buffer, up to the limit.
-        for i in range(5):
-            channel.request(Send(session_id=999, frames=[b"z" * 300_000]), record(i))
-        qtbot.waitUntil(lambda: len(results) >= 2, timeout=TIMEOUT_MS)
-        busy = [i for i, e in results if e is not None and e.type == "EngineBusy"]
-        assert busy and min(busy) >= 3, results  # three fit under 1 MB, later ones do not
-        assert process.bytesToWrite() <= 1_000_000
-        # Small requests (a ping, an abort) still go: they are answered once it resumes.
-        pong: list[Any] = []
-        channel.request(Ping(token=5), lambda result, error: pong.append(result or error))
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    # Once it reads again, the requests that were sent get their (error) answers.
-    qtbot.waitUntil(lambda: len(results) == 5, timeout=TIMEOUT_MS)
-    answered = sorted(i for i, e in results if e is not None and e.type == "UnknownSession")
-    assert answered == sorted(set(range(5)) - set(busy))
-    qtbot.waitUntil(lambda: bool(pong), timeout=TIMEOUT_MS)
-    assert pong[0]["token"] == 5, pong
-    assert call(qtbot, channel, Ping(token=7))["token"] == 7
-    channel.close()
-    process.closeWriteChannel()
-    assert process.waitForFinished(10_000)
-    assert process.exitCode() == 0
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # The pipe takes ~64 KiB; the rest waits in QProcess's buffer, up to the limit.
+            for i in range(5):
+                channel.request(Send(session_id=999, frames=[b"z" * 300_000]), record(i))
+            qtbot.waitUntil(lambda: len(results) >= 2, timeout=TIMEOUT_MS)
+            busy = [i for i, e in results if e is not None and e.type == "EngineBusy"]
+            assert busy and min(busy) >= 3, results  # three fit under 1 MB, later ones do not
+            assert process.bytesToWrite() <= 1_000_000
+            # Small requests (a ping, an abort) still go: they are answered once it resumes.
+            pong: list[Any] = []
+            channel.request(Ping(token=5), lambda result, error: pong.append(result or error))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        # Once it reads again, the requests that were sent get their (error) answers.
+        qtbot.waitUntil(lambda: len(results) == 5, timeout=TIMEOUT_MS)
+        answered = sorted(i for i, e in results if e is not None and e.type == "UnknownSession")
+        assert answered == sorted(set(range(5)) - set(busy))
+        qtbot.waitUntil(lambda: bool(pong), timeout=TIMEOUT_MS)
+        assert pong[0]["token"] == 5, pong
+        assert call(qtbot, channel, Ping(token=7))["token"] == 7
