@@ -39,13 +39,13 @@ $(BENCH_STAMP): pyproject.toml
 	$(BENCH_PY) -m pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
-# The report runs every other benchmark itself, so it is the default (ARGS="--only receive"
-# and the like override it).
+# Every benchmark, each run once, then the report (docs/benchmarks.md) made of them;
+# ARGS="--only receive" and the like run just those.
 bench: $(BENCH_STAMP)
-	$(BENCH_PY) -m tools.bench --only report $(ARGS)
+	$(BENCH_PY) -m tools.bench $(ARGS)
 
 bench-quick: $(BENCH_STAMP)
-	$(BENCH_PY) -m tools.bench --quick --only report $(ARGS)
+	$(BENCH_PY) -m tools.bench --quick $(ARGS)
 
 # docs/img's screenshots of the window (tools/screenshots.py). Assumes xvfb-run (Debian:
 # apt install xvfb) and ImageMagick's import (apt install imagemagick) are installed.

@@ -50,8 +50,8 @@ REGISTRY: dict[str, str] = {
     "receive": "tools.bench_receive:BENCHMARK",
     "gui": "tools.bench_gui:BENCHMARK",
     "ipc": "tools.bench_ipc:BENCHMARK",
-    # Last: runs every benchmark above itself (plus the design comparison and the idle
-    # sessions) and writes docs/benchmarks.md; `--only report` avoids running them twice.
+    # Last: runs every benchmark above that did not run before it (plus the design
+    # comparison and the idle sessions) and writes docs/benchmarks.md.
     "report": "tools.bench_report:BENCHMARK",
 }
 

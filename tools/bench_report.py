@@ -130,7 +130,8 @@ def run_designs(
 
 
 def run_other_benchmarks(options: BenchOptions, problems: list[str]) -> dict[str, Any]:
-    """Every other benchmark registered in ``tools.bench``, in this process, in order.
+    """Every other benchmark registered in ``tools.bench``, in this process, in order;
+    one that already ran in this invocation (``options.completed``) is not run again.
 
     Returns name -> {"title", "markdown", "data", "targets"}; a benchmark that fails is
     left out and said in ``problems``.
@@ -141,10 +142,12 @@ def run_other_benchmarks(options: BenchOptions, problems: list[str]) -> dict[str
     for name in REGISTRY:
         if name == BENCHMARK_NAME:
             continue
-        print(f"{name}:", file=sys.stderr, flush=True)
         try:
             benchmark = load(name)
-            result = benchmark.run(options)
+            result = options.completed.get(name)
+            if result is None:
+                print(f"{name}:", file=sys.stderr, flush=True)
+                result = benchmark.run(options)
         except Exception as exc:  # one broken benchmark must not sink the whole report
             problems.append(f"{name}: {type(exc).__name__}: {exc}")
             continue

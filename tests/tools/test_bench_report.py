@@ -16,6 +16,8 @@ import subprocess
 import shiboken6
 from PySide6.QtCore import QTimer
 
+from tools import bench
+from tools.bench import BenchOptions, BenchResult
 from tools.bench_designs.probe import ClassicWindow, Harness
 from tools.bench_designs.runner import run_design
 from tools.bench_designs.scenario import (
@@ -26,7 +28,7 @@ from tools.bench_designs.scenario import (
     Phase,
     TickStats,
 )
-from tools.bench_report import Report, render_markdown, target_verdicts
+from tools.bench_report import Report, render_markdown, run_other_benchmarks, target_verdicts
 from tools.bench_sessions import SessionsResult, format_table, measure
 from tools.demo_server import spawn_demo_server
 
@@ -174,3 +176,17 @@ def test_idle_sessions_benchmark_measures_the_engine_process_and_asyncio() -> No
         assert result.rss_total_mib > 0
     table = format_table(results)
     assert "| framewire-process | " in table and "| asyncio | " in table and "1.00x" in table
+
+
+def test_the_report_reuses_what_ran_before_it_and_runs_the_rest(monkeypatch):
+    smoke = "tests.tools.test_bench_smoke"
+    registry = {"tiny": f"{smoke}:TINY", "broken": f"{smoke}:BROKEN", "report": "x:UNUSED"}
+    monkeypatch.setattr(bench, "REGISTRY", registry)
+    earlier = BenchResult(markdown="measured earlier")
+    problems: list[str] = []
+
+    others = run_other_benchmarks(BenchOptions(completed={"broken": earlier}), problems)
+
+    assert others["broken"]["markdown"] == "measured earlier"  # not run again: it would fail
+    assert others["tiny"]["title"] == "A tiny benchmark"  # not run before: run now
+    assert problems == []
