@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
+from tools.demo_server import spawn_demo_server
 from ui.log_model import LogModel
 from ui.main_window import MainWindow
 from ui.session_model import SessionModel
 from ui.supervisor import EngineState, EngineSupervisor
 from ui.tick_probe import TickProbe
 
-LISTENING = "framewire demo server listening on "
 ENGINE_START_TIMEOUT_MS = 15_000
 SERVER_NICENESS = 10
 
@@ -23,24 +21,12 @@ SERVER_NICENESS = 10
 @pytest.fixture(scope="session")
 def demo_server() -> Iterator[tuple[str, int]]:
     """``python -m tools.demo_server --mode classic`` on 127.0.0.1, port 0."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.demo_server", "--port", "0", "--mode", "classic"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        # The server stands in for a remote machine: on a small CI box it should not take
-        # the GUI thread's CPU, whose timing the tests measure.
-        preexec_fn=lambda: os.nice(SERVER_NICENESS),
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the server prints this line once it listens
-        assert line.startswith(LISTENING), f"demo server said {line!r}"
-        host, port = line[len(LISTENING) :].strip().rsplit(":", 1)
-        yield host, int(port)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    # The server stands in for a remote machine: on a small CI box it should not take the
+    # GUI thread's CPU, whose timing the tests measure.
+    with spawn_demo_server(
+        "--mode", "classic", niceness=SERVER_NICENESS, stderr=subprocess.DEVNULL
+    ) as address:
+        yield address
 
 
 def stop_supervisor(qtbot, supervisor: EngineSupervisor) -> None:
