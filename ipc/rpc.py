@@ -35,6 +35,7 @@ W = TypeVar("W")
 
 __all__ = [
     "DEFAULT_WINDOW_BYTES",
+    "ENGINE_ARGS",
     "FRAME_CREDIT_OVERHEAD",
     "ClientConnection",
     "CommandFailed",
@@ -47,6 +48,9 @@ __all__ = [
     "credit_cost",
 ]
 
+#: What follows the Python interpreter on the command line that runs an engine for a
+#: controller (MessagePack-RPC on its stdin/stdout).
+ENGINE_ARGS = ("-m", "engine", "--stdio")
 #: Credit window a controller asks for (``flow_control``). Large enough that a fast
 #: reader never waits on acks (about 40,000 100-byte frames in flight), small enough that
 #: a stalled GUI holds at most this much decoded data.

@@ -56,6 +56,7 @@ from ipc.codec import ErrorInfo
 from ipc.errors import RemoteProtocolError
 from ipc.rpc import (
     DEFAULT_WINDOW_BYTES,
+    ENGINE_ARGS,
     FRAME_CREDIT_OVERHEAD,
     ClientConnection,
     CommandFailed,
@@ -300,12 +301,12 @@ async def open_engine_process(
     ``client.process`` is the ``trio.Process``. On exit the engine's stdin is closed
     (it closes its sessions and exits by itself); if it is still running after
     ``PROCESS_EXIT_SECONDS`` it is killed. ``stderr`` is passed to the process (default:
-    inherited). ``command`` replaces ``[sys.executable, "-m", "engine", "--stdio"]``.
+    inherited). ``command`` replaces ``[sys.executable, *ipc.rpc.ENGINE_ARGS]``.
 
     Raises:
         RemoteProtocolError: the engine broke the protocol or exited before its hello.
     """
-    argv = [*(command or [sys.executable, "-m", "engine", "--stdio"]), *extra_args]
+    argv = [*(command or [sys.executable, *ENGINE_ARGS]), *extra_args]
     async with trio.open_nursery() as nursery:
         process: trio.Process = await nursery.start(_run_process, argv, stderr)
         try:

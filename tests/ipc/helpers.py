@@ -25,8 +25,7 @@ from ipc.codec import (
     encode_request,
     encode_response,
 )
-
-ENGINE = [sys.executable, "-m", "engine", "--stdio"]
+from ipc.rpc import ENGINE_ARGS
 
 
 class RawEngine:
@@ -77,7 +76,7 @@ async def open_raw_engine(*, stderr: int | None = None) -> AsyncIterator[RawEngi
     async with trio.open_nursery() as nursery:
         run = functools.partial(
             trio.run_process,
-            ENGINE,
+            [sys.executable, *ENGINE_ARGS],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,

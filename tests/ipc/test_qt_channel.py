@@ -15,7 +15,7 @@ from PySide6.QtCore import QProcess, QTimer
 from pytestqt.qtbot import QtBot
 
 from ipc.qt_channel import EngineChannel
-from ipc.rpc import CommandFailed
+from ipc.rpc import ENGINE_ARGS, CommandFailed
 from ipc.schema import Close, Closed, Command, Hello, Open, Ping, Received, Send
 from tools.demo_server import spawn_demo_server
 
@@ -38,7 +38,7 @@ def engine_process(qtbot: QtBot, **channel_kwargs: Any) -> Iterator[Engine]:
     and it must exit cleanly."""
     process = QProcess()
     process.setProgram(sys.executable)
-    process.setArguments(["-m", "engine", "--stdio"])
+    process.setArguments(list(ENGINE_ARGS))
     process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)
     channel = EngineChannel(process, **channel_kwargs)
     with qtbot.waitSignal(channel.hello_received, timeout=TIMEOUT_MS) as hello:

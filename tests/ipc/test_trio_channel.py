@@ -22,7 +22,7 @@ from ipc.codec import (
     encode_notification,
     encode_response,
 )
-from ipc.rpc import FRAME_CREDIT_OVERHEAD, CommandFailed
+from ipc.rpc import ENGINE_ARGS, FRAME_CREDIT_OVERHEAD, CommandFailed
 from ipc.schema import (
     Abort,
     Ack,
@@ -258,7 +258,7 @@ async def test_stray_print_goes_to_stderr_not_the_ipc_stream(tmp_path: Path) -> 
 
 async def test_connect_stream_works_over_any_trio_stream() -> None:
     process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "engine", "--stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, *ENGINE_ARGS], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert process.stdio is not None and process.stdin is not None
     try:
