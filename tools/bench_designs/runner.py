@@ -1,4 +1,5 @@
-"""Start the demo server and run each design's app against it as a subprocess.
+"""Run each design's app as a subprocess against a demo server (``tools.bench_report``
+starts it with ``tools.demo_server.spawn_demo_server``).
 
 Every app runs offscreen (``QT_QPA_PLATFORM=offscreen``: Qt still paints into its
 backing store, so timer ticks pay for the painting) in its own process, one at a time,
