@@ -33,6 +33,8 @@ REFRESH_INTERVAL_MS = 500
 MAX_FINISHED_SESSIONS = 200
 #: States in which a session can still be sent to or closed.
 OPEN_STATES = frozenset({"connecting", "connected"})
+#: States in which frames still arrive and leave, so the rates are measured.
+_FLOWING_STATES = frozenset({"connected", "closing"})
 
 COLUMNS = ("Session", "Peer", "Framing", "State", "Frames in", "Bytes in", "Frames out",
            "Bytes out", "Frames/s in", "Frames/s out")  # fmt: skip
@@ -205,7 +207,7 @@ class SessionModel(QAbstractTableModel):
         now = time.monotonic()
         changed = self._dirty
         for info in self._rows:
-            if info.state == "connected":
+            if info.state in _FLOWING_STATES:
                 elapsed = now - info._rate_at
                 if elapsed > 0:
                     rate_in = (info.frames_in - info._rate_frames) / elapsed

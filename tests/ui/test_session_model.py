@@ -1,7 +1,7 @@
 from PySide6.QtCore import Qt
 
 from ipc import schema
-from ui.session_model import SessionModel
+from ui.session_model import REFRESH_INTERVAL_MS, SessionModel
 
 
 def cell(model, row, col):
@@ -69,3 +69,17 @@ def test_rates_are_computed_on_refresh(qtbot):
         pass
     assert model.session(1, 1).rate_in > 0
     assert cell(model, 0, 8).endswith("/s")
+
+
+def test_a_closing_session_still_gets_rates(qtbot):
+    """Close flushes queued frames first, and the peer may keep sending meanwhile: the
+    rate must follow, not stay at its last value while the counters grow."""
+    model = SessionModel()
+    model.apply_events(1, lifecycle(1))
+    model.refresh_if_due(REFRESH_INTERVAL_MS)  # the rate baseline: nothing received
+    model.mark_closing(1, 1)
+    model.apply_events(1, [schema.Received(session_id=1, frames=[b"x"] * 1000, at=0.2)])
+    model.refresh_if_due(REFRESH_INTERVAL_MS)
+    info = model.session(1, 1)
+    assert info.state == "closing" and info.rate_in > 0
+    assert model.rate_in_total() == info.rate_in
