@@ -75,7 +75,7 @@ from ipc.codec import (
     encode_response,
 )
 from ipc.errors import FramewireError, SchemaError
-from ipc.rpc import FRAME_CREDIT_OVERHEAD
+from ipc.rpc import frames_credit
 from ipc.schema import (
     COMMANDS,
     EVENTS,
@@ -322,7 +322,7 @@ class _Batch:
 
     def encode(self) -> tuple[bytes, int]:
         params = {"session_id": self.session_id, "frames": self.frames, "at": self.at}
-        cost = self.nbytes + FRAME_CREDIT_OVERHEAD * len(self.frames)
+        cost = frames_credit(self.nbytes, len(self.frames))
         return encode_notification(self.kind.METHOD, params), cost
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "Outcome",
     "Unmatched",
     "credit_cost",
+    "frames_credit",
 ]
 
 #: What follows the Python interpreter on the command line that runs an engine for a
@@ -59,13 +60,19 @@ DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024
 FRAME_CREDIT_OVERHEAD = 16
 
 
+def frames_credit(payload_bytes: int, frame_count: int) -> int:
+    """Credit of ``frame_count`` frames carrying ``payload_bytes`` in all: the one formula
+    the engine (which keeps running totals) and the clients (which see events) share."""
+    return payload_bytes + FRAME_CREDIT_OVERHEAD * frame_count
+
+
 def credit_cost(event: Event) -> int:
-    """Credit a data event uses under ``flow_control``: payload bytes plus
-    ``FRAME_CREDIT_OVERHEAD`` per frame for ``received``/``sent``; 0 for every other
-    event (control and state events are never held back by the window)."""
+    """Credit a data event uses under ``flow_control``: ``frames_credit`` of its frames
+    for ``received``/``sent``; 0 for every other event (control and state events are
+    never held back by the window)."""
     if isinstance(event, Received | Sent):
         frames = event.frames
-        return sum(map(len, frames)) + FRAME_CREDIT_OVERHEAD * len(frames)
+        return frames_credit(sum(map(len, frames)), len(frames))
     return 0
 
 

@@ -33,7 +33,7 @@ from ipc.codec import (
     encode_request,
     encode_response,
 )
-from ipc.rpc import FRAME_CREDIT_OVERHEAD, CommandFailed
+from ipc.rpc import CommandFailed, frames_credit
 from ipc.schema import EVENTS, PROTOCOL_VERSION, Close, Closed, ListSessions, Open, Ping, Send, Sent
 from ipc.trio_channel import open_engine_process
 from tests.ipc.helpers import RawEngine, open_raw_engine
@@ -354,7 +354,7 @@ def test_api_info_cli_prints_json() -> None:
 
 
 def cost(frames: list[bytes]) -> int:
-    return sum(map(len, frames)) + FRAME_CREDIT_OVERHEAD * len(frames)
+    return frames_credit(sum(map(len, frames)), len(frames))
 
 
 async def test_credit_window_holds_data_but_not_responses(nursery: trio.Nursery) -> None:
