@@ -40,6 +40,7 @@ __all__ = [
     "BenchResult",
     "Benchmark",
     "Target",
+    "cpu_model",
     "machine_info",
     "main",
     "markdown_table",
@@ -165,7 +166,7 @@ def _with_unit(value: float, unit: str) -> str:
 def machine_info() -> dict[str, Any]:
     """Describe the machine a run was measured on (figures mean little without it)."""
     info: dict[str, Any] = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "memory_gib": _memory_gib(),
         "os": platform.platform(),
@@ -185,7 +186,8 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what ``platform`` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tools.bench import Benchmark, BenchOptions, BenchResult, Target
+from tools.bench import Benchmark, BenchOptions, BenchResult, Target, cpu_model
 from tools.bench_designs.chart import render_chart as render_chart_png
 from tools.bench_designs.runner import DESIGN_MODULES, run_design
 from tools.bench_designs.scenario import (
@@ -85,14 +85,6 @@ def describe_machine() -> dict[str, str]:
     import psutil
     from PySide6.QtCore import qVersion
 
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     versions = []
     for name in LIBRARIES:
         try:
@@ -101,7 +93,7 @@ def describe_machine() -> dict[str, str]:
             versions.append(f"{name} (not installed)")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     return {
-        "CPU": cpu,
+        "CPU": cpu_model(),
         "cores": f"{psutil.cpu_count(logical=False)} physical, {os.cpu_count()} logical",
         "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "OS": platform.platform(),
