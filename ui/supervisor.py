@@ -32,15 +32,14 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from ipc import schema
 from ipc.qt_channel import EngineChannel
-from ipc.rpc import CommandFailed
+from ipc.rpc import ENGINE_ARGS, CommandFailed
 from ui.engine_client import EngineClient
 from ui.formatting import describe_exit
 from ui.hang_monitor import HANG_THRESHOLD_SECONDS, PING_INTERVAL_SECONDS, HangMonitor
 from ui.restart_budget import RestartBudget
 
-__all__ = ["ENGINE_ARGS", "EngineState", "EngineStatus", "EngineSupervisor"]
+__all__ = ["EngineState", "EngineStatus", "EngineSupervisor"]
 
-ENGINE_ARGS = ("-m", "engine", "--stdio")
 STDERR_TAIL_LINES = 20
 #: A longer stderr line is cut (every buffer has a bound).
 MAX_STDERR_LINE = 1000
