@@ -62,10 +62,6 @@ class TickProbe:
         """Intervals recorded after ``mark`` (those still held)."""
         return self._intervals[max(0, mark - self._dropped) :].tolist()
 
-    def recent(self, count: int) -> list[float]:
-        """The last ``count`` intervals."""
-        return self._intervals[-count:].tolist() if count > 0 else []
-
     def lateness(self, window: int = 40) -> float:
         """Worst lateness (interval beyond nominal, seconds, >= 0) over the last ticks."""
         recent = self._intervals[-window:]

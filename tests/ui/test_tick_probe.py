@@ -24,4 +24,3 @@ def test_probe_records_intervals_and_lateness_and_writes_sink():
     assert round(probe.lateness(window=1), 3) == 0.0
     lines = sink.getvalue().splitlines()
     assert len(lines) == 4 and lines[2] == "1.125000 75.000"
-    assert probe.recent(2) == intervals[-2:]
