@@ -36,6 +36,8 @@ _HOST_SAMPLE = "server-01.example.com"
 _COLUMN_SAMPLES = ("e2#10 do-it", "127.0.0.1:65535", "custom…", "connecting", "999,999,999",
                    "999.9 MiB", "999,999,999", "999.9 MiB", "999.9k/s", "999.9k/s")  # fmt: skip
 
+_PEER_COLUMN = 1
+
 
 class _SessionTable(QTableView):
     """A table that says what to do while it is empty."""
@@ -113,12 +115,12 @@ class SessionPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
-        # Columns start wide enough for realistic values (counters up to 999,999,999) and
-        # their headers; the last one takes what is left. Peer fits a loopback address and
-        # port (it elides a long host name; the user can drag any column wider).
+        # Columns are wide enough for realistic values (counters up to 999,999,999) and
+        # their headers; the user can drag them wider. Peer, the one column whose values
+        # vary in length (host names), takes what is left, at least a loopback address.
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(_PEER_COLUMN, QHeaderView.ResizeMode.Stretch)
         metrics = self.table.fontMetrics()
         for col, sample in enumerate(_COLUMN_SAMPLES):
             header_text = str(model.headerData(col, Qt.Orientation.Horizontal, 0))
