@@ -27,6 +27,7 @@ from engine.engine import Engine, open_engine
 from engine.errors import ConnectFailed, EngineError, SessionBroken, SessionClosed
 from engine.framing import PRESETS, FramingSpec
 from ipc import schema
+from ipc.cli_args import parse_host_port, positive
 from ipc.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = ["EXIT_CODES", "GC_YOUNG_THRESHOLD", "build_parser", "main", "tune_gc"]
@@ -189,13 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     timing.add_argument(
         "--timeout",
-        type=float,
+        type=positive(float, "number of seconds"),
         metavar="S",
         help="give up (exit 5) if the replies have not arrived S seconds after connecting",
     )
     timing.add_argument(
         "--connect-timeout",
-        type=float,
+        type=positive(float, "number of seconds"),
         default=10.0,
         metavar="S",
         help="give up connecting after S seconds (exit 3; default: 10)",
@@ -265,7 +266,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
     """
     if args.address is None:
         raise UsageError("HOST:PORT is required (or --stdio / --api-info)")
-    host, port = parse_address(args.address)
+    try:
+        host, port = parse_host_port(args.address)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     fields: dict[str, Any] = PRESETS[args.framing].to_wire()
     overrides = {
         "length_size": args.length_size,
@@ -294,10 +298,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
             raise UsageError(f"a frame of {len(frame)} bytes is over the framing's limit")
     if args.count is not None and args.count < 0:
         raise UsageError(f"--count must be >= 0, not {args.count}")
-    for name in ("timeout", "connect_timeout"):
-        value = getattr(args, name)
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise UsageError(f"--{name.replace('_', '-')} must be > 0, not {value}")
     return Plan(
         host=host,
         port=port,
@@ -311,26 +311,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
         timeout=args.timeout,
         connect_timeout=args.connect_timeout,
     )
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """Split ``host:port`` or ``[v6]:port``.
-
-    Raises:
-        UsageError: no port, or a port that is not 1-65535.
-    """
-    host, sep, port_text = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or (":" in host and not text.startswith("[")):
-        raise UsageError(f"address {text!r} is not HOST:PORT ([::1]:PORT for IPv6)")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise UsageError(f"port {port_text!r} in {text!r} is not a number") from None
-    if not 1 <= port <= 65535:
-        raise UsageError(f"port {port} in {text!r} is not in 1-65535")
-    return host, port
 
 
 def _decode_input(value: str, tag: str, where: str) -> bytes:

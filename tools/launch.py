@@ -33,16 +33,15 @@ the tests can drive it in-process (``launch`` does not make the caller a subreap
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import math
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import IO, NoReturn, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import IO, NoReturn
 
 from engine.framing import PRESETS
+from ipc.cli_args import format_address, host_port, positive
 from tools import demo_server
 from tools.demo_server import STOP_GRACE_SECONDS, DemoServer, DemoServerError
 from tools.supervision import (
@@ -62,14 +61,11 @@ __all__ = [
     "build_parser",
     "child_environment",
     "display_problem",
-    "format_address",
     "gui_command",
     "headless_command",
     "launch",
     "main",
     "parse_args",
-    "parse_server",
-    "positive",
     "start_demo_server",
 ]
 
@@ -102,37 +98,6 @@ class LaunchError(Exception):
         self.exit_code = exit_code
 
 
-def parse_server(text: str) -> tuple[str, int]:
-    """Split ``HOST:PORT`` (``[::1]:PORT`` for IPv6) into ``(host, port)``.
-
-    Raises:
-        ValueError: not ``HOST:PORT``, an empty host, or a port outside 1..65535.
-    """
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
-    if host.startswith("["):
-        if not host.endswith("]"):
-            raise ValueError(f"expected [IPV6]:PORT, got {text!r}")
-        host = host[1:-1]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(f"{host!r} is not an IPv6 address") from None
-    elif ":" in host:
-        raise ValueError(f"write an IPv6 address in brackets, as [{host}]:{port_text}")
-    if not host or any(c.isspace() for c in host):
-        raise ValueError(f"bad host in {text!r}")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"port must be a number in 1..65535, got {port_text!r}")
-    return host, int(port_text)
-
-
-def format_address(host: str, port: int) -> str:
-    """The inverse of ``parse_server``."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def display_problem(environ: Mapping[str, str], platform: str = sys.platform) -> str | None:
     """Say why Qt would find no display here, or None if it may.
 
@@ -148,33 +113,6 @@ def display_problem(environ: Mapping[str, str], platform: str = sys.platform) ->
         "use --headless for the classic exchange in this terminal, or --offscreen to run "
         "the GUI without a screen"
     )
-
-
-def _server_arg(text: str) -> tuple[str, int]:
-    try:
-        return parse_server(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-_Number = TypeVar("_Number", int, float)
-
-
-def positive(kind: Callable[[str], _Number], what: str) -> Callable[[str], _Number]:
-    """An argparse ``type=``: a finite ``kind`` (int or float) > 0, else a usage error
-    saying "expected a positive ``what``"."""
-
-    def parse(text: str) -> _Number:
-        refusal = argparse.ArgumentTypeError(f"expected a positive {what}, got {text!r}")
-        try:
-            value = kind(text)
-        except ValueError:
-            raise refusal from None
-        if not 0 < value < math.inf:
-            raise refusal
-        return value
-
-    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -197,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--server",
-        type=_server_arg,
+        type=host_port,
         metavar="HOST:PORT",
         help="the server to talk to (default: start the demo server on 127.0.0.1, free port)",
     )

@@ -62,8 +62,9 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
+from ipc.cli_args import positive
 from tools.demo_server import STOP_GRACE_SECONDS
-from tools.launch import LaunchError, positive, start_demo_server
+from tools.launch import LaunchError, start_demo_server
 from tools.supervision import stop_process
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP, Direction

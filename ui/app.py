@@ -26,6 +26,7 @@ from typing import TextIO
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from ipc.cli_args import host_port, positive
 from ui.lifeline import install_lifeline
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP
@@ -35,45 +36,18 @@ from ui.supervisor import EngineSupervisor
 from ui.tick_probe import TickProbe
 from ui.widgets.pulse import TICK_INTERVAL_MS
 
-__all__ = ["TICK_LOG_ENV", "build_parser", "choose_platform", "main", "parse_server"]
+__all__ = ["TICK_LOG_ENV", "build_parser", "choose_platform", "main"]
 
 TICK_LOG_ENV = "FRAMEWIRE_TICK_LOG"
 
 log = logging.getLogger("framewire.ui")
 
 
-def parse_server(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port).
-
-    Raises:
-        argparse.ArgumentTypeError: not of that form, or the port is out of range.
-    """
-    host, sep, port_text = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT (port 1-65535), got {text!r}")
-    return host, int(port_text)
-
-
-def _positive(kind: type[int] | type[float]) -> argparse._ActionType:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="framewire-gui", description="framewire: a desktop client for length-prefixed TCP"
     )
-    parser.add_argument("--server", type=parse_server, help="HOST:PORT that Do it! talks to")
+    parser.add_argument("--server", type=host_port, help="HOST:PORT that Do it! talks to")
     parser.add_argument("--framing", default="le32", help="framing preset (default: le32)")
     parser.add_argument("--log-file", help="write GUI and engine log lines to this file")
     parser.add_argument(
@@ -83,12 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-cap",
-        type=_positive(int),
+        type=positive(int, "number of rows"),
         default=DEFAULT_LOG_CAP,
         help=f"rows the log holds before dropping the oldest (default {DEFAULT_LOG_CAP:,})",
     )
     parser.add_argument(
-        "--quit-after", type=_positive(float), help="close the window after SECONDS"
+        "--quit-after",
+        type=positive(float, "number of seconds"),
+        help="close the window after SECONDS",
     )
     return parser
 

@@ -170,8 +170,11 @@ async def test_no_reply_within_timeout_exits_5(nursery: trio.Nursery) -> None:
     [
         (["127.0.0.1:9", "--send-hex", "zz"], "--send-hex 'zz' is not hexadecimal"),
         ([], "HOST:PORT is required"),
-        (["localhost"], "is not HOST:PORT"),
-        (["127.0.0.1:99999"], "not in 1-65535"),
+        (["localhost"], "expected HOST:PORT, got 'localhost'"),
+        (["127.0.0.1:99999"], "port must be a number in 1..65535, got '99999'"),
+        (["::1:9"], "write an IPv6 address in brackets, as [::1]:9"),
+        (["127.0.0.1:9", "--timeout", "nan"], "expected a positive number of seconds"),
+        (["127.0.0.1:9", "--connect-timeout", "0"], "expected a positive number of seconds"),
         (["127.0.0.1:9", "--framing", "le24"], "invalid choice"),
         (["127.0.0.1:9", "--max-frame", "-1"], "bad framing: max_frame_length"),
         (["127.0.0.1:9", "--file", "/nonexistent/x"], "cannot read --file"),

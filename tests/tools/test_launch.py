@@ -29,7 +29,6 @@ from tools.launch import (
     launch,
     main,
     parse_args,
-    parse_server,
     start_demo_server,
 )
 from tools.supervision import stop_process
@@ -45,37 +44,6 @@ SENT_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} > hello$", re.M)
 
 
 # -- command line ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("127.0.0.1:9000", ("127.0.0.1", 9000)),
-        ("localhost:1", ("localhost", 1)),
-        ("[::1]:65535", ("::1", 65535)),
-    ],
-)
-def test_parse_server_accepts(text: str, expected: tuple[str, int]) -> None:
-    assert parse_server(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("127.0.0.1", "expected HOST:PORT"),
-        (":9000", "expected HOST:PORT"),
-        ("127.0.0.1:0", "1..65535"),
-        ("127.0.0.1:65536", "1..65535"),
-        ("127.0.0.1:http", "1..65535"),
-        ("::1:9000", "in brackets"),
-        ("[::1:9000", "expected [IPV6]:PORT"),
-        ("[nope]:9000", "not an IPv6 address"),
-        ("a b:9000", "bad host"),
-    ],
-)
-def test_parse_server_refuses_with_a_reason(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        parse_server(text)
 
 
 @pytest.mark.parametrize(

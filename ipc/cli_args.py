@@ -1,0 +1,74 @@
+"""Command-line values the three programs share: ``HOST:PORT`` and positive numbers.
+
+The engine CLI, the GUI and the launcher all take a server address and a few durations.
+They live here because ``ipc`` is the one package all three import without pulling in
+trio (``engine``) or Qt (``ui``), so each program parses them the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import math
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["format_address", "host_port", "parse_host_port", "positive"]
+
+_Number = TypeVar("_Number", int, float)
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:PORT`` for IPv6) into ``(host, port)``.
+
+    Raises:
+        ValueError: not ``HOST:PORT``, an empty host, or a port outside 1..65535.
+    """
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"expected [IPV6]:PORT, got {text!r}")
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError(f"write an IPv6 address in brackets, as [{host}]:{port_text}")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"bad host in {text!r}")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"port must be a number in 1..65535, got {port_text!r}")
+    return host, int(port_text)
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """``parse_host_port`` as an argparse ``type=``."""
+    try:
+        return parse_host_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def format_address(host: str, port: int) -> str:
+    """The inverse of ``parse_host_port``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def positive(kind: Callable[[str], _Number], what: str) -> Callable[[str], _Number]:
+    """An argparse ``type=``: a finite ``kind`` (int or float) > 0, else a usage error
+    saying "expected a positive ``what``"."""
+
+    def parse(text: str) -> _Number:
+        refusal = argparse.ArgumentTypeError(f"expected a positive {what}, got {text!r}")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise refusal from None
+        if not 0 < value < math.inf:
+            raise refusal
+        return value
+
+    return parse
