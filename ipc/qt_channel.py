@@ -166,10 +166,6 @@ class EngineChannel(QObject):
         self._write(data)
         return msgid
 
-    def notify(self, command: Command) -> None:
-        """Send ``command`` as a notification (no response), e.g. ``Ack``."""
-        self._write(self._conn.notification(command))
-
     def forget(self, msgid: int) -> None:
         """Stop waiting for ``msgid``; its callback will not run."""
         self._conn.forget(msgid)
