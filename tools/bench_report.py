@@ -7,7 +7,8 @@ machine described) and ``docs/img/bench-ticks.png`` (tick intervals over time, o
 per design, the block and the flood marked).
 
 Run: ``python -m tools.bench_report [--quick] [--runs N] [--json OUT]``. ``--quick``
-(one run of each, small flood, 1,000 sessions) is for CI; the full mode is what the
+(one run of each, small flood, 1,000 sessions) is for CI and writes under build/
+instead, so a smoke check never replaces the committed report; the full mode is what the
 report in docs/ shows. Figures are medians over runs.
 """
 
@@ -48,6 +49,9 @@ from tools.demo_server import spawn_demo_server
 ROOT = Path(__file__).resolve().parent.parent
 REPORT_PATH = ROOT / "docs" / "benchmarks.md"
 CHART_PATH = ROOT / "docs" / "img" / "bench-ticks.png"
+#: Where ``--quick`` writes: a smoke check's figures must not replace the committed report.
+QUICK_REPORT_PATH = ROOT / "build" / "bench-quick" / "benchmarks.md"
+QUICK_CHART_PATH = ROOT / "build" / "bench-quick" / "bench-ticks.png"
 
 LIBRARIES = (
     "PySide6-Essentials",
@@ -421,6 +425,12 @@ def render_chart(report: Report, path: Path) -> None:
     render_chart_png(report.designs, report.mode, path)
 
 
+def report_paths(quick: bool) -> tuple[Path, Path]:
+    """The report's and the chart's paths: the committed docs for a full run, build/ for
+    ``--quick``."""
+    return (QUICK_REPORT_PATH, QUICK_CHART_PATH) if quick else (REPORT_PATH, CHART_PATH)
+
+
 def write_report(report: Report, out: Path = REPORT_PATH, chart: Path = CHART_PATH) -> None:
     """docs/benchmarks.md and its chart."""
     render_chart(report, chart)
@@ -447,7 +457,8 @@ def framewire_targets(report: Report) -> tuple[Target, ...]:
 def run(options: BenchOptions) -> BenchResult:
     """``tools.bench`` entry: measure everything, write the docs, return the summary."""
     report = build_report(options, designs=list(DESIGN_MODULES), sessions=True, others=True)
-    write_report(report)
+    out, chart = report_paths(options.quick)
+    write_report(report, out, chart)
     summary = "\n".join(
         [
             *_render_targets(report),
@@ -455,8 +466,7 @@ def run(options: BenchOptions) -> BenchResult:
             *_render_flood(report, PLANS[report.mode].flood_frames),
             format_sessions_table(report.sessions) if report.sessions else "",
             "",
-            f"Full report: {os.path.relpath(REPORT_PATH, ROOT)} (chart: "
-            f"{os.path.relpath(CHART_PATH, ROOT)}).",
+            f"Full report: {os.path.relpath(out, ROOT)} (chart: {os.path.relpath(chart, ROOT)}).",
             *[f"Not measured: {p.splitlines()[0]}" for p in report.problems],
         ]
     )
@@ -495,8 +505,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-others", action="store_true", help="skip the receive/IPC/GUI throughput benchmarks"
     )
-    parser.add_argument("--out", type=Path, default=REPORT_PATH, help="markdown path")
-    parser.add_argument("--chart", type=Path, default=CHART_PATH, help="PNG path")
+    parser.add_argument("--out", type=Path, help="markdown path (default: see report_paths)")
+    parser.add_argument("--chart", type=Path, help="PNG path (default: see report_paths)")
     parser.add_argument("--json", type=Path, help="also write every raw figure as JSON")
     args = parser.parse_args(argv)
     args.designs = [d for d in args.designs.split(",") if d]
@@ -514,10 +524,12 @@ def main(argv: list[str] | None = None) -> None:
     report = build_report(
         options, designs=args.designs, sessions=not args.no_sessions, others=not args.no_others
     )
-    write_report(report, args.out, args.chart)
+    default_out, default_chart = report_paths(args.quick)
+    out, chart = args.out or default_out, args.chart or default_chart
+    write_report(report, out, chart)
     if args.json:
         args.json.write_text(json.dumps(report_json(report)))
-    print(f"wrote {args.out} and {args.chart}", file=sys.stderr)
+    print(f"wrote {out} and {chart}", file=sys.stderr)
     for problem in report.problems:
         print(f"not measured: {problem.splitlines()[0]}", file=sys.stderr)
 

@@ -16,7 +16,7 @@ import subprocess
 import shiboken6
 from PySide6.QtCore import QTimer
 
-from tools import bench
+from tools import bench, bench_report
 from tools.bench import BenchOptions, BenchResult
 from tools.bench_designs.probe import ClassicWindow, Harness
 from tools.bench_designs.runner import run_design
@@ -190,3 +190,20 @@ def test_the_report_reuses_what_ran_before_it_and_runs_the_rest(monkeypatch):
     assert others["broken"]["markdown"] == "measured earlier"  # not run again: it would fail
     assert others["tiny"]["title"] == "A tiny benchmark"  # not run before: run now
     assert problems == []
+
+
+def test_a_quick_run_writes_under_build_not_over_the_committed_report(
+    monkeypatch, tmp_path
+) -> None:
+    committed = tmp_path / "docs" / "benchmarks.md"
+    quick = tmp_path / "build" / "benchmarks.md"
+    monkeypatch.setattr(bench_report, "REPORT_PATH", committed)
+    monkeypatch.setattr(bench_report, "QUICK_REPORT_PATH", quick)
+    monkeypatch.setattr(bench_report, "QUICK_CHART_PATH", tmp_path / "build" / "chart.png")
+    monkeypatch.setattr(bench_report, "build_report", lambda *a, **k: _fixture_report())
+    monkeypatch.setattr(bench_report, "render_chart", lambda report, path: None)
+
+    result = bench_report.run(BenchOptions(quick=True))
+
+    assert quick.exists() and not committed.exists()
+    assert "build/benchmarks.md" in result.markdown
