@@ -2,7 +2,7 @@
 
 No sockets, no trio, no clocks (the h11/wsproto shape): ``FrameDecoder`` turns a byte
 stream into complete payloads, ``encode_frame``/``encode_frames`` do the reverse, and
-``FramingSpec`` says how the length is written on the wire (DESIGN.md, "Wire framing").
+``FramingSpec`` says how the length is written on the wire (docs/design.md, "Wire framing").
 
 Defaults and other implementations: framewire's default, ``le32``, is a 4-byte unsigned
 **little-endian** length counting the payload only (Twisted's ``IntNStringReceiver`` with

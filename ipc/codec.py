@@ -1,6 +1,6 @@
 """Sans-IO MessagePack-RPC: bytes <-> Request / Response / Notification (no I/O, no clocks).
 
-Wire shapes (DESIGN.md, "IPC"): a request is ``[0, msgid, method, params]``, a response
+Wire shapes (docs/design.md, "IPC"): a request is ``[0, msgid, method, params]``, a response
 ``[1, msgid, error, result]`` with ``error`` nil or ``[type, message]`` (optionally a third
 element, a map of details), a notification ``[2, method, params]``. ``params`` is an
 array whose first element is the map of named fields (``ipc.schema``).

@@ -1,4 +1,4 @@
-"""Every IPC command, result and event, in one place (DESIGN.md, "IPC").
+"""Every IPC command, result and event, in one place (docs/design.md, "IPC").
 
 Wire shape (MessagePack-RPC): a request is ``[0, msgid, method, [params]]``, a response
 ``[1, msgid, error, result]``, a notification ``[2, method, [params]]``. ``params`` is

@@ -1,4 +1,4 @@
-"""Imports go one way (DESIGN.md, "Packages"): ``engine`` never loads PySide6, ``ui`` never
+"""Imports go one way (docs/design.md, "Packages"): ``engine`` never loads PySide6, ``ui`` never
 loads trio, and the core of ``ipc`` loads neither. Each check imports in a fresh
 interpreter, so what another test imported cannot hide a violation."""
 

@@ -6,7 +6,7 @@ Each sub-benchmark is a ``Benchmark`` object in its own module, registered by on
 ``REGISTRY`` below (``"name": "module:ATTRIBUTE"``); its module is imported only when it
 runs, so a benchmark's heavy imports (Twisted, PySide6) cost nothing to the others.
 A benchmark's ``run(options)`` returns a ``BenchResult``: its markdown table(s), JSON-able
-data for the report generator, and the targets it checks (as ratios: DESIGN.md says speed
+data for the report generator, and the targets it checks (as ratios: docs/design.md says speed
 claims are measured side by side, never asserted in unit tests).
 
 Adding one::

@@ -1,4 +1,4 @@
-"""``ui`` never imports trio -- every module of it, not only the package (DESIGN.md)."""
+"""``ui`` never imports trio -- every module of it, not only the package (docs/design.md)."""
 
 import json
 import pkgutil
