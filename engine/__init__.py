@@ -1,8 +1,10 @@
 """framewire's network engine: Trio, many TCP sessions with length-prefixed framing.
 
 Layout: ``framing`` is the sans-IO codec (no I/O at all); ``session`` runs one TCP
-session around it; ``engine`` owns the sessions and is the public async API; ``cli`` is
-the headless command line (``python -m engine``). This package never imports PySide6.
+session around it; ``engine`` owns the sessions and is the public async API; the ``rpc``
+package serves that API to a controller (the GUI) over MessagePack-RPC; the ``cli``
+package is the headless command line (``python -m engine``). This package never imports
+PySide6.
 
     async with open_engine() as engine:
         sid = await engine.connect("127.0.0.1", 9000)

@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 # Limits. A session's frames are 8 MiB at most by default (engine.framing), and a session
-# may raise that to just under this message limit (engine.rpc_server.MAX_IPC_FRAME_LENGTH
+# may raise that to just under this message limit (engine.rpc.commands.MAX_IPC_FRAME_LENGTH
 # keeps 64 KiB for the rest of the message), so a `send` or a `received` holding one
 # largest frame always fits in one message. Neovim's msgpack-rpc sets no limit at all;
 # msgpack's own default max_buffer_size is 100 MiB.
@@ -74,7 +74,7 @@ MAX_BIN_LEN = MAX_MESSAGE_BYTES
 #: Largest str: hosts, labels, methods and error messages are short; 1 MiB is generous.
 MAX_STR_LEN = 1024 * 1024
 #: Largest array: the frames of one `send` or `received` (the engine batches at most
-#: ``engine.rpc_server.MAX_FRAMES_PER_NOTIFICATION``) or the session list (10,000 max).
+#: ``engine.rpc.batching.MAX_FRAMES_PER_NOTIFICATION``) or the session list (10,000 max).
 MAX_ARRAY_LEN = 131_072
 #: Largest map: every map in the schema has a handful of keys.
 MAX_MAP_LEN = 1024

@@ -8,7 +8,7 @@ one contender's heap does not carry over to the next; the median of ``--runs`` i
 
 The contenders, each how a developer of that library keeps idle sessions:
 - ``framewire``: one engine (``engine.open_engine``) in the measuring process, with the
-  garbage collector tuned as the engine process tunes it (``engine.cli.tune_gc``),
+  garbage collector tuned as the engine process tunes it (``engine.cli.main.tune_gc``),
   ``await engine.connect(...)`` per session; each session has its reader task;
 - ``framewire-process``: the engine process as the GUI runs it (``python -m engine
   --stdio``), each session opened with an ``open`` request over its pipe; the RSS is
@@ -111,7 +111,7 @@ def _client_framewire(port: int, count: int) -> Measurement:
     import trio
 
     from engine import open_engine
-    from engine.cli import tune_gc
+    from engine.cli.main import tune_gc
 
     tune_gc()
 

@@ -13,7 +13,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from engine.rpc_server import hello
+from engine.rpc.handshake import hello
 from ipc.codec import (
     BadMessage,
     Message,

@@ -1,0 +1,184 @@
+"""The argument parser of ``framewire-engine``: every option, the ``--help`` text and its
+examples. Options of a new mode go in a group of their own here."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from engine.framing import PRESETS
+from ipc.cli_args import positive
+
+__all__ = ["PROG", "build_parser"]
+
+PROG = "framewire-engine"
+
+DESCRIPTION = """\
+The netcat of length-prefixed framing: connect to HOST:PORT, send frames, print the
+frames that come back with timestamps.
+
+Frames to send come from --send/--send-hex (in the order given), then --file, then
+--stdin (each line of a file or of stdin is one frame, without its newline; sent as soon
+as it is read, so the tool works interactively). Without --count, it waits for as many
+replies as it sent frames, then closes; if it sends nothing, it prints frames until the
+peer closes the connection."""
+
+EPILOG = f"""\
+framing presets:
+  {", ".join(PRESETS)}.
+  The default, le32, is a 4-byte little-endian length of the payload (Twisted's
+  IntNStringReceiver with "<L"). Netty, Twisted's Int32StringReceiver ("!I") and Tokio
+  default to BIG-endian: use --framing be32 for them. --length-size, --byte-order,
+  --length-includes-header and --max-frame override single fields of the preset.
+
+output formats:
+  text  "HH:MM:SS.ffffff < payload" (non-UTF-8 bytes and control characters escaped)
+  hex   "HH:MM:SS.ffffff < 68656c6c6f"
+  json  one object per line: {{"t": unix time, "session": id, "dir": "in", "len": n,
+        "text": ...}} ("hex": ... instead of "text" when the payload is not UTF-8)
+  --show-sent adds lines for sent frames (">" / "dir": "out").
+
+exit codes:
+  0 ok; 1 unexpected error; 2 usage error (bad option, bad hex, unreadable file);
+  3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
+  replies arrived); 4 protocol error (frame too large, truncated frame);
+  5 timeout (--timeout elapsed before the replies arrived); 130 interrupted.
+
+examples:
+  {PROG} 127.0.0.1:9000 --send hello
+      send "hello", print the reply, disconnect (the classic exchange)
+  {PROG} 127.0.0.1:9000 --send-hex 68656c6c6f --output hex --timeout 5
+  {PROG} [::1]:9000 --framing be32 --send ping --send ping --output json
+  printf 'a\\nb\\n' | {PROG} 127.0.0.1:9000 --stdin
+  {PROG} 127.0.0.1:9000 --count 100 --output json > frames.jsonl
+      print the first 100 frames the server sends
+  {PROG} 127.0.0.1:9000 --length-size 2 --byte-order big --max-frame 4096 --send hi
+  {PROG} --stdio      (the GUI's engine: MessagePack-RPC on stdin/stdout)
+  {PROG} --api-info   (print the IPC methods and events as JSON)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "address", nargs="?", metavar="HOST:PORT", help="server to connect to ([::1]:PORT for IPv6)"
+    )
+    send = parser.add_argument_group("what to send")
+    send.add_argument(
+        "--send",
+        dest="sends",
+        action=_AppendTagged,
+        tag="text",
+        default=[],
+        metavar="TEXT",
+        help="send TEXT (UTF-8) as one frame; repeatable",
+    )
+    send.add_argument(
+        "--send-hex",
+        dest="sends",
+        action=_AppendTagged,
+        tag="hex",
+        metavar="HEX",
+        help="send the bytes spelled in HEX (spaces allowed) as one frame; repeatable",
+    )
+    send.add_argument("--file", metavar="PATH", help="send each line of PATH as a frame")
+    send.add_argument(
+        "--stdin", action="store_true", help="send each line read from stdin as a frame"
+    )
+    send.add_argument(
+        "--input",
+        choices=("text", "hex"),
+        default="text",
+        help="how --file and --stdin lines are read (default: text)",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--output", choices=("text", "hex", "json"), default="text", help="default: text"
+    )
+    out.add_argument("--show-sent", action="store_true", help="also print the frames sent")
+    framing = parser.add_argument_group("framing")
+    framing.add_argument(
+        "--framing", choices=list(PRESETS), default="le32", help="preset (default: le32)"
+    )
+    framing.add_argument(
+        "--length-size",
+        type=int,
+        choices=(1, 2, 4, 8),
+        metavar="N",
+        help="bytes in the length field: 1, 2, 4 or 8",
+    )
+    framing.add_argument(
+        "--byte-order", choices=("little", "big"), help="byte order of the length field"
+    )
+    framing.add_argument(
+        "--length-includes-header",
+        action="store_true",
+        default=None,
+        help="the length field counts the header too",
+    )
+    framing.add_argument(
+        "--max-frame",
+        type=int,
+        metavar="BYTES",
+        help="largest payload accepted or sent (default: 8 MiB)",
+    )
+    timing = parser.add_argument_group("counts and timeouts")
+    timing.add_argument(
+        "--count",
+        type=int,
+        metavar="N",
+        help="exit after N frames were received (0: do not wait for replies)",
+    )
+    timing.add_argument(
+        "--timeout",
+        type=positive(float, "number of seconds"),
+        metavar="S",
+        help="give up (exit 5) if the replies have not arrived S seconds after connecting",
+    )
+    timing.add_argument(
+        "--connect-timeout",
+        type=positive(float, "number of seconds"),
+        default=10.0,
+        metavar="S",
+        help="give up connecting after S seconds (exit 3; default: 10)",
+    )
+    ipc = parser.add_argument_group("engine mode (used by the GUI)")
+    ipc.add_argument(
+        "--stdio",
+        action="store_true",
+        help="serve MessagePack-RPC on stdin/stdout instead of connecting",
+    )
+    ipc.add_argument(
+        "--api-info", action="store_true", help="print the IPC API description as JSON"
+    )
+    ipc.add_argument(
+        "--stats-interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between stats events in --stdio mode (default: 1; 0: none)",
+    )
+    return parser
+
+
+class _AppendTagged(argparse.Action):
+    """Append ``(tag, value)`` so --send and --send-hex keep their command-line order."""
+
+    def __init__(self, *args: Any, tag: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tag = tag
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = [*(getattr(namespace, self.dest, None) or []), (self.tag, values)]
+        setattr(namespace, self.dest, items)

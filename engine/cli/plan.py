@@ -1,0 +1,111 @@
+"""A client run's arguments, checked, with the frames to send decoded: the ``Plan``.
+
+Everything wrong with the command line is found here, before any connection, and raised
+as ``UsageError`` (exit code 2). ``decode_line`` also serves ``--stdin`` lines as they
+arrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from engine.cli.exits import UsageError
+from engine.framing import PRESETS, FramingSpec
+from ipc.cli_args import parse_host_port
+from ipc.errors import LocalProtocolError
+
+__all__ = ["Plan", "decode_line", "make_plan"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What a client run does, checked and decoded from the arguments."""
+
+    host: str
+    port: int
+    spec: FramingSpec
+    frames: list[bytes]
+    stdin: bool
+    input_format: str
+    output: str
+    show_sent: bool
+    count: int | None
+    timeout: float | None
+    connect_timeout: float
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    """Check the client-mode arguments and decode the frames to send.
+
+    Raises:
+        UsageError: anything wrong with the arguments or the input file.
+    """
+    if args.address is None:
+        raise UsageError("HOST:PORT is required (or --stdio / --api-info)")
+    try:
+        host, port = parse_host_port(args.address)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    fields: dict[str, Any] = PRESETS[args.framing].to_wire()
+    overrides = {
+        "length_size": args.length_size,
+        "byte_order": args.byte_order,
+        "length_includes_header": args.length_includes_header,
+        "max_frame_length": args.max_frame,
+    }
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        spec = FramingSpec(**fields)
+    except LocalProtocolError as exc:
+        raise UsageError(f"bad framing: {exc}") from None
+    frames = [_decode_input(value, tag, f"--send-{tag}") for tag, value in args.sends]
+    if args.file is not None:
+        try:
+            with open(args.file, "rb") as f:
+                lines = f.read().split(b"\n")
+        except OSError as exc:
+            raise UsageError(f"cannot read --file {args.file}: {exc.strerror}") from None
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for number, line in enumerate(lines, 1):
+            frames.append(decode_line(line, args.input, f"{args.file} line {number}"))
+    for frame in frames:
+        if len(frame) > spec.payload_limit:
+            raise UsageError(f"a frame of {len(frame)} bytes is over the framing's limit")
+    if args.count is not None and args.count < 0:
+        raise UsageError(f"--count must be >= 0, not {args.count}")
+    return Plan(
+        host=host,
+        port=port,
+        spec=spec,
+        frames=frames,
+        stdin=args.stdin,
+        input_format=args.input,
+        output=args.output,
+        show_sent=args.show_sent,
+        count=args.count,
+        timeout=args.timeout,
+        connect_timeout=args.connect_timeout,
+    )
+
+
+def _decode_input(value: str, tag: str, where: str) -> bytes:
+    if tag == "text":
+        return value.encode()
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise UsageError(f"{where} {value!r} is not hexadecimal") from None
+
+
+def decode_line(line: bytes, input_format: str, where: str) -> bytes:
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if input_format == "text":
+        return line
+    try:
+        return bytes.fromhex(line.decode("ascii"))
+    except ValueError:
+        raise UsageError(f"{where} is not hexadecimal: {line[:40]!r}") from None

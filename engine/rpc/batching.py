@@ -1,0 +1,114 @@
+"""Coalescing frame events into notifications (sans-IO: neither trio nor Qt).
+
+Consecutive ``received`` (or ``sent``) events of one session become one notification of
+at most ``MAX_FRAMES_PER_NOTIFICATION`` frames / ``MAX_NOTIFICATION_PAYLOAD_BYTES``
+(Neovim batches redraws the same way), so a flood costs one message per batch, not one
+per frame. The caller (``pump``) decides when a batch ends early: when the next event is
+of another kind or session, or when no event is waiting.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Iterator
+
+from ipc.codec import encode_notification
+from ipc.rpc import frames_credit
+from ipc.schema import Event, Received, Sent
+
+__all__ = [
+    "MAX_FRAMES_PER_NOTIFICATION",
+    "MAX_NOTIFICATION_PAYLOAD_BYTES",
+    "FrameBatcher",
+]
+
+#: Coalescing caps for one ``received``/``sent`` notification; both are far below the
+#: codec's MAX_ARRAY_LEN / MAX_MESSAGE_BYTES.
+MAX_FRAMES_PER_NOTIFICATION = 8192
+MAX_NOTIFICATION_PAYLOAD_BYTES = 1024 * 1024
+
+
+class _Batch:
+    """Frames of one kind and session on their way into one notification."""
+
+    __slots__ = ("at", "frames", "kind", "nbytes", "session_id")
+
+    def __init__(self, event: Received | Sent) -> None:
+        self.kind: type[Received | Sent] = type(event)
+        self.session_id = event.session_id
+        self.at = event.at
+        self.frames: list[bytes] = []
+        self.nbytes = 0
+
+    def accepts(self, event: Event) -> bool:
+        return (
+            isinstance(event, Received | Sent)
+            and type(event) is self.kind
+            and event.session_id == self.session_id
+        )
+
+    @property
+    def full(self) -> bool:
+        return (
+            len(self.frames) >= MAX_FRAMES_PER_NOTIFICATION
+            or self.nbytes >= MAX_NOTIFICATION_PAYLOAD_BYTES
+        )
+
+    def encode(self) -> Iterator[tuple[bytes, int]]:
+        """The notification and its credit cost; nothing if the batch is empty."""
+        if self.frames:
+            params = {"session_id": self.session_id, "frames": self.frames, "at": self.at}
+            cost = frames_credit(self.nbytes, len(self.frames))
+            yield encode_notification(self.kind.METHOD, params), cost
+
+
+class FrameBatcher:
+    """Turns frame events into encoded notifications ``(bytes, credit cost)``.
+
+    ``add`` yields the notifications an event completes and keeps the rest for the next
+    event; ``flush`` yields what is kept. Consume each iterator before the next call.
+    """
+
+    def __init__(self) -> None:
+        self._batch: _Batch | None = None
+
+    def add(self, event: Received | Sent) -> Iterator[tuple[bytes, int]]:
+        """Append ``event``'s frames, yielding each batch as it fills up.
+
+        Strategy: one socket read brings ~10,000 small frames, more than one notification
+        holds, so the split must not cost Python work per frame: slices by count, and a
+        bisect over the running byte total (both C loops) where the byte cap bites.
+        """
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.accepts(event):
+            yield from batch.encode()
+            batch = None
+        frames = event.frames
+        start = 0
+        while start < len(frames):
+            if batch is None:
+                batch = _Batch(event)
+            piece = frames[start : start + MAX_FRAMES_PER_NOTIFICATION - len(batch.frames)]
+            room = MAX_NOTIFICATION_PAYLOAD_BYTES - batch.nbytes
+            nbytes = sum(map(len, piece))
+            if nbytes > room:
+                totals = list(itertools.accumulate(map(len, piece)))
+                cut = bisect.bisect_right(totals, room)
+                if cut == 0 and not batch.frames:
+                    cut = 1  # one frame larger than the cap travels alone
+                piece = piece[:cut]
+                nbytes = totals[cut - 1] if cut else 0
+            batch.frames += piece
+            batch.nbytes += nbytes
+            start += len(piece)
+            if batch.full or start < len(frames):
+                yield from batch.encode()
+                batch = None
+        self._batch = batch if batch is not None else _Batch(event)
+
+    def flush(self) -> Iterator[tuple[bytes, int]]:
+        """Yield the batch kept so far, if it holds frames, and start afresh."""
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            yield from batch.encode()

@@ -1,0 +1,84 @@
+"""The requests that act on the engine's sessions: checked, then run against the Engine.
+
+Each handler takes its decoded command (``ipc.schema``) and returns the result dict, or
+raises a ``FramewireError`` that becomes the request's error response. A new method
+that acts on sessions (``listen``, ``relay``, ...) is a schema class in
+``ipc/schema.py`` plus a handler registered in ``Commands.__init__``. Requests a
+connection answers itself (``ping``, ``get_api_info``, ``flow_control``, ``shutdown``)
+are not here: they concern the controller, not the sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from engine.framing import FramingSpec
+from ipc.codec import MAX_MESSAGE_BYTES
+from ipc.errors import SchemaError
+from ipc.schema import Abort, Close, Command, ListSessions, Open, Send
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+__all__ = ["MAX_IPC_FRAME_LENGTH", "Commands", "Handler"]
+
+#: A session's max_frame_length must let one frame travel in one IPC message.
+MAX_IPC_FRAME_LENGTH = MAX_MESSAGE_BYTES - 64 * 1024
+
+#: Runs one decoded command; returns the response's result.
+Handler = Callable[[Any], Awaitable[dict[str, Any]]]
+
+
+class Commands:
+    """The session commands of one engine, by command type."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.handlers: dict[type[Command], Handler] = {
+            Open: self._open,
+            Send: self._send,
+            Close: self._close,
+            Abort: self._abort,
+            ListSessions: self._list_sessions,
+        }
+
+    async def _open(self, command: Open) -> dict[str, Any]:
+        spec = FramingSpec.from_wire(command.framing)
+        if spec.max_frame_length > MAX_IPC_FRAME_LENGTH:
+            raise SchemaError(
+                f"open: max_frame_length {spec.max_frame_length} > {MAX_IPC_FRAME_LENGTH}, "
+                "the largest frame one IPC message carries"
+            )
+        if not 1 <= command.port <= 65535:
+            raise SchemaError(f"open: port {command.port} out of range")
+        if not command.host or not command.connect_timeout > 0:
+            raise SchemaError("open: host must not be empty and connect_timeout must be > 0")
+        session_id = await self._engine.connect(
+            command.host,
+            command.port,
+            framing=spec,
+            connect_timeout=command.connect_timeout,
+            label=command.label,
+        )
+        result: dict[str, Any] = {"session_id": session_id}
+        # One lookup, not a scan of every session: opening n sessions stays O(n).
+        info = self._engine.describe(session_id)
+        if info is not None:  # None: it ended already (the peer closed at once)
+            result.update(local=info["local"], peer=info["peer"])
+        return result
+
+    async def _send(self, command: Send) -> dict[str, Any]:
+        await self._engine.send(command.session_id, command.frames)
+        return {"frames": len(command.frames), "bytes": sum(map(len, command.frames))}
+
+    async def _close(self, command: Close) -> dict[str, Any]:
+        await self._engine.close(command.session_id)
+        return {}
+
+    async def _abort(self, command: Abort) -> dict[str, Any]:
+        await self._engine.abort(command.session_id)
+        return {}
+
+    async def _list_sessions(self, command: ListSessions) -> dict[str, Any]:
+        return {"sessions": self._engine.sessions()}

@@ -1,0 +1,39 @@
+"""The hello: the first message to every controller, also ``get_api_info``'s answer and
+what ``framewire-engine --api-info`` prints."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from typing import Any
+
+from engine.framing import PRESETS
+from ipc.schema import COMMANDS, EVENTS, PROTOCOL_VERSION, Hello
+
+__all__ = ["api_info", "hello"]
+
+
+def _engine_version() -> str:
+    try:
+        return importlib.metadata.version("framewire")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def hello(*, clock_offset: float) -> Hello:
+    """The handshake: protocol and engine versions, pid, methods, events, presets."""
+    return Hello(
+        protocol_version=PROTOCOL_VERSION,
+        engine_version=_engine_version(),
+        pid=os.getpid(),
+        methods=sorted(COMMANDS),
+        events=sorted(EVENTS),
+        framing_presets={name: spec.to_wire() for name, spec in PRESETS.items()},
+        clock_offset=clock_offset,
+    )
+
+
+def api_info() -> dict[str, Any]:
+    """What ``framewire-engine --api-info`` prints: the hello's fields. Outside a running
+    engine there is no engine clock, so ``clock_offset`` is 0.0 here."""
+    return hello(clock_offset=0.0).to_params()
