@@ -6,7 +6,7 @@ that wait is a stack of five coroutines, a closure and trio's record for the des
 task parks itself with ``trio.lowlevel.wait_task_rescheduled`` (two frames, ~0.4 KiB),
 its socket goes into one epoll set of the engine's, and one task
 (``ReadinessWatcher.run``) waits for that set and wakes the sessions whose socket became
-readable. 10,000 idle sessions: 6.0 -> 4.6 KiB of RSS each (tools/bench_sessions.py).
+readable. 10,000 idle sessions: 6.0 -> 4.6 KiB of RSS each (tools/bench/sessions.py).
 The session still owns its task, nursery and cancel scope: cancelling it takes its socket
 out of the set.
 

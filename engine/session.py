@@ -265,7 +265,7 @@ class Session:
         Calls ``on_end(self)`` last, once the session is over. Started with ``start_soon``
         rather than ``nursery.start``: ``start`` opens a nursery for every session and
         moves the task out of it once started (setting up 10,000 idle sessions took ~10%
-        longer that way, tools/bench_sessions.py).
+        longer that way, tools/bench/sessions.py).
         """
         try:
             # The nursery's cancel scope is the session's: _end cancels it, and with it

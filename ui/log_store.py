@@ -6,7 +6,7 @@ their bytes joined into one ``bytes`` object plus an ``array`` of offsets, so it
 no per-frame object and, above all, nothing to Python's cyclic garbage collector. A list
 of 8,192 ``bytes`` is a container the collector must traverse item by item at every
 collection of its generation; with a million rows held, such traversals took 10-30 ms
-pauses of the GUI thread (measured: tools/bench_gui.py), where the packed form takes
+pauses of the GUI thread (measured: tools/bench/gui.py), where the packed form takes
 none. Small batches, and batches of big frames (which a slice would copy on every read),
 keep their payloads in a tuple, which the collector stops tracking after one look.
 

@@ -54,7 +54,7 @@ TURN_BUDGET_SECONDS = 0.002
 #: Pause between decoding turns while a flood lasts. With 2 ms turns the GUI thread spends
 #: at most ~30% of a core on decoding (about 1 M frames/s, 4x the target): the rest of the
 #: machine (engine, local servers) then leaves a free core for the animation's ticks, whose
-#: worst delays were waits for a CPU (measured: tools/bench_gui.py).
+#: worst delays were waits for a CPU (measured: tools/bench/gui.py).
 TURN_YIELD_MS = 5
 #: ``shutdown()``: close stdin and ask politely, SIGTERM after this, SIGKILL after that.
 TERMINATE_AFTER_MS = 1500

@@ -1,7 +1,6 @@
-"""The benchmark harness and the receive benchmark's contenders, on tiny workloads.
+"""The benchmark suite's harness on tiny fake benchmarks: registry, report, JSON, targets.
 
-These check that every contender receives every frame and that the report is well
-formed; they measure nothing (speed lives in ``make bench``, never in unit tests).
+These measure nothing (speed lives in ``make bench``, never in unit tests).
 """
 
 from __future__ import annotations
@@ -10,8 +9,8 @@ import json
 
 import pytest
 
-from tools import bench, bench_receive
-from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench import suite
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 
 
 def _tiny_run(options: BenchOptions) -> BenchResult:
@@ -58,9 +57,9 @@ def test_bench_runs_registered_benchmarks_and_writes_json(tmp_path, monkeypatch,
         "broken": f"{__name__}:BROKEN",
         "summary": f"{__name__}:SUMMARY",
     }
-    monkeypatch.setattr(bench, "REGISTRY", registry)
+    monkeypatch.setattr(suite, "REGISTRY", registry)
     out = tmp_path / "bench.json"
-    assert bench.main(["--quick", "--json", str(out)]) == 1  # one benchmark failed
+    assert suite.main(["--quick", "--json", str(out)]) == 1  # one benchmark failed
     printed = capsys.readouterr().out
     assert "## A tiny benchmark" in printed
     assert "**broken failed:** RuntimeError: sender did not start" in printed
@@ -76,27 +75,11 @@ def test_bench_runs_registered_benchmarks_and_writes_json(tmp_path, monkeypatch,
 
 def test_bench_refuses_an_unknown_benchmark_name(capsys):
     with pytest.raises(SystemExit) as info:
-        bench.main(["--only", "receive,nope"])
+        suite.main(["--only", "receive,nope"])
     assert info.value.code == 2
     assert "unknown benchmark(s) nope" in capsys.readouterr().err
 
 
 def test_every_registered_benchmark_loads():
-    for name in bench.REGISTRY:
-        assert bench.load(name).name == name
-
-
-@pytest.mark.parametrize("contender", bench_receive.CONTENDERS)
-def test_receive_contender_gets_every_small_frame(contender):
-    # measure_once raises unless the contender counted every frame and byte.
-    wall, cpu = bench_receive.measure_once(contender, count=3000, size=100)
-    assert wall > 0
-    assert cpu > 0
-
-
-@pytest.mark.parametrize("contender", ["framewire", "blocking"])
-def test_receive_contender_gets_every_large_frame(contender):
-    # 600 KiB: more than half the blocking loop's buffer, so its large-frame path runs.
-    wall, cpu = bench_receive.measure_once(contender, count=5, size=600 * 1024)
-    assert wall > 0
-    assert cpu > 0
+    for name in suite.REGISTRY:
+        assert suite.load(name).name == name

@@ -1,12 +1,12 @@
 """The benchmark report: framewire next to the designs it replaces, in one run.
 
-Runs every design's app (``tools.bench_designs``) through the same timeline against one
-demo server, the idle-sessions benchmark (``tools.bench_sessions``) and the other
+Runs every design's app (``tools.bench.designs``) through the same timeline against one
+demo server, the idle-sessions benchmark (``tools.bench.sessions``) and the other
 ``make bench`` benchmarks, then writes ``docs/benchmarks.md`` (tables with ratios, the
 machine described) and ``docs/img/bench-ticks.png`` (tick intervals over time, one line
 per design, the block and the flood marked).
 
-Run: ``python -m tools.bench_report [--quick] [--runs N] [--json OUT]``. ``--quick``
+Run: ``python -m tools.bench.report [--quick] [--runs N] [--json OUT]``. ``--quick``
 (one run of each, small flood, 1,000 sessions) is for CI and writes under build/
 instead, so a smoke check never replaces the committed report; the full mode is what the
 report in docs/ shows. Figures are medians over runs.
@@ -28,10 +28,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tools.bench import Benchmark, BenchOptions, BenchResult, Target, cpu_model
-from tools.bench_designs.chart import render_chart as render_chart_png
-from tools.bench_designs.runner import DESIGN_MODULES, run_design
-from tools.bench_designs.scenario import (
+from tools.bench.designs.chart import render_chart as render_chart_png
+from tools.bench.designs.runner import DESIGN_MODULES, run_design
+from tools.bench.designs.scenario import (
     PHASE_TITLES,
     PHASES,
     PLANS,
@@ -43,10 +42,11 @@ from tools.bench_designs.scenario import (
     summarise_flood,
     summarise_phase,
 )
-from tools.bench_sessions import SessionsResult, format_table as format_sessions_table
+from tools.bench.sessions import SessionsResult, format_table as format_sessions_table
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, cpu_model
 from tools.demo_server import spawn_demo_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPORT_PATH = ROOT / "docs" / "benchmarks.md"
 CHART_PATH = ROOT / "docs" / "img" / "bench-ticks.png"
 #: Where ``--quick`` writes: a smoke check's figures must not replace the committed report.
@@ -65,7 +65,7 @@ LIBRARIES = (
     "qasync",
     "matplotlib",
 )
-#: This benchmark's name in ``tools.bench.REGISTRY``.
+#: This benchmark's name in ``tools.bench.suite.REGISTRY``.
 BENCHMARK_NAME = "report"
 
 
@@ -132,7 +132,7 @@ def run_other_benchmarks(options: BenchOptions, problems: list[str]) -> dict[str
     Returns name -> {"title", "markdown", "data", "targets"}; a benchmark that fails is
     left out and said in ``problems``.
     """
-    from tools.bench import REGISTRY, load
+    from tools.bench.suite import REGISTRY, load
 
     others: dict[str, Any] = {}
     for name in REGISTRY:
@@ -184,7 +184,7 @@ def target_verdicts(report: Report) -> list[tuple[str, PhaseSummary | None, bool
 def render_markdown(report: Report, chart_name: str = "img/bench-ticks.png") -> str:
     """The whole docs/benchmarks.md."""
     plan = PLANS["quick" if report.mode == "quick" else "full"]
-    command = "python -m tools.bench_report" + (" --quick" if report.mode == "quick" else "")
+    command = "python -m tools.bench.report" + (" --quick" if report.mode == "quick" else "")
     out = [
         "# Benchmarks: framewire next to the designs it replaces",
         "",
@@ -209,7 +209,7 @@ def render_markdown(report: Report, chart_name: str = "img/bench-ticks.png") -> 
             "## Many idle sessions",
             "",
             "One process holding N idle loopback sessions to a trio listener that "
-            "accepts and idles (`tools/bench_sessions.py`); RSS growth per session and "
+            "accepts and idles (`tools/bench/sessions.py`); RSS growth per session and "
             "time to open them all, median of runs. Lower is better; the ratio is "
             "the contender's figure over framewire's. *framewire* is one engine "
             "(`engine.open_engine`) in the measuring process; *framewire-process* is the "
@@ -397,7 +397,7 @@ def build_report(
     options: BenchOptions, *, designs: list[str], sessions: bool, others: bool
 ) -> Report:
     """Measure everything; ``options.runs`` is runs per design (default 5, quick 1)."""
-    from tools.bench_sessions import run_all as run_sessions
+    from tools.bench.sessions import run_all as run_sessions
 
     mode = "quick" if options.quick else "full"
     problems: list[str] = []
@@ -492,7 +492,7 @@ def report_json(report: Report) -> dict[str, Any]:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.bench_report",
+        prog="python -m tools.bench.report",
         description="Measure framewire next to Twisted-in-Qt, qtrio and qasync; write "
         "docs/benchmarks.md and docs/img/bench-ticks.png.",
     )

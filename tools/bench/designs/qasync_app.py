@@ -4,7 +4,7 @@ The way an asyncio developer writes the classic sample: ``asyncio.open_connectio
 a ``readexactly`` loop (4-byte little-endian length, then the payload) that appends each
 frame to the ``QTextEdit``, all on the GUI thread.
 
-Run: ``python -m tools.bench_designs.qasync_app --server 127.0.0.1:PORT --out result.json``
+Run: ``python -m tools.bench.designs.qasync_app --server 127.0.0.1:PORT --out result.json``
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import struct
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from tools.bench_designs.probe import ClassicWindow, Harness, parse_args
+from tools.bench.designs.probe import ClassicWindow, Harness, parse_args
 
 DESIGN = "qasync"
 LABEL = "asyncio in Qt (qasync)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from tools.bench_designs.scenario import (
+from tools.bench.designs.scenario import (
     BLOCK_SECONDS,
     FRAMEWIRE_ONLY,
     PHASE_TITLES,

@@ -15,7 +15,7 @@ engine process) through the same timeline.
 
 All of them follow one timeline (``scenario.Plan``): idle; a network handler that
 blocks for 1 s; a flood of 100-byte sequence-numbered frames. Each writes one JSON
-result (``scenario.DesignResult``) that ``tools.bench_report`` turns into tables and
+result (``scenario.DesignResult``) that ``tools.bench.report`` turns into tables and
 the chart. ``runner`` starts them as subprocesses against one demo server; ``probe``
 is the Qt half they share (window, tick probe, timeline), ``scenario`` the Qt-free half
 (plans, results, statistics), ``chart`` draws the report's picture.

@@ -19,7 +19,7 @@ The scenarios, in framewire's terms:
 Ticks come from the GUI's own ``--tick-log`` (``<monotonic time> <interval ms>`` lines,
 line-buffered), so what is measured is framewire's animation, not a probe of ours.
 
-Run: ``python -m tools.bench_designs.framewire_app --server 127.0.0.1:PORT --out r.json``
+Run: ``python -m tools.bench.designs.framewire_app --server 127.0.0.1:PORT --out r.json``
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ipc import schema
-from tools.bench_designs.probe import (
+from tools.bench.designs.probe import (
     POLL_MS,
     Harness,
     Sleep,
@@ -47,7 +47,7 @@ from tools.bench_designs.probe import (
     parse_args,
     precise_single_shot,
 )
-from tools.bench_designs.scenario import BLOCK_SECONDS, FLOOD_FRAME_SIZE
+from tools.bench.designs.scenario import BLOCK_SECONDS, FLOOD_FRAME_SIZE
 
 DESIGN = "framewire"
 LABEL = "framewire (engine process + GUI)"

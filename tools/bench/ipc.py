@@ -13,7 +13,7 @@ Nothing may be lost: both runs check that exactly N frames arrive, each batch st
 with the next expected sequence number and ending where its length says. Each
 measurement is the median of several runs.
 
-Run: ``python -m tools.bench --only ipc`` (or ``python -m tools.bench_ipc [--quick]``).
+Run: ``python -m tools.bench --only ipc`` (or ``python -m tools.bench.ipc [--quick]``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 
 import trio
 
-from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 from tools.demo_server import spawn_demo_server
 
 __all__ = ["BENCHMARK", "measure_end_to_end", "measure_engine_alone", "run"]

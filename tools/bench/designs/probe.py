@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QTextEdit, QVBoxLayout, QWidget
 
-from tools.bench_designs.scenario import (
+from tools.bench.designs.scenario import (
     BLOCK_REQUEST,
     BLOCK_SECONDS,
     FLOOD_FRAME_SIZE,

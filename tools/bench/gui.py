@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 from tools.demo_server import spawn_demo_server
 
 __all__ = ["BENCHMARK", "main", "measure_once"]
@@ -48,12 +48,12 @@ def measure_once(frames: int, size: int = FRAME_SIZE) -> dict[str, Any]:
     """One flood in a fresh child process; returns frames/s and tick statistics."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(
-        [sys.executable, "-m", "tools.bench_gui", "--role", "measure", "--frames", str(frames),
+        [sys.executable, "-m", "tools.bench.gui", "--role", "measure", "--frames", str(frames),
          "--size", str(size)],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     if out.returncode != 0:
-        raise RuntimeError(f"bench_gui child failed:\n{out.stderr[-2000:]}")
+        raise RuntimeError(f"tools.bench.gui child failed:\n{out.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     # The 1-minute load average just after the run: ticks are late when the GUI waits
     # for a CPU, so a figure means little without it.
@@ -185,7 +185,7 @@ BENCHMARK = Benchmark(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_gui")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.gui")
     parser.add_argument("--role", choices=["measure"], help="internal: the measuring child")
     parser.add_argument("--frames", type=int, default=QUICK_FRAMES)
     parser.add_argument("--size", type=int, default=FRAME_SIZE)

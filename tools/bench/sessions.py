@@ -20,7 +20,7 @@ Connects are issued ``CONNECT_CONCURRENCY`` at a time by every contender, so the
 listener's accept backlog never overflows into SYN retries (which would measure the
 kernel's 1 s retransmission timer, not the client).
 
-Run: ``python -m tools.bench_sessions [--quick] [--sessions N] [--runs R] [--json OUT]``
+Run: ``python -m tools.bench.sessions [--quick] [--sessions N] [--runs R] [--json OUT]``
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ CLIENTS: dict[str, Callable[[int, int], Measurement]] = {
 
 def _measure_once(contender: str, count: int) -> Measurement:
     """Fresh listener and client processes; returns the client's measurement."""
-    me = [sys.executable, "-m", "tools.bench_sessions"]
+    me = [sys.executable, "-m", "tools.bench.sessions"]
     listener = subprocess.Popen(
         [*me, "--role", "listener", "--sessions", str(count)],
         stdin=subprocess.PIPE,
@@ -340,7 +340,7 @@ def format_table(results: list[SessionsResult]) -> str:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.bench_sessions",
+        prog="python -m tools.bench.sessions",
         description="Memory and set-up time of N idle loopback sessions per client library.",
     )
     parser.add_argument("--quick", action="store_true", help="1,000 sessions, one run")

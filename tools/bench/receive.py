@@ -28,10 +28,10 @@ bytearray for the blocking loop's large frames), so none wins by skipping that c
 
 The sender is raw (a blocking ``sendall`` of a prebuilt buffer) rather than the demo
 server: it must outrun every receiver, or it would measure itself. Check that it does
-with ``python -m tools.bench_receive --role sender-check``.
+with ``python -m tools.bench.receive --role sender-check``.
 
 Run: ``python -m tools.bench [--quick] --only receive``. To look at one workload and a few
-contenders: ``python -m tools.bench_receive --contenders framewire,blocking --size 1048576
+contenders: ``python -m tools.bench.receive --contenders framewire,blocking --size 1048576
 --count 1024 --runs 5``.
 """
 
@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tools.bench import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 
 __all__ = ["BENCHMARK", "CONTENDERS", "ReceiveResult", "measure", "run"]
 
@@ -349,7 +349,7 @@ _RECEIVERS: dict[str, Callable[[int], Measurement]] = {
 
 
 def _module_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tools.bench_receive", *args]
+    return [sys.executable, "-m", "tools.bench.receive", *args]
 
 
 def measure_once(contender: str, count: int, size: int) -> tuple[float, float]:
@@ -523,7 +523,7 @@ def _format_results(results: list[ReceiveResult]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Subprocess roles, or one workload for a chosen set of contenders (for investigating).
 
-    ``python -m tools.bench_receive --contenders framewire,blocking --size 1048576
+    ``python -m tools.bench.receive --contenders framewire,blocking --size 1048576
     --count 1024 --runs 5`` prints one table; the full benchmark is ``python -m
     tools.bench --only receive``.
     """
@@ -532,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.lifecycle import die_with_parent
 
     parser = argparse.ArgumentParser(
-        prog="python -m tools.bench_receive",
+        prog="python -m tools.bench.receive",
         description="One receive-throughput workload; the full run is python -m tools.bench.",
     )
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help="%(default)s")

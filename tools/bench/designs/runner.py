@@ -1,4 +1,4 @@
-"""Run each design's app as a subprocess against a demo server (``tools.bench_report``
+"""Run each design's app as a subprocess against a demo server (``tools.bench.report``
 starts it with ``tools.demo_server.spawn_demo_server``).
 
 Every app runs offscreen (``QT_QPA_PLATFORM=offscreen``: Qt still paints into its
@@ -14,14 +14,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.bench_designs.scenario import PLANS, DesignResult
+from tools.bench.designs.scenario import PLANS, DesignResult
 
-#: The designs, in report order: the module that runs each, under tools.bench_designs.
+#: The designs, in report order: the module that runs each, under tools.bench.designs.
 DESIGN_MODULES: dict[str, str] = {
-    "classic": "tools.bench_designs.classic",
-    "qtrio": "tools.bench_designs.qtrio_app",
-    "qasync": "tools.bench_designs.qasync_app",
-    "framewire": "tools.bench_designs.framewire_app",
+    "classic": "tools.bench.designs.classic",
+    "qtrio": "tools.bench.designs.qtrio_app",
+    "qasync": "tools.bench.designs.qasync_app",
+    "framewire": "tools.bench.designs.framewire_app",
 }
 #: A design's app that has not finished this long after its plan's worst case is killed.
 RUN_GRACE_SECONDS = 30.0

@@ -1,4 +1,5 @@
-"""``make bench``: run framewire's benchmarks and print one markdown report.
+"""The suite behind ``make bench``: what a benchmark is, which ones exist, and running
+them into one markdown report.
 
 Usage: ``python -m tools.bench [--quick] [--only NAME[,NAME]] [--runs N] [--json OUT] [--list]``
 
@@ -11,12 +12,12 @@ claims are measured side by side, never asserted in unit tests).
 
 Adding one::
 
-    # tools/bench_foo.py
+    # tools/bench/foo.py
     def run(options: BenchOptions) -> BenchResult: ...
     BENCHMARK = Benchmark(name="foo", title="What foo measures", run=run)
 
-    # tools/bench.py, REGISTRY
-    "foo": "tools.bench_foo:BENCHMARK",
+    # tools/bench/suite.py, REGISTRY
+    "foo": "tools.bench.foo:BENCHMARK",
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import importlib
 import json
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,12 +48,12 @@ __all__ = [
 
 #: Every sub-benchmark, in report order: ``--only`` name -> ``"module:ATTRIBUTE"``.
 REGISTRY: dict[str, str] = {
-    "receive": "tools.bench_receive:BENCHMARK",
-    "gui": "tools.bench_gui:BENCHMARK",
-    "ipc": "tools.bench_ipc:BENCHMARK",
+    "receive": "tools.bench.receive:BENCHMARK",
+    "gui": "tools.bench.gui:BENCHMARK",
+    "ipc": "tools.bench.ipc:BENCHMARK",
     # Last: runs every benchmark above that did not run before it (plus the design
     # comparison and the idle sessions) and writes docs/benchmarks.md.
-    "report": "tools.bench_report:BENCHMARK",
+    "report": "tools.bench.report:BENCHMARK",
 }
 
 
@@ -228,7 +228,7 @@ def load(name: str) -> Benchmark:
     module_name, _, attribute = REGISTRY[name].partition(":")
     benchmark = getattr(importlib.import_module(module_name), attribute)
     if not isinstance(benchmark, Benchmark):
-        raise TypeError(f"{REGISTRY[name]} is not a tools.bench.Benchmark")
+        raise TypeError(f"{REGISTRY[name]} is not a tools.bench.suite.Benchmark")
     return benchmark
 
 
@@ -316,11 +316,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"(results written to {args.json})")
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    # Run the copy that benchmarks import (``tools.bench``), not this ``__main__`` copy,
-    # so there is one Benchmark class and one REGISTRY.
-    from tools.bench import main as _main
-
-    sys.exit(_main())

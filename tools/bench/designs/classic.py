@@ -5,7 +5,7 @@ This is the sample framewire descends from: a Twisted ``IntNStringReceiver`` wit
 the reactor driven by Qt (``qreactor``, which reaches PySide6 through qtpy with
 ``QT_API=pyside6``). Every callback runs on the GUI thread.
 
-Run: ``python -m tools.bench_designs.classic --server 127.0.0.1:PORT --out result.json``
+Run: ``python -m tools.bench.designs.classic --server 127.0.0.1:PORT --out result.json``
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ LABEL = "Twisted in Qt (qt-reactor)"
 
 
 def main() -> None:
-    from tools.bench_designs.probe import ClassicWindow, Harness, parse_args
+    from tools.bench.designs.probe import ClassicWindow, Harness, parse_args
 
     args = parse_args(__doc__ or "")
     app = QApplication([])

@@ -5,7 +5,7 @@ The way a Trio developer writes the classic sample: ``trio.open_tcp_stream`` and
 each to the ``QTextEdit``. Trio's scheduler runs as a guest of Qt's loop, on the GUI
 thread, so a slow handler still stops the animation.
 
-Run: ``python -m tools.bench_designs.qtrio_app --server 127.0.0.1:PORT --out result.json``
+Run: ``python -m tools.bench.designs.qtrio_app --server 127.0.0.1:PORT --out result.json``
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import struct
 import qtrio
 import trio
 
-from tools.bench_designs.probe import ClassicWindow, Harness, parse_args
+from tools.bench.designs.probe import ClassicWindow, Harness, parse_args
 
 DESIGN = "qtrio"
 LABEL = "Trio in Qt (qtrio)"
