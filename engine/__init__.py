@@ -27,7 +27,7 @@ from engine.errors import (
     TooManySessions as TooManySessions,
     UnknownSession as UnknownSession,
 )
-from engine.framing import (
+from ipc.framing import (
     DEFAULT as DEFAULT,
     DEFAULT_MAX_FRAME_LENGTH as DEFAULT_MAX_FRAME_LENGTH,
     PRESETS as PRESETS,

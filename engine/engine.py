@@ -22,11 +22,11 @@ from typing import Any
 import trio
 
 from engine.errors import EngineError, TooManySessions, UnknownSession
-from engine.framing import DEFAULT, FramingSpec, encode_frames
 from engine.readiness import ReadinessWatcher, open_watcher
 from engine.session import Counters, Session
 from ipc import schema
 from ipc.errors import LocalProtocolError
+from ipc.framing import DEFAULT, FramingSpec, encode_frames
 
 __all__ = [
     "DEFAULT_MAX_SESSIONS",

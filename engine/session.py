@@ -40,10 +40,10 @@ from typing import Any
 import trio
 
 from engine.errors import ConnectFailed, SessionBroken, SessionClosed
-from engine.framing import FrameDecoder, FramingSpec
 from engine.readiness import ReadinessWatcher
 from ipc import schema
 from ipc.errors import FrameTooLarge, RemoteProtocolError, TruncatedFrame
+from ipc.framing import FrameDecoder, FramingSpec
 from ipc.schema import ClosedBy, ConnectFailReason, SessionErrorKind
 
 __all__ = [
@@ -129,7 +129,7 @@ async def receive_frames(
     # which is what keeps 1 MiB frames close to a blocking socket's speed.
     receive_some = stream.receive_some
     feed = decoder.feed
-    header_size = decoder.spec.length_size
+    header_size = decoder.spec.min_header_size
     size = receive_bytes
     while True:
         data = await receive_some(size)
@@ -560,7 +560,7 @@ class Session:
             except (trio.BrokenResourceError, OSError) as exc:
                 self._end("error", exc)
                 return
-            size = len(item.data) - len(item.frames) * self.spec.length_size
+            size = sum(map(len, item.frames))
             c, t = self.counters, self._totals
             c.frames_out += len(item.frames)
             c.bytes_out += size

@@ -62,7 +62,7 @@ __all__ = [
     "to_wire",
 ]
 
-# Limits. A session's frames are 8 MiB at most by default (engine.framing), and a session
+# Limits. A session's frames are 8 MiB at most by default (ipc.framing), and a session
 # may raise that to just under this message limit (engine.rpc.commands.MAX_IPC_FRAME_LENGTH
 # keeps 64 KiB for the rest of the message), so a `send` or a `received` holding one
 # largest frame always fits in one message. Neovim's msgpack-rpc sets no limit at all;

@@ -45,7 +45,10 @@ def loaded(targets: list[str], forbidden: list[str]) -> list[str]:
     [
         (["engine"], ["PySide6", "shiboken6"]),
         (["ui"], ["trio"]),
-        (["ipc.schema", "ipc.codec", "ipc.errors"], ["trio", "PySide6", "shiboken6"]),
+        (
+            ["ipc.schema", "ipc.codec", "ipc.errors", "ipc.framing", "ipc.diagnosis"],
+            ["trio", "PySide6", "shiboken6"],
+        ),
     ],
     ids=["engine-without-qt", "ui-without-trio", "ipc-core-without-either"],
 )

@@ -53,8 +53,15 @@ from typing import IO, Any, Literal
 
 import trio
 
-from engine.framing import PRESETS, FrameDecoder, FramingSpec, encode_frame, encode_frames
 from ipc.errors import LocalProtocolError, RemoteProtocolError
+from ipc.framing import (
+    PRESETS,
+    FrameDecoder,
+    FramingSpec,
+    encode_frame,
+    encode_frames,
+    encode_varint,
+)
 from tools.lifecycle import die_with_parent
 from tools.supervision import stop_process
 
@@ -169,12 +176,13 @@ def sequence_frames(count: int, size: int, spec: FramingSpec, *, start: int = 0)
 
 def _oversize_header(spec: FramingSpec) -> bytes | None:
     """A header announcing a frame over ``spec``'s limit, or None if none fits the field."""
-    announced = spec.payload_limit + 1
-    if spec.length_includes_header:
-        announced += spec.length_size
-    if announced >= 1 << (8 * spec.length_size):
+    announced = spec.max_frame_length + 1 - spec.total_adjust(spec.min_header_size)
+    if announced > spec.field_max:
         return None  # the field itself is the limit (u8 carries at most 255 bytes)
-    return announced.to_bytes(spec.length_size, spec.byte_order)
+    prefix = bytes(spec.length_offset)
+    if spec.length_size == "varint":
+        return prefix + encode_varint(announced)
+    return prefix + announced.to_bytes(int(spec.length_size), spec.byte_order)
 
 
 class _Connection:

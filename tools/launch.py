@@ -40,8 +40,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import IO, NoReturn
 
-from engine.framing import PRESETS
 from ipc.cli_args import format_address, host_port, positive
+from ipc.framing import PRESETS
 from tools import demo_server
 from tools.demo_server import STOP_GRACE_SECONDS, DemoServer, DemoServerError
 from tools.supervision import (

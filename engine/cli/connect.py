@@ -21,9 +21,9 @@ from engine.cli.output import Printer
 from engine.cli.plan import Plan, decode_line
 from engine.engine import Engine, open_engine
 from engine.errors import SessionBroken, SessionClosed
-from engine.framing import PRESETS, FramingSpec
 from ipc import schema
 from ipc.errors import LocalProtocolError, RemoteProtocolError
+from ipc.framing import describe
 
 __all__ = ["run_client"]
 
@@ -56,18 +56,8 @@ class _Progress:
         waiting = f"received {self.received} of {expected} expected frames"
         if self.received == 0 and (self.sent or plan.frames):
             # The usual cause: the server rejected our first header as another framing.
-            waiting += f" (does the server speak {_framing_name(plan.spec)}? see --framing)"
+            waiting += f" (does the server speak {describe(plan.spec)}? see --framing)"
         return waiting
-
-
-def _framing_name(spec: FramingSpec) -> str:
-    """The preset name of ``spec``, or its fields spelled out."""
-    for name, preset in PRESETS.items():
-        if preset == spec:
-            return name
-    order = "little" if spec.byte_order == "little" else "big"
-    counts = "header and payload" if spec.length_includes_header else "payload"
-    return f"a {spec.length_size}-byte {order}-endian length of the {counts}"
 
 
 async def run_client(plan: Plan, out: TextIO = sys.stdout) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine.framing import PRESETS
 from ipc.cli_args import positive
+from ipc.framing import PRESETS
 
 __all__ = ["PROG", "build_parser"]
 

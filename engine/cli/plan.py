@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.cli.exits import UsageError
-from engine.framing import PRESETS, FramingSpec
 from ipc.cli_args import parse_host_port
 from ipc.errors import LocalProtocolError
+from ipc.framing import PRESETS, FramingSpec
 
 __all__ = ["Plan", "decode_line", "make_plan"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.framing import FramingSpec
 from ipc.codec import MAX_MESSAGE_BYTES
 from ipc.errors import SchemaError
+from ipc.framing import FramingSpec
 from ipc.schema import Abort, Close, Command, ListSessions, Open, Send
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import importlib.metadata
 import os
 from typing import Any
 
-from engine.framing import PRESETS
+from ipc.framing import PRESETS
 from ipc.schema import COMMANDS, EVENTS, PROTOCOL_VERSION, Hello
 
 __all__ = ["api_info", "hello"]

@@ -13,8 +13,8 @@ from typing import TypeVar
 import trio
 
 from engine import Engine
-from engine.framing import DEFAULT, FrameDecoder, FramingSpec, encode_frame
 from ipc import schema
+from ipc.framing import DEFAULT, FrameDecoder, FramingSpec, encode_frame
 
 Handler = Callable[[trio.SocketStream], Awaitable[object]]
 _E = TypeVar("_E", bound=schema.Event)

@@ -6,9 +6,9 @@ import pytest
 import trio
 import trio.testing
 
-from engine.framing import FrameDecoder, FramingSpec, encode_frame, encode_frames
 from engine.session import receive_frames
 from ipc.errors import FrameTooLarge, TruncatedFrame
+from ipc.framing import FrameDecoder, FramingSpec, encode_frame, encode_frames
 
 
 async def test_one_delivery_per_read_holding_every_frame_of_that_read(

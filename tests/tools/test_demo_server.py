@@ -13,8 +13,8 @@ import pytest
 import trio
 import trio.testing
 
-from engine.framing import PRESETS, FrameDecoder, FramingSpec, encode_frame, encode_frames
 from ipc.errors import FrameTooLarge, LocalProtocolError, TruncatedFrame
+from ipc.framing import PRESETS, FrameDecoder, FramingSpec, encode_frame, encode_frames
 from tests.process_tree import zombie_children
 from tools.demo_server import (
     CLASSIC_REPLY_PREFIX,

@@ -139,8 +139,8 @@ def _receive_framewire(port: int) -> Measurement:
     import trio
 
     from engine.allocator import tune_allocator
-    from engine.framing import FrameDecoder, FramingSpec
     from engine.session import receive_frames
+    from ipc.framing import FrameDecoder, FramingSpec
 
     tune_allocator()
 

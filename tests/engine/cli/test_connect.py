@@ -7,7 +7,7 @@ from pathlib import Path
 
 import trio
 
-from engine.framing import PRESETS, encode_frame, encode_frames
+from ipc.framing import PRESETS, encode_frame, encode_frames
 from tests.engine.cli.helpers import lines, payload, run_cli
 from tests.engine.helpers import (
     echo,
@@ -105,7 +105,4 @@ async def test_a_custom_spec_is_spelled_out_in_the_early_close_hint(nursery: tri
         f"127.0.0.1:{port}", "--send", "x", "--length-size", "2", "--length-includes-header"
     )
     assert result.returncode == 3
-    assert (
-        "does the server speak a 2-byte little-endian length of the header and payload?"
-        in result.stderr.decode()
-    )
+    assert "does the server speak le16,includes_header?" in result.stderr.decode()

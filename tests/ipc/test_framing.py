@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.framing import (
+from ipc.errors import (
+    FrameTooLarge,
+    LocalProtocolError,
+    RemoteProtocolError,
+    SchemaError,
+    TruncatedFrame,
+)
+from ipc.framing import (
     DEFAULT,
     DEFAULT_MAX_FRAME_LENGTH,
     PRESETS,
@@ -15,13 +22,6 @@ from engine.framing import (
     FramingSpec,
     encode_frame,
     encode_frames,
-)
-from ipc.errors import (
-    FrameTooLarge,
-    LocalProtocolError,
-    RemoteProtocolError,
-    SchemaError,
-    TruncatedFrame,
 )
 
 # (spec, payload, exact wire bytes)
@@ -45,9 +45,9 @@ SIMPLE_CASES = [
     (FramingSpec(length_size=1, length_includes_header=True), b"", b"\x01"),
 ]
 
-specs = st.sampled_from(
-    [*PRESETS.values(), FramingSpec(length_size=2, length_includes_header=True)]
-)
+#: The simple layouts (the fast decoder's); tests/ipc/test_framing_extended.py covers the rest.
+SIMPLE_PRESETS = [PRESETS[name] for name in ("le32", "be32", "le16", "be16", "u8", "le64", "be64")]
+specs = st.sampled_from([*SIMPLE_PRESETS, FramingSpec(length_size=2, length_includes_header=True)])
 payload_lists = st.lists(st.binary(max_size=300), max_size=20)
 
 
@@ -58,6 +58,9 @@ def test_default_is_le32_with_8_mib_max() -> None:
         "byte_order": "little",
         "length_includes_header": False,
         "max_frame_length": DEFAULT_MAX_FRAME_LENGTH,
+        "length_offset": 0,
+        "length_adjust": 0,
+        "strip": None,
     }
     assert DEFAULT_MAX_FRAME_LENGTH == 8 * 1024 * 1024
 
@@ -80,7 +83,7 @@ def test_decode_reads_exact_bytes_whole_and_byte_by_byte(
         frames = decoder.frames()
         assert frames == ([payload] if i == len(wire) - 1 else [])
         got += frames
-        held = i + 1 if i + 1 < spec.length_size else i + 1 - spec.length_size
+        held = i + 1 if i + 1 < spec.min_header_size else i + 1 - spec.min_header_size
         assert decoder.buffered_bytes == (0 if i == len(wire) - 1 else held)
     decoder.receive_data(b"")
     assert decoder.frames() == []
@@ -210,8 +213,17 @@ def test_largest_payload_that_fits_the_field_round_trips() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"length_size": 3},
+        {"length_size": 5},
+        {"length_size": "3"},
         {"length_size": True},
+        {"length_offset": -1},
+        {"length_offset": 1025},
+        {"length_adjust": 2**31},
+        {"length_adjust": 1.0},
+        {"strip": -1},
+        {"strip": True},
+        {"length_size": "varint", "length_includes_header": True},
+        {"length_size": "varint", "strip": 1},
         {"byte_order": "native"},
         {"length_includes_header": 1},
         {"max_frame_length": -1},
@@ -231,6 +243,7 @@ def test_from_wire_accepts_presets_and_maps() -> None:
     assert spec == PRESETS["be16"]
     for preset in PRESETS.values():
         assert FramingSpec.from_wire(preset.to_wire()) == preset
+    assert all(preset.is_simple for preset in SIMPLE_PRESETS)
 
 
 @pytest.mark.parametrize(
@@ -239,7 +252,7 @@ def test_from_wire_accepts_presets_and_maps() -> None:
         ("le24", "unknown framing preset 'le24'"),
         (4, "preset name or a map, not int"),
         ({"lenght_size": 2}, "unknown framing key"),
-        ({"length_size": 3}, "invalid framing: length_size must be 1, 2, 4 or 8"),
+        ({"length_size": 5}, "invalid framing: length_size must be 1, 2, 3, 4, 8 or 'varint'"),
         ({"byte_order": "middle"}, "byte_order"),
     ],
 )
