@@ -46,7 +46,16 @@ def loaded(targets: list[str], forbidden: list[str]) -> list[str]:
         (["engine"], ["PySide6", "shiboken6"]),
         (["ui"], ["trio"]),
         (
-            ["ipc.schema", "ipc.codec", "ipc.errors", "ipc.framing", "ipc.diagnosis"],
+            [
+                "ipc.schema",
+                "ipc.codec",
+                "ipc.errors",
+                "ipc.framing",
+                "ipc.diagnosis",
+                "ipc.recording",
+                "ipc.text",
+                "ipc.pcapng",
+            ],
             ["trio", "PySide6", "shiboken6"],
         ),
     ],
