@@ -42,6 +42,7 @@ import trio
 from engine.errors import ConnectFailed, SessionBroken, SessionClosed
 from engine.readiness import ReadinessWatcher
 from ipc import schema
+from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import FrameTooLarge, RemoteProtocolError, TruncatedFrame
 from ipc.framing import FrameDecoder, FramingSpec
 from ipc.schema import ClosedBy, ConnectFailReason, SessionErrorKind
@@ -167,6 +168,7 @@ class Session:
         "_closed_by",
         "_connect_done",
         "_current",
+        "_decoder",
         "_emit",
         "_error",
         "_nursery",
@@ -174,6 +176,7 @@ class Session:
         "_outbox_receive",
         "_outbox_send",
         "_over_event",
+        "_sent_head",
         "_started",
         "_stream",
         "_totals",
@@ -233,6 +236,10 @@ class Session:
         self._outbox_send: trio.MemorySendChannel[_Outgoing | None] | None = None
         self._outbox_receive: trio.MemoryReceiveChannel[_Outgoing | None] | None = None
         self._current: _Outgoing | None = None
+        #: The reader's decoder, from the first bytes on (its ``head`` is what the
+        #: diagnosis of a framing mistake looks at); the first bytes written, likewise.
+        self._decoder: FrameDecoder | None = None
+        self._sent_head = b""
         #: Whether the connection was made (``wait_connected`` returns).
         self._started = False
         #: Set when connecting is over, either way; only while ``wait_connected`` waits.
@@ -403,13 +410,27 @@ class Session:
             # Shielded so a cancelled session still reports how it ended; bounded so a
             # consumer that stopped reading cannot hold up shutdown.
             with trio.move_on_after(FINAL_EVENT_GRACE_SECONDS, shield=True):
+                closed_details: dict[str, Any] = {}
                 if self._closed_by == "error" and self._error is not None:
                     kind, message = _error_kind(self._error)
+                    details: dict[str, Any] = {}
+                    diagnosis = self._diagnose_error(self._error)
+                    if diagnosis is not None:
+                        message = f"{message}: {diagnosis.summary}"
+                        details["diagnosis"] = diagnosis.to_wire()
                     await self._emit(
                         schema.SessionError(
-                            session_id=self.id, kind=kind, message=message, at=trio.current_time()
+                            session_id=self.id,
+                            kind=kind,
+                            message=message,
+                            at=trio.current_time(),
+                            details=details,
                         )
                     )
+                else:
+                    diagnosis = self._diagnose_end()
+                    if diagnosis is not None:
+                        closed_details["diagnosis"] = diagnosis.to_wire()
                 c = self.counters
                 await self._emit(
                     schema.Closed(
@@ -420,11 +441,37 @@ class Session:
                         frames_out=c.frames_out,
                         bytes_out=c.bytes_out,
                         at=trio.current_time(),
+                        details=closed_details,
                     )
                 )
         self.over = True
         if self._over_event is not None:
             self._over_event.set()
+
+    def _diagnose_error(self, error: BaseException) -> Diagnosis | None:
+        """What the bytes say about a framing error (None for other errors)."""
+        if not isinstance(error, RemoteProtocolError) or self._decoder is None:
+            return None
+        situation: Situation = (
+            "truncated" if isinstance(error, TruncatedFrame) else "frame_too_large"
+        )
+        return diagnose(situation, self.spec, received=self._decoder.head, sent=self._sent_head)
+
+    def _diagnose_end(self) -> Diagnosis | None:
+        """What the bytes say about a session that ended without an error, if suspicious.
+
+        Suspicious: no whole frame came back for what was sent; or the first bytes read
+        as empty frames or leave part of a frame over, and another framing reads them
+        better (issue 17: be16 against a be32 reply gives an empty frame first).
+        """
+        decoder = self._decoder
+        received = decoder.head if decoder is not None else b""
+        situation: Situation = "leftover"
+        if self.counters.frames_in == 0:
+            if not self._sent_head and not received:
+                return None
+            situation = "closed_early" if self._closed_by == "peer" else "no_reply"
+        return diagnose(situation, self.spec, received=received, sent=self._sent_head)
 
     def _end(self, by: ClosedBy, error: BaseException | None = None) -> None:
         """Record why the session ends (the first reason wins) and cancel its tasks."""
@@ -525,8 +572,9 @@ class Session:
 
     async def _read(self) -> None:
         assert self._stream is not None
+        self._decoder = FrameDecoder(self.spec)
         try:
-            await receive_frames(self._stream, FrameDecoder(self.spec), self._deliver)
+            await receive_frames(self._stream, self._decoder, self._deliver)
         except (RemoteProtocolError, trio.BrokenResourceError, OSError) as exc:
             self._end("error", exc)
         else:
@@ -555,6 +603,8 @@ class Session:
             await self._emit(
                 schema.Sent(session_id=self.id, frames=list(item.frames), at=trio.current_time())
             )
+            if len(self._sent_head) < FrameDecoder.HEAD_BYTES:
+                self._sent_head += item.data[: FrameDecoder.HEAD_BYTES - len(self._sent_head)]
             try:
                 await self._stream.send_all(item.data)
             except (trio.BrokenResourceError, OSError) as exc:

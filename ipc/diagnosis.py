@@ -51,7 +51,7 @@ Situation = Literal[
     "truncated",  # the peer closed in the middle of a frame
     "closed_early",  # the peer closed before a whole frame arrived
     "no_reply",  # nothing came back in time
-    "leftover",  # the session ended with part of a frame held, or replies were empty
+    "leftover",  # the session ended without an error after receiving bytes
 ]
 
 Kind = Literal["framing", "tls", "http", "ssh", "banner", "json", "text", "nothing"]
@@ -312,12 +312,14 @@ def diagnose(
     and are nothing recognisable).
     """
     if received:
+        current = _parse(received, spec)
+        if situation == "leftover" and current is not None and _fits(current):
+            return None  # no error, and the framing in use reads the bytes well
         seen = looks_like(received)
         if seen is not None:
             return Diagnosis(kind=seen[0], summary=seen[1], head=received)
         guesses = guess_framing(received, max_frame_length=spec.max_frame_length)
         # Keep the framing in use in the ranking, so a better one is named only if it is.
-        current = _parse(received, spec)
         if guesses and (current is None or guesses[0]._rank() > current._rank()):
             best = guesses[0]
             if best.spec != spec:
@@ -337,6 +339,11 @@ def diagnose(
     if situation in ("closed_early", "no_reply") and sent:
         return _nothing_back(situation, spec, sent)
     return None
+
+
+def _fits(guess: Guess) -> bool:
+    """No empty frame, and every byte explained (or the bytes are a cut head)."""
+    return not guess.empty and (guess.exact or guess.total >= FrameDecoder.HEAD_BYTES)
 
 
 def _nothing_back(situation: Situation, spec: FramingSpec, sent: bytes) -> Diagnosis | None:

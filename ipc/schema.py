@@ -57,9 +57,11 @@ __all__ = [
 #: does not bump it.
 PROTOCOL_VERSION = 1
 
-#: A framing is either a preset name ("le32", "be32", "be16", "u8", ...) or a map with
-#: the keys length_size (1, 2, 4, 8), byte_order ("little" | "big"),
-#: length_includes_header (bool), max_frame_length (int). Checked by the engine.
+#: A framing is either a preset name ("le32", "be32", "pg", "varint", ...) or a map with
+#: the keys length_size (1, 2, 3, 4, 8, "varint"), byte_order ("little" | "big"),
+#: length_includes_header (bool), max_frame_length (int), length_offset (int),
+#: length_adjust (int), strip (int | None); missing keys take le32's values. Checked by
+#: the engine (ipc.framing.FramingSpec.from_wire). Shared by open and, later, listen/relay.
 Framing = str | dict[str, Any]
 
 SessionState = Literal["connecting", "connected", "closing", "closed", "failed"]
@@ -357,18 +359,29 @@ class Sent(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionError(Event):
-    """Something went wrong on one session; a ``closed`` event follows."""
+    """Something went wrong on one session; a ``closed`` event follows.
+
+    ``details`` (may be empty; older engines leave it out): ``{"diagnosis": map}`` when
+    the bytes seen say what went wrong (``ipc.diagnosis.Diagnosis.to_wire``: kind,
+    summary, suggestion, also, head); the summary also ends ``message``.
+    """
 
     METHOD: ClassVar[str] = "session_error"
     session_id: int
     kind: SessionErrorKind
     message: str
     at: float
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Closed(Event):
-    """The session is over; the counters are final."""
+    """The session is over; the counters are final.
+
+    ``details`` (may be empty; older engines leave it out): ``{"diagnosis": map}`` when
+    a session ends suspiciously without an error: no whole frame came back for what was
+    sent, or part of a frame was left over that another framing explains better.
+    """
 
     METHOD: ClassVar[str] = "closed"
     session_id: int
@@ -378,6 +391,7 @@ class Closed(Event):
     frames_out: int = 0
     bytes_out: int = 0
     at: float
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

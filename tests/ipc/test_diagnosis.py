@@ -141,3 +141,13 @@ def test_candidates_can_be_given_and_a_custom_winner_is_named_in_framing_words()
     best = guess_framing(wire, [LE32, spec, BE32])[0]
     assert best.spec == spec
     assert best.name == "be24"
+
+
+def test_a_session_that_ends_well_in_its_own_framing_is_not_second_guessed() -> None:
+    # u8 frames of text look like text, but u8 reads them exactly: nothing to say.
+    text_frames = encode_frames([b"@" * 64, b"lines of text, framed"], PRESETS["u8"])
+    assert diagnose("leftover", PRESETS["u8"], received=text_frames) is None
+    # A cut head (the stream went on) is no leftover either.
+    stream = encode_frames([b"x" * 100] * 5, BE32)[:256]
+    assert diagnose("leftover", BE32, received=stream) is None
+    assert diagnose("leftover", LE32, received=stream) is not None
