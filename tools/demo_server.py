@@ -16,6 +16,11 @@ frame (a frame whose payload starts with one of these words):
     send a header announcing a frame longer than the framing's maximum.
 ``!truncate``
     send half a frame, then close gracefully (the peer sees EOF mid-frame).
+``!samples`` / ``!samples N [FORMAT]``
+    send structured sample messages (``tools/demo_messages.py``): one each in JSON,
+    MessagePack, CBOR, Protobuf and the binary layout of ``tools/demo_layout.py``; or N
+    of them, numbered 0..N-1, in FORMAT (default: the formats in turn). What the
+    decoders are shown with.
 
 A malformed control frame (``!stream abc``) is answered with one frame starting with
 ``!error``. Every other frame is answered according to the mode: ``echo`` sends the
@@ -62,6 +67,7 @@ from ipc.framing import (
     encode_frames,
     encode_varint,
 )
+from tools.demo_messages import SAMPLE_FORMATS, sample_payload
 from tools.lifecycle import die_with_parent
 from tools.supervision import stop_process
 
@@ -100,6 +106,8 @@ STREAM_CHUNK_BYTES = 1024 * 1024
 CLOSE_GRACE_SECONDS = 5.0
 #: A stream request over this many frames is refused (a typo should not run for hours).
 MAX_STREAM_FRAMES = 1_000_000_000
+#: ``!samples N`` sends its frames in writes of this many.
+SAMPLES_PER_SEND = 1024
 #: How long ``start_demo_server`` waits for the listening line (a cold start imports trio).
 START_TIMEOUT_SECONDS = 15.0
 #: How long the server gets to stop after SIGTERM before SIGKILL.
@@ -245,6 +253,8 @@ class _Connection:
         word, *args = payload.decode("ascii", "replace").split()
         if word == "!stream":
             await self._control_stream(args)
+        elif word == "!samples":
+            await self._control_samples(args)
         elif word == "!stall":
             log.info("stalling on request")
             await trio.sleep_forever()
@@ -279,6 +289,25 @@ class _Connection:
         except (ValueError, LocalProtocolError) as exc:
             await self._send_error(f"bad !stream request: {exc}")
 
+    async def _control_samples(self, args: Sequence[str]) -> None:
+        try:
+            if len(args) > 2:
+                raise ValueError("usage: !samples [N [FORMAT]]")
+            count = int(args[0]) if args else len(SAMPLE_FORMATS)
+            formats = [args[1]] if len(args) == 2 else list(SAMPLE_FORMATS)
+            if not 0 <= count <= MAX_STREAM_FRAMES:
+                raise ValueError(f"N must be 0..{MAX_STREAM_FRAMES}")
+            for start in range(0, count, SAMPLES_PER_SEND):
+                batch = [
+                    sample_payload(formats[seq % len(formats)], seq)
+                    for seq in range(start, min(count, start + SAMPLES_PER_SEND))
+                ]
+                if max(map(len, batch)) > self._config.framing.payload_limit:
+                    raise ValueError("a sample is longer than this framing's maximum frame")
+                await self._send_replies(batch)
+        except ValueError as exc:
+            await self._send_error(f"bad !samples request: {exc}")
+
     async def _send_stream(self, count: int, size: int) -> None:
         log.info("streaming %d frames of %d bytes", count, size)
         for chunk in sequence_frames(count, size, self._config.framing):
@@ -304,7 +333,8 @@ class _Connection:
 
 
 _CONTROL_WORDS = frozenset(
-    w.encode() for w in ("!stream", "!stall", "!close", "!reset", "!oversize", "!truncate")
+    w.encode()
+    for w in ("!stream", "!stall", "!close", "!reset", "!oversize", "!truncate", "!samples")
 )
 
 
@@ -520,7 +550,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m tools.demo_server",
         description=(
             "Loopback demo server for length-prefixed frames. Control frames, in any mode: "
-            "'!stream N [SIZE]', '!stall', '!close', '!reset', '!oversize', '!truncate'."
+            "'!stream N [SIZE]', '!stall', '!close', '!reset', '!oversize', '!truncate', "
+            "'!samples [N [FORMAT]]' (structured sample messages)."
         ),
     )
     parser.add_argument(

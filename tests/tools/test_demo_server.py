@@ -13,6 +13,7 @@ import pytest
 import trio
 import trio.testing
 
+from decoders import decode, decoder_for, to_plain
 from ipc.errors import FrameTooLarge, LocalProtocolError, TruncatedFrame
 from ipc.framing import PRESETS, FrameDecoder, FramingSpec, encode_frame, encode_frames
 from tests.process_tree import zombie_children
@@ -134,6 +135,29 @@ async def test_malformed_stream_request_is_answered_with_an_error_frame(nursery,
         error, echoed = await client.receive(2)
         assert error.startswith(b"!error bad !stream request")
         assert echoed == b"next"
+
+
+async def test_samples_control_frame_answers_in_every_structured_format(nursery):
+    with trio.fail_after(TIMEOUT):
+        client = await connect(await start_server(nursery, mode="classic"))
+        await client.send(b"!samples", b"!samples 1500 msgpack", b"hello")
+        frames = await client.receive(5 + 1500 + 1)
+    chosen = [decode(frame).decoder for frame in frames[:5]]
+    assert chosen == ["json", "msgpack", "cbor", "protobuf", "hex"]  # the layout is binary
+    layout = decoder_for(layout="tools/demo_layout.py:MESSAGE")
+    assert to_plain(decode(frames[4], layout).root)["seq"] == 4
+    numbered = [to_plain(decode(frame, "msgpack").root) for frame in frames[5:-1]]
+    assert [value["seq"] for value in numbered] == list(range(1500))  # type: ignore[index]
+    assert frames[-1] == b"hello, client! you said: hello"
+
+
+@pytest.mark.parametrize("request_", [b"!samples many", b"!samples 2 yaml", b"!samples 1 json x"])
+async def test_malformed_samples_request_is_answered_with_an_error_frame(nursery, request_):
+    with trio.fail_after(TIMEOUT):
+        client = await connect(await start_server(nursery))
+        await client.send(request_)
+        (error,) = await client.receive(1)
+        assert error.startswith(b"!error bad !samples request")
 
 
 async def test_close_control_frame_flushes_replies_then_closes(nursery):
