@@ -30,6 +30,12 @@ __all__ = ["SUMMARY_WIDTH", "format_value", "node_at", "summary", "to_plain"]
 SUMMARY_WIDTH = 160
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BYTES_SHOWN = 32
+# Text summaries stay one line and never put a control character on a terminal.
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+}
 
 
 def summary(decoded: Decoded, width: int = SUMMARY_WIDTH) -> str:
@@ -38,7 +44,7 @@ def summary(decoded: Decoded, width: int = SUMMARY_WIDTH) -> str:
     if root.kind is Kind.ERROR:
         text = f"⚠ {root.value}"
     elif decoded.decoder == "text" and isinstance(root.value, str):
-        text = root.value.replace("\r", "\\r").replace("\n", "\\n")
+        text = root.value.translate(_CONTROL_ESCAPES)
     else:
         parts: list[str] = []
         _summarize(root, parts, width + 1)

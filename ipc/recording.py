@@ -15,9 +15,12 @@ replay reads back. docs/recording.md is the reference; in short, a frame line is
   when it decodes in ``enc`` (UTF-8 unless ``enc`` says otherwise);
 * optional: ``peer``/``local`` ("host:port"), ``framing`` (``ipc.framing.parse_framing``
   form), ``enc``, ``engine`` (which engine run numbered the session, from the second on);
-* reserved for other parts: ``pair`` (the relay pair a session belongs to), ``decoder``
-  and ``decoded`` (a decoder's name and its field tree); new ``dir`` values may come with
-  them. Readers keep keys they do not know (``extra``) and skip nothing silently.
+* ``decoder`` and ``decoded``: when the writer decoded the payload (``--decode``), the
+  decoder's name (for ``auto``, the one it chose) and the value as plain JSON (maps,
+  lists, numbers, strings; bytes as hex strings), see ``decoders.to_plain``; both or
+  neither;
+* reserved for other parts: ``pair`` (the relay pair a session belongs to); new ``dir``
+  values may come with it. Readers keep keys they do not know (``extra``) and skip nothing silently.
 
 An event line has ``event`` instead of ``dir`` (``open``, ``close``, ``error``,
 ``engine``) and an optional ``detail``.
@@ -54,6 +57,7 @@ EVENTS = ("open", "close", "error", "engine")
 
 _FRAME_KEYS = frozenset(
     {"v", "t", "session", "dir", "len", "hex", "text", "peer", "local", "framing", "enc", "engine"}
+    | {"decoder", "decoded"}
 )
 _EVENT_KEYS = frozenset({"v", "t", "session", "event", "peer", "local", "framing", "detail"})
 
@@ -75,7 +79,10 @@ class FrameRecord:
     framing: str = ""
     enc: str = "utf-8"
     engine: int | None = None
-    #: Keys this reader does not know (``pair``, ``decoded``, ...), kept as they were.
+    #: The decoder's name and the decoded value (any JSON value); ``decoder`` "" = none.
+    decoder: str = ""
+    decoded: Any = None
+    #: Keys this reader does not know (``pair``, ...), kept as they were.
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_line(self) -> str:
@@ -89,6 +96,8 @@ class FrameRecord:
             framing=self.framing,
             enc=self.enc,
             engine=self.engine,
+            decoder=self.decoder,
+            decoded=self.decoded,
             extra=self.extra,
         )
 
@@ -130,6 +139,8 @@ def frame_object(
     framing: str = "",
     enc: str = "utf-8",
     engine: int | None = None,
+    decoder: str = "",
+    decoded: Any = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON object of one frame line (see the module docstring for the keys)."""
@@ -153,6 +164,9 @@ def frame_object(
         record["framing"] = framing
     if engine is not None:
         record["engine"] = engine
+    if decoder:
+        record["decoder"] = decoder
+        record["decoded"] = decoded
     if extra:
         record.update(extra)
     return record
@@ -169,6 +183,8 @@ def frame_line(
     framing: str = "",
     enc: str = "utf-8",
     engine: int | None = None,
+    decoder: str = "",
+    decoded: Any = None,
     extra: dict[str, Any] | None = None,
 ) -> str:
     """One frame as a JSON line (no newline). Non-ASCII text is written as is (UTF-8)."""
@@ -183,6 +199,8 @@ def frame_line(
             framing=framing,
             enc=enc,
             engine=engine,
+            decoder=decoder,
+            decoded=decoded,
             extra=extra,
         ),
         ensure_ascii=False,
@@ -256,6 +274,9 @@ def parse_line(line: str) -> FrameRecord | EventRecord:
     engine = obj.get("engine")
     if engine is not None and (type(engine) is not int):
         raise RecordingError("'engine' must be an integer")
+    decoder = _get(obj, "decoder", str, "")
+    if bool(decoder) != ("decoded" in obj):
+        raise RecordingError("'decoder' and 'decoded' go together")
     return FrameRecord(
         t=float(t),
         session=session,
@@ -263,6 +284,8 @@ def parse_line(line: str) -> FrameRecord | EventRecord:
         payload=payload,
         enc=_get(obj, "enc", str, "utf-8"),
         engine=engine,
+        decoder=decoder,
+        decoded=obj.get("decoded"),
         extra={k: v for k, v in obj.items() if k not in _FRAME_KEYS},
         **common,
     )

@@ -71,7 +71,7 @@ async def run_client(plan: Plan, out: TextIO = sys.stdout) -> None:
         UsageError: a bad line on stdin (with ``--input hex``).
     """
     clock_offset = time.time() - trio.current_time()
-    printer = Printer(plan.output, clock_offset, out)
+    printer = Printer(plan.output, clock_offset, out, plan.decoder)
     async with open_engine() as engine:
         session_id = await engine.connect(
             plan.host, plan.port, framing=plan.spec, connect_timeout=plan.connect_timeout

@@ -9,9 +9,12 @@ from typing import Any
 from ipc.cli_args import positive
 from ipc.framing import PRESETS
 
-__all__ = ["PROG", "build_parser"]
+__all__ = ["DECODER_CHOICES", "PROG", "build_parser"]
 
 PROG = "framewire-engine"
+#: decoders.DECODER_NAMES, spelled out: the decoders package (cbor2, protobuf, construct)
+#: is imported only by a run that decodes, so every other run starts faster.
+DECODER_CHOICES = ("auto", "json", "msgpack", "cbor", "protobuf", "text", "hex")
 
 DESCRIPTION = """\
 The netcat of length-prefixed framing: connect to HOST:PORT, send frames, print the
@@ -38,6 +41,15 @@ output formats:
         "text": ...}} ("hex": ... instead of "text" when the payload is not UTF-8)
   --show-sent adds lines for sent frames (">" / "dir": "out").
 
+decoding (--decode, --layout, --proto-*):
+  auto tries JSON, MessagePack, CBOR, Protobuf, then text, then hex, and names the one it
+  chose. Text output then shows a one-line summary, '[msgpack] {{op: "login", seq: 7}}';
+  hex output adds it after the hex; JSON lines gain "decoder" and "decoded" (the value as
+  JSON: maps, lists, numbers, strings; bytes as hex strings). A payload that does not
+  decode shows where it failed: '[msgpack] ⚠ msgpack: truncated ... (at byte 12)'.
+  --proto-descriptor takes a FileDescriptorSet ("protoc -o FILE", "buf build -o FILE");
+  --layout takes a Python file that builds a construct layout, and the name of it.
+
 exit codes:
   0 ok; 1 unexpected error; 2 usage error (bad option, bad hex, unreadable file);
   3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
@@ -53,6 +65,11 @@ examples:
   {PROG} 127.0.0.1:9000 --count 100 --output json > frames.jsonl
       print the first 100 frames the server sends
   {PROG} 127.0.0.1:9000 --length-size 2 --byte-order big --max-frame 4096 --send hi
+  {PROG} 127.0.0.1:9000 --send '!samples' --count 5 --decode auto
+      decode the demo server's sample messages
+  {PROG} 127.0.0.1:9000 --send-hex 0801 --decode protobuf \
+      --proto-descriptor demo.desc --proto-message framewire.demo.Event
+  {PROG} 127.0.0.1:9000 --count 10 --layout layouts.py:MESSAGE --output json
   {PROG} --stdio      (the GUI's engine: MessagePack-RPC on stdin/stdout)
   {PROG} --api-info   (print the IPC methods and events as JSON)
 """
@@ -101,6 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", choices=("text", "hex", "json"), default="text", help="default: text"
     )
     out.add_argument("--show-sent", action="store_true", help="also print the frames sent")
+    decoding = parser.add_argument_group("decoding")
+    decoding.add_argument(
+        "--decode",
+        choices=[*DECODER_CHOICES, "layout"],
+        metavar="NAME",
+        help=f"decode payloads: {', '.join(DECODER_CHOICES)} (or layout, with --layout)",
+    )
+    decoding.add_argument(
+        "--proto-descriptor",
+        metavar="FILE",
+        help="a FileDescriptorSet for --decode protobuf (implies it); needs --proto-message",
+    )
+    decoding.add_argument(
+        "--proto-message", metavar="NAME", help="the message type, e.g. my.pkg.Event"
+    )
+    decoding.add_argument(
+        "--layout",
+        metavar="FILE.py:NAME",
+        help="decode with the construct layout NAME built in FILE.py (implies --decode layout)",
+    )
     framing = parser.add_argument_group("framing")
     framing.add_argument(
         "--framing", choices=list(PRESETS), default="le32", help="preset (default: le32)"

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.cli.exits import UsageError
 from ipc.cli_args import parse_host_port
 from ipc.errors import LocalProtocolError
 from ipc.framing import PRESETS, FramingSpec
+
+if TYPE_CHECKING:
+    from decoders import Decoder
 
 __all__ = ["Plan", "decode_line", "make_plan"]
 
@@ -34,6 +37,7 @@ class Plan:
     count: int | None
     timeout: float | None
     connect_timeout: float
+    decoder: Decoder | None = None
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -76,6 +80,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             raise UsageError(f"a frame of {len(frame)} bytes is over the framing's limit")
     if args.count is not None and args.count < 0:
         raise UsageError(f"--count must be >= 0, not {args.count}")
+    decoder = _decoder(args)
     return Plan(
         host=host,
         port=port,
@@ -88,7 +93,27 @@ def make_plan(args: argparse.Namespace) -> Plan:
         count=args.count,
         timeout=args.timeout,
         connect_timeout=args.connect_timeout,
+        decoder=decoder,
     )
+
+
+def _decoder(args: argparse.Namespace) -> Decoder | None:
+    """The decoder the --decode/--proto-*/--layout options ask for (None: no decoding)."""
+    schema = args.proto_descriptor is not None or args.proto_message is not None
+    if args.decode is None and not schema and args.layout is None:
+        return None
+    name = args.decode or ("protobuf" if schema else "auto")
+    from decoders import DecoderConfigError, decoder_for  # only runs that decode pay for it
+
+    try:
+        return decoder_for(
+            name,
+            proto_descriptor=args.proto_descriptor,
+            proto_message=args.proto_message,
+            layout=args.layout,
+        )
+    except DecoderConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _decode_input(value: str, tag: str, where: str) -> bytes:

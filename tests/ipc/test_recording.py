@@ -60,11 +60,21 @@ def test_frame_lines_round_trip_losslessly(
 
 
 def test_unknown_keys_are_kept_for_the_parts_that_add_them() -> None:
-    line = frame_line(2.0, 1, "in", b"x", extra={"decoder": "json", "decoded": {"a": 1}})
+    line = frame_line(2.0, 1, "in", b"x", extra={"pair": 4, "later": {"a": 1}})
     record = parse_line(line)
     assert isinstance(record, FrameRecord)
-    assert record.extra == {"decoder": "json", "decoded": {"a": 1}}
+    assert record.extra == {"pair": 4, "later": {"a": 1}}
     assert json.loads(record.to_line()) == json.loads(line)
+
+
+@pytest.mark.parametrize("decoded", [{"op": "login", "seq": [1, 2]}, None, "0a0b", 7])
+def test_decoded_values_round_trip_with_their_decoder(decoded: object) -> None:
+    line = frame_line(2.0, 1, "in", b"x", decoder="msgpack", decoded=decoded)
+    assert json.loads(line)["decoded"] == decoded and json.loads(line)["decoder"] == "msgpack"
+    record = parse_line(line)
+    assert isinstance(record, FrameRecord) and record.extra == {}
+    assert (record.decoder, record.decoded) == ("msgpack", decoded)
+    assert record.to_line() == line
 
 
 def test_event_lines_round_trip() -> None:
@@ -85,6 +95,10 @@ def test_event_lines_round_trip() -> None:
         ('{"v": 1, "t": 1, "session": 1, "dir": "in", "len": 2, "hex": "zz"}', "not hex"),
         ('{"v": 1, "t": 1, "session": 1, "dir": "in", "len": 3, "hex": "00"}', "'len' is 3"),
         ('{"v": 1, "t": true, "session": 1, "event": "open"}', "'t' has the wrong type"),
+        (
+            '{"v": 1, "t": 1, "session": 1, "dir": "in", "len": 0, "hex": "", "decoded": 1}',
+            "'decoder' and 'decoded' go together",
+        ),
     ],
 )
 def test_bad_lines_are_refused_with_the_reason(line: str, message: str) -> None:

@@ -22,6 +22,8 @@ from tests.engine.cli.helpers import run_cli
         (["127.0.0.1:9", "--file", "/nonexistent/x"], "cannot read --file"),
         (["127.0.0.1:9", "--send", "x" * 300, "--framing", "u8"], "over the framing's limit"),
         (["--stdio", "--stats-interval", "-1"], "--stats-interval must be >= 0"),
+        (["127.0.0.1:9", "--proto-message", "a.B"], "needs both the descriptor file and the"),
+        (["127.0.0.1:9", "--layout", "nope.py:M"], "layout file nope.py does not exist"),
         (["--stdio", "--stats-interval", "nan"], "--stats-interval must be >= 0"),
     ],
 )
