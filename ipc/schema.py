@@ -335,12 +335,24 @@ class ConnectFailed(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Received(Event):
-    """A batch of frames arrived on one session, in order (one event, many frames)."""
+    """A batch of frames arrived on one session, in order (one event, many frames).
+
+    A frame's time is when the engine read its last byte. ``at`` is the time of the first
+    frame; when the frames came from several socket reads (a notification coalesces the
+    reads that queued up), ``times`` (add-only, absent otherwise) is ``[[at, count],
+    ...]``: the first ``count`` frames completed at ``at``, the next pair's frames at its
+    time, and so on. ``spans()`` reads both forms.
+    """
 
     METHOD: ClassVar[str] = "received"
     session_id: int
     frames: list[bytes]
     at: float
+    times: list[list[float]] = field(default_factory=list)
+
+    def spans(self) -> list[tuple[float, int]]:
+        """``(time, count)`` runs covering ``frames`` in order (see the class docstring)."""
+        return _frame_spans(self.at, self.times, len(self.frames))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,6 +367,26 @@ class Sent(Event):
     session_id: int
     frames: list[bytes]
     at: float
+    #: As ``Received.times``: the time of each write when several were coalesced.
+    times: list[list[float]] = field(default_factory=list)
+
+    def spans(self) -> list[tuple[float, int]]:
+        """``(time, count)`` runs covering ``frames`` in order."""
+        return _frame_spans(self.at, self.times, len(self.frames))
+
+
+def _frame_spans(at: float, times: list[list[float]], frames: int) -> list[tuple[float, int]]:
+    """The ``times`` runs of a frame event; one run at ``at`` when there are none, or when
+    they are not ``[time, count]`` pairs adding up to the frames (a sloppy peer's frames
+    keep one time rather than failing)."""
+    spans = []
+    for pair in times:
+        if len(pair) != 2 or type(pair[1]) is not int or pair[1] < 0:
+            return [(at, frames)]
+        spans.append((pair[0], pair[1]))
+    if not spans or sum(count for _, count in spans) != frames:
+        return [(at, frames)]
+    return spans
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

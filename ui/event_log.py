@@ -1,6 +1,7 @@
 """Which log rows an engine event becomes (Qt-free).
 
-Data events become one batch of rows each (the event's list of frames is kept as is);
+Data events become one batch of rows each (the event's list of frames is kept as is), or
+one per run of frames with the same time when the event carries ``times``;
 state events become one informational or error row with a readable text.
 """
 
@@ -38,10 +39,16 @@ def log_entries(
         wall = ev.at + clock_offset if hasattr(ev, "at") else 0.0
         sid = getattr(ev, "session_id", None)
         name = session_name(generation, sid) if sid is not None else ENGINE_SESSION
-        if isinstance(ev, schema.Received):
-            yield LogEntry(name, Direction.IN, wall, ev.frames)
-        elif isinstance(ev, schema.Sent):
-            yield LogEntry(name, Direction.OUT, wall, ev.frames)
+        if isinstance(ev, schema.Received | schema.Sent):
+            direction = Direction.IN if isinstance(ev, schema.Received) else Direction.OUT
+            if not ev.times:
+                yield LogEntry(name, direction, wall, ev.frames)
+                continue
+            start = 0  # frames of several reads: each run keeps its own time
+            for at, count in ev.spans():
+                frames = ev.frames[start : start + count]
+                start += count
+                yield LogEntry(name, direction, at + clock_offset, frames)
         elif isinstance(ev, schema.Connecting):
             label = f" ({ev.label})" if ev.label else ""
             yield _note(name, Direction.INFO, wall, f"connecting to {ev.host}:{ev.port}{label}")

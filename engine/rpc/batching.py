@@ -32,14 +32,25 @@ MAX_NOTIFICATION_PAYLOAD_BYTES = 1024 * 1024
 class _Batch:
     """Frames of one kind and session on their way into one notification."""
 
-    __slots__ = ("at", "frames", "kind", "nbytes", "session_id")
+    __slots__ = ("frames", "kind", "nbytes", "session_id", "times")
 
     def __init__(self, event: Received | Sent) -> None:
         self.kind: type[Received | Sent] = type(event)
         self.session_id = event.session_id
-        self.at = event.at
         self.frames: list[bytes] = []
         self.nbytes = 0
+        #: ``[time, count]`` per event whose frames the batch holds (each frame keeps the
+        #: time its event gave it; see ``Received.times``).
+        self.times: list[list[float]] = []
+
+    def extend(self, frames: list[bytes], nbytes: int, at: float) -> None:
+        self.frames += frames
+        self.nbytes += nbytes
+        times = self.times
+        if times and times[-1][0] == at:
+            times[-1][1] += len(frames)
+        else:
+            times.append([at, len(frames)])
 
     def accepts(self, event: Event) -> bool:
         return (
@@ -58,7 +69,10 @@ class _Batch:
     def encode(self) -> Iterator[tuple[bytes, int]]:
         """The notification and its credit cost; nothing if the batch is empty."""
         if self.frames:
-            params = {"session_id": self.session_id, "frames": self.frames, "at": self.at}
+            times = self.times
+            params = {"session_id": self.session_id, "frames": self.frames, "at": times[0][0]}
+            if len(times) > 1:
+                params["times"] = times
             cost = frames_credit(self.nbytes, len(self.frames))
             yield encode_notification(self.kind.METHOD, params), cost
 
@@ -99,8 +113,7 @@ class FrameBatcher:
                     cut = 1  # one frame larger than the cap travels alone
                 piece = piece[:cut]
                 nbytes = totals[cut - 1] if cut else 0
-            batch.frames += piece
-            batch.nbytes += nbytes
+            batch.extend(piece, nbytes, event.at)
             start += len(piece)
             if batch.full or start < len(frames):
                 yield from batch.encode()

@@ -41,3 +41,10 @@ def test_counts_in_notes_are_pluralised():
     ]  # fmt: skip
     (row,) = log_entries(1, 0.0, events)
     assert row.payloads == [b"closed by peer (in 1 frame / 30 B, out 2 frames / 10 B)"]
+
+
+def test_frames_of_several_reads_keep_their_own_times():
+    frames = [b"a", b"b", b"c"]
+    event = schema.Received(session_id=1, frames=frames, at=1.0, times=[[1.0, 2], [1.25, 1]])
+    rows = list(log_entries(1, 100.0, [event]))
+    assert [(r.wall, r.payloads) for r in rows] == [(101.0, [b"a", b"b"]), (101.25, [b"c"])]

@@ -66,3 +66,36 @@ def test_events_of_one_session_and_kind_coalesce_and_a_change_ends_the_batch() -
         ("sent", 1, [b"c"]),
         ("sent", 2, [b"d"]),
     ]
+
+
+def test_coalesced_reads_keep_each_frame_s_own_time() -> None:
+    """Item 7 of issue 17: a notification that coalesces several reads says when each of
+    them completed its frames (``times``); one read alone needs no ``times``."""
+    batcher = FrameBatcher()
+    notifications = list(batcher.add(Received(session_id=1, frames=[b"a", b"b"], at=1.0)))
+    notifications += batcher.add(Received(session_id=1, frames=[b"c"], at=1.5))
+    notifications += batcher.add(Received(session_id=1, frames=[b"d", b"e", b"f"], at=2.0))
+    notifications += batcher.flush()
+    notifications += batcher.add(Received(session_id=1, frames=[b"g"], at=3.0))
+    notifications += batcher.flush()
+    events = []
+    for data, _cost in notifications:
+        decoder = MessageDecoder()
+        decoder.receive_data(data)
+        (msg,) = list(decoder)
+        assert isinstance(msg, Notification)
+        events.append((msg.params, Received.from_params(msg.params)))
+    (first, coalesced), (second, alone) = events
+    assert first["times"] == [[1.0, 2], [1.5, 1], [2.0, 3]]
+    assert coalesced.frames == [b"a", b"b", b"c", b"d", b"e", b"f"]
+    assert coalesced.spans() == [(1.0, 2), (1.5, 1), (2.0, 3)]
+    assert coalesced.at == 1.0
+    assert "times" not in second
+    assert alone.spans() == [(3.0, 1)]
+
+
+def test_spans_of_a_sloppy_times_field_fall_back_to_one_time() -> None:
+    frames = [b"a", b"b"]
+    assert Received(session_id=1, frames=frames, at=4.0, times=[[1.0, 5]]).spans() == [(4.0, 2)]
+    assert Received(session_id=1, frames=frames, at=4.0, times=[[1.0]]).spans() == [(4.0, 2)]
+    assert Received(session_id=1, frames=frames, at=4.0, times=[[1.0, 1.5]]).spans() == [(4.0, 2)]
