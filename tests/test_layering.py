@@ -55,6 +55,8 @@ def loaded(targets: list[str], forbidden: list[str]) -> list[str]:
                 "ipc.recording",
                 "ipc.text",
                 "ipc.pcapng",
+                "ipc.payload_text",
+                "ipc.cli_args",
             ],
             ["trio", "PySide6", "shiboken6"],
         ),

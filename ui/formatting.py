@@ -1,5 +1,8 @@
 """Qt-free text helpers for the window: times, sizes, rates, previews, hex input, exits.
 
+Hex input and the hex dump are ``ipc.payload_text``'s (the CLI reads and shows them the
+same way); they are re-exported here for the widgets.
+
 Everything here is a plain function of its arguments so it can be unit-tested without a
 ``QApplication`` (STYLE.md 4.7).
 """
@@ -10,6 +13,8 @@ import json
 import signal
 import string
 import time
+
+from ipc.payload_text import HexError, hex_dump, parse_hex
 
 __all__ = [
     "HexError",
@@ -32,13 +37,6 @@ __all__ = [
 
 #: Characters a payload may hold and still be previewed as text.
 _PRINTABLE = frozenset(string.printable) - frozenset("\x0b\x0c")
-_HEX_DIGITS = frozenset(string.hexdigits)
-#: Separators accepted between hex bytes as the user types ("68 65", "68:65", "0x68,0x65").
-_HEX_SEPARATORS = " \t\r\n,:-"
-
-
-class HexError(ValueError):
-    """The text typed into the hex field is not a whole number of hex bytes."""
 
 
 def format_time(wall: float) -> str:
@@ -138,35 +136,6 @@ def hex_error(text: str) -> str | None:
     return None
 
 
-def parse_hex(text: str) -> bytes:
-    """Parse hex input as typed by a user (see ``hex_error`` for the accepted forms).
-
-    Raises:
-        HexError: with the 1-based column of the first bad character, or an odd digit count.
-    """
-    digits: list[str] = []
-    group_start = 0
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch in _HEX_SEPARATORS:
-            if (len(digits) - group_start) % 2:
-                raise HexError(f"odd number of hex digits before column {i + 1}")
-            group_start = len(digits)
-            i += 1
-            continue
-        if ch == "0" and text[i + 1 : i + 2] in ("x", "X") and len(digits) == group_start:
-            i += 2
-            continue
-        if ch not in _HEX_DIGITS:
-            raise HexError(f"{ch!r} at column {i + 1} is not a hex digit")
-        digits.append(ch)
-        i += 1
-    if len(digits) % 2:
-        raise HexError("odd number of hex digits: add one more")
-    return bytes.fromhex("".join(digits))
-
-
 def describe_exit(exit_code: int, crashed: bool) -> str:
     """Why a process ended, as QProcess reports it (on Unix a crash's code is the signal)."""
     if not crashed:
@@ -222,13 +191,3 @@ def framing_text(framing: object) -> str:
             text += "+hdr"
         return text
     return str(framing)
-
-
-def hex_dump(payload: bytes, width: int = 16) -> str:
-    """Classic offset / hex / ASCII dump, ``width`` bytes a line."""
-    lines = []
-    for off in range(0, len(payload), width):
-        chunk = payload[off : off + width]
-        ascii_ = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)
-        lines.append(f"{off:08x}  {chunk.hex(' '):<{width * 3}} {ascii_}")
-    return "\n".join(lines)
