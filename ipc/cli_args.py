@@ -1,4 +1,5 @@
-"""Command-line values the three programs share: ``HOST:PORT`` and positive numbers.
+"""What the three programs' command lines share: ``HOST:PORT``, positive and non-negative
+numbers, and a parser whose usage errors are one line.
 
 The engine CLI, the GUI and the launcher all take a server address and a few durations.
 They live here because ``ipc`` is the one package all three import without pulling in
@@ -11,9 +12,29 @@ import argparse
 import ipaddress
 import math
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
-__all__ = ["format_address", "host_port", "parse_host_port", "positive"]
+__all__ = [
+    "EXIT_USAGE",
+    "OneLineErrorParser",
+    "format_address",
+    "host_port",
+    "non_negative",
+    "parse_host_port",
+    "positive",
+]
+
+#: argparse's exit code for a bad command line; every framewire program uses it.
+EXIT_USAGE = 2
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr, not the whole usage summary:
+    ``PROG: error: MESSAGE (see PROG --help)``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 _Number = TypeVar("_Number", int, float)
 
@@ -68,6 +89,22 @@ def positive(kind: Callable[[str], _Number], what: str) -> Callable[[str], _Numb
         except ValueError:
             raise refusal from None
         if not 0 < value < math.inf:
+            raise refusal
+        return value
+
+    return parse
+
+
+def non_negative(kind: Callable[[str], _Number], what: str) -> Callable[[str], _Number]:
+    """Like ``positive``, but 0 is allowed too (a timeout of 0 meaning "never")."""
+
+    def parse(text: str) -> _Number:
+        refusal = argparse.ArgumentTypeError(f"expected 0 or a positive {what}, got {text!r}")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise refusal from None
+        if not 0 <= value < math.inf:
             raise refusal
         return value
 

@@ -1,5 +1,7 @@
 """The connect mode: one session to HOST:PORT; send the plan's frames, print the replies,
-close when the expected replies arrived (or the peer closed, or ``--timeout``).
+close when the expected replies arrived (or the peer closed, or a timeout: ``--timeout``
+for the whole run, or by default ``REPLY_TIMEOUT_SECONDS`` without a reply while one is
+due).
 
 ``run_client`` raises what ends a run badly; ``exits.run_mode`` turns it into the exit
 code.
@@ -12,7 +14,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import BinaryIO
 
 import trio
 
@@ -33,15 +35,24 @@ CLOSE_GRACE_SECONDS = 2.0
 
 @dataclass(slots=True)
 class _Progress:
-    """What the sender and the printer have done; decides when the run is over."""
+    """What the sender and the printer have done; decides when the run is over, how many
+    frames are printed, and whether a reply is awaited (for the reply timeout)."""
 
     plan: Plan
     sent: int = 0
     received: int = 0
     input_done: bool = False
+    #: Waiting for the next line of stdin (the user may be typing: no reply is late).
+    reading_input: bool = False
+    #: When a frame was last sent or received (trio's clock).
+    last_activity: float = field(default_factory=trio.current_time)
     done: trio.Event = field(default_factory=trio.Event)
+    #: Set (and replaced) at every change, for the reply watchdog.
+    changed: trio.Event = field(default_factory=trio.Event)
 
-    def update(self) -> None:
+    def update(self, *, activity: bool = False) -> None:
+        if activity:
+            self.last_activity = trio.current_time()
         count = self.plan.count
         if count is not None:
             finished = self.received >= count and (count > 0 or self.input_done)
@@ -49,6 +60,31 @@ class _Progress:
             finished = self.input_done and self.sent > 0 and self.received >= self.sent
         if finished:
             self.done.set()
+        self.changed.set()
+        self.changed = trio.Event()
+
+    def limit(self) -> int | None:
+        """How many frames the run prints in all, as far as known now (None: no limit).
+
+        The rule (``--help``): ``--count N`` prints N; otherwise one frame per frame sent,
+        so how the peer's bytes were split into reads changes nothing. Frames given on the
+        command line are known from the start; with ``--stdin``, the number is known when
+        stdin ends, and until then every frame is printed.
+        """
+        plan = self.plan
+        if plan.count is not None:
+            return plan.count
+        if not plan.stdin:
+            return len(plan.frames) or None
+        return self.sent if self.input_done else None
+
+    def awaiting_reply(self) -> bool:
+        """Whether the run is waiting on the peer: a reply is due or a send is under way
+        (not while it only waits for the user's next line of stdin)."""
+        if self.done.is_set() or not (self.sent or self.plan.frames):
+            return False
+        expected = self.plan.count if self.plan.count is not None else self.sent
+        return not self.reading_input or self.received < expected
 
     def waiting_for(self) -> str:
         plan = self.plan
@@ -60,18 +96,26 @@ class _Progress:
         return waiting
 
 
-async def run_client(plan: Plan, out: TextIO = sys.stdout) -> None:
-    """Connect, send, print replies; return when done.
+async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
+    """Connect, send, print replies (to ``out``, stdout's bytes by default); return when
+    done.
 
     Raises:
         ConnectFailed: could not connect.
         SessionBroken: the peer reset or closed before the expected replies arrived.
         RemoteProtocolError: the peer broke the framing.
-        ReplyTimeout: ``plan.timeout`` elapsed.
+        ReplyTimeout: ``plan.timeout`` elapsed, or no reply came within
+            ``plan.reply_timeout``.
         UsageError: a bad line on stdin (with ``--input hex``).
     """
     clock_offset = time.time() - trio.current_time()
-    printer = Printer(plan.output, clock_offset, out, plan.decoder)
+    printer = Printer(
+        plan.output,
+        clock_offset,
+        out or sys.stdout.buffer,
+        timestamps=plan.timestamps,
+        decoder=plan.decoder,
+    )
     async with open_engine() as engine:
         session_id = await engine.connect(
             plan.host, plan.port, framing=plan.spec, connect_timeout=plan.connect_timeout
@@ -84,14 +128,37 @@ async def run_client(plan: Plan, out: TextIO = sys.stdout) -> None:
             nursery.start_soon(_consume, engine, progress, printer)
             sender = trio.CancelScope()
             nursery.start_soon(_send_input, engine, session_id, progress, sender)
+            watchdog = trio.CancelScope()
+            if plan.reply_timeout is not None:
+                nursery.start_soon(_watch_replies, progress, plan.reply_timeout, watchdog)
             with trio.move_on_after(plan.timeout or math.inf) as timer:
                 await progress.done.wait()
             if timer.cancelled_caught:
                 raise ReplyTimeout(f"timed out after {plan.timeout:g} s: {progress.waiting_for()}")
             sender.cancel()
+            watchdog.cancel()
             with trio.move_on_after(CLOSE_GRACE_SECONDS):
                 await engine.close(session_id)
             await engine.abort(session_id)  # only if the flush did not finish in time
+
+
+async def _watch_replies(progress: _Progress, seconds: float, scope: trio.CancelScope) -> None:
+    """Raise ``ReplyTimeout`` once the run has awaited the peer for ``seconds`` since the
+    last frame sent or received (the default timeout of a run that sends)."""
+    with scope:
+        while True:
+            changed = progress.changed
+            if not progress.awaiting_reply():
+                await changed.wait()
+                continue
+            deadline = progress.last_activity + seconds
+            if trio.current_time() >= deadline:
+                raise ReplyTimeout(
+                    f"no reply within {seconds:g} s: {progress.waiting_for()}; wait longer "
+                    "with --timeout S, or --timeout 0 to wait forever"
+                )
+            with trio.move_on_at(deadline):
+                await changed.wait()
 
 
 async def _send_input(
@@ -107,10 +174,17 @@ async def _send_frames(engine: Engine, session_id: int, progress: _Progress) -> 
     if plan.frames:
         await engine.send(session_id, plan.frames)
         progress.sent += len(plan.frames)
+        progress.update(activity=True)
     if plan.stdin:
         number = 0
         readline = sys.stdin.buffer.readline
-        while line := await trio.to_thread.run_sync(readline, abandon_on_cancel=True):
+        while True:
+            progress.reading_input = True
+            progress.update()
+            line = await trio.to_thread.run_sync(readline, abandon_on_cancel=True)
+            progress.reading_input = False
+            if not line:
+                break
             number += 1
             frame = decode_line(line.rstrip(b"\n"), plan.input_format, f"stdin line {number}")
             try:
@@ -118,6 +192,7 @@ async def _send_frames(engine: Engine, session_id: int, progress: _Progress) -> 
             except LocalProtocolError as exc:
                 raise UsageError(f"stdin line {number}: {exc}") from None
             progress.sent += 1
+            progress.update(activity=True)
     progress.input_done = True
     progress.update()
 
@@ -125,20 +200,20 @@ async def _send_frames(engine: Engine, session_id: int, progress: _Progress) -> 
 async def _consume(engine: Engine, progress: _Progress, printer: Printer) -> None:
     """Print frames and turn session trouble into exceptions."""
     error: schema.SessionError | None = None
-    count = progress.plan.count
     async for event in engine.events:
         if isinstance(event, schema.Received):
             if progress.done.is_set():
                 continue  # arriving while closing: not asked for
             frames = event.frames
-            if count is not None:
-                frames = frames[: count - progress.received]
-            printer.frames(event.session_id, "in", frames, event.at)
+            limit = progress.limit()
+            if limit is not None:
+                frames = frames[: max(0, limit - progress.received)]
+            printer.frames(event.session_id, "in", frames, event.spans())
             progress.received += len(frames)
-            progress.update()
+            progress.update(activity=True)
         elif isinstance(event, schema.Sent):
             if progress.plan.show_sent:
-                printer.frames(event.session_id, "out", event.frames, event.at)
+                printer.frames(event.session_id, "out", event.frames, event.spans())
         elif isinstance(event, schema.SessionError):
             error = event
         elif isinstance(event, schema.Closed):

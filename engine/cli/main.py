@@ -47,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point: parse, run, exit with a documented code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    plan = None
+    if not (args.api_info or args.stdio):
+        try:
+            plan = make_plan(args)  # a bad command line is reported before anything else
+        except UsageError as exc:
+            parser.error(str(exc))  # exits 2 with one line
     tune_allocator()
     tune_gc()
     if args.api_info:
@@ -61,8 +67,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         if not (interval >= 0 and math.isfinite(interval)):
             parser.error(f"--stats-interval must be >= 0 (0: no stats events), not {interval}")
         sys.exit(run_stdio(interval))
-    try:
-        plan = make_plan(args)
-    except UsageError as exc:
-        parser.error(str(exc))  # exits 2 with the usage line
+    assert plan is not None
     sys.exit(run_mode(run_client, plan))

@@ -1,20 +1,29 @@
-"""How the CLI prints frames: text, hex or JSON lines, one line per frame.
+"""How the CLI prints frames: text, hex, a hex dump, raw bytes or JSON lines.
+
+Every frame carries its own time (when the engine read its last byte, see
+``ipc.schema.Received.times``); ``--timestamps`` says how a line shows it. Text output
+escapes what is not printable (``ipc.payload_text.escape_text``), so a line is always one
+line and tells which bytes came. ``raw`` writes the payloads alone, back to back, for
+pipes.
 
 With a decoder (``--decode``), a text line shows the decoded payload's one-line summary
-instead of its text, a hex line adds it, and a JSON line gains ``decoder`` and
+instead of its text, hex and hexdump lines add it, and a JSON line gains ``decoder`` and
 ``decoded`` (the recording schema's keys, ``ipc.recording``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ipc.payload_text import escape_text, hex_dump
 
 if TYPE_CHECKING:
     from decoders import Decoded, Decoder
 
-__all__ = ["Printer"]
+__all__ = ["Printer", "format_timestamp"]
 
 #: Printed values are meant whole: far more children than the GUI's tree shows
 #: (``decoders.Limits.max_children``), and a second per payload before a decode stops.
@@ -22,54 +31,81 @@ CLI_MAX_CHILDREN = 100_000
 CLI_MAX_SECONDS = 1.0
 
 
+def format_timestamp(unix: float, style: str) -> str:
+    """``unix`` (seconds) in a ``--timestamps`` style: time, iso, unix or none ("")."""
+    if style == "unix":
+        return f"{unix:.6f}"
+    if style == "none":
+        return ""
+    local = datetime.fromtimestamp(unix).astimezone()
+    if style == "iso":
+        return local.isoformat(timespec="microseconds")
+    return local.strftime("%H:%M:%S.%f")
+
+
 class Printer:
-    """Formats frames for stdout: text, hex or JSON lines."""
+    """Formats frames for stdout (a binary stream: ``raw`` writes bytes as they came)."""
 
     def __init__(
-        self, output: str, clock_offset: float, out: TextIO, decoder: Decoder | None = None
+        self,
+        output: str,
+        clock_offset: float,
+        out: BinaryIO,
+        *,
+        timestamps: str = "time",
+        decoder: Decoder | None = None,
     ) -> None:
         self.output = output
+        self.timestamps = timestamps
         self.clock_offset = clock_offset
         self.out = out
         self.decoder = decoder
+        self._show: Callable[[bytes], str] = (
+            escape_text if output == "text" else _hexdump if output == "hexdump" else bytes.hex
+        )
 
-    def frames(self, session_id: int, direction: str, frames: list[bytes], at: float) -> None:
-        unix = at + self.clock_offset
-        arrow = "<" if direction == "in" else ">"
-        lines = []
-        if self.output == "json":
-            for frame in frames:
-                record: dict[str, Any] = {
-                    "t": round(unix, 6),
-                    "session": session_id,
-                    "dir": direction,
-                    "len": len(frame),
-                }
-                try:
-                    record["text"] = frame.decode()
-                except UnicodeDecodeError:
-                    record["hex"] = frame.hex()
-                if self.decoder is not None:
-                    from decoders import to_plain
-
-                    decoded = self._decode(frame)
-                    record["decoder"] = decoded.decoder
-                    record["decoded"] = to_plain(decoded.root)
-                lines.append(json.dumps(record))
-        else:
-            stamp = datetime.fromtimestamp(unix).strftime("%H:%M:%S.%f")
-            lines.extend(f"{stamp} {arrow} {self._render(frame)}" for frame in frames)
-        self.out.write("\n".join(lines) + "\n")
-        self.out.flush()
+    def frames(
+        self,
+        session_id: int,
+        direction: str,
+        frames: Sequence[bytes],
+        spans: Sequence[tuple[float, int]],
+    ) -> None:
+        """Print ``frames``; ``spans`` gives their engine-clock times as ``(time, count)``
+        runs (``Received.spans()``); runs past the end of ``frames`` are ignored."""
+        if self.output == "raw":
+            self.out.write(b"".join(frames))
+            self.out.flush()
+            return
+        lines: list[str] = []
+        start = 0
+        for at, count in spans:
+            unix = at + self.clock_offset
+            batch = frames[start : start + count]
+            start += count
+            if self.output == "json":
+                lines.extend(self._json_line(unix, session_id, direction, f) for f in batch)
+                continue
+            stamp = format_timestamp(unix, self.timestamps)
+            arrow = "<" if direction == "in" else ">"
+            head = f"{stamp} {arrow}" if stamp else arrow
+            lines.extend(f"{head} {self._render(frame)}" for frame in batch)
+        if lines:
+            self.out.write(("\n".join(lines) + "\n").encode())
+            self.out.flush()
 
     def _render(self, frame: bytes) -> str:
         if self.decoder is None:
-            return _printable(frame) if self.output == "text" else frame.hex()
+            return self._show(frame)
         from decoders import summary
 
         decoded = self._decode(frame)
         line = f"[{decoded.decoder}] {summary(decoded)}"
-        return line if self.output == "text" else f"{frame.hex()}  {line}"
+        if self.output == "text":
+            return line
+        shown = self._show(frame)
+        head, newline, dump = shown.partition("\n")  # hexdump: the summary on the first line
+        return f"{head}  {line}{newline}{dump}"
 
     def _decode(self, frame: bytes) -> Decoded:
         from decoders import Limits, decode
@@ -78,14 +114,29 @@ class Printer:
         limits = Limits(max_children=CLI_MAX_CHILDREN, max_seconds=CLI_MAX_SECONDS)
         return decode(frame, self.decoder, limits)
 
+    def _json_line(self, unix: float, session_id: int, direction: str, frame: bytes) -> str:
+        record: dict[str, Any] = {
+            "t": round(unix, 6),
+            "session": session_id,
+            "dir": direction,
+            "len": len(frame),
+        }
+        try:
+            record["text"] = frame.decode()
+        except UnicodeDecodeError:
+            record["hex"] = frame.hex()
+        if self.decoder is not None:
+            from decoders import to_plain
 
-_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {
-    ord("\n"): "\\n",
-    ord("\r"): "\\r",
-    ord("\t"): "\\t",
-}
+            decoded = self._decode(frame)
+            record["decoder"] = decoded.decoder
+            record["decoded"] = to_plain(decoded.root)
+        return json.dumps(record)
 
 
-def _printable(frame: bytes) -> str:
-    """UTF-8 text with invalid bytes as \\xNN and control characters escaped (one line)."""
-    return frame.decode("utf-8", "backslashreplace").translate(_CONTROL_ESCAPES)
+def _hexdump(frame: bytes) -> str:
+    """The length on the line, then the dump, each of its lines indented."""
+    size = f"{len(frame):,} byte{'' if len(frame) == 1 else 's'}"
+    if not frame:
+        return size
+    return size + "\n" + "\n".join("  " + line for line in hex_dump(frame).split("\n"))

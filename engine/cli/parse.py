@@ -6,25 +6,37 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ipc.cli_args import positive
+from ipc.cli_args import OneLineErrorParser, non_negative, positive
 from ipc.framing import PRESETS
 
-__all__ = ["DECODER_CHOICES", "PROG", "build_parser"]
+__all__ = ["DECODER_CHOICES", "OUTPUTS", "PROG", "TIMESTAMPS", "build_parser"]
 
 PROG = "framewire-engine"
 #: decoders.DECODER_NAMES, spelled out: the decoders package (cbor2, protobuf, construct)
 #: is imported only by a run that decodes, so every other run starts faster.
 DECODER_CHOICES = ("auto", "json", "msgpack", "cbor", "protobuf", "text", "hex")
+#: ``--output`` formats and ``--timestamps`` styles (engine.cli.output prints them).
+OUTPUTS = ("text", "hex", "hexdump", "raw", "json")
+TIMESTAMPS = ("time", "iso", "unix", "none")
 
 DESCRIPTION = """\
 The netcat of length-prefixed framing: connect to HOST:PORT, send frames, print the
 frames that come back with timestamps.
 
-Frames to send come from --send/--send-hex (in the order given), then --file, then
---stdin (each line of a file or of stdin is one frame, without its newline; sent as soon
-as it is read, so the tool works interactively). Without --count, it waits for as many
-replies as it sent frames, then closes; if it sends nothing, it prints frames until the
-peer closes the connection."""
+Frames to send come from --send/--send-hex/--file-frame (in the order given), then
+--file, then --stdin (each line of a file or of stdin is one frame, without its newline;
+sent as soon as it is read, so the tool works interactively).
+
+How many frames it prints: with --count N, the first N frames received. Without it, one
+reply per frame sent: having sent N frames it prints the first N frames received and
+closes, however the peer's bytes were split into reads (use --count for more); while
+--stdin is still open every frame is printed. If it sends nothing, it prints frames until
+the peer closes the connection.
+
+Timeouts: a run that sends frames gives up (exit 5) when a reply it waits for has not
+come within 10 s of the last frame sent or received; --timeout S instead bounds the
+whole run to S seconds after connecting, and --timeout 0 waits forever. A run that only
+listens has no timeout unless --timeout is given."""
 
 EPILOG = f"""\
 framing presets:
@@ -35,11 +47,23 @@ framing presets:
   --length-includes-header and --max-frame override single fields of the preset.
 
 output formats:
-  text  "HH:MM:SS.ffffff < payload" (non-UTF-8 bytes and control characters escaped)
-  hex   "HH:MM:SS.ffffff < 68656c6c6f"
-  json  one object per line: {{"t": unix time, "session": id, "dir": "in", "len": n,
-        "text": ...}} ("hex": ... instead of "text" when the payload is not UTF-8)
-  --show-sent adds lines for sent frames (">" / "dir": "out").
+  text     "HH:MM:SS.ffffff < payload": printable text as is; \\\\, \\n, \\r, \\t escaped;
+           any other byte as \\xNN (bytes beyond ASCII too, unless the whole payload
+           is UTF-8 text)
+  hex      "HH:MM:SS.ffffff < 68656c6c6f"
+  hexdump  "HH:MM:SS.ffffff < 5 bytes", then offset, hex and text columns (hexdump -C)
+  raw      the payloads' bytes only, nothing between them (for pipes and files)
+  json     one object per line: {{"t": unix time, "session": id, "dir": "in", "len": n,
+           "text": ...}} ("hex": ... instead of "text" when the payload is not UTF-8)
+  --show-sent adds lines for sent frames (">" / "dir": "out"; not with raw).
+
+timestamps (--timestamps; text, hex and hexdump output):
+  time  HH:MM:SS.ffffff, local time (the default)
+  iso   2026-11-24T18:52:01.123456+01:00, local time with its UTC offset
+  unix  seconds since 1970, with microseconds
+  none  no timestamp
+  A frame's time is when the engine read its last byte: frames that one socket read
+  completed share that read's time.
 
 decoding (--decode, --layout, --proto-*):
   auto tries JSON, MessagePack, CBOR, Protobuf, then text, then hex, and names the one it
@@ -54,7 +78,7 @@ exit codes:
   0 ok; 1 unexpected error; 2 usage error (bad option, bad hex, unreadable file);
   3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
   replies arrived); 4 protocol error (frame too large, truncated frame);
-  5 timeout (--timeout elapsed before the replies arrived); 130 interrupted.
+  5 timeout (no reply within 10 s, or --timeout elapsed); 130 interrupted.
 
 examples:
   {PROG} 127.0.0.1:9000 --send hello
@@ -62,6 +86,7 @@ examples:
   {PROG} 127.0.0.1:9000 --send-hex 68656c6c6f --output hex --timeout 5
   {PROG} [::1]:9000 --framing be32 --send ping --send ping --output json
   printf 'a\\nb\\n' | {PROG} 127.0.0.1:9000 --stdin
+  {PROG} 127.0.0.1:9000 --file-frame request.bin --output raw > reply.bin
   {PROG} 127.0.0.1:9000 --count 100 --output json > frames.jsonl
       print the first 100 frames the server sends
   {PROG} 127.0.0.1:9000 --length-size 2 --byte-order big --max-frame 4096 --send hi
@@ -76,7 +101,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog=PROG,
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -101,7 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
         action=_AppendTagged,
         tag="hex",
         metavar="HEX",
-        help="send the bytes spelled in HEX (spaces allowed) as one frame; repeatable",
+        help="send the bytes spelled in HEX (e.g. 'de ad be ef') as one frame; repeatable",
+    )
+    send.add_argument(
+        "--file-frame",
+        dest="sends",
+        action=_AppendTagged,
+        tag="file",
+        metavar="PATH",
+        help="send the whole of PATH (any bytes) as one frame; repeatable",
     )
     send.add_argument("--file", metavar="PATH", help="send each line of PATH as a frame")
     send.add_argument(
@@ -114,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how --file and --stdin lines are read (default: text)",
     )
     out = parser.add_argument_group("output")
+    out.add_argument("--output", choices=OUTPUTS, default="text", help="see below (default: text)")
     out.add_argument(
-        "--output", choices=("text", "hex", "json"), default="text", help="default: text"
+        "--timestamps", choices=TIMESTAMPS, default="time", help="see below (default: time)"
     )
     out.add_argument("--show-sent", action="store_true", help="also print the frames sent")
     decoding = parser.add_argument_group("decoding")
@@ -173,9 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     timing.add_argument(
         "--timeout",
-        type=positive(float, "number of seconds"),
+        type=non_negative(float, "number of seconds"),
         metavar="S",
-        help="give up (exit 5) if the replies have not arrived S seconds after connecting",
+        help="give up (exit 5) if the replies have not arrived S seconds after connecting "
+        "(0: wait forever; default: 10 s without a reply, when frames were sent)",
     )
     timing.add_argument(
         "--connect-timeout",

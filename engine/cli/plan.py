@@ -14,12 +14,17 @@ from typing import TYPE_CHECKING, Any
 from engine.cli.exits import UsageError
 from ipc.cli_args import parse_host_port
 from ipc.errors import LocalProtocolError
-from ipc.framing import PRESETS, FramingSpec
+from ipc.framing import PRESETS, FramingSpec, describe
+from ipc.payload_text import HexError, parse_hex
 
 if TYPE_CHECKING:
     from decoders import Decoder
 
-__all__ = ["Plan", "decode_line", "make_plan"]
+__all__ = ["REPLY_TIMEOUT_SECONDS", "Plan", "decode_line", "make_plan"]
+
+#: Without --timeout, how long a run that sent frames waits for a reply it expects (from
+#: the last frame sent or received) before it gives up with exit code 5 (issue 17).
+REPLY_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,9 +38,13 @@ class Plan:
     stdin: bool
     input_format: str
     output: str
+    timestamps: str
     show_sent: bool
     count: int | None
+    #: The whole run's bound (``--timeout S``); None: none.
     timeout: float | None
+    #: The wait for an expected reply, when no --timeout was given; None: none.
+    reply_timeout: float | None
     connect_timeout: float
     decoder: Decoder | None = None
 
@@ -64,7 +73,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         spec = FramingSpec(**fields)
     except LocalProtocolError as exc:
         raise UsageError(f"bad framing: {exc}") from None
-    frames = [_decode_input(value, tag, f"--send-{tag}") for tag, value in args.sends]
+    frames = [_decode_input(value, tag) for tag, value in args.sends]
     if args.file is not None:
         try:
             with open(args.file, "rb") as f:
@@ -75,11 +84,22 @@ def make_plan(args: argparse.Namespace) -> Plan:
             lines.pop()
         for number, line in enumerate(lines, 1):
             frames.append(decode_line(line, args.input, f"{args.file} line {number}"))
+    if frames and spec.encode_refusal is not None:
+        raise UsageError(f"cannot send with {describe(spec)}: {spec.encode_refusal}")
     for frame in frames:
         if len(frame) > spec.payload_limit:
-            raise UsageError(f"a frame of {len(frame)} bytes is over the framing's limit")
+            raise UsageError(
+                f"a frame of {len(frame):,} bytes is over the limit of {describe(spec)}: "
+                f"{spec.payload_limit:,} bytes (see --framing, --max-frame)"
+            )
     if args.count is not None and args.count < 0:
         raise UsageError(f"--count must be >= 0, not {args.count}")
+    if args.output == "raw" and args.show_sent:
+        raise UsageError("--show-sent does not go with --output raw (it prints payloads only)")
+    timeout = args.timeout or None  # 0: wait forever
+    # A run that sends waits for replies, so it gets a default; a listening run does not.
+    sends = bool(frames) or args.stdin
+    reply_timeout = REPLY_TIMEOUT_SECONDS if args.timeout is None and sends else None
     decoder = _decoder(args)
     return Plan(
         host=host,
@@ -89,9 +109,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
         stdin=args.stdin,
         input_format=args.input,
         output=args.output,
+        timestamps=args.timestamps,
         show_sent=args.show_sent,
         count=args.count,
-        timeout=args.timeout,
+        timeout=timeout,
+        reply_timeout=reply_timeout,
         connect_timeout=args.connect_timeout,
         decoder=decoder,
     )
@@ -116,21 +138,31 @@ def _decoder(args: argparse.Namespace) -> Decoder | None:
         raise UsageError(str(exc)) from None
 
 
-def _decode_input(value: str, tag: str, where: str) -> bytes:
+def _decode_input(value: str, tag: str) -> bytes:
+    """One frame of --send (text), --send-hex (hex) or --file-frame (a file's bytes)."""
     if tag == "text":
         return value.encode()
+    if tag == "file":
+        try:
+            with open(value, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise UsageError(f"cannot read --file-frame {value}: {exc.strerror}") from None
     try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise UsageError(f"{where} {value!r} is not hexadecimal") from None
+        return parse_hex(value)
+    except HexError as exc:
+        raise UsageError(f"--send-hex {value!r}: {exc}") from None
 
 
 def decode_line(line: bytes, input_format: str, where: str) -> bytes:
+    """A line of --file or --stdin (without its newline) as a frame."""
     if line.endswith(b"\r"):
         line = line[:-1]
     if input_format == "text":
         return line
     try:
-        return bytes.fromhex(line.decode("ascii"))
-    except ValueError:
+        return parse_hex(line.decode("ascii"))
+    except UnicodeDecodeError:
         raise UsageError(f"{where} is not hexadecimal: {line[:40]!r}") from None
+    except HexError as exc:
+        raise UsageError(f"{where}: {exc}") from None
