@@ -38,9 +38,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import IO, NoReturn
+from typing import IO, Any
 
-from ipc.cli_args import format_address, host_port, positive
+from ipc.cli_args import (
+    EXIT_USAGE,
+    OneLineErrorParser,
+    format_address,
+    host_port,
+    non_negative,
+    positive,
+)
 from ipc.framing import PRESETS
 from tools import demo_server
 from tools.demo_server import STOP_GRACE_SECONDS, DemoServer, DemoServerError
@@ -69,8 +76,6 @@ __all__ = [
     "start_demo_server",
 ]
 
-#: Bad command line or environment (argparse's code, shared with the engine CLI).
-EXIT_USAGE = 2
 #: The environment variable ``ui.lifeline`` reads (not imported: tools must not load ui).
 ENV_PARENT_PID = "FRAMEWIRE_PARENT_PID"
 
@@ -81,6 +86,7 @@ examples:
   framewire --framing be32 --log-file session.log
   framewire --headless                   the classic exchange in the terminal (SSH, CI)
   framewire --headless --server 127.0.0.1:9000 --framing be16
+  framewire --headless --server 127.0.0.1:9000 --send-hex '00 01' --timeout 30
   framewire --offscreen --quit-after 2   GUI without a display, quits after 2 s (CI smoke test)
   make run ARGS="--framing be32"         the same through make
 
@@ -115,16 +121,23 @@ def display_problem(environ: Mapping[str, str], platform: str = sys.platform) ->
     )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the usage summary is one --help away)."""
+class _KeepOrder(argparse.Action):
+    """Append ``(option, value)``, so --send and --send-hex keep their command-line order."""
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        items = [*getattr(namespace, self.dest, []), (option_string, values)]
+        setattr(namespace, self.dest, items)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The launcher's command line (``framewire --help``)."""
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="framewire",
         description=(
             "Start framewire: the GUI (which runs its own network engine) against --server,\n"
@@ -160,14 +173,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--headless",
         action="store_true",
-        help="no GUI: connect, send 'hello', print the reply with a timestamp, disconnect; "
-        "exits with the engine CLI's code (for SSH sessions and CI)",
+        help="no GUI: connect, send 'hello' (or the frames of --send/--send-hex), print what "
+        "was sent and the replies with timestamps, disconnect; exits with the engine CLI's "
+        "code (for SSH sessions and CI)",
+    )
+    parser.add_argument(
+        "--send",
+        dest="sends",
+        action=_KeepOrder,
+        default=[],
+        metavar="TEXT",
+        help="--headless only: send TEXT as one frame instead of 'hello'; repeatable",
+    )
+    parser.add_argument(
+        "--send-hex",
+        dest="sends",
+        action=_KeepOrder,
+        metavar="HEX",
+        help="--headless only: send these bytes (e.g. 'de ad be ef') as one frame; repeatable "
+        "(more: framewire-engine --help)",
     )
     parser.add_argument(
         "--timeout",
-        type=positive(float, "number of seconds"),
+        type=non_negative(float, "number of seconds"),
         metavar="SECONDS",
-        help="--headless only: give up on the exchange after SECONDS (engine CLI's default)",
+        help="--headless only: give up (exit 5) if the replies have not come SECONDS after "
+        "connecting (default: 10 s without a reply; 0: wait forever)",
     )
     parser.add_argument(
         "--offscreen",
@@ -198,8 +229,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         for name in ("quit_after", "tick_log"):
             if getattr(args, name) is not None:
                 parser.error(f"--{name.replace('_', '-')} applies to the GUI, not to --headless")
-    elif args.timeout is not None:
-        parser.error("--timeout applies to --headless")
+    else:
+        for option, value in (("--timeout", args.timeout), ("--send/--send-hex", args.sends)):
+            if value:
+                parser.error(f"{option} applies to --headless")
     return args
 
 
@@ -245,8 +278,10 @@ def gui_command(args: argparse.Namespace, server: str, python: str = sys.executa
 def headless_command(
     args: argparse.Namespace, server: str, python: str = sys.executable
 ) -> list[str]:
-    """The engine CLI doing the classic exchange: send ``hello``, print both lines."""
-    cmd = [python, "-m", "engine", server, "--send", "hello", "--output", "text", "--show-sent"]
+    """The engine CLI doing the classic exchange: send ``hello`` (or ``--send``/``--send-hex``
+    frames, in order), print what was sent and the replies."""
+    sends = [arg for pair in args.sends for arg in pair] or ["--send", "hello"]
+    cmd = [python, "-m", "engine", server, *sends, "--output", "text", "--show-sent"]
     if args.framing is not None:
         cmd += ["--framing", args.framing]
     if args.timeout is not None:

@@ -54,6 +54,8 @@ SENT_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} > hello$", re.M)
         (["--server", "127.0.0.1:9", "--demo-mode", "echo"], "--demo-mode applies to"),
         (["--headless", "--quit-after", "1"], "--quit-after applies to the GUI"),
         (["--timeout", "1"], "--timeout applies to --headless"),
+        (["--send", "x"], "--send/--send-hex applies to --headless"),
+        (["--headless", "--timeout", "-1"], "expected 0 or a positive number of seconds"),
         (["--quit-after", "0"], "expected a positive number of seconds"),
         (["--quit-after", "nan"], "expected a positive number of seconds"),
         (["--quit-after", "soon"], "expected a positive number of seconds, got 'soon'"),
@@ -147,6 +149,16 @@ def test_commands_carry_the_options_to_the_gui_and_the_engine() -> None:
     command = headless_command(args, "127.0.0.1:7", python="py")
     assert command[:6] == ["py", "-m", "engine", "127.0.0.1:7", "--send", "hello"]
     assert command[-4:] == ["--framing", "u8", "--timeout", "4.0"]
+
+
+def test_headless_sends_the_frames_given_in_order_and_may_wait_forever() -> None:
+    args = parse_args(
+        ["--headless", "--send-hex", "de ad", "--send", "hi", "--send-hex", "00", "--timeout", "0"]
+    )
+    command = headless_command(args, "127.0.0.1:7", python="py")
+    assert command[4:10] == ["--send-hex", "de ad", "--send", "hi", "--send-hex", "00"]
+    assert "hello" not in command
+    assert command[-2:] == ["--timeout", "0.0"]
 
 
 # -- the demo server, started and killed -----------------------------------------------------
