@@ -26,26 +26,28 @@ from typing import TextIO
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ipc.cli_args import host_port, positive
+from ipc.cli_args import OneLineErrorParser, host_port, positive
 from ui.lifeline import install_lifeline
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP
 from ui.main_window import MainWindow
+from ui.qt_messages import EXIT_NO_PLATFORM, QtMessages
 from ui.session_model import SessionModel
 from ui.supervisor import EngineSupervisor
 from ui.tick_probe import TickProbe
 from ui.widgets.pulse import TICK_INTERVAL_MS
 
-__all__ = ["TICK_LOG_ENV", "build_parser", "choose_platform", "main"]
+__all__ = ["PROG", "TICK_LOG_ENV", "NoDisplay", "build_parser", "choose_platform", "main"]
 
 TICK_LOG_ENV = "FRAMEWIRE_TICK_LOG"
+PROG = "framewire-gui"
 
 log = logging.getLogger("framewire.ui")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="framewire-gui", description="framewire: a desktop client for length-prefixed TCP"
+    parser = OneLineErrorParser(
+        prog=PROG, description="framewire: a desktop client for length-prefixed TCP"
     )
     parser.add_argument("--server", type=host_port, help="HOST:PORT that Do it! talks to")
     parser.add_argument("--framing", default="le32", help="framing preset (default: le32)")
@@ -78,6 +80,10 @@ def _open_text(path: str | None, what: str) -> TextIO | None:
         raise SystemExit(f"framewire-gui: cannot open {what} {path!r}: {exc}") from None
 
 
+class NoDisplay(Exception):
+    """There is no display to show the window on (exit code 2, like a usage error)."""
+
+
 def choose_platform(environ: Mapping[str, str], scripted: bool) -> str | None:
     """The Qt platform to force, if any, when Linux has no display to show the window on.
 
@@ -85,7 +91,7 @@ def choose_platform(environ: Mapping[str, str], scripted: bool) -> str | None:
     refuses with a clear message instead of Qt's abort.
 
     Raises:
-        SystemExit: no display, not scripted, and no platform chosen.
+        NoDisplay: no display, not scripted, and no platform chosen.
     """
     if not sys.platform.startswith("linux") or environ.get("QT_QPA_PLATFORM"):
         return None
@@ -93,8 +99,8 @@ def choose_platform(environ: Mapping[str, str], scripted: bool) -> str | None:
         return None
     if scripted:
         return "offscreen"
-    raise SystemExit(
-        "framewire-gui: no display (DISPLAY/WAYLAND_DISPLAY unset); run it in a desktop "
+    raise NoDisplay(
+        "no display (DISPLAY/WAYLAND_DISPLAY unset); run it in a desktop "
         "session, or set QT_QPA_PLATFORM=offscreen (with --quit-after for scripted runs)"
     )
 
@@ -102,7 +108,11 @@ def choose_platform(environ: Mapping[str, str], scripted: bool) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the GUI; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    platform = choose_platform(os.environ, scripted=args.quit_after is not None)
+    try:
+        platform = choose_platform(os.environ, scripted=args.quit_after is not None)
+    except NoDisplay as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_NO_PLATFORM
     if platform is not None and QApplication.instance() is None:
         os.environ["QT_QPA_PLATFORM"] = platform
     install_lifeline()  # the launcher's promise, if it made one (ui.lifeline)
@@ -113,7 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream=log_file, level=logging.INFO, format="%(asctime)s gui %(levelname)s %(message)s"
         )
 
+    messages = QtMessages(PROG)
+    messages.install()  # before Qt starts its platform plugin: it may fail (ui.qt_messages)
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    messages.started()
     app.setApplicationName("framewire")
     probe = TickProbe(TICK_INTERVAL_MS / 1000, sink=tick_file)
     supervisor = EngineSupervisor()

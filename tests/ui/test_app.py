@@ -27,6 +27,8 @@ def test_scripted_run_records_ticks_and_stops_its_engine(tmp_path, demo_server):
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    # Qt's offscreen noise is filtered (issue 17, item 17)
+    assert "propagateSizeHints" not in proc.stderr
     lines = ticks.read_text().splitlines()
     assert len(lines) > 20  # about 40 ticks a second
     assert all(float(line.split()[1]) > 0 for line in lines)
@@ -35,7 +37,7 @@ def test_scripted_run_records_ticks_and_stops_its_engine(tmp_path, demo_server):
 
 
 def test_without_a_display_scripted_runs_go_offscreen_and_others_get_a_message():
-    from ui.app import choose_platform
+    from ui.app import NoDisplay, choose_platform
 
     if not sys.platform.startswith("linux"):
         assert choose_platform({}, scripted=False) is None
@@ -43,5 +45,44 @@ def test_without_a_display_scripted_runs_go_offscreen_and_others_get_a_message()
     assert choose_platform({}, scripted=True) == "offscreen"
     assert choose_platform({"DISPLAY": ":0"}, scripted=False) is None
     assert choose_platform({"QT_QPA_PLATFORM": "xcb"}, scripted=False) is None
-    with pytest.raises(SystemExit, match="no display"):
+    with pytest.raises(NoDisplay, match="no display"):
         choose_platform({}, scripted=False)
+
+
+def _gui_with_fake_ldd(tmp_path, ldd_output: str) -> subprocess.CompletedProcess[str]:
+    """``python -m ui`` pointed at an X display that is not there, with an ``ldd`` that
+    prints ``ldd_output``: Qt's xcb plugin fails to start, as on a desktop without its
+    libraries, whatever this machine has installed (issue 15)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ldd = bin_dir / "ldd"
+    ldd.write_text(f"#!/bin/sh\ncat <<'EOF'\n{ldd_output}EOF\n")
+    ldd.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+    env.update(DISPLAY=":64999", PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    return subprocess.run(
+        [sys.executable, "-m", "ui", "--quit-after", "5"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the xcb plugin is Linux's")
+def test_missing_xcb_libraries_are_named_with_the_install_commands(tmp_path):
+    proc = _gui_with_fake_ldd(
+        tmp_path, "\tlibxcb-cursor.so.0 => not found\n\tlibxcb-icccm.so.4 => not found\n"
+    )
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()  # one clear line instead of Qt's abort
+    assert line.startswith("framewire-gui: Qt's xcb platform plugin cannot load")
+    assert "libxcb-cursor.so.0, libxcb-icccm.so.4" in line
+    assert "sudo apt install libxcb-cursor0 libxcb-icccm4" in line
+    assert "sudo dnf install xcb-util-cursor xcb-util-wm" in line
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the xcb plugin is Linux's")
+def test_a_display_that_is_not_there_is_one_line_and_exit_2(tmp_path):
+    proc = _gui_with_fake_ldd(tmp_path, "\tlibc.so.6 => /lib/libc.so.6 (0x1)\n")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert "Qt cannot start platform plugin xcb: " in line
+    assert "could not connect to display :64999" in line
