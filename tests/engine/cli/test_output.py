@@ -59,7 +59,9 @@ def test_each_frame_is_printed_with_its_own_time_in_the_chosen_style() -> None:
     lines_by_style = {}
     for style in ("time", "iso", "unix", "none"):
         out = BytesIO()
-        Printer("text", unix - 100.0, out, style).frames(1, "in", [b"a", b"b", b"c"], spans)
+        Printer("text", unix - 100.0, out, timestamps=style).frames(
+            1, "in", [b"a", b"b", b"c"], spans
+        )
         lines_by_style[style] = out.getvalue().decode().splitlines()
     assert lines_by_style["unix"] == [
         f"{unix:.6f} < a",
