@@ -97,6 +97,8 @@ class Engine:
         self._closing = False
         self._all_ended = trio.Event()
         self._all_ended.set()
+        #: When the engine started, on trio's clock (the ``at`` of its events).
+        self.started_at = trio.current_time()
 
     async def connect(
         self,

@@ -28,7 +28,7 @@ from ipc.codec import (
     encode_request,
 )
 from ipc.errors import FramewireError, SchemaError
-from ipc.schema import Ack, Command, Event, FlowControl, Received, Sent
+from ipc.schema import Ack, Command, Event, FlowControl, History, Received, Sent
 
 #: What a shell wakes when a request's response arrives (see ``ClientConnection``).
 W = TypeVar("W")
@@ -68,9 +68,9 @@ def frames_credit(payload_bytes: int, frame_count: int) -> int:
 
 def credit_cost(event: Event) -> int:
     """Credit a data event uses under ``flow_control``: ``frames_credit`` of its frames
-    for ``received``/``sent``; 0 for every other event (control and state events are
-    never held back by the window)."""
-    if isinstance(event, Received | Sent):
+    for ``received``/``sent``/``history``; 0 for every other event (control and state
+    events are never held back by the window)."""
+    if isinstance(event, Received | Sent | History):
         frames = event.frames
         return frames_credit(sum(map(len, frames)), len(frames))
     return 0

@@ -31,6 +31,8 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Abort",
     "Ack",
+    "Attach",
+    "ChannelClosed",
     "Close",
     "Closed",
     "Command",
@@ -41,6 +43,8 @@ __all__ = [
     "FlowControl",
     "GetApiInfo",
     "Hello",
+    "History",
+    "HistoryEnd",
     "ListSessions",
     "LogLine",
     "Open",
@@ -68,6 +72,7 @@ SessionState = Literal["connecting", "connected", "closing", "closed", "failed"]
 ConnectFailReason = Literal["refused", "dns", "timeout", "unreachable", "error"]
 SessionErrorKind = Literal["frame_too_large", "truncated_frame", "reset", "io"]
 ClosedBy = Literal["peer", "local", "abort", "error", "shutdown"]
+Direction = Literal["in", "out"]
 
 
 class _Message:
@@ -275,6 +280,26 @@ class Ack(Command):
     nbytes: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attach(Command):
+    """Subscribe this controller to the engine's events (the Unix-socket transport of a
+    long-lived engine, ``--serve-ipc``; a stdio controller gets events from the start).
+
+    The result is the engine as the events so far left it: ``{"controller_id": int,
+    "sessions": [map, ...], "controllers": [map, ...], "history": {"frames": n,
+    "bytes": n, "sessions": n}}`` (more keys may come: ``listeners``...). A session map is
+    ``list_sessions``'s, for live sessions and for recently ended ones that still have
+    history (``state`` "closed" or "failed", with ``closed_by``, ``closed_at``,
+    ``error``). Then come ``history`` events (when ``history`` is true), one
+    ``history_end``, and from there every live event, with nothing missed and nothing
+    twice: the counters in the snapshot include exactly the frames of the events before
+    the cut.
+    """
+
+    METHOD: ClassVar[str] = "attach"
+    history: bool = True
+
+
 # ------------------------------------------------------------------------------- events
 
 
@@ -296,6 +321,8 @@ class Hello(Event):
     events: list[str]
     framing_presets: dict[str, Any]
     clock_offset: float
+    #: When the engine started, on its clock (``at`` of events): its uptime.
+    started_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -450,6 +477,50 @@ class LogLine(Event):
     at: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class History(Event):
+    """Frames a session received (``in``) or sent (``out``) before this controller
+    attached, replayed after ``attach`` in the order they happened. They cost credit like
+    ``received``; they are not new traffic, so the snapshot's counters include them."""
+
+    METHOD: ClassVar[str] = "history"
+    session_id: int
+    direction: Direction
+    frames: list[bytes]
+    at: float
+    #: As ``Received.times``: each frame's time when the batch held several.
+    times: list[list[float]] = field(default_factory=list)
+
+    def spans(self) -> list[tuple[float, int]]:
+        """``(time, count)`` runs covering ``frames`` in order."""
+        return _frame_spans(self.at, self.times, len(self.frames))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryEnd(Event):
+    """The replay after ``attach`` is over (``frames``/``bytes`` replayed); every event
+    from here on is live."""
+
+    METHOD: ClassVar[str] = "history_end"
+    frames: int
+    bytes: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelClosed(Event):
+    """The engine's last message on this channel before it closes it; the engine and the
+    other controllers carry on (unless ``reason`` is ``shutdown``). ``reason``:
+    ``fell_behind`` (events unread past the backlog bound), ``refused`` (another user,
+    or too many controllers), ``shutdown`` (the engine is exiting), or another word
+    a newer engine adds; ``message`` says it for a person."""
+
+    METHOD: ClassVar[str] = "channel_closed"
+    reason: str
+    message: str
+    at: float
+
+
 def _registry(*classes: type[_M]) -> dict[str, type[_M]]:
     for cls in classes:
         hints = typing.get_type_hints(cls)
@@ -466,7 +537,7 @@ def _registry(*classes: type[_M]) -> dict[str, type[_M]]:
 
 
 COMMANDS: dict[str, type[Command]] = _registry(
-    GetApiInfo, Open, Send, Close, Abort, ListSessions, Ping, Shutdown, FlowControl, Ack
+    GetApiInfo, Open, Send, Close, Abort, ListSessions, Ping, Shutdown, FlowControl, Ack, Attach
 )
 EVENTS: dict[str, type[Event]] = _registry(
     Hello,
@@ -479,4 +550,7 @@ EVENTS: dict[str, type[Event]] = _registry(
     Closed,
     Stats,
     LogLine,
+    History,
+    HistoryEnd,
+    ChannelClosed,
 )

@@ -44,6 +44,7 @@ goes out first the next time ``events()`` is iterated, so no credit is lost.
 from __future__ import annotations
 
 import collections
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -53,7 +54,7 @@ from typing import Any
 import trio
 
 from ipc.codec import ErrorInfo
-from ipc.errors import RemoteProtocolError
+from ipc.errors import FramewireError, RemoteProtocolError
 from ipc.rpc import (
     DEFAULT_WINDOW_BYTES,
     ENGINE_ARGS,
@@ -65,13 +66,15 @@ from ipc.rpc import (
     Failed,
     Malformed,
 )
-from ipc.schema import Command, Event, FlowControl, Hello, Shutdown
+from ipc.schema import ChannelClosed, Command, Event, FlowControl, Hello, Shutdown
 
 __all__ = [
     "CONTROL_EVENT_ALLOWANCE",
     "EVENT_BUFFER_WITHOUT_CREDIT",
     "PROCESS_EXIT_SECONDS",
+    "ChannelRefused",
     "EngineClient",
+    "connect_socket",
     "connect_stream",
     "open_engine_process",
 ]
@@ -86,6 +89,15 @@ EVENT_BUFFER_WITHOUT_CREDIT = 16
 CONTROL_EVENT_ALLOWANCE = 4096
 #: After its stdin closes the engine exits by itself; past this it is killed.
 PROCESS_EXIT_SECONDS = 10.0
+
+
+class ChannelRefused(FramewireError):
+    """The engine closed the channel before its hello, saying why (``channel_closed``:
+    another user's engine, too many controllers, shutting down)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class _Waiter:
@@ -234,6 +246,7 @@ class EngineClient:
 
     async def _serve_reader(self, *, task_status: trio.TaskStatus[None]) -> None:
         started = False
+        closed: ChannelClosed | None = None  # the engine's last word, if it said one
         try:
             while True:
                 try:
@@ -251,6 +264,12 @@ class EngineClient:
                                 started = True
                                 task_status.started()
                         else:
+                            if isinstance(outcome.event, ChannelClosed):
+                                closed = outcome.event
+                                self._engine_gone(
+                                    f"the engine closed this channel ({closed.reason}): "
+                                    f"{closed.message}"
+                                )
                             await self._events_send.send((outcome.event, outcome.cost))
                     elif isinstance(outcome, Completed | Failed):
                         outcome.waiter.outcome = outcome
@@ -261,6 +280,8 @@ class EngineClient:
             self._engine_gone("the engine closed its pipe")
             self._events_send.close()
         if not started:
+            if closed is not None:
+                raise ChannelRefused(closed.reason, closed.message)
             raise RemoteProtocolError("the engine closed its pipe before saying hello")
 
 
@@ -276,6 +297,7 @@ async def connect_stream(
 
     Raises:
         RemoteProtocolError: the engine broke the protocol (bad message, no hello).
+        ChannelRefused: the engine closed the channel at once, saying why.
     """
     client = EngineClient(stream, window_bytes=window_bytes)
     async with trio.open_nursery() as nursery:
@@ -287,6 +309,25 @@ async def connect_stream(
             yield client
         finally:
             nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def connect_socket(
+    path: str | os.PathLike[str], *, window_bytes: int | None = DEFAULT_WINDOW_BYTES
+) -> AsyncIterator[EngineClient]:
+    """Drive the long-lived engine listening at ``path`` (``framewire-engine --serve-ipc``).
+
+    Leaving the block closes the connection: this controller detaches, and the engine and
+    its sessions carry on. Events come only after ``attach`` (``ipc.schema.Attach``).
+
+    Raises:
+        OSError: nothing listens at ``path`` (``FileNotFoundError``; ``ConnectionRefusedError``
+            for the socket of an engine that is gone; ``PermissionError``).
+        ChannelRefused: the engine refused this controller, saying why.
+    """
+    stream = await trio.open_unix_socket(os.fspath(path))
+    async with stream, connect_stream(stream, window_bytes=window_bytes) as client:
+        yield client
 
 
 @asynccontextmanager

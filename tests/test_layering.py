@@ -57,6 +57,7 @@ def loaded(targets: list[str], forbidden: list[str]) -> list[str]:
                 "ipc.pcapng",
                 "ipc.payload_text",
                 "ipc.cli_args",
+                "ipc.socket_path",
             ],
             ["trio", "PySide6", "shiboken6"],
         ),

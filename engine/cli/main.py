@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     parser = build_parser()
     args = parser.parse_args(argv)
     plan = None
-    if not (args.api_info or args.stdio):
+    if not (args.api_info or args.stdio or args.serve_ipc is not None):
         try:
             plan = make_plan(args)  # a bad command line is reported before anything else
         except UsageError as exc:
@@ -67,5 +67,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         if not (interval >= 0 and math.isfinite(interval)):
             parser.error(f"--stats-interval must be >= 0 (0: no stats events), not {interval}")
         sys.exit(run_stdio(interval))
+    if args.serve_ipc is not None:
+        from engine.cli.serve import run_serve
+
+        sys.exit(run_serve(args))
     assert plan is not None
     sys.exit(run_mode(run_client, plan))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.rpc.history import DEFAULT_FRAMES_PER_SESSION, DEFAULT_TOTAL_BYTES
 from ipc.cli_args import OneLineErrorParser, non_negative, positive
 from ipc.framing import PRESETS
 
@@ -233,9 +234,44 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         metavar="S",
-        help="seconds between stats events in --stdio mode (default: 1; 0: none)",
+        help="seconds between stats events in --stdio/--serve-ipc mode (default: 1; 0: none)",
     )
+    _add_long_lived(parser)
     return parser
+
+
+def _add_long_lived(parser: argparse.ArgumentParser) -> None:
+    """``--serve-ipc`` (README, "Keep the engine running")."""
+    group = parser.add_argument_group(
+        "long-lived engine",
+        "PATH: a socket path (with a slash), or a NAME for NAME.sock in the runtime folder "
+        "($XDG_RUNTIME_DIR/framewire/, else framewire-UID/ in the temporary folder); "
+        "without it, the default engine (engine.sock there).",
+    )
+    group.add_argument(
+        "--serve-ipc",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="run headless, serve MessagePack-RPC on a Unix socket to the controllers that "
+        "attach, until shutdown or SIGTERM",
+    )
+    group.add_argument(
+        "--history-frames",
+        type=non_negative(int, "number of frames"),
+        default=DEFAULT_FRAMES_PER_SESSION,
+        metavar="N",
+        help="with --serve-ipc: frames of each session kept for controllers that attach "
+        f"later (default: {DEFAULT_FRAMES_PER_SESSION:,}, at most 16 MiB; 0: none)",
+    )
+    group.add_argument(
+        "--history-mib",
+        type=positive(int, "number of MiB"),
+        default=DEFAULT_TOTAL_BYTES // 2**20,
+        metavar="MIB",
+        help="with --serve-ipc: memory the history of all sessions may take "
+        f"(default: {DEFAULT_TOTAL_BYTES // 2**20})",
+    )
 
 
 class _AppendTagged(argparse.Action):

@@ -4,6 +4,14 @@ Modules, one job each, from the wire inwards:
 
 - ``stdio``: the transport of a GUI-started engine (``framewire-engine --stdio``): takes
   over fds 0/1 and runs ``server.serve_engine`` on them.
+- ``unix``: the transport of a long-lived engine (``framewire-engine --serve-ipc``):
+  serves a ``Connection`` to each controller on a Unix socket (``socket_file`` claims it
+  and says who connected), events only after ``attach``, shutdown for all at once.
+- ``broadcast``: the long-lived engine's event sink: every event to every attached
+  controller, paced by the fastest; one that falls too far behind is disconnected.
+- ``snapshot`` and ``history``: sans-IO; what the long-lived engine tells a controller
+  that attaches (the sessions as the delivered events left them, each session's recent
+  frames, both bounded).
 - ``server``: ``serve_engine`` (an engine for one controller) and ``serve_rpc``, which
   wires the engine-wide event pump to a controller's connection and runs the
   ``shutdown`` sequence (close the sessions, flush their last events, in a deadline).
@@ -24,12 +32,11 @@ Where the coming work plugs in:
 
 - a new IPC method that acts on sessions (``listen``, ``relay``, ...): its schema in
   ``ipc/schema.py`` and a handler in ``commands.Commands``; nothing else changes.
-- another transport (a Unix socket that several controllers attach to): a module next to
-  ``stdio`` that accepts streams and serves a ``connection.Connection`` on each. Each
-  connection owns its outbox, credit, reader and stats; the pump is engine-wide (the
-  engine has one event channel), so that transport gives the pump a sink that hands each
-  encoded notification to every connection's outbox, and ``server`` keeps the shutdown
-  sequence in one place.
+- a new kind of thing a controller shows (listeners, relay pairs): a ``snapshot.Part``
+  that follows its events, registered in ``snapshot.Journal`` (one line), and the
+  attaching controller's snapshot holds it.
+- the channel-kill policy for bad input: ``Connection.close_channel(reason, message)``
+  ends one controller's channel; on the socket the others carry on.
 
 Flow control end to end: a connection's outbox holds at most ``MAX_QUEUED_EVENT_BYTES``
 of encoded events; when it is full the pump waits, the engine's bounded event channel

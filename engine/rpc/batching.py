@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ipc.codec import encode_notification
 from ipc.rpc import frames_credit
@@ -21,7 +21,12 @@ __all__ = [
     "MAX_FRAMES_PER_NOTIFICATION",
     "MAX_NOTIFICATION_PAYLOAD_BYTES",
     "FrameBatcher",
+    "OnDelivered",
 ]
+
+#: Hears of each batch delivered: ``(kind, session_id, frames, times)``, ``times`` as in
+#: the notification (``[[at, count], ...]``, one run at least).
+OnDelivered = Callable[[type[Received | Sent], int, list[bytes], list[list[float]]], None]
 
 #: Coalescing caps for one ``received``/``sent`` notification; both are far below the
 #: codec's MAX_ARRAY_LEN / MAX_MESSAGE_BYTES.
@@ -66,8 +71,10 @@ class _Batch:
             or self.nbytes >= MAX_NOTIFICATION_PAYLOAD_BYTES
         )
 
-    def encode(self) -> Iterator[tuple[bytes, int]]:
-        """The notification and its credit cost; nothing if the batch is empty."""
+    def encode(self, on_delivered: OnDelivered | None) -> Iterator[tuple[bytes, int]]:
+        """The notification and its credit cost; nothing if the batch is empty. Calls
+        ``on_delivered`` when asked for what follows, i.e. once the consumer is done
+        with this one."""
         if self.frames:
             times = self.times
             params = {"session_id": self.session_id, "frames": self.frames, "at": times[0][0]}
@@ -75,6 +82,8 @@ class _Batch:
                 params["times"] = times
             cost = frames_credit(self.nbytes, len(self.frames))
             yield encode_notification(self.kind.METHOD, params), cost
+            if on_delivered is not None:
+                on_delivered(self.kind, self.session_id, self.frames, times)
 
 
 class FrameBatcher:
@@ -82,10 +91,14 @@ class FrameBatcher:
 
     ``add`` yields the notifications an event completes and keeps the rest for the next
     event; ``flush`` yields what is kept. Consume each iterator before the next call.
+    ``on_delivered(kind, session_id, frames, times)``, if given, hears of each batch once
+    the consumer asks for the next notification (or the iterator's end) after it: what
+    the consumer did with it (the pump: handed it to every controller) is done then.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_delivered: OnDelivered | None = None) -> None:
         self._batch: _Batch | None = None
+        self._on_delivered = on_delivered
 
     def add(self, event: Received | Sent) -> Iterator[tuple[bytes, int]]:
         """Append ``event``'s frames, yielding each batch as it fills up.
@@ -96,7 +109,7 @@ class FrameBatcher:
         """
         batch, self._batch = self._batch, None
         if batch is not None and not batch.accepts(event):
-            yield from batch.encode()
+            yield from batch.encode(self._on_delivered)
             batch = None
         frames = event.frames
         start = 0
@@ -116,7 +129,7 @@ class FrameBatcher:
             batch.extend(piece, nbytes, event.at)
             start += len(piece)
             if batch.full or start < len(frames):
-                yield from batch.encode()
+                yield from batch.encode(self._on_delivered)
                 batch = None
         self._batch = batch if batch is not None else _Batch(event)
 
@@ -124,4 +137,4 @@ class FrameBatcher:
         """Yield the batch kept so far, if it holds frames, and start afresh."""
         batch, self._batch = self._batch, None
         if batch is not None:
-            yield from batch.encode()
+            yield from batch.encode(self._on_delivered)

@@ -21,7 +21,10 @@ request gets ``ShuttingDown``.
 
 Everything here belongs to one controller; the engine-wide parts (the commands, the
 event pump) are shared, so a transport with several controllers serves one
-``Connection`` per stream.
+``Connection`` per stream, with handlers of its own for what concerns them all
+(``extra_handlers``: ``attach``, an engine-wide ``shutdown``). ``close_channel`` ends one
+controller's channel with a reason (a ``channel_closed`` notification is its last
+message), leaving the engine and the other controllers alone.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -49,7 +53,17 @@ from ipc.codec import (
     encode_response,
 )
 from ipc.errors import FramewireError, SchemaError
-from ipc.schema import Ack, Command, FlowControl, GetApiInfo, Hello, Ping, Shutdown, Stats
+from ipc.schema import (
+    Ack,
+    ChannelClosed,
+    Command,
+    FlowControl,
+    GetApiInfo,
+    Hello,
+    Ping,
+    Shutdown,
+    Stats,
+)
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -76,14 +90,27 @@ def _error_info(exc: FramewireError) -> ErrorInfo:
 
 
 class Connection:
-    """One controller: see the module docstring. The hello is queued first."""
+    """One controller: see the module docstring. The hello is queued first.
 
-    def __init__(self, engine: Engine, commands: Commands) -> None:
+    ``name`` is how the log lines speak of it ("controller", "controller 3 (pid 812)").
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        commands: Commands,
+        *,
+        extra_handlers: Mapping[type[Command], Handler] | None = None,
+        name: str = "controller",
+    ) -> None:
         self._engine = engine
+        self.name = name
         self._handlers: dict[type[Command], Handler] = {
             **commands.handlers,
             Shutdown: self._shutdown,
+            **(extra_handlers or {}),
         }
+        self.closed_reason: str | None = None  # set by close_channel
         self.outbox = Outbox()
         self._requests = trio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._shutdown_requested = trio.Event()
@@ -97,9 +124,10 @@ class Connection:
         self._warn_window_start = -math.inf
         self._warn_count = 0
         self._warn_suppressed = 0
-        self.outbox.put_control(
-            encode_notification(Hello.METHOD, hello(clock_offset=self._clock_offset).to_params())
-        )
+        self.outbox.put_control(encode_notification(Hello.METHOD, self._hello().to_params()))
+
+    def _hello(self) -> Hello:
+        return hello(clock_offset=self._clock_offset, started_at=self._engine.started_at)
 
     @property
     def shutdown_requested(self) -> bool:
@@ -149,8 +177,8 @@ class Connection:
                 data = b""
             if not data:
                 if decoder.buffered_bytes:
-                    log.warning("controller closed the pipe mid-message")
-                log.info("controller closed the pipe; shutting down")
+                    log.warning("%s closed its channel mid-message", self.name)
+                log.info("%s closed its channel", self.name)
                 return
             decoder.receive_data(data)
 
@@ -159,7 +187,7 @@ class Connection:
         if msgid is not None:
             self.outbox.put_control(encode_response(msgid, _error_info(exc)))
         else:
-            self._warn("bad message on the pipe: %s", exc)
+            self._warn("bad message from %s: %s", self.name, exc)
 
     def _warn(self, message: str, *args: object) -> None:
         """Log a line about bad input, at most ``MAX_BAD_INPUT_LINES_PER_SECOND``: a
@@ -178,7 +206,7 @@ class Connection:
     async def _dispatch(self, msg: Message, requests: trio.Nursery | None) -> None:
         if isinstance(msg, Notification):
             if msg.method != Ack.METHOD:
-                self._warn("ignoring notification %r from the controller", msg.method)
+                self._warn("ignoring notification %r from %s", msg.method, self.name)
                 return
             try:
                 ack = Ack.from_params(msg.params)
@@ -188,7 +216,7 @@ class Connection:
             self.outbox.ack(ack.nbytes)
             return
         if not isinstance(msg, Request):
-            self._warn("ignoring a response from the controller (the engine sends no requests)")
+            self._warn("ignoring a response from %s (the engine sends no requests)", self.name)
             return
         try:
             command = decode_command(msg)
@@ -198,7 +226,7 @@ class Connection:
         if isinstance(command, Ping):
             self._reply(msg.msgid, {"token": command.token, "at": trio.current_time()})
         elif isinstance(command, GetApiInfo):
-            self._reply(msg.msgid, hello(clock_offset=self._clock_offset).to_params())
+            self._reply(msg.msgid, self._hello().to_params())
         elif isinstance(command, FlowControl):
             if command.window_bytes <= 0:
                 self._on_bad_message(
@@ -238,9 +266,27 @@ class Connection:
         self.outbox.put_control(reply)
 
     async def _shutdown(self, command: Shutdown) -> dict[str, Any]:
+        self.begin_shutdown()
+        return {}
+
+    def begin_shutdown(self) -> None:
+        """The engine is shutting down: stop reading requests (``serve_requests``
+        returns; ``read_after_shutdown`` takes over) and answer the running ones with
+        ``ShuttingDown``."""
         self._shutdown_requested.set()
         self._reader_scope.cancel()
-        return {}
+
+    def close_channel(self, reason: str, message: str) -> None:
+        """End this controller's channel: drop what waits for it, queue a
+        ``channel_closed`` notification as its last message, stop reading. The transport
+        then lets the writer flush that (within a deadline) and closes the stream."""
+        if self.closed_reason is not None:
+            return
+        self.closed_reason = reason
+        self.outbox.discard()
+        event = ChannelClosed(reason=reason, message=message, at=trio.current_time())
+        self.outbox.put_control(encode_notification(event.METHOD, event.to_params()))
+        self._reader_scope.cancel()
 
     def _answer_cancelled(self, msgid: int) -> None:
         """Answer a request cancelled by ``shutdown`` (synchronously: it is being
@@ -255,7 +301,7 @@ class Connection:
             await self.outbox.serve_writer(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The controller closed its end: nobody is listening, so stop reading too.
-            log.info("controller stopped reading the pipe; shutting down")
+            log.info("%s stopped reading its channel", self.name)
             self.outbox.discard()
             self._reader_scope.cancel()
 

@@ -20,8 +20,9 @@ def _engine_version() -> str:
         return "0+unknown"
 
 
-def hello(*, clock_offset: float) -> Hello:
-    """The handshake: protocol and engine versions, pid, methods, events, presets."""
+def hello(*, clock_offset: float, started_at: float = 0.0) -> Hello:
+    """The handshake: protocol and engine versions, pid, methods, events, presets, and
+    when the engine started (``started_at``, on its clock)."""
     return Hello(
         protocol_version=PROTOCOL_VERSION,
         engine_version=_engine_version(),
@@ -30,6 +31,7 @@ def hello(*, clock_offset: float) -> Hello:
         events=sorted(EVENTS),
         framing_presets={name: spec.to_wire() for name, spec in PRESETS.items()},
         clock_offset=clock_offset,
+        started_at=started_at,
     )
 
 

@@ -10,11 +10,19 @@ wait (back-pressure on the pump, hence on the sessions), and the reader waits in
 controller that never reads its replies cannot grow the engine.
 
 One outbox per controller connection: its credit is that controller's.
+
+On the long-lived engine's socket several controllers share one event pump, which must
+not wait for the slowest of them: there ``push_event`` queues without waiting (the
+broadcast decides what a backlog over the bound means), ``on_space`` tells it when a
+backlog went under ``MAX_QUEUED_EVENT_BYTES``, and a *prelude* (the history replayed to
+a controller that attaches) goes out before the queued events, encoded only as the
+writer gets to it.
 """
 
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable, Iterator
 
 import trio
 
@@ -45,6 +53,15 @@ class Outbox:
         self._space = trio.Event()
         self._idle = trio.Event()
         self._writing = False
+        self._prelude: Iterator[tuple[bytes, int]] | None = None
+        self._prelude_next: tuple[bytes, int] | None = None
+        #: Called when the queued events went under ``MAX_QUEUED_EVENT_BYTES``.
+        self.on_space: Callable[[], None] | None = None
+
+    @property
+    def event_bytes(self) -> int:
+        """Encoded events queued (the prelude not counted)."""
+        return self._event_bytes
 
     def statistics(self) -> dict[str, int]:
         return {
@@ -68,8 +85,19 @@ class Outbox:
         """Queue an encoded event; waits while the queue is full (back-pressure)."""
         while self._event_bytes >= MAX_QUEUED_EVENT_BYTES:
             await self._space.wait()
+        self.push_event(data, cost)
+
+    def push_event(self, data: bytes, cost: int) -> None:
+        """Queue an encoded event even past the bound (the caller bounds the backlog)."""
         self._events.append((data, cost))
         self._event_bytes += len(data)
+        self._wakeup.set()
+
+    def set_prelude(self, messages: Iterator[tuple[bytes, int]]) -> None:
+        """Send ``messages`` (encoded events, credit cost) before the queued events,
+        taking each only when the writer gets to it."""
+        self._prelude = messages
+        self._prelude_next = next(messages, None)
         self._wakeup.set()
 
     def set_window(self, window_bytes: int) -> None:
@@ -93,6 +121,18 @@ class Outbox:
             self._control_space.set()
             self._control_space = trio.Event()
         window = self._window
+        while self._prelude_next is not None and size < WRITE_CHUNK_BYTES:
+            data, cost = self._prelude_next
+            if cost and window is not None:
+                if self._unacked >= window:
+                    return chunks
+                self._unacked += cost
+            chunks.append(data)
+            size += len(data)
+            assert self._prelude is not None
+            self._prelude_next = next(self._prelude, None)
+        if self._prelude_next is not None:
+            return chunks
         while self._events and size < WRITE_CHUNK_BYTES:
             data, cost = self._events[0]
             if cost and window is not None:
@@ -106,6 +146,8 @@ class Outbox:
         if self._event_bytes < MAX_QUEUED_EVENT_BYTES:
             self._space.set()
             self._space = trio.Event()
+            if self.on_space is not None:
+                self.on_space()
         return chunks
 
     def discard(self) -> None:
@@ -115,12 +157,13 @@ class Outbox:
         self._control_space.set()
         self._events.clear()
         self._event_bytes = 0
+        self._prelude = self._prelude_next = None
         self._writing = False
         self._idle.set()
 
     async def wait_flushed(self) -> None:
         """Wait until everything queued so far has been written (credit permitting)."""
-        while self._control or self._events or self._writing:
+        while self._control or self._prelude_next or self._events or self._writing:
             await self._idle.wait()
 
     async def serve_writer(self, stream: trio.abc.SendStream) -> None:

@@ -7,11 +7,16 @@ latency. The sink (a connection's ``Outbox.put_event``) may wait: that is the
 back-pressure that reaches the sessions through the engine's bounded channel.
 
 At shutdown ``drain`` makes the pump forward what the engine still holds, then stop.
+
+An ``Observer`` (the long-lived engine's ``snapshot.Journal``) hears of every event right
+after the sink took it, before the pump can be suspended again: whoever looks at the
+observer between two of the pump's awaits sees exactly what the sink was given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import trio
 
@@ -19,18 +24,38 @@ from engine.rpc.batching import FrameBatcher
 from ipc.codec import encode_notification
 from ipc.schema import Event, Received, Sent
 
-__all__ = ["EventPump", "EventSink"]
+__all__ = ["EventPump", "EventSink", "Observer"]
 
 #: Where encoded notifications go: ``(message bytes, credit cost)``; may wait.
 EventSink = Callable[[bytes, int], Awaitable[None]]
 
 
+class Observer(Protocol):
+    """Hears of what the sink took: frames a batch at a time, other events one by one."""
+
+    def observe_event(self, event: Event) -> None: ...
+
+    def observe_frames(
+        self,
+        kind: type[Received | Sent],
+        session_id: int,
+        frames: list[bytes],
+        times: list[list[float]],
+    ) -> None: ...
+
+
 class EventPump:
     """Moves events from ``events`` to ``sink`` until the channel ends or ``drain``."""
 
-    def __init__(self, events: trio.MemoryReceiveChannel[Event], sink: EventSink) -> None:
+    def __init__(
+        self,
+        events: trio.MemoryReceiveChannel[Event],
+        sink: EventSink,
+        observer: Observer | None = None,
+    ) -> None:
         self._events = events
         self._sink = sink
+        self._observer = observer
         self._draining = False
         self._wait = trio.CancelScope()
         self._done = trio.Event()
@@ -49,7 +74,8 @@ class EventPump:
 
     async def _pump(self) -> None:
         events = self._events
-        batcher = FrameBatcher()
+        observer = self._observer
+        batcher = FrameBatcher(observer.observe_frames if observer is not None else None)
         while True:
             try:
                 event = events.receive_nowait()
@@ -74,6 +100,8 @@ class EventPump:
                     for notification in batcher.flush():
                         await self._sink(*notification)
                     await self._sink(encode_notification(event.METHOD, event.to_params()), 0)
+                    if observer is not None:
+                        observer.observe_event(event)
                 try:
                     event = events.receive_nowait()
                 except (trio.WouldBlock, trio.EndOfChannel):

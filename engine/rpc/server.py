@@ -26,7 +26,14 @@ from ipc.schema import Event
 if TYPE_CHECKING:
     from engine.engine import Engine
 
-__all__ = ["ENGINE_EVENT_BUFFER", "SHUTDOWN_DEADLINE_SECONDS", "serve_engine", "serve_rpc"]
+__all__ = [
+    "ENGINE_EVENT_BUFFER",
+    "SHUTDOWN_DEADLINE_SECONDS",
+    "close_all_sessions",
+    "discard_events",
+    "serve_engine",
+    "serve_rpc",
+]
 
 log = logging.getLogger("framewire.rpc")
 
@@ -65,10 +72,12 @@ async def serve_rpc(
         # sessions. After `shutdown` the controller still reads: close the sessions
         # here and flush their last events to it, all within the deadline, reading
         # its acks (and refusing its requests) meanwhile.
-        if connection.shutdown_requested:
+        if not connection.shutdown_requested:
+            log.info("shutting down")
+        else:
             nursery.start_soon(connection.read_after_shutdown, receive_stream)
             with trio.move_on_after(SHUTDOWN_DEADLINE_SECONDS) as deadline:
-                await _close_all_sessions(engine)
+                await close_all_sessions(engine)
                 await pump.drain()
                 await connection.outbox.wait_flushed()
             if deadline.cancelled_caught:
@@ -76,7 +85,7 @@ async def serve_rpc(
         nursery.cancel_scope.cancel()
 
 
-async def _close_all_sessions(engine: Engine) -> None:
+async def close_all_sessions(engine: Engine) -> None:
     """Close every session gracefully; abort those still open after a grace period.
 
     Not ``engine.aclose()``: that cancels the scope ``open_engine`` runs its body in,
@@ -116,10 +125,10 @@ async def serve_engine(
         open_engine(event_buffer=ENGINE_EVENT_BUFFER) as engine,
     ):
         await serve_rpc(engine, receive_stream, send_stream, stats_interval=stats_interval)
-        nursery.start_soon(_discard_events, engine.events)
+        nursery.start_soon(discard_events, engine.events)
 
 
-async def _discard_events(events: trio.MemoryReceiveChannel[Event]) -> None:
+async def discard_events(events: trio.MemoryReceiveChannel[Event]) -> None:
     """Read ``events`` until the engine closes it (after its last session ended)."""
     async for _ in events:
         pass

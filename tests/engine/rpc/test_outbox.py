@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import msgpack
 import trio
+import trio.testing
 
 from engine.rpc.batching import MAX_NOTIFICATION_PAYLOAD_BYTES
+from engine.rpc.outbox import Outbox
 from ipc.codec import Notification
 from ipc.rpc import frames_credit
 from tests.engine.rpc.helpers import open_echo_session
@@ -48,3 +52,34 @@ async def test_credit_window_holds_data_but_not_responses(nursery: trio.Nursery)
                 pending = []
                 if isinstance(msg, Notification) and msg.method == "received":
                     pending = [msg.params["frames"]]
+
+
+async def test_a_prelude_goes_first_under_credit_and_is_encoded_as_it_is_sent() -> None:
+    outbox = Outbox()
+    outbox.set_window(100)
+    pulled: list[int] = []
+
+    def prelude() -> Iterator[tuple[bytes, int]]:
+        for n in range(3):
+            pulled.append(n)
+            yield b"p%d" % n, 60
+        pulled.append(-1)
+        yield b"end", 0
+
+    outbox.push_event(b"live", 60)
+    outbox.set_prelude(prelude())
+    outbox.put_control(b"reply")
+    send, receive = trio.testing.memory_stream_one_way_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(outbox.serve_writer, send)
+        await trio.testing.wait_all_tasks_blocked()
+        # Control first; then the prelude until the window is used, the rest not pulled.
+        assert await receive.receive_some() == b"replyp0p1"
+        assert pulled == [0, 1, 2]
+        outbox.ack(60)
+        await trio.testing.wait_all_tasks_blocked()
+        assert await receive.receive_some() == b"p2end"  # live waits for more credit
+        outbox.ack(60)
+        await trio.testing.wait_all_tasks_blocked()
+        assert await receive.receive_some() == b"live"
+        nursery.cancel_scope.cancel()
