@@ -33,8 +33,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from ui.formatting import format_time, preview
+from ui.formatting import format_time
 from ui.log_store import DEFAULT_LOG_CAP, Direction, LogFilter, LogRow, LogStore
+from ui.payload_decoding import PayloadDecoding
 
 __all__ = ["FLUSH_INTERVAL_MS", "LogModel"]
 
@@ -42,6 +43,8 @@ __all__ = ["FLUSH_INTERVAL_MS", "LogModel"]
 FLUSH_INTERVAL_MS = 80
 #: Rows matched per step of a filter rescan (about 10 ms for a text filter).
 SCAN_ROWS_PER_STEP = 100_000
+#: ...and of a rescan that decodes every row (a field expression: ~20 µs a row).
+SCAN_DECODED_ROWS_PER_STEP = 500
 
 COLUMNS = ("Time", "Session", "Dir", "Length", "Data")
 COL_TIME, COL_SESSION, COL_DIR, COL_LENGTH, COL_DATA = range(len(COLUMNS))
@@ -62,7 +65,10 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 class LogModel(QAbstractTableModel):
-    """Columns: time, session, direction, length, preview. ``Qt.UserRole`` gives the row."""
+    """Columns: time, session, direction, length, data (the payload decoded, one line).
+
+    ``Qt.UserRole`` gives the row.
+    """
 
     #: The number of rows dropped past the cap changed (the new total).
     dropped_changed = Signal(int)
@@ -72,6 +78,8 @@ class LogModel(QAbstractTableModel):
     def __init__(self, cap: int = DEFAULT_LOG_CAP, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = LogStore(cap)
+        #: Each session's decoder, and the Data column's summaries (decoded when shown).
+        self.decoding = PayloadDecoding()
         self._filter = LogFilter()
         # Unfiltered view: rows [vis_first, vis_end) of the store are visible.
         self._vis_first = 0
@@ -137,7 +145,12 @@ class LogModel(QAbstractTableModel):
         else:
             self._drop_matches_before(first)
             if not self._scan_timer.isActive():
-                self._scan_to(end)
+                self._scan_pos = max(self._scan_pos, first)
+                decodes = self._filter.payload_test is not None
+                if not decodes or end - self._scan_pos <= SCAN_DECODED_ROWS_PER_STEP:
+                    self._scan_to(end)
+                else:  # a flood under a field filter: matched in steps, not all at once
+                    self._scan_timer.start()
         if trimmed:
             self.dropped_changed.emit(self.store.dropped)
 
@@ -145,6 +158,7 @@ class LogModel(QAbstractTableModel):
         """Forget every row (the user's "Clear"); not counted as dropped."""
         self.beginResetModel()
         self.store.clear()
+        self.decoding.clear()
         self._vis_first = self._vis_end = self.store.end_seq
         self._matches = array("q")
         self._scan_pos = self.store.end_seq
@@ -178,7 +192,9 @@ class LogModel(QAbstractTableModel):
 
     def _on_scan_step(self) -> None:
         end = self.store.end_seq
-        self._scan_to(min(end, self._scan_pos + SCAN_ROWS_PER_STEP))
+        decodes = self._filter.payload_test is not None
+        step = SCAN_DECODED_ROWS_PER_STEP if decodes else SCAN_ROWS_PER_STEP
+        self._scan_to(min(end, self._scan_pos + step))
         if self._scan_pos < end:
             self._scan_timer.start()
             total = max(1, end - self.store.first_seq)
@@ -230,6 +246,12 @@ class LogModel(QAbstractTableModel):
             last = self._last_row = self.store.row(seq)
         return last
 
+    def refresh_data(self) -> None:
+        """Repaint the Data column (a session's decoder changed)."""
+        if self.rowCount():
+            last = self.index(self.rowCount() - 1, COL_DATA)
+            self.dataChanged.emit(self.index(0, COL_DATA), last, [Qt.ItemDataRole.DisplayRole])
+
     def visible_seqs(self) -> range | array[int]:
         """Sequence numbers of every row views currently show, in order."""
         if self._filter.is_empty:
@@ -264,7 +286,7 @@ class LogModel(QAbstractTableModel):
             col = index.column()
             if col == COL_DATA:
                 if row.direction is Direction.IN or row.direction is Direction.OUT:
-                    return preview(row.payload)
+                    return self.decoding.summary(row.seq, row.session, row.payload)
                 return row.payload.decode("utf-8", "replace")
             if col == COL_TIME:
                 return _time_text(row.wall)

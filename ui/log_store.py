@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from itertools import accumulate
@@ -62,10 +62,18 @@ class LogFilter:
     session: str | None = None
     direction: Direction | None = None
     text: str = ""
+    #: A test of a frame's session and payload (the log's field expression); it decodes,
+    #: so a scan with one runs in small steps (``LogModel``). Notes never pass it.
+    payload_test: Callable[[str, bytes], bool] | None = None
 
     @property
     def is_empty(self) -> bool:
-        return self.session is None and self.direction is None and not self.text
+        return (
+            self.session is None
+            and self.direction is None
+            and not self.text
+            and self.payload_test is None
+        )
 
 
 _NO_OFFSETS = array("Q")
@@ -224,11 +232,13 @@ class LogStore:
             ):
                 continue
             k0, k1 = max(lo, b.start) - b.start, min(hi - b.start, b.count)
-            if not needle:
-                out.extend(range(b.start + k0, b.start + k1))
-                continue
-            start = b.start
-            out.extend(start + k for k in b.find(needle, k0, k1))
+            found = b.find(needle, k0, k1) if needle else range(k0, k1)
+            test = flt.payload_test
+            if test is not None:
+                if b.direction not in (Direction.IN, Direction.OUT):
+                    continue
+                found = [k for k in found if test(b.session, b.payload(k))]
+            out.extend(b.start + k for k in found)
         return out
 
     def sessions(self) -> list[str]:

@@ -134,7 +134,7 @@ def test_a_long_note_wraps_in_the_detail_pane_and_is_called_a_note(qtbot):
 
 def test_a_hex_dump_fits_the_detail_pane_without_scrolling(qtbot):
     model, panel = make_panel(qtbot)
-    panel.resize(1200, 300)
+    panel.resize(1200, 600)  # the field tree sits above the dump
     model.append("#1", Direction.IN, 1.0, [bytes(range(40))])
     model.flush()
     widths = set()

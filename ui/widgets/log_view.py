@@ -1,5 +1,10 @@
 """The log: filter bar, table, detail pane for the selected row, follow/clear/save.
 
+The detail pane shows the selected payload's fields (``FieldTree``) above its text and
+hex dump, linked both ways: selecting a field highlights its bytes in the dump, clicking
+a byte of the dump selects its field. The filter bar also takes a field expression
+(``op == "login"``, see ``decoders.expression``), checked as you type.
+
 The table is a plain ``QTableView`` over ``LogModel`` tuned for millions of rows: fixed
 row height, no vertical header, fixed column widths (never ``ResizeToContents``, which
 would measure every row). "Follow newest rows" (a check box: checked means
@@ -13,7 +18,7 @@ import contextlib
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QFontDatabase, QTextOption
+from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor, QTextOption
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -27,13 +32,17 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
+from decoders import ExpressionError, compile_expression
+from ui.dump_layout import DumpLayout
 from ui.formatting import format_time, hex_dump
 from ui.log_model import COL_DIR, COL_LENGTH, COL_SESSION, COL_TIME, LogModel
 from ui.log_store import Direction, LogFilter, LogRow
+from ui.widgets.field_tree import FieldTree
 
 __all__ = ["DETAIL_MAX_BYTES", "LogPanel"]
 
@@ -45,6 +54,8 @@ _TABLE_SHARE = 65
 _DETAIL_MIN_WIDTH = 240
 _DUMP_WIDTHS = (16, 8, 4)
 _ALL = "all"
+_BAD_INPUT_STYLE = "QLineEdit { border: 1px solid #c62828; background: #ffebee; }"
+_HIGHLIGHT = QColor("#ffe082")
 
 
 class LogPanel(QWidget):
@@ -64,6 +75,17 @@ class LogPanel(QWidget):
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("filter: payload contains…")
         self.text_filter.setClearButtonEnabled(True)
+        self.field_filter = QLineEdit()
+        self.field_filter.setPlaceholderText('fields: op == "login" and seq > 100')
+        self.field_filter.setClearButtonEnabled(True)
+        self.field_filter.setToolTip(
+            "a field expression over each payload's decoded value: == != < <= > >= ~ "
+            "(contains), and, or, not, ( ); user.name, tags[0]; len = payload bytes"
+        )
+        self.field_error = QLabel()
+        self.field_error.setStyleSheet("color: #b71c1c;")
+        self.field_error.hide()
+        self._payload_test: Any = None
         self.follow = QCheckBox("Follow newest rows")
         self.follow.setChecked(True)
         self.follow.setToolTip(
@@ -103,6 +125,9 @@ class LogPanel(QWidget):
         self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.detail.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.detail.setMinimumWidth(_DETAIL_MIN_WIDTH)
+        self.fields = FieldTree()
+        self._dump: DumpLayout | None = None
+        self._moving_cursor = False
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Session"))
@@ -110,12 +135,17 @@ class LogPanel(QWidget):
         bar.addWidget(QLabel("Dir"))
         bar.addWidget(self.direction_filter)
         bar.addWidget(self.text_filter, 1)
+        bar.addWidget(self.field_filter, 1)
         bar.addWidget(self.follow)
         bar.addWidget(self.clear_button)
         bar.addWidget(self.save_button)
         splitter = QSplitter(Qt.Orientation.Horizontal)
+        detail = QSplitter(Qt.Orientation.Vertical)
+        detail.addWidget(self.fields)
+        detail.addWidget(self.detail)
+        detail.setSizes([300, 400])
         splitter.addWidget(self.table)
-        splitter.addWidget(self.detail)
+        splitter.addWidget(detail)
         # The table gets most of the width (its Data column shows the payloads); the
         # detail pane enough for a text payload or most of a dump line.
         splitter.setStretchFactor(0, _TABLE_SHARE)
@@ -126,6 +156,7 @@ class LogPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.field_error)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.counts)
 
@@ -134,6 +165,9 @@ class LogPanel(QWidget):
         self._filter_timer.setInterval(_FILTER_DEBOUNCE_MS)
         self._filter_timer.timeout.connect(self._apply_filter)
         self.text_filter.textChanged.connect(self._filter_timer.start)
+        self.field_filter.textChanged.connect(self._on_field_filter_edited)
+        self.fields.field_selected.connect(self._highlight_bytes)
+        self.detail.cursorPositionChanged.connect(self._on_dump_clicked)
         self.session_filter.currentTextChanged.connect(self._apply_filter)
         self.direction_filter.currentTextChanged.connect(self._apply_filter)
         self.follow.toggled.connect(self._on_follow_toggled)
@@ -158,11 +192,33 @@ class LogPanel(QWidget):
             session=None if session == _ALL else session,
             direction=None if direction == _ALL else Direction(direction),
             text=self.text_filter.text(),
+            payload_test=self._payload_test,
         )
 
     def _apply_filter(self) -> None:
         self._filter_timer.stop()
         self.model.set_filter(self.current_filter())
+
+    def _on_field_filter_edited(self, text: str) -> None:
+        """Check the expression as it is typed; a good one is applied (debounced)."""
+        problem = ""
+        test = None
+        if text.strip():
+            try:
+                expression = compile_expression(text)
+            except ExpressionError as exc:
+                problem = f"field expression: {exc}"
+            else:
+                decoding = self.model.decoding
+
+                def test(session: str, payload: bytes) -> bool:
+                    return decoding.matches(expression, session, payload)
+
+        self.field_filter.setStyleSheet(_BAD_INPUT_STYLE if problem else "")
+        self.field_error.setText(problem)
+        self.field_error.setVisible(bool(problem))
+        self._payload_test = test
+        self._filter_timer.start()
 
     def _on_filter_progress(self, percent: int) -> None:
         self._filter_progress = percent
@@ -214,6 +270,8 @@ class LogPanel(QWidget):
     def _on_clear(self) -> None:
         self.model.clear()
         self.detail.clear()
+        self.fields.show_decoded(None)
+        self._dump = None
 
     # ------------------------------------------------------------------ detail, save
 
@@ -224,9 +282,66 @@ class LogPanel(QWidget):
         if not indexes or self.model.dropping_rows:
             return
         row: LogRow = self.model.data(indexes[0], Qt.ItemDataRole.UserRole)
-        self.detail.setPlainText(describe_row(row, self._dump_width()))
+        self.show_row(row)
         # Looking at a row pauses the tail, or the next batch would scroll it out of view.
         self.follow.setChecked(False)
+
+    def show_row(self, row: LogRow) -> None:
+        """Fill the detail pane: the payload's fields, its text and hex dump."""
+        width = self._dump_width()
+        self._moving_cursor = True
+        self.detail.setPlainText(describe_row(row, width))
+        self._moving_cursor = False
+        self.detail.setExtraSelections([])
+        if row.direction not in (Direction.IN, Direction.OUT):
+            self.fields.show_decoded(None)
+            self._dump = None
+            return
+        self.fields.show_decoded(self.model.decoding.decode(row.session, row.payload))
+        # The dump follows the last line that is just "hex:" (the text above may hold one).
+        block = self.detail.document().lastBlock()
+        while block.isValid() and block.text() != "hex:":
+            block = block.previous()
+        shown = min(len(row.payload), DETAIL_MAX_BYTES)
+        self._dump = DumpLayout(width, shown, block.blockNumber() + 1)
+
+    def refresh_detail(self) -> None:
+        """Decode the selected row again (its session's decoder changed)."""
+        indexes = self.table.selectionModel().selectedRows()
+        if indexes:
+            self.show_row(self.model.data(indexes[0], Qt.ItemDataRole.UserRole))
+
+    def _highlight_bytes(self, offset: int, length: int) -> None:
+        """Mark bytes ``offset..offset+length`` in the dump (both columns) and show them."""
+        selections = []
+        document = self.detail.document()
+        if self._dump is not None and length > 0:
+            fmt = QTextCharFormat()
+            fmt.setBackground(_HIGHLIGHT)
+            for line, column, count in self._dump.ranges(offset, length):
+                cursor = QTextCursor(document.findBlockByNumber(line))
+                cursor.movePosition(QTextCursor.MoveOperation.Right, n=column)
+                cursor.movePosition(
+                    QTextCursor.MoveOperation.Right, QTextCursor.MoveMode.KeepAnchor, count
+                )
+                selection = QTextEdit.ExtraSelection()
+                selection.cursor = cursor
+                selection.format = fmt
+                selections.append(selection)
+        self.detail.setExtraSelections(selections)
+        if selections:
+            first: QTextCursor = selections[0].cursor
+            if not self.detail.viewport().rect().contains(self.detail.cursorRect(first)):
+                self.detail.verticalScrollBar().setValue(first.block().firstLineNumber())
+
+    def _on_dump_clicked(self) -> None:
+        """A click in the dump selects the field holding the byte under it."""
+        if self._moving_cursor or self._dump is None:
+            return
+        cursor = self.detail.textCursor()
+        offset = self._dump.offset_at(cursor.blockNumber(), cursor.positionInBlock())
+        if offset is not None:
+            self.fields.select_offset(offset)
 
     def _dump_width(self) -> int:
         """Bytes per hex dump line: the most (of 16, 8, 4) whose line fits the pane."""
