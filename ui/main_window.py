@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from decoders import Decoder
 from ipc import schema
 from ipc.rpc import CommandFailed
 from ui.do_it import DO_IT_PAYLOAD, DoItFlow
@@ -153,6 +154,7 @@ class MainWindow(QMainWindow):
         self.sessions.abort_requested.connect(self._on_abort_requested)
         self.sessions.selection_changed.connect(self._on_session_selected)
         self.compose.send_requested.connect(self._on_send_requested)
+        self.sessions.decoder.decoder_chosen.connect(self._on_decoder_chosen)
         self.log_panel.save_requested.connect(self.save_log)
         self._on_status_changed(supervisor.status)
         self._update_do_it_target()
@@ -288,6 +290,16 @@ class MainWindow(QMainWindow):
 
     def _on_session_selected(self, info: SessionInfo | None) -> None:
         self.compose.set_target(info.name if info is not None and info.is_open else None)
+        if info is not None:
+            self.sessions.decoder.show_choice(self.log_model.decoding.label(info.name))
+
+    def _on_decoder_chosen(self, decoder: Decoder, label: str) -> None:
+        info = self.sessions.selected()
+        if info is None:
+            return
+        self.log_model.decoding.set_decoder(info.name, decoder, label)
+        self.log_model.refresh_data()
+        self.log_panel.refresh_detail()
 
     def _on_send_requested(self, payload: bytes) -> None:
         info = self.sessions.selected()

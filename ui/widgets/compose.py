@@ -1,4 +1,8 @@
-"""Compose a frame as text or hex (validated as you type), send it, resend from history."""
+"""Compose a frame as text, hex or JSON (validated as you type), send it, resend from history.
+
+JSON is sent as written, or encoded as MessagePack or CBOR (``decoders.encode``: an object
+``{"$hex": "00ff"}`` stands for bytes).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from decoders import EncodeError, encode_json_text
 from ui.formatting import HexError, hex_error, parse_hex, preview
 
 __all__ = ["MAX_HISTORY", "ComposePanel"]
@@ -22,6 +27,13 @@ __all__ = ["MAX_HISTORY", "ComposePanel"]
 #: Sent frames kept for resending (oldest dropped).
 MAX_HISTORY = 100
 _BAD_INPUT_STYLE = "QLineEdit { border: 1px solid #c62828; background: #ffebee; }"
+#: What JSON is sent as: the combo's text and ``decoders.encode``'s name.
+JSON_ENCODINGS = {"as JSON": "json", "as MessagePack": "msgpack", "as CBOR": "cbor"}
+_HINTS = {
+    "Text": "frame payload (text, UTF-8)",
+    "Hex": "hex bytes, e.g. 68 65 6c 6c 6f",
+    "JSON": 'JSON, e.g. {"op": "login", "seq": 7} (bytes: {"$hex": "00ff"})',
+}
 
 
 class ComposePanel(QWidget):
@@ -32,7 +44,11 @@ class ComposePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.mode = QComboBox()
-        self.mode.addItems(["Text", "Hex"])
+        self.mode.addItems(list(_HINTS))
+        self.encoding = QComboBox()
+        self.encoding.addItems(list(JSON_ENCODINGS))
+        self.encoding.setToolTip("JSON is sent as typed, or encoded as MessagePack or CBOR")
+        self.encoding.hide()
         self.editor = QLineEdit()
         self.editor.setPlaceholderText("frame payload (text, UTF-8)")
         self.send_button = QPushButton("Send")
@@ -49,6 +65,7 @@ class ComposePanel(QWidget):
         self.target.setStyleSheet("color: #555;")
 
         self.mode.currentTextChanged.connect(self._on_mode_changed)
+        self.encoding.currentTextChanged.connect(self._validate)
         self.editor.textChanged.connect(self._validate)
         self.editor.returnPressed.connect(self._on_send)
         self.send_button.clicked.connect(self._on_send)
@@ -60,6 +77,7 @@ class ComposePanel(QWidget):
         row.addWidget(self.target)
         row.addWidget(self.mode)
         row.addWidget(self.editor, 1)
+        row.addWidget(self.encoding)
         row.addWidget(self.send_button)
         history = QHBoxLayout()
         history.addWidget(self.history, 1)
@@ -82,10 +100,14 @@ class ComposePanel(QWidget):
 
         Raises:
             HexError: in hex mode, when the text is not valid hex.
+            EncodeError: in JSON mode, when the text is not JSON (or cannot be encoded).
         """
         text = self.editor.text()
-        if self.mode.currentText() == "Hex":
+        mode = self.mode.currentText()
+        if mode == "Hex":
             return parse_hex(text)
+        if mode == "JSON":
+            return encode_json_text(text, JSON_ENCODINGS[self.encoding.currentText()])
         return text.encode("utf-8")
 
     def show_error(self, message: str) -> None:
@@ -105,12 +127,23 @@ class ComposePanel(QWidget):
         self.history.setCurrentItem(item)  # Resend sends the last frame again
 
     def _on_mode_changed(self, mode: str) -> None:
-        hint = "hex bytes, e.g. 68 65 6c 6c 6f" if mode == "Hex" else "frame payload (text, UTF-8)"
-        self.editor.setPlaceholderText(hint)
+        self.editor.setPlaceholderText(_HINTS[mode])
+        self.encoding.setVisible(mode == "JSON")
         self._validate()
 
+    def _problem(self) -> str | None:
+        mode, text = self.mode.currentText(), self.editor.text()
+        if mode == "Hex":
+            return hex_error(text)
+        if mode == "JSON" and text.strip():
+            try:
+                self.payload()
+            except EncodeError as exc:
+                return str(exc)
+        return None
+
     def _validate(self) -> None:
-        problem = hex_error(self.editor.text()) if self.mode.currentText() == "Hex" else None
+        problem = self._problem()
         self.editor.setStyleSheet(_BAD_INPUT_STYLE if problem else "")
         self.show_error(problem or "")
         self.send_button.setEnabled(self._has_target and problem is None)
@@ -121,7 +154,7 @@ class ComposePanel(QWidget):
             return
         try:
             payload = self.payload()
-        except HexError as exc:
+        except (HexError, EncodeError) as exc:
             self.show_error(str(exc))
             return
         self.add_history(payload)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.session_model import SessionInfo, SessionModel
+from ui.widgets.decoder_chooser import DecoderChooser
 
 __all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "EMPTY_HINT", "SessionPanel"]
 
@@ -134,6 +135,8 @@ class SessionPanel(QWidget):
         self.close_button.setToolTip("flush queued frames, then close")
         self.abort_button = QPushButton("Abort")
         self.abort_button.setToolTip("reset the connection now, dropping queued frames")
+        self.decoder = DecoderChooser()
+        self.decoder.failed.connect(self.show_error)
         self.close_button.clicked.connect(lambda: self._emit_for_selected(self.close_requested))
         self.abort_button.clicked.connect(lambda: self._emit_for_selected(self.abort_requested))
 
@@ -148,6 +151,7 @@ class SessionPanel(QWidget):
         form.addStretch(1)
         form.addWidget(self.close_button)
         form.addWidget(self.abort_button)
+        form.addWidget(self.decoder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
@@ -209,6 +213,7 @@ class SessionPanel(QWidget):
         enabled = info is not None and info.is_open
         self.close_button.setEnabled(enabled)
         self.abort_button.setEnabled(enabled)
+        self.decoder.setEnabled(info is not None)
 
     def _emit_for_selected(self, signal: Any) -> None:
         info = self.selected()
