@@ -417,6 +417,26 @@ class _Driver:
             self.timeout + count / 100_000,
         )
 
+    def decoding(self) -> None:
+        """The demo server's structured samples, decoded: a MessagePack reply's field tree
+        with a field selected and its bytes highlighted in the dump."""
+        window = self.window
+        samples = self.open_session()
+        self.send_text("!samples")
+        self.wait_until(lambda: samples.frames_in >= 5, f"{samples.name}'s five samples")
+        window.log_model.flush()
+        model = window.log_model
+        row = next(
+            r
+            for r in range(model.rowCount())
+            if model.row_at(r).session == samples.name and model.row_at(r).payload[:1] == b"\x87"
+        )  # the MessagePack sample: a map of 7 entries
+        window.log_panel.table.selectRow(row)
+        tree = window.log_panel.fields
+        root = tree.fields.index(0, 0)
+        tree.setCurrentIndex(tree.fields.index(1, 0, root))  # "user"
+        self.shoot("decoding")
+
     def not_responding(self) -> None:
         pid = self._engine_pid()
         os.kill(pid, signal.SIGSTOP)
@@ -461,6 +481,7 @@ class _Driver:
         self.idle()
         self.check_animation()
         self.traffic()
+        self.decoding()
         self.not_responding()
         self.crashed()
 
