@@ -20,6 +20,7 @@ import cbor2
 from decoders.msgpack_tree import key_name
 from decoders.tree import (
     Budget,
+    Enough,
     Kind,
     Limits,
     Node,
@@ -28,6 +29,7 @@ from decoders.tree import (
     error_tree,
     left_out,
     more_node,
+    stop_here,
     stopped_node,
 )
 
@@ -59,8 +61,9 @@ def decode_cbor(payload: bytes, limits: Limits) -> Node:
     top: list[Node] = []
     try:
         end = walker.item(top, 0, "", None, None, 0)
-    except OutOfTime:
-        top[0].children.append(stopped_node(walker.budget, walker.at, len(payload)))
+    except OutOfTime as exc:
+        if not isinstance(exc, Enough):
+            top[0].children.append(stopped_node(walker.budget, walker.at, len(payload)))
         return top[0]
     except _Invalid as exc:
         return error_tree(f"cbor: {exc}", payload, exc.offset)
@@ -144,6 +147,8 @@ class _Walker:
             argument is not None and index < argument
         ):
             if index == limit:
+                if index:
+                    stop_here(node, self.limits)
                 return self.skip_rest(node, pos, at, argument, index, is_map)
             if is_map:
                 key_value, key_end = self.leaf_or_item_key(at)

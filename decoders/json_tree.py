@@ -18,6 +18,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # public, not
 
 from decoders.tree import (
     Budget,
+    Enough,
     Kind,
     Limits,
     Node,
@@ -26,6 +27,7 @@ from decoders.tree import (
     error_tree,
     left_out,
     more_node,
+    stop_here,
     stopped_node,
 )
 
@@ -53,8 +55,9 @@ def decode_json(payload: bytes, limits: Limits) -> Node:
     top: list[Node] = []
     try:
         walker.value(top, walker.skip_space(start), "", None, None, 0, whole)
-    except OutOfTime:
-        top[0].children.append(stopped_node(walker.budget, walker.at, len(payload)))
+    except OutOfTime as exc:
+        if not isinstance(exc, Enough):
+            top[0].children.append(stopped_node(walker.budget, walker.at, len(payload)))
     return top[0]
 
 
@@ -115,6 +118,8 @@ class _Walker:
         index = 0
         while self.text[at] != closing:
             if index == limit:
+                if index:
+                    stop_here(node, self.limits)
                 end = _DECODER.raw_decode(self.text, pos)[1]
                 rest = Span(at, end - 1 - at)
                 count = None if size is None else max(size - index, 1)

@@ -14,6 +14,7 @@ import msgpack
 
 from decoders.tree import (
     Budget,
+    Enough,
     Kind,
     Limits,
     Node,
@@ -22,6 +23,7 @@ from decoders.tree import (
     error_tree,
     left_out,
     more_node,
+    stop_here,
     stopped_node,
 )
 
@@ -50,8 +52,11 @@ def decode_msgpack(payload: bytes, limits: Limits) -> Node:
     top: list[Node] = []
     try:
         walker.item(top, "", None, None, 0)
-    except OutOfTime:
-        top[0].children.append(stopped_node(walker.budget, walker.unpacker.tell(), len(payload)))
+    except OutOfTime as exc:
+        if not isinstance(exc, Enough):
+            top[0].children.append(
+                stopped_node(walker.budget, walker.unpacker.tell(), len(payload))
+            )
         return top[0]
     except _Invalid as exc:
         return error_tree(f"msgpack: {exc}", payload, exc.offset)
@@ -145,6 +150,8 @@ class _Walker:
             else:
                 self.item(node.children, f"[{index}]", index, None, depth + 1)
         if shown < count:
+            if shown:
+                stop_here(node, self.limits)
             rest = u.tell()
             for _ in range(2 * (count - shown) if is_map else count - shown):
                 self.budget.step()

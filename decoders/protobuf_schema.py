@@ -29,6 +29,7 @@ from decoders.protobuf_wire import (
 )
 from decoders.tree import (
     Budget,
+    Enough,
     Kind,
     Limits,
     Node,
@@ -37,6 +38,7 @@ from decoders.tree import (
     error_tree,
     left_out,
     more_node,
+    stop_here,
     stopped_node,
 )
 
@@ -140,8 +142,9 @@ class ProtobufSchemaDecoder:
             return error_tree(f"protobuf: {exc}", payload, exc.offset)
         except _FieldError as exc:
             return error_tree(f"protobuf: {exc}", payload, exc.offset)
-        except OutOfTime:
-            root.children.append(stopped_node(budget, decoded_up_to(root), len(payload)))
+        except OutOfTime as exc:
+            if not isinstance(exc, Enough):
+                root.children.append(stopped_node(budget, decoded_up_to(root), len(payload)))
         return root
 
 
@@ -163,6 +166,7 @@ def _add_fields(
     message_class = message_factory.GetMessageClass(message_type)
     for index, wire_field in enumerate(fields):
         if index == limits.max_children:
+            stop_here(parent, limits)
             rest = Span(wire_field.start, fields[-1].end - wire_field.start)
             parent.children.append(more_node(left_out(len(fields) - index, index, limits), rest))
             return

@@ -18,6 +18,7 @@ from google.protobuf import empty_pb2, message
 from decoders.text_tree import is_plausible_text
 from decoders.tree import (
     Budget,
+    Enough,
     Kind,
     Limits,
     Node,
@@ -26,6 +27,7 @@ from decoders.tree import (
     error_tree,
     left_out,
     more_node,
+    stop_here,
     stopped_node,
 )
 
@@ -97,7 +99,9 @@ def walk(
     """
     fields: list[WireField] = []
     pos = start
-    while pos < end:
+    # A partial decode reads one field more than it shows (the MORE node says so).
+    most = None if budget.limits.complete else budget.limits.max_children + 1
+    while pos < end and len(fields) != most:
         budget.step()
         tag, body = read_varint(buf, pos, end)
         number, wire_type = tag >> 3, tag & 7
@@ -129,7 +133,7 @@ def walk(
         else:
             raise WireError(f"invalid wire type {wire_type}", pos)
         pos = fields[-1].end
-    if group is not None:
+    if group is not None and len(fields) != most:
         raise WireError(f"group {group} has no end", start)
     return fields, pos
 
@@ -156,8 +160,9 @@ def decode_protobuf_raw(payload: bytes, limits: Limits) -> Node:
         return root
     try:
         add_raw_fields(root, payload, fields, budget, 0)
-    except OutOfTime:
-        root.children.append(stopped_node(budget, decoded_up_to(root), len(payload)))
+    except OutOfTime as exc:
+        if not isinstance(exc, Enough):
+            root.children.append(stopped_node(budget, decoded_up_to(root), len(payload)))
     return root
 
 
@@ -173,6 +178,7 @@ def add_raw_fields(
     limits = budget.limits
     for index, wire_field in enumerate(fields):
         if index == limits.max_children:
+            stop_here(parent, limits)
             rest = Span(wire_field.start, fields[-1].end - wire_field.start)
             parent.children.append(more_node(left_out(len(fields) - index, index, limits), rest))
             return

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "SUMMARY_LIMITS",
     "Budget",
+    "Enough",
     "Kind",
     "Limits",
     "Node",
@@ -31,6 +32,7 @@ __all__ = [
     "error_tree",
     "left_out",
     "more_node",
+    "stop_here",
     "stopped_node",
 ]
 
@@ -108,15 +110,35 @@ class Limits:
     #: Time one decode may take; then it stops and says where.
     max_seconds: float = 0.25
     clock: Callable[[], float] = time.perf_counter
+    #: Read the payload to its end (checking all of it, counting what is left out). False
+    #: (summaries): stop at the first container that has more than ``max_children``: the
+    #: rest is neither read nor checked, and the tree ends in a ``MORE`` node.
+    complete: bool = True
 
 
 DEFAULT_LIMITS = Limits()
-#: Enough for a summary line of ~120 characters, cheap enough for every visible log row.
-SUMMARY_LIMITS = Limits(max_depth=4, max_children=12, max_seconds=0.01)
+#: Enough for a summary line of ~120 characters, cheap enough for every visible log row:
+#: a 10 KiB payload costs what its first dozen fields cost.
+SUMMARY_LIMITS = Limits(max_depth=4, max_children=12, max_seconds=0.01, complete=False)
 
 
 class OutOfTime(Exception):
     """The decode's time budget ran out; the tree built so far stands."""
+
+
+class Enough(OutOfTime):
+    """A partial decode (``Limits.complete`` False) has all it shows; the rest is unread."""
+
+
+def stop_here(node: Node, limits: Limits) -> None:
+    """Past ``max_children`` in ``node``: a partial decode ends here (a complete one returns).
+
+    Raises:
+        Enough: ``limits.complete`` is False (``node`` then ends in a ``MORE`` node).
+    """
+    if not limits.complete:
+        node.children.append(more_node("more", None))
+        raise Enough
 
 
 class Budget:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 
 import cbor2
 import msgpack
@@ -21,9 +20,9 @@ from decoders import (
     summary,
 )
 from decoders.tree import Budget
+from tools.bench.decoders import random_payloads
 from tools.demo_messages import (
     DEMO_MESSAGE_NAME,
-    SAMPLE_FORMATS,
     descriptor_set_bytes,
     sample_payload,
 )
@@ -85,41 +84,9 @@ def test_decoder_set_up_errors_say_what_to_fix(kwargs, words):
     assert words in str(info.value)
 
 
-def _random_payloads(count: int) -> list[bytes]:
-    """Half random bytes (after a first byte some format treats specially), half valid
-    samples of every format with a few bytes changed, cut or added (they reach deeper)."""
-    rng = random.Random(20261124)
-    starts = [
-        b"",
-        b"{",
-        b"[",
-        b"\x81",
-        b"\x92",
-        b"\xdd",
-        b"\xa2",
-        b"\x9f",
-        b"\xd8",
-        b"\x0a",
-        b"\x01",
-    ]
-    samples = [sample_payload(fmt, seq) for fmt in SAMPLE_FORMATS for seq in range(3)]
-    payloads = []
-    for _ in range(count // 2):
-        payloads.append(rng.choice(starts) + rng.randbytes(rng.randrange(0, 40)))
-        mutated = bytearray(rng.choice(samples))
-        for _ in range(rng.randrange(0, 3)):
-            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-        if rng.random() < 0.3:
-            del mutated[rng.randrange(len(mutated)) :]
-        if rng.random() < 0.2:
-            mutated[rng.randrange(len(mutated) + 1) : 0] = rng.randbytes(rng.randrange(1, 4))
-        payloads.append(bytes(mutated))
-    return payloads
-
-
 def test_random_bytes_through_every_decoder_never_raise_nor_hit_a_decoder_bug(tmp_path):
-    # 100,000 strings dealt round the nine decoders (~11,000 each) keeps this near 1.5 s;
-    # `make bench` (decoders) sends all 100,000 through every decoder and times each one.
+    # 50,000 strings dealt round the nine decoders (~5,500 each) keeps this near 1.5 s;
+    # `make bench` (decoders) sends 100,000 through every decoder and times each one.
     schema = tmp_path / "demo.desc"
     schema.write_bytes(descriptor_set_bytes())
     decoders = [decoder_for(name) for name in DECODER_NAMES] + [
@@ -127,7 +94,7 @@ def test_random_bytes_through_every_decoder_never_raise_nor_hit_a_decoder_bug(tm
         decoder_for(layout="tools/demo_layout.py:MESSAGE"),
     ]
     decoded_ok = [0] * len(decoders)
-    for index, payload in enumerate(_random_payloads(100_000)):
+    for index, payload in enumerate(random_payloads(50_000)):
         which = index % len(decoders)
         decoded = decode(payload, decoders[which])  # an exception here fails the test
         assert not is_internal_error(decoded), (
@@ -137,7 +104,7 @@ def test_random_bytes_through_every_decoder_never_raise_nor_hit_a_decoder_bug(tm
         )
         decoded_ok[which] += decoded.ok
     # the sweep reaches every decoder's success paths too, not only its first-byte errors
-    assert min(decoded_ok) > 200, decoded_ok
+    assert min(decoded_ok) > 100, decoded_ok
 
 
 def test_a_decode_stops_when_its_time_is_up_and_says_where():

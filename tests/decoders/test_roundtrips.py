@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from decoders import Kind, Node, decode
-from decoders.tree import DEFAULT_LIMITS
+from decoders.tree import DEFAULT_LIMITS, SUMMARY_LIMITS
 
 # Few examples of modest size: the round trips are cheap, the suite's time is not.
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -171,3 +171,21 @@ def test_limits_fold_deep_nesting_and_keep_going():
         assert rebuild(root.children[1]) == 2, decoder  # the sibling after the fold is there
         folded = [n for n in root.walk() if n.kind is Kind.MORE]
         assert len(folded) == 1 and "nested deeper than 64 levels" in folded[0].value, decoder
+
+
+def test_a_summary_decode_reads_only_what_it_shows():
+    values = [{"seq": i, "op": "move"} for i in range(2_000)]
+    for decoder, payload in (
+        ("msgpack", msgpack.packb(values)),
+        ("cbor", cbor2.dumps(values)),
+        ("json", json.dumps(values).encode()),
+        ("protobuf", b"\x08\x01" * 2_000),
+    ):
+        root = decode(payload, decoder, SUMMARY_LIMITS).root
+        assert root.kind is not Kind.ERROR, decoder
+        assert sum(1 for _ in root.walk()) < 100, decoder
+        assert root.children[-1].kind is Kind.MORE, decoder
+        # bytes past what is shown are not read, so their problems go unnoticed there
+        if decoder != "json":  # (json checks the whole text first, at C speed)
+            assert decode(payload + b"\xc1", decoder, SUMMARY_LIMITS).ok, decoder
+        assert not decode(payload + b"\xc1", decoder).ok, decoder

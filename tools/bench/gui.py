@@ -29,7 +29,7 @@ from typing import Any
 from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 from tools.demo_server import spawn_demo_server
 
-__all__ = ["BENCHMARK", "main", "measure_once"]
+__all__ = ["BENCHMARK", "DECODED_BENCHMARK", "main", "measure_once"]
 
 FRAME_SIZE = 100
 #: Long enough (a few seconds) that the p99 of ~40 ticks/s is not simply the worst tick.
@@ -44,12 +44,17 @@ TARGET_P99_MS = 30.0
 SERVER_NICENESS = 10
 
 
-def measure_once(frames: int, size: int = FRAME_SIZE) -> dict[str, Any]:
-    """One flood in a fresh child process; returns frames/s and tick statistics."""
+def measure_once(frames: int, size: int = FRAME_SIZE, payload: str = "stream") -> dict[str, Any]:
+    """One flood in a fresh child process; returns frames/s and tick statistics.
+
+    ``payload``: ``stream`` (``!stream N SIZE``: a sequence number and filler) or
+    ``msgpack`` (``!samples N msgpack``: the demo's structured sample, ~88 bytes, which
+    the log decodes to a summary for every row it shows).
+    """
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(
         [sys.executable, "-m", "tools.bench.gui", "--role", "measure", "--frames", str(frames),
-         "--size", str(size)],
+         "--size", str(size), "--payload", payload],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     if out.returncode != 0:
@@ -61,7 +66,7 @@ def measure_once(frames: int, size: int = FRAME_SIZE) -> dict[str, Any]:
     return result
 
 
-def _measure_in_this_process(frames: int, size: int) -> dict[str, Any]:
+def _measure_in_this_process(frames: int, size: int, payload: str) -> dict[str, Any]:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -113,7 +118,10 @@ def _measure_in_this_process(frames: int, size: int) -> dict[str, Any]:
         def flood() -> None:
             result["mark"] = window.pulse.probe.mark()
             result["t0"] = time.perf_counter()
-            window.compose.editor.setText(f"!stream {frames} {size}")
+            request = (
+                f"!samples {frames} msgpack" if payload == "msgpack" else f"!stream {frames} {size}"
+            )
+            window.compose.editor.setText(request)
             window.compose.send_button.click()
             wait_until(lambda: rows_in() >= frames, done)
 
@@ -121,7 +129,10 @@ def _measure_in_this_process(frames: int, size: int) -> dict[str, Any]:
             elapsed = time.perf_counter() - result["t0"]
             window.log_model.flush()
             intervals = window.pulse.probe.intervals_since(result["mark"])
+            model = window.log_model
+            shown = model.data(model.index(model.rowCount() - 1, 4))
             result.update(
+                last_row_shown=shown,
                 frames=frames, seconds=elapsed, frames_per_second=frames / elapsed,
                 rows=window.log_model.store.end_seq, ticks=len(intervals),
                 p99_ms=percentile(intervals, 99) * 1000, max_ms=max(intervals, default=0) * 1000,
@@ -176,6 +187,59 @@ def run(options: BenchOptions) -> BenchResult:
     )  # fmt: skip
 
 
+DECODED_FULL_FRAMES = 2_000_000
+DECODED_QUICK_FRAMES = 300_000
+DECODED_TARGET_FRAMES_PER_SECOND = 100_000
+
+
+def run_decoded(options: BenchOptions) -> BenchResult:
+    """The flood again, of MessagePack payloads the log decodes (issue 11's target)."""
+    frames = DECODED_QUICK_FRAMES if options.quick else DECODED_FULL_FRAMES
+    runs = options.runs_or(3, 1)
+    samples = [measure_once(frames, payload="msgpack") for _ in range(runs)]
+    fps = statistics.median(s["frames_per_second"] for s in samples)
+    p99 = statistics.median(s["p99_ms"] for s in samples)
+    worst = max(s["max_ms"] for s in samples)
+    rows = [
+        [i + 1, s["frames"], s["seconds"], s["frames_per_second"], s["p99_ms"], s["max_ms"],
+         s["load_average"]]
+        for i, s in enumerate(samples)
+    ]  # fmt: skip
+    table = markdown_table(
+        ["run", "frames", "seconds", "frames/s into log", "tick p99 ms", "tick max ms",
+         "load avg"],
+        rows,
+    )  # fmt: skip
+    note = (
+        "\n\nThe demo server's MessagePack sample (`!samples N msgpack`, ~88 bytes, a map "
+        "of 7 entries) through the engine into the window's log with its decoder on "
+        "(`auto`): every row the table shows is decoded to its one-line summary "
+        f"(last row: `{samples[-1].get('last_row_shown', '')}`). Median of {runs}: "
+        f"{fps:,.0f} frames/s, p99 tick {p99:.1f} ms, worst tick {worst:.1f} ms."
+    )
+    return BenchResult(
+        markdown=table + note,
+        data={"samples": samples, "frames_per_second": fps, "p99_ms": p99, "max_ms": worst},
+        targets=(
+            Target(
+                name="decoded MessagePack frames/s into the GUI log / 100,000",
+                measured=fps / DECODED_TARGET_FRAMES_PER_SECOND, goal=1.0,
+            ),
+            Target(
+                name="animation tick p99 while flooding decoded frames / 30 ms",
+                measured=p99 / TARGET_P99_MS, goal=1.0, higher_is_better=False,
+            ),
+        ),
+    )  # fmt: skip
+
+
+DECODED_BENCHMARK = Benchmark(
+    name="gui-decoded",
+    title="GUI: a flood of MessagePack payloads with the decoder on",
+    run=run_decoded,
+    description=run_decoded.__doc__ or "",
+)
+
 BENCHMARK = Benchmark(
     name="gui",
     title="GUI: frames/s into the log model, animation ticks while flooding",
@@ -189,11 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--role", choices=["measure"], help="internal: the measuring child")
     parser.add_argument("--frames", type=int, default=QUICK_FRAMES)
     parser.add_argument("--size", type=int, default=FRAME_SIZE)
+    parser.add_argument("--payload", choices=["stream", "msgpack"], default="stream")
     args = parser.parse_args(argv)
     if args.role == "measure":
-        print(json.dumps(_measure_in_this_process(args.frames, args.size)))
+        print(json.dumps(_measure_in_this_process(args.frames, args.size, args.payload)))
         return 0
-    print(json.dumps(measure_once(args.frames, args.size), indent=2))
+    print(json.dumps(measure_once(args.frames, args.size, args.payload), indent=2))
     return 0
 
 

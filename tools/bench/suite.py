@@ -51,6 +51,8 @@ REGISTRY: dict[str, str] = {
     "receive": "tools.bench.receive:BENCHMARK",
     "gui": "tools.bench.gui:BENCHMARK",
     "ipc": "tools.bench.ipc:BENCHMARK",
+    "decoders": "tools.bench.decoders:BENCHMARK",
+    "gui-decoded": "tools.bench.gui:DECODED_BENCHMARK",
     # Last: runs every benchmark above that did not run before it (plus the design
     # comparison and the idle sessions) and writes docs/benchmarks.md.
     "report": "tools.bench.report:BENCHMARK",
