@@ -21,10 +21,12 @@ from typing import Any
 
 import trio
 
+from engine.capture import DEFAULT_CAPTURE_BYTES, DEFAULT_CAPTURE_KEEP, Capture
 from engine.errors import EngineError, TooManySessions, UnknownSession
 from engine.readiness import ReadinessWatcher, open_watcher
 from engine.session import Counters, Session
 from ipc import schema
+from ipc.diagnosis import Diagnosis
 from ipc.errors import LocalProtocolError
 from ipc.framing import DEFAULT, FramingSpec, encode_frames
 
@@ -91,8 +93,10 @@ class Engine:
         self._ended: OrderedDict[int, Session] = OrderedDict()
         self._next_id = 1
         self._totals = Counters()
+        #: The continuous capture, while one runs (``start_capture``).
+        self._capture: Capture | None = None
         # Bound once and shared: a bound method made per session is 64 bytes each.
-        self._emit = self._events_send.send
+        self._emit = self._emit_event
         self._on_session_end = self._forget
         self._closing = False
         self._all_ended = trio.Event()
@@ -154,6 +158,54 @@ class Engine:
         self._nursery.start_soon(session.run, connect_timeout)
         await session.wait_connected()
         return session.id
+
+    async def _emit_event(self, event: schema.Event) -> None:
+        """Every event of every session: to the capture, if one runs, then to ``events``."""
+        capture = self._capture
+        if capture is not None:
+            if capture.error is None:
+                await capture.record(event)
+            else:  # the disk filled up or went away: stop capturing, say why, carry on
+                self._capture = None
+                self._nursery.start_soon(capture.aclose)
+                message = f"capture to {capture.path} stopped: {capture.error}"
+                log = schema.LogLine(level="error", message=message, at=trio.current_time())
+                await self._events_send.send(log)
+        await self._events_send.send(event)
+
+    def start_capture(
+        self,
+        path: str,
+        *,
+        max_bytes: int = DEFAULT_CAPTURE_BYTES,
+        keep: int = DEFAULT_CAPTURE_KEEP,
+    ) -> Capture:
+        """Append every frame and session event from now on to ``path`` (``engine.capture``).
+
+        A capture already running is stopped first (its queued lines are written).
+
+        Raises:
+            OSError: ``path`` cannot be opened for appending.
+            ValueError: ``max_bytes`` or ``keep`` out of range.
+        """
+        capture = Capture(path, max_bytes=max_bytes, keep=keep)
+        previous, self._capture = self._capture, capture
+        if previous is not None:
+            self._nursery.start_soon(previous.aclose)
+        self._nursery.start_soon(capture.run)
+        return capture
+
+    async def stop_capture(self) -> Capture | None:
+        """Stop the capture, once its queued lines are written; return it (None if none)."""
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            await capture.aclose()
+        return capture
+
+    @property
+    def capture(self) -> Capture | None:
+        """The capture running now, if any."""
+        return self._capture
 
     def _forget(self, session: Session) -> None:
         """Move an ended session from the live table to the remembered ones."""
@@ -219,6 +271,18 @@ class Engine:
         session = self._live_session(session_id)
         return None if session is None else session.describe()
 
+    def diagnose(self, session_id: int) -> Diagnosis | None:
+        """What the session's first bytes say about its framing so far (``ipc.diagnosis``),
+        as if it ended now: for a client that stops waiting for a reply.
+
+        Raises:
+            UnknownSession: no such session (never existed, or ended long ago).
+        """
+        session = self._live_session(session_id)
+        if session is None:
+            session = self._ended[session_id]
+        return session.diagnose_now()
+
     def statistics(self) -> EngineStatistics:
         """Engine-wide totals since the engine started."""
         t = self._totals
@@ -241,6 +305,7 @@ class Engine:
             session.shutdown()
         with trio.move_on_after(SHUTDOWN_GRACE_SECONDS):
             await self._all_ended.wait()
+            await self.stop_capture()
         self._nursery.cancel_scope.cancel()
 
     def _session(self, session_id: int) -> Session:

@@ -55,6 +55,8 @@ __all__ = [
     "Counters",
     "Session",
     "SessionState",
+    "connect_failure",
+    "open_tcp_stream",
     "receive_frames",
 ]
 
@@ -369,9 +371,9 @@ class Session:
         """The connected stream; ``None`` once a failure was recorded and emitted."""
         with trio.move_on_after(seconds) as timer:
             try:
-                return await _open_tcp_stream(self.host, self.port)
+                return await open_tcp_stream(self.host, self.port)
             except OSError as exc:
-                reason, message = _connect_failure(exc, self.host, self.port)
+                reason, message = connect_failure(exc, self.host, self.port)
             except UnicodeError as exc:
                 # trio IDNA-encodes the name before resolving it: this one cannot be a DNS
                 # name at all (an empty label, or one over 63 bytes).
@@ -456,6 +458,10 @@ class Session:
             "truncated" if isinstance(error, TruncatedFrame) else "frame_too_large"
         )
         return diagnose(situation, self.spec, received=self._decoder.head, sent=self._sent_head)
+
+    def diagnose_now(self) -> Diagnosis | None:
+        """What the bytes say so far, as if the session ended now (a client gave up)."""
+        return self._diagnose_end()
 
     def _diagnose_end(self) -> Diagnosis | None:
         """What the bytes say about a session that ended without an error, if suspicious.
@@ -635,7 +641,7 @@ def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
     return "io", f"I/O error: {cause or exc}"
 
 
-async def _open_tcp_stream(host: str, port: int) -> trio.SocketStream:
+async def open_tcp_stream(host: str, port: int) -> trio.SocketStream:
     """``trio.open_tcp_stream``, with a numeric address connected directly.
 
     A numeric address resolves to itself, so there is nothing for happy eyeballs to race:
@@ -659,8 +665,8 @@ async def _open_tcp_stream(host: str, port: int) -> trio.SocketStream:
     return trio.SocketStream(sock)
 
 
-def _connect_failure(exc: OSError, host: str, port: int) -> tuple[ConnectFailReason, str]:
-    """Map a ``_open_tcp_stream`` error to a reason and a one-line message."""
+def connect_failure(exc: OSError, host: str, port: int) -> tuple[ConnectFailReason, str]:
+    """Map a ``open_tcp_stream`` error to a reason and a one-line message."""
     where = f"{host}:{port}"
     # open_tcp_stream raises OSError("all attempts ... failed") from a group of
     # per-address errors; a direct connect raises the one error.

@@ -20,14 +20,16 @@ import trio
 
 from engine.cli.exits import ReplyTimeout, UsageError
 from engine.cli.output import Printer
+from engine.cli.parse import PROG
 from engine.cli.plan import Plan, decode_line
 from engine.engine import Engine, open_engine
 from engine.errors import SessionBroken, SessionClosed
 from ipc import schema
+from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import LocalProtocolError, RemoteProtocolError
-from ipc.framing import describe
+from ipc.framing import describe, encode_frames
 
-__all__ = ["run_client"]
+__all__ = ["hint", "run_client"]
 
 #: How long closing may take to flush what was sent before the connection is reset.
 CLOSE_GRACE_SECONDS = 2.0
@@ -53,9 +55,13 @@ class _Progress:
     def update(self, *, activity: bool = False) -> None:
         if activity:
             self.last_activity = trio.current_time()
-        count = self.plan.count
+        plan = self.plan
+        count = plan.count
         if count is not None:
             finished = self.received >= count and (count > 0 or self.input_done)
+        elif not plan.stdin:
+            # Known in advance: a reply may be read before the send has even returned.
+            finished = bool(plan.frames) and self.received >= len(plan.frames)
         else:
             finished = self.input_done and self.sent > 0 and self.received >= self.sent
         if finished:
@@ -86,14 +92,35 @@ class _Progress:
         expected = self.plan.count if self.plan.count is not None else self.sent
         return not self.reading_input or self.received < expected
 
-    def waiting_for(self) -> str:
+    def waiting_for(self, diagnosis: Diagnosis | None, situation: Situation) -> str:
+        """How far the run got, and what the bytes say about why it got no further.
+
+        ``diagnosis`` is the engine's; without one (the peer may close before our frames
+        were even written), the frames the plan sends are looked at.
+        """
         plan = self.plan
         expected = plan.count if plan.count is not None else max(self.sent, len(plan.frames))
         waiting = f"received {self.received} of {expected} expected frames"
-        if self.received == 0 and (self.sent or plan.frames):
+        if diagnosis is None and self.received == 0 and plan.frames:
+            sent = encode_frames(plan.frames[:1], plan.spec)
+            diagnosis = diagnose(situation, plan.spec, sent=sent)
+        if diagnosis is not None:
+            waiting += f": {hint(diagnosis)}"
+        elif self.received == 0 and (self.sent or plan.frames):
             # The usual cause: the server rejected our first header as another framing.
             waiting += f" (does the server speak {describe(plan.spec)}? see --framing)"
         return waiting
+
+
+def hint(diagnosis: Diagnosis) -> str:
+    """The diagnosis, and the option to try if it names a framing."""
+    if diagnosis.suggestion is None:
+        return diagnosis.summary
+    return f"{diagnosis.summary}: try --framing {diagnosis.suggestion}"
+
+
+def _diagnosis(details: dict[str, object]) -> Diagnosis | None:
+    return Diagnosis.from_wire(details.get("diagnosis"))
 
 
 async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
@@ -115,11 +142,22 @@ async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
         out or sys.stdout.buffer,
         timestamps=plan.timestamps,
         decoder=plan.decoder,
+        encoding=plan.encoding,
+        framing=describe(plan.spec),
     )
     async with open_engine() as engine:
+        if plan.capture is not None:
+            try:
+                engine.start_capture(
+                    plan.capture, max_bytes=plan.capture_max_bytes, keep=plan.capture_keep
+                )
+            except OSError as exc:
+                raise UsageError(f"cannot write --capture {plan.capture}: {exc.strerror}") from None
         session_id = await engine.connect(
             plan.host, plan.port, framing=plan.spec, connect_timeout=plan.connect_timeout
         )
+        described = engine.describe(session_id)
+        printer.peer = described["peer"] if described is not None else ""
         progress = _Progress(plan)
         if not plan.frames and not plan.stdin:
             progress.input_done = True
@@ -130,11 +168,14 @@ async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
             nursery.start_soon(_send_input, engine, session_id, progress, sender)
             watchdog = trio.CancelScope()
             if plan.reply_timeout is not None:
-                nursery.start_soon(_watch_replies, progress, plan.reply_timeout, watchdog)
+                nursery.start_soon(
+                    _watch_replies, engine, session_id, progress, plan.reply_timeout, watchdog
+                )
             with trio.move_on_after(plan.timeout or math.inf) as timer:
                 await progress.done.wait()
             if timer.cancelled_caught:
-                raise ReplyTimeout(f"timed out after {plan.timeout:g} s: {progress.waiting_for()}")
+                waiting = progress.waiting_for(engine.diagnose(session_id), "no_reply")
+                raise ReplyTimeout(f"timed out after {plan.timeout:g} s: {waiting}")
             sender.cancel()
             watchdog.cancel()
             with trio.move_on_after(CLOSE_GRACE_SECONDS):
@@ -142,7 +183,9 @@ async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
             await engine.abort(session_id)  # only if the flush did not finish in time
 
 
-async def _watch_replies(progress: _Progress, seconds: float, scope: trio.CancelScope) -> None:
+async def _watch_replies(
+    engine: Engine, session_id: int, progress: _Progress, seconds: float, scope: trio.CancelScope
+) -> None:
     """Raise ``ReplyTimeout`` once the run has awaited the peer for ``seconds`` since the
     last frame sent or received (the default timeout of a run that sends)."""
     with scope:
@@ -153,9 +196,10 @@ async def _watch_replies(progress: _Progress, seconds: float, scope: trio.Cancel
                 continue
             deadline = progress.last_activity + seconds
             if trio.current_time() >= deadline:
+                waiting = progress.waiting_for(engine.diagnose(session_id), "no_reply")
                 raise ReplyTimeout(
-                    f"no reply within {seconds:g} s: {progress.waiting_for()}; wait longer "
-                    "with --timeout S, or --timeout 0 to wait forever"
+                    f"no reply within {seconds:g} s: {waiting}; wait longer with --timeout S, "
+                    "or --timeout 0 to wait forever"
                 )
             with trio.move_on_at(deadline):
                 await changed.wait()
@@ -186,7 +230,8 @@ async def _send_frames(engine: Engine, session_id: int, progress: _Progress) -> 
             if not line:
                 break
             number += 1
-            frame = decode_line(line.rstrip(b"\n"), plan.input_format, f"stdin line {number}")
+            where = f"stdin line {number}"
+            frame = decode_line(line.rstrip(b"\n"), plan.input_format, where, plan.encoding)
             try:
                 await engine.send(session_id, [frame])
             except LocalProtocolError as exc:
@@ -217,18 +262,28 @@ async def _consume(engine: Engine, progress: _Progress, printer: Printer) -> Non
         elif isinstance(event, schema.SessionError):
             error = event
         elif isinstance(event, schema.Closed):
+            diagnosis = _diagnosis(event.details)
             if progress.done.is_set():
+                if diagnosis is not None:
+                    # The run got what it waited for, but the bytes read as another
+                    # framing (an empty frame, a frame left half read): say so.
+                    print(f"{PROG}: warning: {hint(diagnosis)}", file=sys.stderr)
                 return
             if event.by == "error" and error is not None:
+                message = error.message
+                found = _diagnosis(error.details)
+                if found is not None and found.suggestion is not None:
+                    message += f": try --framing {found.suggestion}"
                 if error.kind in ("frame_too_large", "truncated_frame"):
-                    raise RemoteProtocolError(error.message)
-                raise SessionBroken(error.message)
+                    raise RemoteProtocolError(message)
+                raise SessionBroken(message)
             if event.by == "peer":
                 plan = progress.plan
                 if plan.count is None and not plan.frames and not plan.stdin:
                     progress.done.set()  # listening until the peer closes: that's the end
                 else:
                     raise SessionBroken(
-                        f"the peer closed the connection early: {progress.waiting_for()}"
+                        "the peer closed the connection early: "
+                        + progress.waiting_for(diagnosis, "closed_early")
                     )
             return

@@ -13,7 +13,7 @@ from typing import NoReturn
 from engine.allocator import tune_allocator
 from engine.cli.connect import run_client
 from engine.cli.exits import EXIT_OK, UsageError, run_mode
-from engine.cli.parse import build_parser
+from engine.cli.parse import PROG, build_parser
 from engine.cli.plan import make_plan
 
 __all__ = ["GC_YOUNG_THRESHOLD", "main", "tune_gc"]
@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     parser = build_parser()
     args = parser.parse_args(argv)
     plan = None
-    if not (args.api_info or args.stdio or args.serve_ipc is not None):
+    other_mode = args.api_info or args.stdio or args.serve_ipc is not None
+    other_mode = other_mode or bool(args.to_pcapng) or args.guess_framing
+    if not (other_mode or args.guess_from is not None):
         try:
             plan = make_plan(args)  # a bad command line is reported before anything else
         except UsageError as exc:
@@ -71,5 +73,22 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         from engine.cli.serve import run_serve
 
         sys.exit(run_serve(args))
+    if args.to_pcapng:
+        from engine.cli.export import to_pcapng
+
+        try:
+            packets = to_pcapng(*args.to_pcapng)
+        except UsageError as exc:
+            parser.error(str(exc))
+        print(f"{PROG}: wrote {packets} packets to {args.to_pcapng[1]}", file=sys.stderr)
+        sys.exit(EXIT_OK)
+    if args.guess_framing or args.guess_from is not None:
+        from engine.cli.guess import make_guess_plan, run_guess
+
+        try:
+            guess = make_guess_plan(args)
+        except UsageError as exc:
+            parser.error(str(exc))
+        sys.exit(run_mode(run_guess, guess))
     assert plan is not None
     sys.exit(run_mode(run_client, plan))

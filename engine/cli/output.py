@@ -6,19 +6,22 @@ escapes what is not printable (``ipc.payload_text.escape_text``), so a line is a
 line and tells which bytes came. ``raw`` writes the payloads alone, back to back, for
 pipes.
 
-With a decoder (``--decode``), a text line shows the decoded payload's one-line summary
-instead of its text, hex and hexdump lines add it, and a JSON line gains ``decoder`` and
-``decoded`` (the recording schema's keys, ``ipc.recording``).
+JSON lines are the recording format (``ipc.recording``, docs/recording.md), the same a
+``--capture`` file and the GUI's "Save… as JSON lines" hold. With a decoder
+(``--decode``), a text line shows the decoded payload's one-line summary instead of its
+text, hex and hexdump lines add it, and a JSON line gains the recording's ``decoder`` and
+``decoded`` keys.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ipc.payload_text import escape_text, hex_dump
+from ipc.recording import frame_line
 
 if TYPE_CHECKING:
     from decoders import Decoded, Decoder
@@ -44,7 +47,11 @@ def format_timestamp(unix: float, style: str) -> str:
 
 
 class Printer:
-    """Formats frames for stdout (a binary stream: ``raw`` writes bytes as they came)."""
+    """Formats frames for stdout (a binary stream: ``raw`` writes bytes as they came).
+
+    Text is shown in ``encoding``; ``framing`` and ``peer`` (set it once connected) go
+    into every JSON line.
+    """
 
     def __init__(
         self,
@@ -54,14 +61,23 @@ class Printer:
         *,
         timestamps: str = "time",
         decoder: Decoder | None = None,
+        encoding: str = "utf-8",
+        framing: str = "",
     ) -> None:
         self.output = output
         self.timestamps = timestamps
         self.clock_offset = clock_offset
         self.out = out
         self.decoder = decoder
+        self.encoding = encoding
+        self.framing = framing
+        self.peer = ""
         self._show: Callable[[bytes], str] = (
-            escape_text if output == "text" else _hexdump if output == "hexdump" else bytes.hex
+            functools.partial(escape_text, encoding=encoding)
+            if output == "text"
+            else _hexdump
+            if output == "hexdump"
+            else bytes.hex
         )
 
     def frames(
@@ -115,23 +131,16 @@ class Printer:
         return decode(frame, self.decoder, limits)
 
     def _json_line(self, unix: float, session_id: int, direction: str, frame: bytes) -> str:
-        record: dict[str, Any] = {
-            "t": round(unix, 6),
-            "session": session_id,
-            "dir": direction,
-            "len": len(frame),
-        }
-        try:
-            record["text"] = frame.decode()
-        except UnicodeDecodeError:
-            record["hex"] = frame.hex()
+        extra: dict[str, Any] | None = None
         if self.decoder is not None:
             from decoders import to_plain
 
             decoded = self._decode(frame)
-            record["decoder"] = decoded.decoder
-            record["decoded"] = to_plain(decoded.root)
-        return json.dumps(record)
+            extra = {"decoder": decoded.decoder, "decoded": to_plain(decoded.root)}
+        return frame_line(
+            unix, session_id, direction, frame, peer=self.peer, framing=self.framing,
+            enc=self.encoding, extra=extra,
+        )  # fmt: skip
 
 
 def _hexdump(frame: bytes) -> str:

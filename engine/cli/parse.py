@@ -8,7 +8,8 @@ from typing import Any
 
 from engine.rpc.history import DEFAULT_FRAMES_PER_SESSION, DEFAULT_TOTAL_BYTES
 from ipc.cli_args import OneLineErrorParser, non_negative, positive
-from ipc.framing import PRESETS
+from ipc.framing import LENGTH_SIZES, PRESETS, FramingSpec, parse_framing
+from ipc.text import ENCODINGS, check_encoding
 
 __all__ = ["DECODER_CHOICES", "OUTPUTS", "PROG", "TIMESTAMPS", "build_parser"]
 
@@ -44,19 +45,26 @@ framing presets:
   {", ".join(PRESETS)}.
   The default, le32, is a 4-byte little-endian length of the payload (Twisted's
   IntNStringReceiver with "<L"). Netty, Twisted's Int32StringReceiver ("!I") and Tokio
-  default to BIG-endian: use --framing be32 for them. --length-size, --byte-order,
-  --length-includes-header and --max-frame override single fields of the preset.
+  default to BIG-endian: use --framing be32 for them. --framing also takes a preset with
+  changes, in words: "be32,offset=1,adjust=-4" (= pg), "le24,adjust=1" (= mysql),
+  "varint,max=65536". The --length-* options, --strip and --max-frame override single
+  fields. A framing mistake is diagnosed in the error line ("as be32, these 20 bytes are
+  1 whole frame: try --framing be32"); --guess-framing ranks the framings that parse what
+  a server sends.
 
 output formats:
   text     "HH:MM:SS.ffffff < payload": printable text as is; \\\\, \\n, \\r, \\t escaped;
            any other byte as \\xNN (bytes beyond ASCII too, unless the whole payload
-           is UTF-8 text)
+           is text in --encoding)
   hex      "HH:MM:SS.ffffff < 68656c6c6f"
   hexdump  "HH:MM:SS.ffffff < 5 bytes", then offset, hex and text columns (hexdump -C)
   raw      the payloads' bytes only, nothing between them (for pipes and files)
-  json     one object per line: {{"t": unix time, "session": id, "dir": "in", "len": n,
-           "text": ...}} ("hex": ... instead of "text" when the payload is not UTF-8)
+  json     the recording format (docs/recording.md), one object per frame: {{"v": 1,
+           "t": unix time, "session": id, "dir": "in", "len": n, "hex": ..., "text":
+           ... (only if it decodes), "peer": "host:port", "framing": "le32"}}
   --show-sent adds lines for sent frames (">" / "dir": "out"; not with raw).
+  --capture FILE.jsonl writes every frame and session event in the same format, rotated
+  by size; --to-pcapng turns such a file into a pcapng file Wireshark opens.
 
 timestamps (--timestamps; text, hex and hexdump output):
   time  HH:MM:SS.ffffff, local time (the default)
@@ -91,6 +99,11 @@ examples:
   {PROG} 127.0.0.1:9000 --count 100 --output json > frames.jsonl
       print the first 100 frames the server sends
   {PROG} 127.0.0.1:9000 --length-size 2 --byte-order big --max-frame 4096 --send hi
+  {PROG} 127.0.0.1:5432 --framing pg --send-hex ...
+  {PROG} 127.0.0.1:9000 --guess-framing
+      print the framings that parse what the server sends first, best first
+  {PROG} 127.0.0.1:9000 --send hello --capture session.jsonl
+  {PROG} --to-pcapng session.jsonl session.pcapng
   {PROG} 127.0.0.1:9000 --send '!samples' --count 5 --decode auto
       decode the demo server's sample messages
   {PROG} 127.0.0.1:9000 --send-hex 0801 --decode protobuf \
@@ -153,6 +166,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--timestamps", choices=TIMESTAMPS, default="time", help="see below (default: time)"
     )
     out.add_argument("--show-sent", action="store_true", help="also print the frames sent")
+    out.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8",
+        metavar="NAME",
+        help=f"text encoding of --send, text input and text output: {', '.join(ENCODINGS)} "
+        "(default: utf-8)",
+    )
+    out.add_argument(
+        "--capture",
+        metavar="FILE",
+        help="append every frame and session event to FILE (JSON lines), rotated by size",
+    )
+    out.add_argument(
+        "--capture-max-bytes",
+        type=positive(int, "number of bytes"),
+        default=100 * 1024 * 1024,
+        metavar="N",
+        help="rotate the capture file at N bytes (default: 100 MiB)",
+    )
+    out.add_argument(
+        "--capture-keep",
+        type=non_negative(int, "number of files"),
+        default=5,
+        metavar="N",
+        help="rotated capture files kept: FILE.1.jsonl ... FILE.N.jsonl (default: 5)",
+    )
     decoding = parser.add_argument_group("decoding")
     decoding.add_argument(
         "--decode",
@@ -175,14 +215,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     framing = parser.add_argument_group("framing")
     framing.add_argument(
-        "--framing", choices=list(PRESETS), default="le32", help="preset (default: le32)"
+        "--framing",
+        type=_framing,
+        default=PRESETS["le32"],
+        metavar="SPEC",
+        help="a preset, or a preset with changes in words (default: le32; see below)",
     )
     framing.add_argument(
         "--length-size",
-        type=int,
-        choices=(1, 2, 4, 8),
+        type=_length_size,
         metavar="N",
-        help="bytes in the length field: 1, 2, 4 or 8",
+        help="the length field: 1, 2, 3, 4 or 8 bytes, or varint",
+    )
+    framing.add_argument(
+        "--length-varint",
+        dest="length_size",
+        action="store_const",
+        const="varint",
+        help="the length is an unsigned LEB128 varint (Protobuf's delimited form)",
+    )
+    framing.add_argument(
+        "--length-offset",
+        type=int,
+        metavar="N",
+        help="bytes before the length field (kept in the frame unless --strip says otherwise)",
+    )
+    framing.add_argument(
+        "--length-adjust",
+        type=int,
+        metavar="N",
+        help="added to the length to get the bytes after it (negative: it counts itself)",
+    )
+    framing.add_argument(
+        "--strip",
+        type=_strip,
+        metavar="N|none",
+        help="deliver the frame less its first N bytes (0: whole frame; default none: "
+        "drop the length field only)",
     )
     framing.add_argument(
         "--byte-order", choices=("little", "big"), help="byte order of the length field"
@@ -197,7 +266,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-frame",
         type=int,
         metavar="BYTES",
-        help="largest payload accepted or sent (default: 8 MiB)",
+        help="largest number of bytes after the length field (default: 8 MiB)",
+    )
+    guess = parser.add_argument_group("guessing the framing")
+    guess.add_argument(
+        "--guess-framing",
+        action="store_true",
+        help="read what HOST:PORT sends (after the --send frames, if any) and rank the "
+        "framings that parse it; --timeout bounds the wait (default: 3 s)",
+    )
+    guess.add_argument(
+        "--guess-from",
+        metavar="FILE",
+        help="rank the framings that parse the bytes of FILE (raw, as on the wire; - for stdin)",
+    )
+    export = parser.add_argument_group("exporting")
+    export.add_argument(
+        "--to-pcapng",
+        nargs=2,
+        metavar=("RECORDING", "PCAPNG"),
+        help="write the frames of a recording (--capture or --output json) as a pcapng "
+        "file with synthetic TCP/IP headers",
     )
     timing = parser.add_argument_group("counts and timeouts")
     timing.add_argument(
@@ -272,6 +361,37 @@ def _add_long_lived(parser: argparse.ArgumentParser) -> None:
         help="with --serve-ipc: memory the history of all sessions may take "
         f"(default: {DEFAULT_TOTAL_BYTES // 2**20})",
     )
+
+
+def _framing(text: str) -> FramingSpec:
+    try:
+        return parse_framing(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _length_size(text: str) -> int | str:
+    if text == "varint":
+        return text
+    if text.isdigit() and int(text) in LENGTH_SIZES:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"must be 1, 2, 3, 4, 8 or varint, not {text!r}")
+
+
+def _strip(text: str) -> int | str:
+    if text == "none":
+        return text  # told apart from "not given" (None) by the plan
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or none, not {text!r}") from None
+
+
+def _encoding(text: str) -> str:
+    try:
+        return check_encoding(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class _AppendTagged(argparse.Action):

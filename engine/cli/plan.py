@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from engine.cli.exits import UsageError
 from ipc.cli_args import parse_host_port
 from ipc.errors import LocalProtocolError
-from ipc.framing import PRESETS, FramingSpec, describe
+from ipc.framing import FramingSpec, describe, encode_frames
 from ipc.payload_text import HexError, parse_hex
+from ipc.text import TextEncodingError, encode_text
 
 if TYPE_CHECKING:
     from decoders import Decoder
@@ -47,6 +48,11 @@ class Plan:
     reply_timeout: float | None
     connect_timeout: float
     decoder: Decoder | None = None
+    encoding: str = "utf-8"
+    #: Where to capture every frame (``engine.capture``), its rotation size and count.
+    capture: str | None = None
+    capture_max_bytes: int = 0
+    capture_keep: int = 0
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -61,19 +67,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         host, port = parse_host_port(args.address)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    fields: dict[str, Any] = PRESETS[args.framing].to_wire()
-    overrides = {
-        "length_size": args.length_size,
-        "byte_order": args.byte_order,
-        "length_includes_header": args.length_includes_header,
-        "max_frame_length": args.max_frame,
-    }
-    fields.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        spec = FramingSpec(**fields)
-    except LocalProtocolError as exc:
-        raise UsageError(f"bad framing: {exc}") from None
-    frames = [_decode_input(value, tag) for tag, value in args.sends]
+    spec = make_spec(args)
+    encoding = args.encoding
+    frames = [_decode_input(value, tag, encoding) for tag, value in args.sends]
     if args.file is not None:
         try:
             with open(args.file, "rb") as f:
@@ -83,7 +79,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         if lines and lines[-1] == b"":
             lines.pop()
         for number, line in enumerate(lines, 1):
-            frames.append(decode_line(line, args.input, f"{args.file} line {number}"))
+            frames.append(decode_line(line, args.input, f"{args.file} line {number}", encoding))
     if frames and spec.encode_refusal is not None:
         raise UsageError(f"cannot send with {describe(spec)}: {spec.encode_refusal}")
     for frame in frames:
@@ -92,6 +88,10 @@ def make_plan(args: argparse.Namespace) -> Plan:
                 f"a frame of {len(frame):,} bytes is over the limit of {describe(spec)}: "
                 f"{spec.payload_limit:,} bytes (see --framing, --max-frame)"
             )
+    try:
+        encode_frames(frames, spec)  # what else the layout cannot express (a short prefix)
+    except LocalProtocolError as exc:
+        raise UsageError(f"cannot send with framing {describe(spec)}: {exc}") from None
     if args.count is not None and args.count < 0:
         raise UsageError(f"--count must be >= 0, not {args.count}")
     if args.output == "raw" and args.show_sent:
@@ -116,7 +116,35 @@ def make_plan(args: argparse.Namespace) -> Plan:
         reply_timeout=reply_timeout,
         connect_timeout=args.connect_timeout,
         decoder=decoder,
+        encoding=encoding,
+        capture=args.capture,
+        capture_max_bytes=args.capture_max_bytes,
+        capture_keep=args.capture_keep,
     )
+
+
+def make_spec(args: argparse.Namespace) -> FramingSpec:
+    """``--framing`` with the single-field options applied.
+
+    Raises:
+        UsageError: the combination is not a valid framing.
+    """
+    fields: dict[str, Any] = args.framing.to_wire()
+    overrides = {
+        "length_size": args.length_size,
+        "byte_order": args.byte_order,
+        "length_includes_header": args.length_includes_header,
+        "max_frame_length": args.max_frame,
+        "length_offset": args.length_offset,
+        "length_adjust": args.length_adjust,
+    }
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    if args.strip is not None:
+        fields["strip"] = None if args.strip == "none" else args.strip
+    try:
+        return FramingSpec(**fields)
+    except LocalProtocolError as exc:
+        raise UsageError(f"bad framing: {exc}") from None
 
 
 def _decoder(args: argparse.Namespace) -> Decoder | None:
@@ -138,10 +166,14 @@ def _decoder(args: argparse.Namespace) -> Decoder | None:
         raise UsageError(str(exc)) from None
 
 
-def _decode_input(value: str, tag: str) -> bytes:
-    """One frame of --send (text), --send-hex (hex) or --file-frame (a file's bytes)."""
+def _decode_input(value: str, tag: str, encoding: str) -> bytes:
+    """One frame of --send (text, in ``encoding``), --send-hex (hex) or --file-frame (a
+    file's bytes)."""
     if tag == "text":
-        return value.encode()
+        try:
+            return encode_text(value, encoding)
+        except TextEncodingError as exc:
+            raise UsageError(f"--send {value!r}: {exc}") from None
     if tag == "file":
         try:
             with open(value, "rb") as f:
@@ -154,12 +186,18 @@ def _decode_input(value: str, tag: str) -> bytes:
         raise UsageError(f"--send-hex {value!r}: {exc}") from None
 
 
-def decode_line(line: bytes, input_format: str, where: str) -> bytes:
-    """A line of --file or --stdin (without its newline) as a frame."""
+def decode_line(line: bytes, input_format: str, where: str, encoding: str = "utf-8") -> bytes:
+    """A line of --file or --stdin (without its newline) as a frame: its bytes as they are
+    (text; re-encoded from UTF-8 for another ``--encoding``) or the bytes its hex spells."""
     if line.endswith(b"\r"):
         line = line[:-1]
     if input_format == "text":
-        return line
+        if encoding == "utf-8":
+            return line
+        try:
+            return encode_text(line.decode("utf-8"), encoding)
+        except (UnicodeDecodeError, TextEncodingError) as exc:
+            raise UsageError(f"{where}: {exc}") from None
     try:
         return parse_hex(line.decode("ascii"))
     except UnicodeDecodeError:

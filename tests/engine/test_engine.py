@@ -28,7 +28,7 @@ from engine import (
     encode_frames,
     open_engine,
 )
-from engine.session import _connect_failure
+from engine.session import connect_failure
 from ipc import schema
 from ipc.errors import LocalProtocolError
 from tests.engine.helpers import (
@@ -298,7 +298,7 @@ def test_connect_errors_map_to_reasons(error: OSError, reason: str) -> None:
     wrapped = OSError("all attempts to connect to example:1 failed")
     wrapped.__cause__ = ExceptionGroup("all attempts failed", [error])
     for exc in (error, wrapped):
-        got, message = _connect_failure(exc, "example", 1)
+        got, message = connect_failure(exc, "example", 1)
         assert got == reason
         assert "example" in message
 

@@ -27,14 +27,18 @@ async def test_json_output_with_sent_frames_and_hex_for_binary(nursery: trio.Nur
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in lines(result.stdout)]
     # "out" lines are printed once written; a reply may be printed before them.
+    # The recording format: hex always (lossless), text only when it decodes.
     for direction, expected in [
-        ("out", [(2, "hi", None), (2, None, "00ff")]),
-        ("in", [(5, "re:hi", None), (5, None, "72653a00ff")]),
+        ("out", [(2, "hi", "6869"), (2, None, "00ff")]),
+        ("in", [(5, "re:hi", "72653a6869"), (5, None, "72653a00ff")]),
     ]:
         got = [(r["len"], r.get("text"), r.get("hex")) for r in records if r["dir"] == direction]
         assert got == expected
     assert len(records) == 4
     assert {r["session"] for r in records} == {1}
+    assert {(r["v"], r["peer"], r["framing"]) for r in records} == {
+        (1, f"127.0.0.1:{port}", "le32")
+    }
     assert all(isinstance(r["t"], float) for r in records)
 
 
