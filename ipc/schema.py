@@ -32,6 +32,7 @@ __all__ = [
     "Abort",
     "Ack",
     "Attach",
+    "Capture",
     "ChannelClosed",
     "Close",
     "Closed",
@@ -54,6 +55,7 @@ __all__ = [
     "Sent",
     "SessionError",
     "Shutdown",
+    "Sniff",
     "Stats",
 ]
 
@@ -232,6 +234,36 @@ class Abort(Command):
 
     METHOD: ClassVar[str] = "abort"
     session_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capture(Command):
+    """Start (``path`` given) or stop (``path`` empty) the continuous capture: every frame
+    and session event, appended to ``path`` as recording lines (docs/recording.md),
+    rotated at ``max_bytes`` keeping ``keep`` older files. Starting replaces a running
+    capture. Result: ``{"path": str, "active": bool, "lines": int}`` (``lines``: written
+    by the capture just stopped, or 0)."""
+
+    METHOD: ClassVar[str] = "capture"
+    path: str = ""
+    max_bytes: int = 100 * 1024 * 1024
+    keep: int = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sniff(Command):
+    """Connect to host:port outside any session, write ``send`` (raw bytes, headers and
+    all), read what comes back for up to ``wait`` seconds or ``max_bytes`` (at most
+    65,536), close: the first bytes a framing guess needs. Result: ``{"data": bytes,
+    "closed": bool, "peer": str}``; a failed connect is a ``ConnectFailed`` error."""
+
+    METHOD: ClassVar[str] = "sniff"
+    host: str
+    port: int
+    send: bytes = b""
+    max_bytes: int = 4096
+    wait: float = 3.0
+    connect_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -537,7 +569,19 @@ def _registry(*classes: type[_M]) -> dict[str, type[_M]]:
 
 
 COMMANDS: dict[str, type[Command]] = _registry(
-    GetApiInfo, Open, Send, Close, Abort, ListSessions, Ping, Shutdown, FlowControl, Ack, Attach
+    GetApiInfo,
+    Open,
+    Send,
+    Close,
+    Abort,
+    ListSessions,
+    Ping,
+    Shutdown,
+    FlowControl,
+    Ack,
+    Capture,
+    Sniff,
+    Attach,
 )
 EVENTS: dict[str, type[Event]] = _registry(
     Hello,

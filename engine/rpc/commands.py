@@ -13,18 +13,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.sniff import sniff
 from ipc.codec import MAX_MESSAGE_BYTES
-from ipc.errors import SchemaError
+from ipc.errors import FramewireError, SchemaError
 from ipc.framing import FramingSpec
-from ipc.schema import Abort, Close, Command, ListSessions, Open, Send
+from ipc.schema import Abort, Capture, Close, Command, ListSessions, Open, Send, Sniff
 
 if TYPE_CHECKING:
     from engine.engine import Engine
 
-__all__ = ["MAX_IPC_FRAME_LENGTH", "Commands", "Handler"]
+__all__ = ["MAX_IPC_FRAME_LENGTH", "MAX_SNIFF_BYTES", "CaptureFailed", "Commands", "Handler"]
 
 #: A session's max_frame_length must let one frame travel in one IPC message.
 MAX_IPC_FRAME_LENGTH = MAX_MESSAGE_BYTES - 64 * 1024
+
+#: The most a ``sniff`` reads.
+MAX_SNIFF_BYTES = 64 * 1024
 
 #: Runs one decoded command; returns the response's result.
 Handler = Callable[[Any], Awaitable[dict[str, Any]]]
@@ -41,6 +45,8 @@ class Commands:
             Close: self._close,
             Abort: self._abort,
             ListSessions: self._list_sessions,
+            Capture: self._capture,
+            Sniff: self._sniff,
         }
 
     async def _open(self, command: Open) -> dict[str, Any]:
@@ -82,3 +88,37 @@ class Commands:
 
     async def _list_sessions(self, command: ListSessions) -> dict[str, Any]:
         return {"sessions": self._engine.sessions()}
+
+    async def _capture(self, command: Capture) -> dict[str, Any]:
+        engine = self._engine
+        if not command.path:
+            stopped = await engine.stop_capture()
+            return {"path": "", "active": False, "lines": stopped.lines if stopped else 0}
+        try:
+            engine.start_capture(command.path, max_bytes=command.max_bytes, keep=command.keep)
+        except OSError as exc:
+            raise CaptureFailed(f"capture: cannot write {command.path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise SchemaError(f"capture: {exc}") from None
+        return {"path": command.path, "active": True, "lines": 0}
+
+    async def _sniff(self, command: Sniff) -> dict[str, Any]:
+        if not 1 <= command.port <= 65535 or not command.host:
+            raise SchemaError("sniff: host must not be empty and port must be in 1..65535")
+        if not 1 <= command.max_bytes <= MAX_SNIFF_BYTES:
+            raise SchemaError(f"sniff: max_bytes must be in 1..{MAX_SNIFF_BYTES}")
+        if not 0 < command.wait <= 60 or not command.connect_timeout > 0:
+            raise SchemaError("sniff: wait must be in (0, 60] and connect_timeout > 0")
+        sniffed = await sniff(
+            command.host,
+            command.port,
+            send=command.send,
+            max_bytes=command.max_bytes,
+            read_seconds=command.wait,
+            connect_timeout=command.connect_timeout,
+        )
+        return {"data": sniffed.data, "closed": sniffed.closed, "peer": sniffed.peer}
+
+
+class CaptureFailed(FramewireError):
+    """The capture file cannot be opened (the error response's type)."""
