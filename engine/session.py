@@ -451,13 +451,17 @@ class Session:
             self._over_event.set()
 
     def _diagnose_error(self, error: BaseException) -> Diagnosis | None:
-        """What the bytes say about a framing error (None for other errors)."""
-        if not isinstance(error, RemoteProtocolError) or self._decoder is None:
+        """What the bytes say about a framing error, or about a reset before any reply (a
+        server that refuses our header often resets rather than closes)."""
+        received = self._decoder.head if self._decoder is not None else b""
+        situation: Situation
+        if isinstance(error, RemoteProtocolError):
+            situation = "truncated" if isinstance(error, TruncatedFrame) else "frame_too_large"
+        elif self.counters.frames_in == 0 and self._sent_head:
+            situation = "closed_early"
+        else:
             return None
-        situation: Situation = (
-            "truncated" if isinstance(error, TruncatedFrame) else "frame_too_large"
-        )
-        return diagnose(situation, self.spec, received=self._decoder.head, sent=self._sent_head)
+        return diagnose(situation, self.spec, received=received, sent=self._sent_head)
 
     def diagnose_now(self) -> Diagnosis | None:
         """What the bytes say so far, as if the session ended now (a client gave up)."""

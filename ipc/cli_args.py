@@ -1,5 +1,5 @@
-"""What the three programs' command lines share: ``HOST:PORT``, positive and non-negative
-numbers, and a parser whose usage errors are one line.
+"""What the programs' command lines share: ``HOST:PORT``, positive and non-negative
+numbers, framings, and a parser whose usage errors are one line.
 
 The engine CLI, the GUI and the launcher all take a server address and a few durations.
 They live here because ``ipc`` is the one package all three import without pulling in
@@ -14,10 +14,13 @@ import math
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
+from ipc.framing import describe, parse_framing
+
 __all__ = [
     "EXIT_USAGE",
     "OneLineErrorParser",
     "format_address",
+    "framing_words",
     "host_port",
     "non_negative",
     "parse_host_port",
@@ -109,3 +112,13 @@ def non_negative(kind: Callable[[str], _Number], what: str) -> Callable[[str], _
         return value
 
     return parse
+
+
+def framing_words(text: str) -> str:
+    """An argparse type for ``--framing``: a preset name or framing words
+    (``ipc.framing.parse_framing``), checked, in their shortest form (``"pg"`` for
+    ``"be32,offset=1,adjust=-4"``), as the programs pass them on to each other."""
+    try:
+        return describe(parse_framing(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -30,7 +30,7 @@ from ipc.errors import LocalProtocolError
 from ipc.framing import DEFAULT, FramingSpec, encode_frame, parse_framing
 from ipc.recording import EventRecord, FrameRecord
 
-__all__ = ["LINKTYPE_RAW", "MAX_SEGMENT", "PcapngWriter", "export_pcapng"]
+__all__ = ["LINKTYPE_RAW", "MAX_SEGMENT", "PcapngWriter", "RecordingExporter", "export_pcapng"]
 
 #: pcapng link type of packets that begin with an IPv4 or IPv6 header.
 LINKTYPE_RAW = 101
@@ -172,27 +172,28 @@ def _endpoint(text: str, fallback: tuple[IPAddress, int]) -> tuple[IPAddress, in
         return fallback  # a host name: the recording did not say which address it was
 
 
-def export_pcapng(
-    records: Iterable[FrameRecord | EventRecord],
-    out: BinaryIO,
-    *,
-    framing: FramingSpec | None = None,
-) -> int:
-    """Write ``records`` (a recording, in order) to ``out`` as pcapng; return the packets.
+class RecordingExporter:
+    """Turns recording records, one at a time and in order, into pcapng packets on ``out``.
 
     Each frame's wire bytes are rebuilt with ``framing`` if given, else the framing its
     line names, else le32; a payload that framing cannot express is written as it is.
     """
-    writer = PcapngWriter(out)
-    flows: dict[tuple[int | None, int], _Flow] = {}
-    specs: dict[str, FramingSpec] = {}
-    flow: _Flow | None
-    for record in records:
+
+    def __init__(self, out: BinaryIO, *, framing: FramingSpec | None = None) -> None:
+        self.writer = PcapngWriter(out)
+        self._framing = framing
+        self._flows: dict[tuple[int | None, int], _Flow] = {}
+        self._specs: dict[str, FramingSpec] = {}
+
+    def add(self, record: FrameRecord | EventRecord) -> None:
+        writer, flows = self.writer, self._flows
         if isinstance(record, EventRecord) and record.event == "engine":
-            for flow in flows.values():
-                writer.close(record.t, flow)
+            for open_flow in flows.values():
+                writer.close(record.t, open_flow)
             flows.clear()
-            continue
+            return
+        if isinstance(record, EventRecord) and record.event not in ("open", "close"):
+            return
         engine = record.engine if isinstance(record, FrameRecord) else None
         key = (engine, record.session)
         flow = flows.get(key)
@@ -204,16 +205,29 @@ def export_pcapng(
         if isinstance(record, EventRecord):
             if record.event == "close":
                 writer.close(record.t, flow)
-            elif record.event == "open":
+            else:
                 writer.open(record.t, flow)
-            continue
-        spec = framing or _spec(record.framing, specs)
+            return
+        spec = self._framing or _spec(record.framing, self._specs)
         try:
             wire = encode_frame(record.payload, spec)
         except LocalProtocolError:
             wire = record.payload
         writer.data(record.t, flow, record.dir == "out", wire)
-    return writer.packets
+
+
+def export_pcapng(
+    records: Iterable[FrameRecord | EventRecord],
+    out: BinaryIO,
+    *,
+    framing: FramingSpec | None = None,
+) -> int:
+    """Write ``records`` (a recording, in order) to ``out`` as pcapng; return the packets
+    (see ``RecordingExporter``)."""
+    exporter = RecordingExporter(out, framing=framing)
+    for record in records:
+        exporter.add(record)
+    return exporter.writer.packets
 
 
 def _spec(text: str, cache: dict[str, FramingSpec]) -> FramingSpec:

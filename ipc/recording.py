@@ -23,7 +23,7 @@ replay reads back. docs/recording.md is the reference; in short, a frame line is
   values may come with it. Readers keep keys they do not know (``extra``) and skip nothing silently.
 
 An event line has ``event`` instead of ``dir`` (``open``, ``close``, ``error``,
-``engine``) and an optional ``detail``.
+``engine``, ``info``) and an optional ``detail``.
 
 Pure functions and dataclasses; no I/O, neither trio nor Qt.
 """
@@ -52,8 +52,8 @@ __all__ = [
 #: Bumped only for a change an old reader would misread; adding optional keys keeps it.
 SCHEMA_VERSION = 1
 
-#: The event lines a recording holds.
-EVENTS = ("open", "close", "error", "engine")
+#: The event lines a recording holds (``info``: a note of the GUI's log).
+EVENTS = ("open", "close", "error", "engine", "info")
 
 _FRAME_KEYS = frozenset(
     {"v", "t", "session", "dir", "len", "hex", "text", "peer", "local", "framing", "enc", "engine"}

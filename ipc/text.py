@@ -17,6 +17,7 @@ __all__ = [
     "ENCODINGS",
     "TextEncodingError",
     "check_encoding",
+    "decode_counting",
     "decode_marked",
     "decodes",
     "encode_text",
@@ -72,6 +73,13 @@ def _mark(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("framewire-mark", _mark)
 
 _UNMARK = {0xDC00 + byte: f"\\x{byte:02x}" for byte in range(256)} | {ord("\\"): "\\\\"}
+
+
+def decode_counting(payload: bytes, encoding: str = DEFAULT_ENCODING) -> tuple[str, int]:
+    """``decode_marked``, and how many bytes did not decode."""
+    raw = payload.decode(encoding, "framewire-mark")
+    bad = sum(1 for ch in raw if "\udc00" <= ch <= "\udcff")
+    return raw.translate(_UNMARK), bad
 
 
 def decode_marked(payload: bytes, encoding: str = DEFAULT_ENCODING) -> str:

@@ -58,14 +58,15 @@ from typing import IO, Any, Literal
 
 import trio
 
+from ipc.cli_args import framing_words
 from ipc.errors import LocalProtocolError, RemoteProtocolError
 from ipc.framing import (
-    PRESETS,
     FrameDecoder,
     FramingSpec,
     encode_frame,
     encode_frames,
     encode_varint,
+    parse_framing,
 )
 from tools.demo_messages import SAMPLE_FORMATS, sample_payload
 from tools.lifecycle import die_with_parent
@@ -561,8 +562,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--framing",
         default="le32",
-        choices=sorted(PRESETS),
-        help="length-prefix preset (default %(default)s: 4-byte little-endian)",
+        type=framing_words,
+        metavar="SPEC",
+        help="length-prefix preset or framing words, e.g. be32 or 'le24,adjust=1' "
+        "(default %(default)s: 4-byte little-endian)",
     )
     parser.add_argument("--max-frame-length", type=int, help="override the preset's maximum")
     parser.add_argument(
@@ -589,7 +592,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--delay must be >= 0")
     if args.stream < 0 or args.size < _SEQUENCE_BYTES:
         parser.error(f"--stream must be >= 0 and --size >= {_SEQUENCE_BYTES}")
-    args.framing = PRESETS[args.framing]
+    args.framing = parse_framing(args.framing)
     if args.max_frame_length is not None:
         try:
             args.framing = dataclasses.replace(args.framing, max_frame_length=args.max_frame_length)

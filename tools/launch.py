@@ -44,6 +44,7 @@ from ipc.cli_args import (
     EXIT_USAGE,
     OneLineErrorParser,
     format_address,
+    framing_words,
     host_port,
     non_negative,
     positive,
@@ -154,9 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--framing",
-        choices=sorted(PRESETS),
-        metavar="PRESET",
-        help="length-prefix framing preset: %(choices)s (default: le32, 4-byte little-endian)",
+        type=framing_words,
+        metavar="SPEC",
+        help=f"length-prefix framing: a preset ({', '.join(PRESETS)}) or framing words "
+        "such as 'be32,offset=1,adjust=-4' (default: le32, 4-byte little-endian)",
+    )
+    parser.add_argument(
+        "--capture",
+        metavar="FILE",
+        help="append every frame and session event to FILE (JSON lines, rotated by size; "
+        "see docs/recording.md); the GUI's Capture toggle starts on",
     )
     parser.add_argument(
         "--demo-mode",
@@ -266,6 +274,7 @@ def gui_command(args: argparse.Namespace, server: str, python: str = sys.executa
     cmd = [python, "-m", "ui", "--server", server]
     for option, value in (
         ("--framing", args.framing),
+        ("--capture", args.capture),
         ("--log-file", args.log_file),
         ("--quit-after", args.quit_after),
         ("--tick-log", args.tick_log),
@@ -286,6 +295,8 @@ def headless_command(
         cmd += ["--framing", args.framing]
     if args.timeout is not None:
         cmd += ["--timeout", str(args.timeout)]
+    if args.capture is not None:
+        cmd += ["--capture", args.capture]
     return cmd
 
 

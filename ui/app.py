@@ -26,7 +26,7 @@ from typing import TextIO
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ipc.cli_args import OneLineErrorParser, host_port, positive
+from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive
 from ui.lifeline import install_lifeline
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP
@@ -50,7 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="framewire: a desktop client for length-prefixed TCP"
     )
     parser.add_argument("--server", type=host_port, help="HOST:PORT that Do it! talks to")
-    parser.add_argument("--framing", default="le32", help="framing preset (default: le32)")
+    parser.add_argument(
+        "--framing",
+        type=framing_words,
+        default="le32",
+        help="framing: a preset or framing words such as 'be32,offset=1,adjust=-4' (default: le32)",
+    )
+    parser.add_argument(
+        "--capture",
+        metavar="FILE",
+        help="start with Capture on: every frame to FILE (JSON lines, rotated by size)",
+    )
     parser.add_argument("--log-file", help="write GUI and engine log lines to this file")
     parser.add_argument(
         "--tick-log",
@@ -139,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         probe=probe,
         server=args.server,
         framing=args.framing,
+        capture=args.capture,
     )
     window.closed.connect(app.quit)
 

@@ -15,8 +15,10 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ipc import schema
+from ipc.diagnosis import Diagnosis
 from ipc.rpc import CommandFailed
 from ui.engine_client import EngineClient
+from ui.event_log import diagnosis_text
 from ui.formatting import session_name
 
 __all__ = ["DO_IT_LABEL", "DO_IT_PAYLOAD", "DoItFlow"]
@@ -41,6 +43,8 @@ class DoItFlow(QObject):
         self._session_name: str | None = None
         self._generation = 0
         self._running = False
+        #: The run's session's error, until its ``closed`` says the run failed.
+        self._error: schema.SessionError | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DO_IT_TIMEOUT_MS)
@@ -62,6 +66,7 @@ class DoItFlow(QObject):
         self._running = True
         self._session = None
         self._session_name = None
+        self._error = None
         self._timer.start()
         generation = self._generation = self._client.generation
         self._client.open(
@@ -83,9 +88,25 @@ class DoItFlow(QObject):
             if isinstance(ev, schema.Received) and ev.session_id == sid and ev.frames:
                 self._finish(ev.frames[0])
                 return
+            if isinstance(ev, schema.SessionError) and ev.session_id == sid:
+                self._error = ev
             if isinstance(ev, schema.Closed) and ev.session_id == sid:
-                self._fail(f"the server closed the connection ({ev.by}) before replying")
+                self._fail(self._closed_why(ev))
                 return
+
+    def _closed_why(self, closed: schema.Closed) -> str:
+        """Why the run's session ended without a reply, with what its bytes say (issue
+        17: against a be32 server Do it! said only "closed before replying")."""
+        error, self._error = self._error, None
+        if error is not None:
+            why = error.message  # the engine's, its diagnosis included
+            found = Diagnosis.from_wire(error.details.get("diagnosis"))
+            if found is not None and found.suggestion is not None:
+                why += f": choose framing {found.suggestion}"
+            return why
+        why = f"the server closed the connection ({closed.by}) before replying"
+        found = Diagnosis.from_wire(closed.details.get("diagnosis"))
+        return why if found is None else f"{why}: {diagnosis_text(found)}"
 
     def _on_open(self, generation: int, result: Any, error: CommandFailed | None) -> None:
         if not self._running:

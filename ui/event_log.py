@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ipc import schema
+from ipc.diagnosis import Diagnosis
 from ui.formatting import plural, session_name
 from ui.log_store import Direction
 
-__all__ = ["ENGINE_SESSION", "LogEntry", "log_entries"]
+__all__ = ["ENGINE_SESSION", "LogEntry", "diagnosis_text", "log_entries"]
 
 #: The session column for rows about the engine itself.
 ENGINE_SESSION = "engine"
@@ -29,6 +30,14 @@ class LogEntry(NamedTuple):
 
 def _note(session: str, direction: Direction, wall: float, text: str) -> LogEntry:
     return LogEntry(session, direction, wall, [text.encode("utf-8")])
+
+
+def diagnosis_text(diagnosis: Diagnosis) -> str:
+    """A diagnosis as the window says it: what the bytes look like, and the framing to
+    pick (in the Framing box, or with Guess framing)."""
+    if diagnosis.suggestion is None:
+        return diagnosis.summary
+    return f"{diagnosis.summary}: choose framing {diagnosis.suggestion}"
 
 
 def log_entries(
@@ -64,6 +73,9 @@ def log_entries(
                 f"closed by {ev.by} (in {plural(ev.frames_in, 'frame')} / {ev.bytes_in} B, "
                 f"out {plural(ev.frames_out, 'frame')} / {ev.bytes_out} B)",
             )  # fmt: skip
+            diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))
+            if diagnosis is not None:
+                yield _note(name, Direction.ERROR, wall, diagnosis_text(diagnosis))
         elif isinstance(ev, schema.LogLine):
             level = ev.level.lower()
             direction = Direction.ERROR if level in ("error", "critical") else Direction.INFO

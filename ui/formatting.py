@@ -9,12 +9,16 @@ Everything here is a plain function of its arguments so it can be unit-tested wi
 
 from __future__ import annotations
 
-import json
+import re
 import signal
 import string
 import time
 
+from ipc.errors import SchemaError
+from ipc.framing import FramingSpec, describe
 from ipc.payload_text import HexError, hex_dump, parse_hex
+from ipc.recording import event_line, frame_line
+from ipc.text import DEFAULT_ENCODING
 
 __all__ = [
     "HexError",
@@ -29,6 +33,7 @@ __all__ = [
     "log_row_json",
     "log_row_text",
     "parse_hex",
+    "parse_session_name",
     "plural",
     "preview",
     "session_name",
@@ -154,20 +159,43 @@ def log_row_text(wall: float, session: str, direction: str, payload: bytes) -> s
     return f"{format_time(wall)}\t{session}\t{direction}\t{len(payload)}\t{body}"
 
 
-def log_row_json(wall: float, session: str, direction: str, payload: bytes) -> str:
-    """One saved log row as a JSON line; the payload as text when it is UTF-8, else hex."""
-    record: dict[str, object] = {
-        "time": round(wall, 6),
-        "session": session,
-        "direction": direction,
-        "length": len(payload),
-    }
-    text = _as_text(payload)
-    if text is not None:
-        record["text"] = text
-    else:
-        record["hex"] = payload.hex()
-    return json.dumps(record, ensure_ascii=False)
+def log_row_json(
+    wall: float,
+    session: str,
+    direction: str,
+    payload: bytes,
+    *,
+    peer: str = "",
+    framing: str = "",
+    encoding: str = DEFAULT_ENCODING,
+) -> str:
+    """One saved log row as a recording line (``ipc.recording``, docs/recording.md).
+
+    A frame row is a frame line; a note (``info``/``error``) an event line of that name
+    whose ``detail`` is the note. ``session`` is the window's name (``#3``, ``e2#3``):
+    the line gets the engine's number and, after a restart, ``engine`` (the generation).
+    """
+    generation, number = parse_session_name(session)
+    if direction in ("in", "out"):
+        engine = generation if generation > 1 else None
+        return frame_line(
+            wall, number, direction, payload, peer=peer, framing=framing, enc=encoding,
+            engine=engine,
+        )  # fmt: skip
+    extra = {"engine": generation} if generation > 1 else None
+    detail = payload.decode("utf-8", "replace")
+    return event_line(wall, number, direction, peer=peer, detail=detail, extra=extra)
+
+
+def parse_session_name(name: str) -> tuple[int, int]:
+    """``"#3"`` -> (1, 3), ``"e2#3"`` -> (2, 3); (0, 0) for rows about no session."""
+    match = _SESSION_NAME.fullmatch(name)
+    if match is None:
+        return 0, 0
+    return int(match.group(1) or 1), int(match.group(2))
+
+
+_SESSION_NAME = re.compile(r"(?:e(\d+))?#(\d+)")
 
 
 def session_name(generation: int, session_id: int) -> str:
@@ -180,14 +208,13 @@ def session_name(generation: int, session_id: int) -> str:
 
 
 def framing_text(framing: object) -> str:
-    """Short description of a framing spec map (``le32``-style) or a preset name."""
+    """Short description of a framing spec map or a preset name: the preset's name, or
+    framing words (``le24,adjust=1``) as ``ipc.framing.parse_framing`` reads them."""
     if isinstance(framing, str):
         return framing
     if isinstance(framing, dict):
-        size = framing.get("length_size", 4)
-        order = "le" if framing.get("byte_order", "little") == "little" else "be"
-        text = f"{order}{int(size) * 8}" if size != 1 else "u8"
-        if framing.get("length_includes_header"):
-            text += "+hdr"
-        return text
+        try:
+            return describe(FramingSpec.from_wire(framing))
+        except SchemaError:
+            return "?"
     return str(framing)

@@ -20,7 +20,7 @@ import contextlib
 import functools
 from array import array
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -33,11 +33,13 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from ipc.payload_text import escape_text
+from ipc.text import DEFAULT_ENCODING
 from ui.formatting import format_time
 from ui.log_store import DEFAULT_LOG_CAP, Direction, LogFilter, LogRow, LogStore
 from ui.payload_decoding import PayloadDecoding
 
-__all__ = ["FLUSH_INTERVAL_MS", "LogModel"]
+__all__ = ["FLUSH_INTERVAL_MS", "LogModel", "SessionContext"]
 
 #: Views are told about new rows at most this often (about 12 updates a second).
 FLUSH_INTERVAL_MS = 80
@@ -64,6 +66,25 @@ _DIRECTION_COLOR = {
 _Index = QModelIndex | QPersistentModelIndex
 
 
+#: Sessions whose context the model remembers (the oldest are forgotten first).
+MAX_CONTEXTS = 100_000
+#: Bytes of a payload shown as text in the Data column (the view elides the rest).
+_TEXT_BYTES = 800
+
+
+class SessionContext(NamedTuple):
+    """How a session's rows are shown and saved: its text encoding (``ipc.text``; other
+    than UTF-8, the Data column shows the payload as text in it), peer and framing (for
+    the saved JSON lines and pcapng)."""
+
+    encoding: str = DEFAULT_ENCODING
+    peer: str = ""
+    framing: str = ""
+
+
+_NO_CONTEXT = SessionContext()
+
+
 class LogModel(QAbstractTableModel):
     """Columns: time, session, direction, length, data (the payload decoded, one line).
 
@@ -80,6 +101,8 @@ class LogModel(QAbstractTableModel):
         self.store = LogStore(cap)
         #: Each session's decoder, and the Data column's summaries (decoded when shown).
         self.decoding = PayloadDecoding()
+        #: Per session name (``#3``): its text encoding, peer and framing (``context``).
+        self._contexts: dict[str, SessionContext] = {}
         self._filter = LogFilter()
         # Unfiltered view: rows [vis_first, vis_end) of the store are visible.
         self._vis_first = 0
@@ -246,6 +269,17 @@ class LogModel(QAbstractTableModel):
             last = self._last_row = self.store.row(seq)
         return last
 
+    def context(self, session: str) -> SessionContext:
+        """How rows of ``session`` are shown and saved (UTF-8, no peer, if nothing was said)."""
+        return self._contexts.get(session, _NO_CONTEXT)
+
+    def set_context(self, session: str, context: SessionContext) -> None:
+        """Say how rows of ``session`` are shown and saved (its rows are repainted)."""
+        self._contexts[session] = context
+        if len(self._contexts) > MAX_CONTEXTS:
+            del self._contexts[next(iter(self._contexts))]
+        self.refresh_data()
+
     def refresh_data(self) -> None:
         """Repaint the Data column (a session's decoder changed)."""
         if self.rowCount():
@@ -286,6 +320,9 @@ class LogModel(QAbstractTableModel):
             col = index.column()
             if col == COL_DATA:
                 if row.direction is Direction.IN or row.direction is Direction.OUT:
+                    encoding = self._contexts.get(row.session, _NO_CONTEXT).encoding
+                    if encoding != DEFAULT_ENCODING:  # the session reads as text in it
+                        return escape_text(row.payload[:_TEXT_BYTES], encoding)
                     return self.decoding.summary(row.seq, row.session, row.payload)
                 return row.payload.decode("utf-8", "replace")
             if col == COL_TIME:

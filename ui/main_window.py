@@ -14,6 +14,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -26,12 +28,14 @@ from PySide6.QtWidgets import (
 
 from decoders import Decoder
 from ipc import schema
+from ipc.diagnosis import guess_framing, looks_like
+from ipc.framing import PRESETS, parse_framing
 from ipc.rpc import CommandFailed
 from ui.do_it import DO_IT_PAYLOAD, DoItFlow
 from ui.event_log import ENGINE_SESSION, log_entries
 from ui.formatting import format_time, plural, preview
 from ui.log_export import LogExporter
-from ui.log_model import LogModel
+from ui.log_model import LogModel, SessionContext
 from ui.log_store import Direction
 from ui.session_model import SessionInfo, SessionModel
 from ui.supervisor import EngineState, EngineStatus, EngineSupervisor
@@ -46,6 +50,8 @@ __all__ = ["MainWindow"]
 
 #: The log's session name for a Do it! run that failed before the engine made a session.
 _DO_IT_SESSION = "do-it"
+#: How long Guess… waits for a server that speaks first.
+_GUESS_WAIT_S = 3.0
 #: How the splitter shares spare height between sessions, compose and log, and the
 #: heights it starts from (scaled to the window): the log, the busiest view, gets most.
 _SESSIONS_STRETCH, _COMPOSE_STRETCH, _LOG_STRETCH = 1, 0, 4
@@ -66,6 +72,7 @@ class MainWindow(QMainWindow):
         probe: TickProbe,
         server: tuple[str, int] | None = None,
         framing: str = "le32",
+        capture: str | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("framewire")
@@ -74,7 +81,14 @@ class MainWindow(QMainWindow):
         self.log_model = log_model
         self.session_model = session_model
         self._server = server
-        self._framing = framing
+        # Do it!'s framing: a preset name, or framing words as a map for the engine.
+        self._framing: schema.Framing = (
+            framing if framing in PRESETS else parse_framing(framing).to_wire()
+        )
+        #: The capture file while the Capture toggle is on (re-sent to each new engine).
+        self._capture_path = capture
+        #: Text encodings of sessions just opened, until their events are in the model.
+        self._encodings: dict[tuple[int, int], str] = {}
         self._clock_offsets: dict[int, float] = {}
         self._closing = False
         self._exporter: LogExporter | None = None
@@ -93,7 +107,15 @@ class MainWindow(QMainWindow):
         if server is not None:
             self.sessions.host.setText(server[0])
             self.sessions.port.setValue(server[1])
-        self.sessions.framing.setCurrentText(framing)
+        self.sessions.set_framing(parse_framing(framing))
+        self.capture_toggle = QCheckBox("Capture")
+        self.capture_toggle.setToolTip(
+            "write every frame of every session to a JSON lines file as it happens "
+            "(rotated at 100 MB; written by the engine process, so the window never waits)"
+        )
+        self.capture_toggle.setChecked(capture is not None)
+        self.capture_status = QLabel()
+        self.capture_status.setStyleSheet("color: #555;")
         self.compose = ComposePanel()
         self.log_panel = LogPanel(log_model)
         self.status_label = EngineStatusLabel()
@@ -107,6 +129,8 @@ class MainWindow(QMainWindow):
         do_it_row = QHBoxLayout()
         do_it_row.addWidget(self.do_it_button)
         do_it_row.addWidget(self.do_it_target, 1)
+        do_it_row.addWidget(self.capture_toggle)
+        do_it_row.addWidget(self.capture_status)
         classic = QVBoxLayout()
         classic.addLayout(do_it_row)
         classic.addWidget(self.do_it_result)
@@ -150,6 +174,8 @@ class MainWindow(QMainWindow):
         self.do_it.finished.connect(self._on_do_it_finished)
         self.do_it.failed.connect(self._on_do_it_failed)
         self.sessions.open_requested.connect(self._on_open_requested)
+        self.sessions.guess_requested.connect(self._on_guess_requested)
+        self.capture_toggle.toggled.connect(self._on_capture_toggled)
         self.sessions.close_requested.connect(self._on_close_requested)
         self.sessions.abort_requested.connect(self._on_abort_requested)
         self.sessions.selection_changed.connect(self._on_session_selected)
@@ -178,6 +204,8 @@ class MainWindow(QMainWindow):
         self._clock_offsets[generation] = hello.clock_offset
         if hello.framing_presets:
             self.sessions.set_presets(list(hello.framing_presets))
+        if self._capture_path is not None and self.capture_toggle.isChecked():
+            self._start_capture(self._capture_path)
         self._note(Direction.INFO, f"engine {generation} started (pid {hello.pid}, "
                                    f"{hello.engine_version})")  # fmt: skip
 
@@ -195,6 +223,9 @@ class MainWindow(QMainWindow):
 
     def _on_events(self, generation: int, events: list[schema.Event]) -> None:
         self.session_model.apply_events(generation, events)
+        for ev in events:
+            if isinstance(ev, schema.Connected):
+                self._update_context(generation, ev.session_id, ev.peer)
         offset = self._clock_offsets.get(generation, 0.0)
         append = self.log_model.append
         for entry in log_entries(generation, offset, events):
@@ -204,7 +235,8 @@ class MainWindow(QMainWindow):
         if self._select_when_seen is not None:
             info = self.session_model.session(*self._select_when_seen)
             if info is not None:
-                self._select_when_seen = None
+                key, self._select_when_seen = self._select_when_seen, None
+                self._update_context(*key, "")
                 self.sessions.select(info)
 
     def _on_protocol_error(self, message: str) -> None:
@@ -266,13 +298,108 @@ class MainWindow(QMainWindow):
                 )
                 return
             key = (generation, int(result["session_id"]))
+            self._encodings[key] = encoding
             info = self.session_model.session(*key)
             if info is not None:
+                self._update_context(*key, str(result.get("peer", "")))
                 self.sessions.select(info)
             else:  # the answer overtook the session's first event: select it when it comes
                 self._select_when_seen = key
 
+        encoding = self.sessions.encoding_value()
         self.client.open(host, port, framing, done)
+
+    def _update_context(self, generation: int, session_id: int, peer: str) -> None:
+        """Tell the log how to show and save a session's rows (its encoding, peer,
+        framing), once both its events and the open's answer said them."""
+        info = self.session_model.session(generation, session_id)
+        if info is None:
+            return
+        encoding = self._encodings.pop((generation, session_id), None)
+        if encoding is not None:
+            info.encoding = encoding
+        if peer:
+            context = SessionContext(info.encoding, peer, info.framing)
+            self.log_model.set_context(info.name, context)
+        elif encoding is not None:
+            self.log_model.set_context(
+                info.name, self.log_model.context(info.name)._replace(encoding=encoding)
+            )
+        if info is self.sessions.selected():
+            self._on_session_selected(info)
+
+    def _on_guess_requested(self, host: str, port: int) -> None:
+        """Guess…: the bytes a failed session of that server got, or what it sends."""
+        info = self.sessions.selected()
+        head = info.diagnosis.head if info is not None and info.diagnosis is not None else b""
+        if info is not None and head and (info.host, info.port) == (host, port):
+            self._show_guess(head, f"what {info.name} received")
+            return
+
+        def done(result: Any, error: CommandFailed | None) -> None:
+            if error is not None:
+                self.sessions.show_error(f"guess: {error.message or error.type}")
+            elif not result["data"]:
+                why = "closed" if result["closed"] else f"sent nothing in {_GUESS_WAIT_S:g} s"
+                self.sessions.show_error(
+                    f"{host}:{port} {why}: it may wait for a request; open a session, send "
+                    "one, and press Guess… with that session selected"
+                )
+            else:
+                self._show_guess(result["data"], f"what {result['peer']} sent")
+
+        command = schema.Sniff(host=host, port=port, wait=_GUESS_WAIT_S, connect_timeout=5.0)
+        self.client.request(command, done, timeout_s=_GUESS_WAIT_S + 10.0)
+
+    def _show_guess(self, data: bytes, source: str) -> None:
+        seen = looks_like(data)
+        if seen is not None:
+            self.sessions.show_error(f"{source}: {seen[1]}")
+            return
+        guesses = guess_framing(data)
+        if not guesses:
+            self.sessions.show_error(f"{source}: no framing parses these {len(data)} bytes")
+            return
+        best = guesses[0]
+        self.sessions.set_framing(best.spec)
+        others = ", ".join(g.name for g in guesses[1:4])
+        also = f" (next best: {others})" if others else ""
+        self.sessions.show_note(f"{source}: {best.sentence()}: framing set to {best.name}{also}")
+
+    # ------------------------------------------------------------------ capture
+
+    def _on_capture_toggled(self, on: bool) -> None:
+        if not on:
+            self.capture_status.setText("")
+            self.client.request(schema.Capture(), self._capture_done)
+            return
+        if self._capture_path is not None:
+            self._start_capture(self._capture_path)
+            return
+        # A non-modal dialog, as Save…: the animation keeps running meanwhile.
+        dialog = QFileDialog(self, "Capture to", "framewire-capture.jsonl")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(["JSON lines (*.jsonl)", "All files (*)"])
+        dialog.fileSelected.connect(self._start_capture)
+        dialog.rejected.connect(lambda: self.capture_toggle.setChecked(False))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _start_capture(self, path: str) -> None:
+        self._capture_path = path
+        self.capture_status.setText(f"→ {path}")
+        self.client.request(schema.Capture(path=path), self._capture_done)
+
+    def _capture_done(self, result: Any, error: CommandFailed | None) -> None:
+        if error is not None:
+            self._capture_path = None
+            self.capture_status.setText("")
+            self.capture_toggle.blockSignals(True)
+            self.capture_toggle.setChecked(False)
+            self.capture_toggle.blockSignals(False)
+            self._note(Direction.ERROR, f"capture: {error.message or error.type}")
+        elif not result["active"]:
+            self._note(Direction.INFO, f"capture stopped ({result['lines']:,} lines written)")
 
     def _session_done(self, action: str, info: SessionInfo) -> Any:
         def done(_result: Any, error: CommandFailed | None) -> None:
@@ -289,7 +416,10 @@ class MainWindow(QMainWindow):
         self.client.abort(info.generation, info.session_id, self._session_done("abort", info))
 
     def _on_session_selected(self, info: SessionInfo | None) -> None:
-        self.compose.set_target(info.name if info is not None and info.is_open else None)
+        if info is not None and info.is_open:
+            self.compose.set_target(info.name, info.encoding)
+        else:
+            self.compose.set_target(None)
         if info is not None:
             self.sessions.decoder.show_choice(self.log_model.decoding.label(info.name))
 

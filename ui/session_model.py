@@ -24,6 +24,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from ipc import schema
+from ipc.diagnosis import Diagnosis
+from ipc.text import DEFAULT_ENCODING
 from ui.formatting import format_bytes, format_rate, framing_text, session_name
 
 __all__ = ["OPEN_STATES", "SessionInfo", "SessionModel"]
@@ -65,6 +67,10 @@ class SessionInfo:
     bytes_out: int = 0
     rate_in: float = 0.0  # frames/s, over the last refresh interval
     rate_out: float = 0.0
+    #: How the window shows and composes its payloads as text (``ipc.text``).
+    encoding: str = DEFAULT_ENCODING
+    #: What the engine made of its bytes when it ended badly (``ipc.diagnosis``).
+    diagnosis: Diagnosis | None = None
     _rate_frames: int = 0
     _rate_frames_out: int = 0
     _rate_at: float = 0.0
@@ -135,7 +141,12 @@ class SessionModel(QAbstractTableModel):
                     generation, ev.session_id, state="failed", detail=f"{ev.reason}: {ev.message}"
                 )
             elif isinstance(ev, schema.SessionError):
-                self._update(generation, ev.session_id, detail=f"{ev.kind}: {ev.message}")
+                self._update(
+                    generation,
+                    ev.session_id,
+                    detail=f"{ev.kind}: {ev.message}",
+                    diagnosis=Diagnosis.from_wire(ev.details.get("diagnosis")),
+                )
             elif isinstance(ev, schema.Closed):
                 info = self._by_key.get((generation, ev.session_id))
                 if info is not None:
@@ -143,6 +154,9 @@ class SessionModel(QAbstractTableModel):
                     info.frames_out, info.bytes_out = ev.frames_out, ev.bytes_out
                     failed = ev.by == "error"
                     detail = info.detail if failed else f"closed by {ev.by}"
+                    diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))
+                    if diagnosis is not None:
+                        info.diagnosis = diagnosis
                     self._update(generation, ev.session_id, state="closed", detail=detail)
                     self._forget_old()
 

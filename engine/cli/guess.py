@@ -2,7 +2,8 @@
 
 Shows the bytes, what they look like (``ipc.diagnosis``: TLS, HTTP, a banner, text) and
 the framings that parse them, best first, with the option to use. Exit 0 when something
-fits, 4 when bytes came and no framing parses them, 5 when nothing came in time.
+fits, 4 when bytes came and no framing parses them, 3 when the peer closed without a
+byte, 5 when nothing came in time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TextIO
 from engine.cli.exits import ReplyTimeout, UsageError
 from engine.cli.parse import PROG
 from engine.cli.plan import make_plan, make_spec
+from engine.errors import SessionBroken
 from engine.sniff import DEFAULT_SNIFF_SECONDS, sniff
+from ipc.cli_args import format_address
 from ipc.diagnosis import Situation, diagnose, guess_framing, looks_like
 from ipc.errors import RemoteProtocolError
 from ipc.framing import FramingSpec, encode_frames
@@ -68,6 +71,7 @@ async def run_guess(plan: GuessPlan, out: TextIO = sys.stdout) -> None:
 
     Raises:
         ConnectFailed: could not connect.
+        SessionBroken: the peer closed without sending anything.
         ReplyTimeout: nothing came back in time.
         RemoteProtocolError: bytes came, and no framing parses them.
         UsageError: the file cannot be read.
@@ -95,8 +99,11 @@ async def run_guess(plan: GuessPlan, out: TextIO = sys.stdout) -> None:
             else:
                 message += ": it may wait for a request first (add --send, in the framing "
                 message += "you believe it speaks)"
+            if sniffed.closed:
+                raise SessionBroken(message)
             raise ReplyTimeout(message)
-    if not report(data, source, out):
+    address = None if plan.path is not None else format_address(plan.host, plan.port)
+    if not report(data, source, out, address):
         raise RemoteProtocolError(f"no framing parses the {len(data)} bytes from {source}")
 
 
@@ -110,8 +117,11 @@ def _read_file(path: str) -> bytes:
         raise UsageError(f"cannot read --guess-from {path}: {exc.strerror}") from None
 
 
-def report(data: bytes, source: str, out: TextIO) -> bool:
-    """Print what ``data`` looks like and the framings that parse it; True if any fits."""
+def report(data: bytes, source: str, out: TextIO, address: str | None = None) -> bool:
+    """Print what ``data`` looks like and the framings that parse it; True if any fits.
+
+    ``address`` (``HOST:PORT``) goes into the suggested command line.
+    """
     out.write(f"{source}: {len(data)} bytes\n")
     for offset in range(0, min(len(data), SHOWN_BYTES), 16):
         chunk = data[offset : offset + 16]
@@ -131,5 +141,6 @@ def report(data: bytes, source: str, out: TextIO) -> bool:
     width = max(len(g.name) for g in guesses[:LISTED])
     for guess in guesses[:LISTED]:
         out.write(f"  {guess.name:<{width}}  {guess.sentence()}\n")
-    out.write(f"try: {PROG} ... --framing {guesses[0].name}\n")
+    target = f"{address} " if address is not None else ""
+    out.write(f"try: {PROG} {target}--framing {guesses[0].name}\n")
     return True

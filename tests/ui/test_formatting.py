@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from ui.formatting import (
@@ -75,7 +77,11 @@ def test_session_names_and_framing_text():
     assert session_name(2, 3) == "e2#3"
     assert framing_text("be16") == "be16"
     assert framing_text({"length_size": 2, "byte_order": "big"}) == "be16"
-    assert framing_text({"length_size": 4, "length_includes_header": True}) == "le32+hdr"
+    assert (
+        framing_text({"length_size": 4, "length_includes_header": True}) == "le32,includes_header"
+    )
+    assert framing_text({"length_size": 3, "length_adjust": 1}) == "mysql"
+    assert framing_text({"length_size": 5}) == "?"
 
 
 def test_hex_dump_lines():
@@ -90,7 +96,16 @@ def test_saved_rows_text_and_json():
     line = log_row_text(0.0, "#1", "in", b"hi\n")
     assert line.split("\t")[1:] == ["#1", "in", "3", "hi\\n"]
     assert log_row_text(0.0, "#1", "in", b"\xff").endswith("\tff")
-    assert log_row_json(1.5, "#2", "out", b"ok") == (
-        '{"time": 1.5, "session": "#2", "direction": "out", "length": 2, "text": "ok"}'
+    # The recording format (docs/recording.md): the engine's session number, hex always.
+    assert log_row_json(1.5, "#2", "out", b"ok", peer="127.0.0.1:9", framing="be32") == (
+        '{"v": 1, "t": 1.5, "session": 2, "dir": "out", "len": 2, "hex": "6f6b", "text": "ok", '
+        '"peer": "127.0.0.1:9", "framing": "be32"}'
     )
-    assert '"hex": "ff00"' in log_row_json(1.5, "#2", "out", b"\xff\x00")
+    after_restart = json.loads(log_row_json(1.5, "e3#2", "in", b"\xff\x00"))
+    assert after_restart["engine"] == 3 and "text" not in after_restart
+    note = json.loads(log_row_json(2.0, "engine", "error", b"engine 1 crashed"))
+    assert note == {
+        "v": 1, "t": 2.0, "session": 0, "event": "error", "detail": "engine 1 crashed"
+    }  # fmt: skip
+    ebcdic = json.loads(log_row_json(1.0, "#1", "in", "HI".encode("cp037"), encoding="cp037"))
+    assert (ebcdic["text"], ebcdic["enc"]) == ("HI", "cp037")

@@ -5,7 +5,7 @@ import json
 from PySide6.QtCore import Qt
 
 from ui.log_export import LogExporter, export_format
-from ui.log_model import LogModel
+from ui.log_model import LogModel, SessionContext
 from ui.log_store import Direction
 from ui.widgets.log_view import LogPanel
 
@@ -82,6 +82,7 @@ def test_dropping_a_selected_row_does_not_pause_following(qtbot):
 def test_save_text_and_json_lines(qtbot, tmp_path):
     model, _panel = make_panel(qtbot)
     fill(model)
+    model.set_context("#1", SessionContext(peer="127.0.0.1:9000", framing="be32"))
     for name in ("log.txt", "log.jsonl"):
         path = tmp_path / name
         exporter = LogExporter(model, str(path))
@@ -90,17 +91,40 @@ def test_save_text_and_json_lines(qtbot, tmp_path):
         assert blocker.args == [53, str(path)]
         lines = path.read_text().splitlines()
         assert len(lines) == 53
+    # JSON lines are the recording format (docs/recording.md), with each session's context.
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert records[0]["text"] == "alpha 0" and records[0]["session"] == "#1"
+    assert records[0]["text"] == "alpha 0" and records[0]["session"] == 1
+    assert records[0]["peer"] == "127.0.0.1:9000" and records[0]["framing"] == "be32"
     assert records[51] == {
-        "time": 2.0,
-        "session": "#2",
-        "direction": "out",
-        "length": 2,
+        "v": 1,
+        "t": 2.0,
+        "session": 2,
+        "dir": "out",
+        "len": 2,
         "hex": "00ff",
     }
+    assert records[52] == {
+        "v": 1, "t": 3.0, "session": 2, "event": "error", "detail": "frame_too_large: 9 > 8"
+    }  # fmt: skip
     assert (tmp_path / "log.txt").read_text().splitlines()[50].endswith("\t#2\tout\t4\tbeta")
     assert export_format("x.JSONL") == "jsonl" and export_format("x.log") == "text"
+    assert export_format("x.pcapng") == "pcapng"
+
+
+def test_save_as_pcapng_writes_the_frames_as_tcp_segments(qtbot, tmp_path):
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    model, _panel = make_panel(qtbot)
+    fill(model)
+    model.set_context("#2", SessionContext(peer="127.0.0.1:9000", framing="be16"))
+    path = tmp_path / "log.pcapng"
+    exporter = LogExporter(model, str(path))
+    with qtbot.waitSignal(exporter.finished, timeout=5000):
+        exporter.start()
+    data = [bytes(p[TCP].payload) for p in rdpcap(str(path)) if len(p[TCP].payload)]
+    assert data[-2:] == [b"\x00\x04beta", b"\x00\x02\x00\xff"]  # #2's frames, be16
+    assert len(data) == 52
 
 
 def test_save_to_an_unwritable_path_reports_failure(qtbot, tmp_path):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from decoders import EncodeError, encode_json_text
+from ipc.text import DEFAULT_ENCODING, ENCODINGS, TextEncodingError, encode_text
 from ui.formatting import HexError, hex_error, parse_hex, preview
 
 __all__ = ["MAX_HISTORY", "ComposePanel"]
@@ -30,7 +31,7 @@ _BAD_INPUT_STYLE = "QLineEdit { border: 1px solid #c62828; background: #ffebee; 
 #: What JSON is sent as: the combo's text and ``decoders.encode``'s name.
 JSON_ENCODINGS = {"as JSON": "json", "as MessagePack": "msgpack", "as CBOR": "cbor"}
 _HINTS = {
-    "Text": "frame payload (text, UTF-8)",
+    "Text": "frame payload (text, {encoding})",
     "Hex": "hex bytes, e.g. 68 65 6c 6c 6f",
     "JSON": 'JSON, e.g. {"op": "login", "seq": 7} (bytes: {"$hex": "00ff"})',
 }
@@ -43,6 +44,7 @@ class ComposePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._text_encoding = DEFAULT_ENCODING
         self.mode = QComboBox()
         self.mode.addItems(list(_HINTS))
         self.encoding = QComboBox()
@@ -89,11 +91,13 @@ class ComposePanel(QWidget):
         layout.addLayout(history)
         self.set_target(None)
 
-    def set_target(self, name: str | None) -> None:
-        """The session frames go to (``None``: sending is disabled)."""
+    def set_target(self, name: str | None, text_encoding: str = DEFAULT_ENCODING) -> None:
+        """The session frames go to (``None``: sending is disabled), and the encoding its
+        text is written in (``ipc.text``)."""
         self._has_target = name is not None
+        self._text_encoding = text_encoding
         self.target.setText(f"to {name}" if name else "select an open session to send")
-        self._validate()
+        self._on_mode_changed(self.mode.currentText())
 
     def payload(self) -> bytes:
         """The editor's payload.
@@ -108,7 +112,7 @@ class ComposePanel(QWidget):
             return parse_hex(text)
         if mode == "JSON":
             return encode_json_text(text, JSON_ENCODINGS[self.encoding.currentText()])
-        return text.encode("utf-8")
+        return encode_text(text, self._text_encoding)
 
     def show_error(self, message: str) -> None:
         self.error.setText(message)
@@ -127,7 +131,8 @@ class ComposePanel(QWidget):
         self.history.setCurrentItem(item)  # Resend sends the last frame again
 
     def _on_mode_changed(self, mode: str) -> None:
-        self.editor.setPlaceholderText(_HINTS[mode])
+        encoding = ENCODINGS.get(self._text_encoding, self._text_encoding)
+        self.editor.setPlaceholderText(_HINTS[mode].format(encoding=encoding))
         self.encoding.setVisible(mode == "JSON")
         self._validate()
 
@@ -139,6 +144,11 @@ class ComposePanel(QWidget):
             try:
                 self.payload()
             except EncodeError as exc:
+                return str(exc)
+        if mode == "Text":
+            try:
+                encode_text(text, self._text_encoding)
+            except TextEncodingError as exc:
                 return str(exc)
         return None
 
@@ -154,7 +164,7 @@ class ComposePanel(QWidget):
             return
         try:
             payload = self.payload()
-        except (HexError, EncodeError) as exc:
+        except (HexError, EncodeError, TextEncodingError) as exc:
             self.show_error(str(exc))
             return
         self.add_history(payload)

@@ -14,7 +14,6 @@ selecting a row unchecks it, scrolling back to the bottom checks it again.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from decoders import ExpressionError, compile_expression
+from ipc.text import DEFAULT_ENCODING, ENCODINGS, decode_counting
 from ui.dump_layout import DumpLayout
 from ui.formatting import format_time, hex_dump
 from ui.log_model import COL_DIR, COL_LENGTH, COL_SESSION, COL_TIME, LogModel
@@ -290,7 +290,8 @@ class LogPanel(QWidget):
         """Fill the detail pane: the payload's fields, its text and hex dump."""
         width = self._dump_width()
         self._moving_cursor = True
-        self.detail.setPlainText(describe_row(row, width))
+        encoding = self.model.context(row.session).encoding
+        self.detail.setPlainText(describe_row(row, width, encoding))
         self._moving_cursor = False
         self.detail.setExtraSelections([])
         if row.direction not in (Direction.IN, Direction.OUT):
@@ -356,23 +357,28 @@ class LogPanel(QWidget):
         # A non-modal dialog: the window (and its animation) keeps running meanwhile.
         dialog = QFileDialog(self, "Save log", "framewire-log.txt")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilters(["Text (*.txt *.log)", "JSON lines (*.jsonl)", "All files (*)"])
+        dialog.setNameFilters(
+            ["Text (*.txt *.log)", "JSON lines (*.jsonl)", "pcapng (*.pcapng)", "All files (*)"]
+        )
         dialog.fileSelected.connect(self.save_requested)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
 
-def describe_row(row: LogRow, dump_width: int = 16) -> str:
-    """The detail pane's text for one row: header, text (if UTF-8), hex dump
-    (``dump_width`` bytes a line)."""
+def describe_row(row: LogRow, dump_width: int = 16, encoding: str = DEFAULT_ENCODING) -> str:
+    """The detail pane's text for one row: header, text in the session's ``encoding``
+    (when at least three quarters of it decodes; the bytes that do not are shown as
+    \\xNN), hex dump (``dump_width`` bytes a line)."""
     payload = row.payload
     head = f"{format_time(row.wall)}  session {row.session}  {row.direction.value}"
     if row.direction in (Direction.INFO, Direction.ERROR):
         return f"{head} note\n\n{payload.decode('utf-8', 'replace')}"
     shown = payload[:DETAIL_MAX_BYTES]
     parts = [f"{head}  {len(payload):,} bytes"]
-    with contextlib.suppress(UnicodeDecodeError):
-        parts.append("text:\n" + shown.decode("utf-8"))
+    text, bad = decode_counting(shown, encoding)
+    if shown and bad * 4 <= len(shown):
+        label = "text" if encoding == DEFAULT_ENCODING else f"text ({ENCODINGS[encoding]})"
+        parts.append(f"{label}:\n{text}")
     parts.append("hex:\n" + hex_dump(shown, dump_width))
     if len(payload) > DETAIL_MAX_BYTES:
         parts.append(f"(first {DETAIL_MAX_BYTES:,} of {len(payload):,} bytes shown)")

@@ -1,4 +1,5 @@
-"""Open a session (host, port, framing preset or custom spec) and list sessions."""
+"""Open a session (host, port, framing preset or custom spec, text encoding), guess a
+server's framing, and list sessions."""
 
 from __future__ import annotations
 
@@ -21,12 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ipc.errors import LocalProtocolError
+from ipc.framing import PRESET_NOTES, PRESETS, FramingSpec, describe
+from ipc.text import ENCODINGS
 from ui.session_model import SessionInfo, SessionModel
 from ui.widgets.decoder_chooser import DecoderChooser
 
 __all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "EMPTY_HINT", "SessionPanel"]
 
-DEFAULT_PRESETS = ("le32", "be32", "le16", "be16", "u8", "le64", "be64")
+DEFAULT_PRESETS = tuple(PRESETS)
+#: The strip box's "nothing but the length field" value (``strip=None``).
+_STRIP_LENGTH_FIELD = -1
 CUSTOM_FRAMING = "custom…"
 #: What the empty sessions table says.
 EMPTY_HINT = "No sessions yet: open one above, or press Do it!"
@@ -61,6 +67,7 @@ class SessionPanel(QWidget):
     """Signals carry what the user asked for; the window does the work."""
 
     open_requested = Signal(str, int, object)  # host, port, framing (preset name or map)
+    guess_requested = Signal(str, int)  # host, port
     close_requested = Signal(object)  # SessionInfo
     abort_requested = Signal(object)
     selection_changed = Signal(object)  # SessionInfo | None
@@ -76,31 +83,74 @@ class SessionPanel(QWidget):
         self.port.setValue(9000)
         self.framing = QComboBox()
         self.framing.addItems([*DEFAULT_PRESETS, CUSTOM_FRAMING])
+        self._set_preset_tips()
         self.framing.setToolTip("length prefix: le32 = 4-byte little-endian (the classic sample)")
+        self.encoding = QComboBox()
+        for name, label in ENCODINGS.items():
+            self.encoding.addItem(label, name)
+        self.encoding.setToolTip("how the session's payloads are shown and composed as text")
+        self.guess_button = QPushButton("Guess…")
+        self.guess_button.setToolTip(
+            "read what the server sends first (or what a failed session got) and pick the "
+            "framing that parses it"
+        )
+        self.guess_button.clicked.connect(self._on_guess_clicked)
+        # The custom framing row: Netty's LengthFieldBasedFrameDecoder fields.
+        self.length_offset = QSpinBox()
+        self.length_offset.setRange(0, 1024)
+        self.length_offset.setToolTip("bytes before the length field (a type byte, a preamble)")
         self.length_size = QComboBox()
-        self.length_size.addItems(["1", "2", "4", "8"])
+        self.length_size.addItems(["1", "2", "3", "4", "8", "varint"])
         self.length_size.setCurrentText("4")
         self.byte_order = QComboBox()
         self.byte_order.addItems(["little", "big"])
+        self.length_adjust = QSpinBox()
+        self.length_adjust.setRange(-65536, 65536)
+        self.length_adjust.setToolTip(
+            "added to the length to get the bytes after it: negative when the length counts "
+            "itself (PostgreSQL: -4), positive for bytes it leaves out (MySQL's sequence id: 1)"
+        )
         self.includes_header = QCheckBox("length counts header")
+        self.strip = QSpinBox()
+        self.strip.setRange(_STRIP_LENGTH_FIELD, 1032)
+        self.strip.setValue(_STRIP_LENGTH_FIELD)
+        self.strip.setSpecialValueText("length field")
+        self.strip.setToolTip(
+            "what a frame loses on delivery: the length field only, or its first N bytes "
+            "(0: the whole frame is shown)"
+        )
         self.max_length = QSpinBox()
         self.max_length.setRange(1, 1024 * 1024 * 1024)
         self.max_length.setValue(8 * 1024 * 1024)
         self.max_length.setToolTip("maximum frame length (bytes); longer frames close the session")
+        self.custom_summary = QLabel()
+        self.custom_summary.setStyleSheet("color: #555;")
         self._custom = QWidget()
         custom = QHBoxLayout(self._custom)
         custom.setContentsMargins(0, 0, 0, 0)
-        for label, widget in (("size", self.length_size), ("order", self.byte_order)):
+        for label, widget in (
+            ("offset", self.length_offset),
+            ("size", self.length_size),
+            ("order", self.byte_order),
+            ("adjust", self.length_adjust),
+        ):
             custom.addWidget(QLabel(label))
             custom.addWidget(widget)
         custom.addWidget(self.includes_header)
-        custom.addWidget(QLabel("max"))
-        custom.addWidget(self.max_length)
-        custom.addStretch(1)
+        for label, widget in (("strip", self.strip), ("max", self.max_length)):
+            custom.addWidget(QLabel(label))
+            custom.addWidget(widget)
+        custom.addWidget(self.custom_summary, 1)
         self._custom.hide()
         self.framing.currentTextChanged.connect(
             lambda text: self._custom.setVisible(text == CUSTOM_FRAMING)
         )
+        for box in (self.length_offset, self.length_adjust, self.strip, self.max_length):
+            box.valueChanged.connect(self._check_custom)
+        for combo in (self.length_size, self.byte_order):
+            combo.currentTextChanged.connect(self._check_custom)
+        self.includes_header.toggled.connect(self._check_custom)
+        self._check_custom()
         self.open_button = QPushButton("Open")
         self.open_button.setDefault(True)
         self.open_button.clicked.connect(self._on_open_clicked)
@@ -147,6 +197,9 @@ class SessionPanel(QWidget):
         form.addWidget(self.port)
         form.addWidget(QLabel("Framing"))
         form.addWidget(self.framing)
+        form.addWidget(self.guess_button)
+        form.addWidget(QLabel("Text"))
+        form.addWidget(self.encoding)
         form.addWidget(self.open_button)
         form.addStretch(1)
         form.addWidget(self.close_button)
@@ -164,21 +217,81 @@ class SessionPanel(QWidget):
         current = self.framing.currentText()
         self.framing.clear()
         self.framing.addItems([*names, CUSTOM_FRAMING])
-        self.framing.setCurrentText(current if current in names else names[0])
+        self._set_preset_tips()
+        self.framing.setCurrentText(current if current in [*names, CUSTOM_FRAMING] else names[0])
+
+    def _set_preset_tips(self) -> None:
+        for row in range(self.framing.count()):
+            note = PRESET_NOTES.get(self.framing.itemText(row))
+            if note is not None:
+                self.framing.setItemData(row, note, Qt.ItemDataRole.ToolTipRole)
 
     def framing_value(self) -> Any:
         """The preset name, or a custom spec map."""
         text = self.framing.currentText()
-        if text != CUSTOM_FRAMING:
-            return text
+        return self.custom_fields() if text == CUSTOM_FRAMING else text
+
+    def custom_fields(self) -> dict[str, Any]:
+        """The custom row as a framing map (``FramingSpec`` checks it)."""
+        size = self.length_size.currentText()
+        strip = self.strip.value()
         return {
-            "length_size": int(self.length_size.currentText()),
+            "length_offset": self.length_offset.value(),
+            "length_size": size if size == "varint" else int(size),
             "byte_order": self.byte_order.currentText(),
+            "length_adjust": self.length_adjust.value(),
             "length_includes_header": self.includes_header.isChecked(),
+            "strip": None if strip == _STRIP_LENGTH_FIELD else strip,
             "max_frame_length": self.max_length.value(),
         }
 
+    def set_framing(self, spec: FramingSpec) -> None:
+        """Show ``spec``: its preset if it is one, else the custom row filled in."""
+        name = describe(spec)
+        if name in PRESETS and self.framing.findText(name) >= 0:
+            self.framing.setCurrentText(name)
+            return
+        self.length_offset.setValue(spec.length_offset)
+        self.length_size.setCurrentText(str(spec.length_size))
+        self.byte_order.setCurrentText(spec.byte_order)
+        self.length_adjust.setValue(spec.length_adjust)
+        self.includes_header.setChecked(spec.length_includes_header)
+        self.strip.setValue(_STRIP_LENGTH_FIELD if spec.strip is None else spec.strip)
+        self.max_length.setValue(spec.max_frame_length)
+        self.framing.setCurrentText(CUSTOM_FRAMING)
+
+    def encoding_value(self) -> str:
+        """The text encoding chosen for the next session (an ``ipc.text`` name)."""
+        return str(self.encoding.currentData())
+
+    def _check_custom(self, *_args: Any) -> bool:
+        """Say what the custom row describes, or why it is not a framing."""
+        try:
+            spec = FramingSpec(**self.custom_fields())
+        except LocalProtocolError as exc:
+            self.custom_summary.setStyleSheet("color: #b71c1c;")
+            self.custom_summary.setText(str(exc))
+            return False
+        self.custom_summary.setStyleSheet("color: #555;")
+        self.custom_summary.setText(f"= {describe(spec)}")
+        return True
+
+    def show_note(self, message: str) -> None:
+        """A neutral message under the form (a guess's result)."""
+        self.error.setStyleSheet("color: #1b5e20;")
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
+
+    def _on_guess_clicked(self) -> None:
+        host = self.host.text().strip()
+        if not host:
+            self.show_error("enter a host name or address")
+            return
+        self.show_note(f"reading what {host}:{self.port.value()} sends…")
+        self.guess_requested.emit(host, self.port.value())
+
     def show_error(self, message: str) -> None:
+        self.error.setStyleSheet("color: #b71c1c;")
         self.error.setText(message)
         self.error.setVisible(bool(message))
 
@@ -200,6 +313,9 @@ class SessionPanel(QWidget):
         host = self.host.text().strip()
         if not host:
             self.show_error("enter a host name or address")
+            return
+        if self.framing.currentText() == CUSTOM_FRAMING and not self._check_custom():
+            self.show_error(f"custom framing: {self.custom_summary.text()}")
             return
         self.show_error("")
         self.open_requested.emit(host, self.port.value(), self.framing_value())
