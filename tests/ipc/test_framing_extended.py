@@ -64,7 +64,7 @@ def sendable_payloads(spec: FramingSpec, data: st.DataObject) -> list[bytes]:
 
 
 @given(spec=extended_specs(), data=st.data())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_every_layout_round_trips_whole_byte_by_byte_and_in_any_chunks(
     spec: FramingSpec, data: st.DataObject
 ) -> None:
@@ -87,7 +87,7 @@ def test_every_layout_round_trips_whole_byte_by_byte_and_in_any_chunks(
 
 
 @given(spec=extended_specs(), cut=st.integers(1, 300), data=st.data())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_a_stream_cut_mid_frame_is_truncated_never_a_hang(
     spec: FramingSpec, cut: int, data: st.DataObject
 ) -> None:

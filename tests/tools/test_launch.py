@@ -50,7 +50,7 @@ SENT_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} > hello$", re.M)
     ("argv", "message"),
     [
         (["--server", "nowhere"], "argument --server: expected HOST:PORT, got 'nowhere'"),
-        (["--framing", "le31"], "argument --framing: invalid choice: 'le31'"),
+        (["--framing", "le31"], "argument --framing: unknown framing 'le31'"),
         (["--server", "127.0.0.1:9", "--demo-mode", "echo"], "--demo-mode applies to"),
         (["--headless", "--quit-after", "1"], "--quit-after applies to the GUI"),
         (["--timeout", "1"], "--timeout applies to --headless"),
