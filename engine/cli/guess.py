@@ -42,7 +42,9 @@ class GuessPlan:
     send: bytes = b""
     wait: float = DEFAULT_SNIFF_SECONDS
     connect_timeout: float = 10.0
+    #: ``--guess-from``: the file, and its first ``FILE_BYTES`` bytes.
     path: str | None = None
+    data: bytes = b""
 
 
 def make_guess_plan(args: argparse.Namespace) -> GuessPlan:
@@ -54,7 +56,9 @@ def make_guess_plan(args: argparse.Namespace) -> GuessPlan:
     if args.guess_from is not None:
         if args.address is not None:
             raise UsageError("--guess-from reads a file: give no HOST:PORT with it")
-        return GuessPlan(spec=make_spec(args), path=args.guess_from)
+        return GuessPlan(
+            spec=make_spec(args), path=args.guess_from, data=_read_file(args.guess_from)
+        )
     plan = make_plan(args)
     return GuessPlan(
         spec=plan.spec,
@@ -74,10 +78,9 @@ async def run_guess(plan: GuessPlan, out: TextIO = sys.stdout) -> None:
         SessionBroken: the peer closed without sending anything.
         ReplyTimeout: nothing came back in time.
         RemoteProtocolError: bytes came, and no framing parses them.
-        UsageError: the file cannot be read.
     """
     if plan.path is not None:
-        data, source = _read_file(plan.path), plan.path
+        data, source = plan.data, plan.path
     else:
         sniffed = await sniff(
             plan.host,

@@ -76,7 +76,9 @@ def test_framing_mistakes_are_said_guess_fixes_them_and_capture_keeps_every_fram
     # Guess… reads what a server sends first and picks the framing that parses it.
     port = greeting_server(encode_frames([b"welcome", b"client"], PRESETS["be32"]))
     win.sessions.port.setValue(port)
-    win.sessions.guess_button.click()
+    win.sessions.framing.setCurrentText("guess…")
+    win.sessions.framing.activated.emit(win.sessions.framing.currentIndex())
+    assert win.sessions.framing.currentText() == "le32"  # until the guess comes
     qtbot.waitUntil(lambda: win.sessions.framing.currentText() == "be32", timeout=10_000)
     assert "as be32, these 21 bytes are 2 whole frames" in win.sessions.error.text()
     # A session in cp037 composes and shows its text in EBCDIC.

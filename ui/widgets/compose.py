@@ -132,7 +132,7 @@ class ComposePanel(QWidget):
 
     def _on_mode_changed(self, mode: str) -> None:
         encoding = ENCODINGS.get(self._text_encoding, self._text_encoding)
-        self.editor.setPlaceholderText(_HINTS[mode].format(encoding=encoding))
+        self.editor.setPlaceholderText(_HINTS[mode].replace("{encoding}", encoding))
         self.encoding.setVisible(mode == "JSON")
         self._validate()
 

@@ -28,12 +28,14 @@ from ipc.text import ENCODINGS
 from ui.session_model import SessionInfo, SessionModel
 from ui.widgets.decoder_chooser import DecoderChooser
 
-__all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "EMPTY_HINT", "SessionPanel"]
+__all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "EMPTY_HINT", "GUESS_FRAMING", "SessionPanel"]
 
 DEFAULT_PRESETS = tuple(PRESETS)
 #: The strip box's "nothing but the length field" value (``strip=None``).
 _STRIP_LENGTH_FIELD = -1
 CUSTOM_FRAMING = "custom…"
+#: The framing box's last entry: read what the server sends and pick the framing for it.
+GUESS_FRAMING = "guess…"
 #: What the empty sessions table says.
 EMPTY_HINT = "No sessions yet: open one above, or press Do it!"
 #: The widest value a column usually shows (Session, Peer, Framing, State, Frames in,
@@ -82,19 +84,28 @@ class SessionPanel(QWidget):
         self.port.setRange(1, 65535)
         self.port.setValue(9000)
         self.framing = QComboBox()
-        self.framing.addItems([*DEFAULT_PRESETS, CUSTOM_FRAMING])
+        self.framing.addItems([*DEFAULT_PRESETS, CUSTOM_FRAMING, GUESS_FRAMING])
         self._set_preset_tips()
-        self.framing.setToolTip("length prefix: le32 = 4-byte little-endian (the classic sample)")
+        self.framing.setToolTip(
+            "length prefix: le32 = 4-byte little-endian (the classic sample); guess… reads "
+            "what the server sends first (or what a failed session got) and picks the "
+            "framing that parses it"
+        )
+        self._chosen_framing = self.framing.currentText()
+        self.framing.activated.connect(self._on_framing_activated)
         self.encoding = QComboBox()
         for name, label in ENCODINGS.items():
             self.encoding.addItem(label, name)
-        self.encoding.setToolTip("how the session's payloads are shown and composed as text")
-        self.guess_button = QPushButton("Guess…")
-        self.guess_button.setToolTip(
-            "read what the server sends first (or what a failed session got) and pick the "
-            "framing that parses it"
+        self.encoding.setToolTip(
+            "the text encoding of the next session opened: how its payloads are shown and "
+            "composed as text"
         )
-        self.guess_button.clicked.connect(self._on_guess_clicked)
+        # Narrow boxes (the popups are as wide as their entries): the form must fit 1024 px.
+        for combo, chars in ((self.framing, 6), (self.encoding, 5)):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(chars)
         # The custom framing row: Netty's LengthFieldBasedFrameDecoder fields.
         self.length_offset = QSpinBox()
         self.length_offset.setRange(0, 1024)
@@ -191,14 +202,16 @@ class SessionPanel(QWidget):
         self.abort_button.clicked.connect(lambda: self._emit_for_selected(self.abort_requested))
 
         form = QHBoxLayout()
+        # The buttons as wide as their words (the style's 80 px minimum each would push the
+        # form past a 1024 px screen).
+        for button in (self.open_button, self.close_button, self.abort_button):
+            button.setMaximumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 30)
         form.addWidget(QLabel("Host"))
         form.addWidget(self.host)
         form.addWidget(QLabel("Port"))
         form.addWidget(self.port)
         form.addWidget(QLabel("Framing"))
         form.addWidget(self.framing)
-        form.addWidget(self.guess_button)
-        form.addWidget(QLabel("Text"))
         form.addWidget(self.encoding)
         form.addWidget(self.open_button)
         form.addStretch(1)
@@ -216,9 +229,10 @@ class SessionPanel(QWidget):
     def set_presets(self, names: list[str]) -> None:
         current = self.framing.currentText()
         self.framing.clear()
-        self.framing.addItems([*names, CUSTOM_FRAMING])
+        self.framing.addItems([*names, CUSTOM_FRAMING, GUESS_FRAMING])
         self._set_preset_tips()
         self.framing.setCurrentText(current if current in [*names, CUSTOM_FRAMING] else names[0])
+        self._chosen_framing = self.framing.currentText()
 
     def _set_preset_tips(self) -> None:
         for row in range(self.framing.count()):
@@ -250,6 +264,7 @@ class SessionPanel(QWidget):
         name = describe(spec)
         if name in PRESETS and self.framing.findText(name) >= 0:
             self.framing.setCurrentText(name)
+            self._chosen_framing = name
             return
         self.length_offset.setValue(spec.length_offset)
         self.length_size.setCurrentText(str(spec.length_size))
@@ -259,6 +274,7 @@ class SessionPanel(QWidget):
         self.strip.setValue(_STRIP_LENGTH_FIELD if spec.strip is None else spec.strip)
         self.max_length.setValue(spec.max_frame_length)
         self.framing.setCurrentText(CUSTOM_FRAMING)
+        self._chosen_framing = CUSTOM_FRAMING
 
     def encoding_value(self) -> str:
         """The text encoding chosen for the next session (an ``ipc.text`` name)."""
@@ -282,7 +298,15 @@ class SessionPanel(QWidget):
         self.error.setText(message)
         self.error.setVisible(bool(message))
 
-    def _on_guess_clicked(self) -> None:
+    def _on_framing_activated(self, _index: int) -> None:
+        if self.framing.currentText() != GUESS_FRAMING:
+            self._chosen_framing = self.framing.currentText()
+            return
+        self.framing.setCurrentText(self._chosen_framing)  # until the guess says otherwise
+        self.guess()
+
+    def guess(self) -> None:
+        """Ask for a framing guess for the host and port in the form."""
         host = self.host.text().strip()
         if not host:
             self.show_error("enter a host name or address")
