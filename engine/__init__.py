@@ -1,7 +1,8 @@
 """framewire's network engine: Trio, many TCP sessions with length-prefixed framing.
 
-Layout: ``framing`` is the sans-IO codec (no I/O at all); ``session`` runs one TCP
-session around it; ``engine`` owns the sessions and is the public async API; the ``rpc``
+Layout: ``session`` runs one TCP session around ``ipc.framing``'s sans-IO codec
+(re-exported here: ``PRESETS``, ``FramingSpec``...); ``engine`` owns the sessions and is
+the public async API (``capture`` writes its events to a file); the ``rpc``
 package serves that API to a controller (the GUI) over MessagePack-RPC; the ``cli``
 package is the headless command line (``python -m engine``). This package never imports
 PySide6.
