@@ -121,7 +121,10 @@ class SessionPanel(QWidget):
             "added to the length to get the bytes after it: negative when the length counts "
             "itself (PostgreSQL: -4), positive for bytes it leaves out (MySQL's sequence id: 1)"
         )
-        self.includes_header = QCheckBox("length counts header")
+        self.includes_header = QCheckBox("counts header")
+        self.includes_header.setToolTip(
+            "the length counts the header too (the bytes before it and itself)"
+        )
         self.strip = QSpinBox()
         self.strip.setRange(_STRIP_LENGTH_FIELD, 1032)
         self.strip.setValue(_STRIP_LENGTH_FIELD)
