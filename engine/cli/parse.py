@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         tag="text",
         default=[],
         metavar="TEXT",
-        help="send TEXT (UTF-8) as one frame; repeatable",
+        help="send TEXT (in --encoding, UTF-8 by default) as one frame; repeatable",
     )
     send.add_argument(
         "--send-hex",
