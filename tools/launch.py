@@ -89,6 +89,7 @@ examples:
   framewire --headless --server 127.0.0.1:9000 --framing be16
   framewire --headless --server 127.0.0.1:9000 --send-hex '00 01' --timeout 30
   framewire --offscreen --quit-after 2   GUI without a display, quits after 2 s (CI smoke test)
+  framewire --attach                     GUI on the running engine (framewire-engine --serve-ipc)
   make run ARGS="--framing be32"         the same through make
 
 exit status: the GUI's exit code (or, with --headless, the engine CLI's: 0 ok, 3 connection
@@ -209,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
         "connecting (default: 10 s without a reply; 0: wait forever)",
     )
     parser.add_argument(
+        "--attach",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="the GUI attaches to a running engine (framewire-engine --serve-ipc [PATH]) "
+        "instead of starting its own, and no demo server is started; closing the window "
+        "detaches and leaves that engine and its sessions running",
+    )
+    parser.add_argument(
         "--offscreen",
         action="store_true",
         help="run the GUI without a display (QT_QPA_PLATFORM=offscreen), e.g. in CI",
@@ -233,6 +243,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.server is not None and args.demo_mode is not None:
         parser.error("--demo-mode applies to the built-in demo server, not to --server")
+    if args.attach is not None:
+        if args.headless:
+            parser.error("--attach applies to the GUI (from a terminal: framewire-engine --attach)")
+        if args.demo_mode is not None:
+            parser.error("--attach starts no demo server, so --demo-mode does not apply")
     if args.headless:
         for name in ("quit_after", "tick_log"):
             if getattr(args, name) is not None:
@@ -269,9 +284,15 @@ def child_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def gui_command(args: argparse.Namespace, server: str, python: str = sys.executable) -> list[str]:
+def gui_command(
+    args: argparse.Namespace, server: str | None, python: str = sys.executable
+) -> list[str]:
     """``python -m ui`` with the options that concern it."""
-    cmd = [python, "-m", "ui", "--server", server]
+    cmd = [python, "-m", "ui"]
+    if server is not None:
+        cmd += ["--server", server]
+    if args.attach is not None:
+        cmd += ["--attach", args.attach] if args.attach else ["--attach"]
     for option, value in (
         ("--framing", args.framing),
         ("--capture", args.capture),
@@ -342,7 +363,7 @@ def _run_headless(args: argparse.Namespace, server: str, signals: StopSignals) -
             log_file.close()
 
 
-def _run_gui(args: argparse.Namespace, server: str, signals: StopSignals) -> int:
+def _run_gui(args: argparse.Namespace, server: str | None, signals: StopSignals) -> int:
     signals.supervising = True  # from here a stop signal is queued for run_supervised
     process = subprocess.Popen(
         gui_command(args, server),
@@ -372,12 +393,14 @@ def launch(args: argparse.Namespace) -> int:
     demo: DemoServer | None = None
     with StopSignals() as signals:
         try:
-            if args.server is None:
+            server: str | None = None
+            if args.server is not None:
+                server = format_address(*args.server)
+            elif args.attach is None:  # an attached window uses the engine's sessions
                 demo = start_demo_server(framing=args.framing, mode=args.demo_mode or "classic")
                 server = format_address(demo.host, demo.port)
-            else:
-                server = format_address(*args.server)
             if args.headless:
+                assert server is not None
                 return _run_headless(args, server, signals)
             return _run_gui(args, server, signals)
         except StopRequested:

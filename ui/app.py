@@ -3,13 +3,15 @@
 Usage::
 
     python -m ui [--server HOST:PORT] [--framing PRESET] [--log-file PATH]
-                 [--tick-log PATH] [--log-cap N] [--quit-after SECONDS]
+                 [--tick-log PATH] [--log-cap N] [--quit-after SECONDS] [--attach [PATH]]
 
 ``--server`` is what "Do it!" talks to (and the open form's default); ``--tick-log`` (or
 the ``FRAMEWIRE_TICK_LOG`` environment variable) records every animation tick interval;
 ``--quit-after`` closes the window after that many seconds, for scripted runs. SIGTERM and
 SIGINT close the window cleanly (the engine is stopped first); started by the launcher,
 the GUI also dies with it (``ui.lifeline``), and the engine follows through its stdin.
+``--attach`` uses a running long-lived engine (``framewire-engine --serve-ipc``) instead
+of starting one: closing the window detaches and leaves that engine and its sessions be.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive
+from ipc.socket_path import SocketPathError, find_engine
 from ui.lifeline import install_lifeline
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP
@@ -41,6 +44,8 @@ __all__ = ["PROG", "TICK_LOG_ENV", "NoDisplay", "build_parser", "choose_platform
 
 TICK_LOG_ENV = "FRAMEWIRE_TICK_LOG"
 PROG = "framewire-gui"
+#: Bad usage: argparse's code, and ``--attach`` when no such engine runs.
+EXIT_USAGE = 2
 
 log = logging.getLogger("framewire.ui")
 
@@ -50,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="framewire: a desktop client for length-prefixed TCP"
     )
     parser.add_argument("--server", type=host_port, help="HOST:PORT that Do it! talks to")
+    parser.add_argument(
+        "--attach",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="attach to a running engine (framewire-engine --serve-ipc [PATH]) instead of "
+        "starting one: its sessions, recent history and live traffic; closing the window "
+        "detaches. Without PATH: the default engine, or the only one running",
+    )
     parser.add_argument(
         "--framing",
         type=framing_words,
@@ -118,6 +132,13 @@ def choose_platform(environ: Mapping[str, str], scripted: bool) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the GUI; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    attach_to = None
+    if args.attach is not None:
+        try:
+            attach_to = os.fspath(find_engine(args.attach or None))
+        except SocketPathError as exc:
+            print(f"{PROG}: --attach: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         platform = choose_platform(os.environ, scripted=args.quit_after is not None)
     except NoDisplay as exc:
@@ -163,7 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quit_after is not None:
         QTimer.singleShot(int(args.quit_after * 1000), window.close)
 
-    supervisor.start()
+    if attach_to is None:
+        supervisor.start()
+    else:
+        supervisor.attach(attach_to)
     window.show()
     # Everything built so far (Qt bindings, modules, the window) lives as long as the
     # process: keep it out of the cyclic GC's full collections, which a flood of received

@@ -48,8 +48,11 @@ def log_entries(
         wall = ev.at + clock_offset if hasattr(ev, "at") else 0.0
         sid = getattr(ev, "session_id", None)
         name = session_name(generation, sid) if sid is not None else ENGINE_SESSION
-        if isinstance(ev, schema.Received | schema.Sent):
-            direction = Direction.IN if isinstance(ev, schema.Received) else Direction.OUT
+        if isinstance(ev, schema.Received | schema.Sent | schema.History):
+            incoming = isinstance(ev, schema.Received) or (
+                isinstance(ev, schema.History) and ev.direction == "in"
+            )
+            direction = Direction.IN if incoming else Direction.OUT
             if not ev.times:
                 yield LogEntry(name, direction, wall, ev.frames)
                 continue
@@ -76,6 +79,15 @@ def log_entries(
             diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))
             if diagnosis is not None:
                 yield _note(name, Direction.ERROR, wall, diagnosis_text(diagnosis))
+        elif isinstance(ev, schema.HistoryEnd):
+            text = (
+                f"{plural(ev.frames, 'frame')} from before this window attached are above; "
+                "live traffic from here"
+            )
+            yield _note(ENGINE_SESSION, Direction.INFO, wall, text)
+        elif isinstance(ev, schema.ChannelClosed):
+            text = f"the engine closed this window's connection ({ev.reason}): {ev.message}"
+            yield _note(ENGINE_SESSION, Direction.ERROR, wall, text)
         elif isinstance(ev, schema.LogLine):
             level = ev.level.lower()
             direction = Direction.ERROR if level in ("error", "critical") else Direction.INFO

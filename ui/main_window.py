@@ -168,8 +168,11 @@ class MainWindow(QMainWindow):
         supervisor.events_received.connect(self._on_events)
         supervisor.protocol_error.connect(self._on_protocol_error)
         supervisor.stopped.connect(self._on_engine_stopped)
+        supervisor.attached.connect(self._on_attached)
         self.banner.wait_clicked.connect(supervisor.wait)
         self.banner.restart_clicked.connect(supervisor.restart)
+        self.banner.reattach_clicked.connect(supervisor.reattach)
+        self.banner.start_local_clicked.connect(supervisor.start_local)
         self.do_it_button.clicked.connect(self._on_do_it_clicked)
         self.do_it.finished.connect(self._on_do_it_finished)
         self.do_it.failed.connect(self._on_do_it_failed)
@@ -206,8 +209,24 @@ class MainWindow(QMainWindow):
             self.sessions.set_presets(list(hello.framing_presets))
         if self._capture_path is not None and self.capture_toggle.isChecked():
             self._start_capture(self._capture_path)
-        self._note(Direction.INFO, f"engine {generation} started (pid {hello.pid}, "
+        path = self.supervisor.status.attached_to
+        how = f"attached at {path}" if path else "started"
+        self._note(Direction.INFO, f"engine {generation} {how} (pid {hello.pid}, "
                                    f"{hello.engine_version})")  # fmt: skip
+
+    def _on_attached(self, generation: int, snapshot: dict[str, Any]) -> None:
+        """The attached engine's sessions so far; its history follows as events."""
+        sessions = snapshot.get("sessions")
+        if not isinstance(sessions, list):
+            sessions = []
+        self.session_model.apply_snapshot(generation, sessions)
+        history = snapshot.get("history")
+        frames = history.get("frames", 0) if isinstance(history, dict) else 0
+        self._note(
+            Direction.INFO,
+            f"attached: {plural(len(sessions), 'session')}, "
+            f"{plural(frames, 'frame')} of history follow",
+        )
 
     def _on_engine_crashed(self, generation: int, why: str) -> None:
         self._note(Direction.ERROR, f"engine {generation} {why}")

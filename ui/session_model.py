@@ -160,6 +160,32 @@ class SessionModel(QAbstractTableModel):
                     self._update(generation, ev.session_id, state="closed", detail=detail)
                     self._forget_old()
 
+    def apply_snapshot(self, generation: int, sessions: list[dict[str, Any]]) -> None:
+        """Rows for the sessions an attached engine already had (``attach``'s result):
+        their state and counters so far; later events update them as usual."""
+        now = time.monotonic()
+        for item in sessions:
+            try:
+                info = SessionInfo(
+                    generation, int(item["session_id"]), str(item["host"]), int(item["port"]),
+                    framing_text(item["framing"]), label=str(item.get("label", "")),
+                    state=str(item["state"]), _rate_at=now,
+                )  # fmt: skip
+                for name in ("frames_in", "bytes_in", "frames_out", "bytes_out"):
+                    setattr(info, name, int(item.get(name, 0)))
+            except (KeyError, TypeError, ValueError):
+                continue  # a session map this window cannot read: skip it, keep the rest
+            info._rate_frames, info._rate_frames_out = info.frames_in, info.frames_out
+            error = item.get("error")
+            if isinstance(error, dict):
+                info.detail = f"{error.get('kind')}: {error.get('message')}"
+            elif item.get("closed_by"):
+                info.detail = f"closed by {item['closed_by']}"
+            else:
+                info.detail = str(item.get("local", ""))
+            self._add(info)
+        self._forget_old()
+
     def mark_closing(self, generation: int, session_id: int) -> None:
         self._update(generation, session_id, state="closing")
 

@@ -14,6 +14,17 @@ is started after ``RESTART_DELAY_MS`` unless the ``RestartBudget`` is spent, in 
 the supervisor waits for ``restart()``; STOPPING / STOPPED on ``shutdown()``, which asks the
 engine to shut down, closes its stdin, then terminates and finally kills it on deadlines.
 
+Attached (``attach(path)``, ``framewire-gui --attach``): the engine is a long-lived one
+(``framewire-engine --serve-ipc``) that this window did not start, reached over a
+``QLocalSocket`` instead of a process's pipes. The same hello, pings and hang detection
+apply, and after the hello the supervisor sends ``attach``: ``attached(generation,
+snapshot)`` hands its result to the window, then the history and the live events arrive
+as events. Such an engine is never restarted, stopped or killed from here: closing the
+window (``shutdown()``) only detaches, and when the engine goes away (it exited, or it
+disconnected this window, saying why) the state is GONE and nothing happens until the
+user chooses ``reattach()`` or ``start_local()`` (an engine of our own, supervised as
+usual).
+
 Nothing here waits: every step is a signal or a ``QTimer``.
 """
 
@@ -29,6 +40,7 @@ from enum import Enum
 from typing import Any, TextIO
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtNetwork import QLocalSocket
 
 from ipc import schema
 from ipc.qt_channel import EngineChannel
@@ -83,6 +95,7 @@ class EngineState(Enum):
     CRASHED = "crashed"  #: ended on its own; restarting unless the budget is spent
     STOPPING = "stopping"  #: shutdown() in progress
     STOPPED = "stopped"  #: no engine, none coming (after shutdown)
+    GONE = "gone"  #: the engine this window attached to went away; never restarted from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,7 @@ class EngineStatus:
     banner: bool = False  # show the hang banner (not dismissed by "Wait")
     waiting_for_user: bool = False  # crash loop: restart budget spent
     restart_in: float = 0.0
+    attached_to: str = ""  # the long-lived engine's socket, when attached to one
 
 
 class EngineSupervisor(QObject):
@@ -112,7 +126,9 @@ class EngineSupervisor(QObject):
     - ``restart_budget_exhausted()``: too many crashes; waiting for ``restart()``.
     - ``events_received(int generation, list[Event])``: engine events, in order.
     - ``protocol_error(str)``: the engine sent something invalid.
-    - ``stopped()``: after ``shutdown()``, the process is gone.
+    - ``stopped()``: after ``shutdown()``, the process is gone (or, attached, detached).
+    - ``attached(int generation, dict snapshot)``: attached to a long-lived engine; the
+      snapshot is ``attach``'s result (sessions, controllers, history counts).
     """
 
     status_changed = Signal(object)
@@ -125,6 +141,7 @@ class EngineSupervisor(QObject):
     events_received = Signal(int, list)
     protocol_error = Signal(str)
     stopped = Signal()
+    attached = Signal(int, dict)
 
     def __init__(
         self,
@@ -144,6 +161,10 @@ class EngineSupervisor(QObject):
         self._monitor = HangMonitor(hang_threshold)
         self._status = EngineStatus()
         self._process: QProcess | None = None
+        self._socket: QLocalSocket | None = None
+        self._old_socket: QLocalSocket | None = None
+        self._attach_path: str | None = None  # attached mode: the engine's socket
+        self._goodbye = ""  # what the attached engine said as it closed our channel
         self._channel: EngineChannel | None = None
         self._generation = 0
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
@@ -188,11 +209,36 @@ class EngineSupervisor(QObject):
         if self._process is None and not self._restart_timer.isActive():
             self._spawn()
 
+    def attach(self, path: str) -> None:
+        """Attach to the long-lived engine listening at ``path`` instead of starting one
+        (see the module docstring)."""
+        self._attach_path = path
+        self._connect()
+
+    def reattach(self) -> None:
+        """The user asked to attach again to the same engine (after it went away)."""
+        if self._attach_path is not None and self._socket is None:
+            self._connect()
+
+    def start_local(self) -> None:
+        """The user gave up on the attached engine: start and supervise one of our own."""
+        socket = self._socket
+        if socket is not None:
+            self._retire(socket)
+            socket.abort()
+            self._old_socket = None
+        self._attach_path = None
+        self._budget.reset()
+        self._spawn()
+
     def restart(self) -> None:
         """The user asked for a restart: kill the current engine (if any), start afresh.
 
-        Resets the restart budget: an explicit request is not part of a crash loop.
+        Resets the restart budget: an explicit request is not part of a crash loop. An
+        engine this window attached to is never restarted (``start_local`` instead).
         """
+        if self._attach_path is not None:
+            return
         self._budget.reset()
         process = self._process
         if process is not None:
@@ -215,6 +261,12 @@ class EngineSupervisor(QObject):
         self._restart_timer.stop()
         self._handshake_timer.stop()
         self._tick.stop()
+        socket = self._socket
+        if socket is not None:  # attached: detach, and the engine carries on
+            self._retire(socket)
+            socket.abort()
+            self._old_socket = None
+            self.engine_lost.emit(self._generation, "detached from the engine")
         process = self._process
         if process is None:
             self._set(state=EngineState.STOPPED, pid=None, banner=False)
@@ -255,14 +307,94 @@ class EngineSupervisor(QObject):
         self.client.attach(channel, generation)
         self._set(
             state=EngineState.STARTING, generation=generation, pid=None, silent_for=0.0,
-            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0,
+            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0, attached_to="",
         )  # fmt: skip
         process.started.connect(lambda: _lower_priority(process.processId()))
         process.start()
         self._handshake_timer.start()
 
-    def _retire(self, process: QProcess) -> None:
-        """Forget ``process``: its late signals are ignored; pending requests fail."""
+    def _connect(self) -> None:
+        """Connect to the attached engine's socket (a new generation, like a spawn)."""
+        path = self._attach_path
+        assert path is not None
+        self._generation += 1
+        self._monitor.reset()
+        self._goodbye = ""
+        self._old_socket = None  # the previous one goes now (see `_retire`)
+        socket = QLocalSocket()
+        socket.disconnected.connect(lambda: self._on_socket_gone(socket, ""))
+        socket.errorOccurred.connect(lambda error: self._on_socket_error(socket, error))
+        channel = EngineChannel(
+            socket, turn_budget_seconds=TURN_BUDGET_SECONDS, yield_ms=TURN_YIELD_MS
+        )
+        generation = self._generation
+        channel.hello_received.connect(lambda hello: self._on_hello(generation, hello))
+        channel.events_received.connect(lambda events: self._on_events(generation, events))
+        channel.protocol_error.connect(self.protocol_error)
+        self._socket, self._channel = socket, channel
+        self.client.attach(channel, generation)
+        self._set(
+            state=EngineState.STARTING, generation=generation, pid=None, silent_for=0.0,
+            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0, detail="",
+            attached_to=path,
+        )  # fmt: skip
+        socket.connectToServer(path)
+        self._handshake_timer.start()
+
+    def _on_socket_error(self, socket: QLocalSocket, error: QLocalSocket.LocalSocketError) -> None:
+        if socket is not self._socket or error == QLocalSocket.LocalSocketError.PeerClosedError:
+            return  # not ours any more; or `disconnected` follows
+        if error in (
+            QLocalSocket.LocalSocketError.ServerNotFoundError,
+            QLocalSocket.LocalSocketError.ConnectionRefusedError,
+        ):
+            why = (
+                f"no engine is serving at {self._attach_path} (start one with: "
+                "framewire-engine --serve-ipc)"
+            )
+        else:
+            why = socket.errorString()
+        self._on_socket_gone(socket, why)
+
+    def _on_socket_gone(self, socket: QLocalSocket, why: str) -> None:
+        """The attached engine's connection ended: the engine exited, or closed it."""
+        if socket is not self._socket:
+            return
+        self._retire(socket)
+        why = self._goodbye or why or "the engine closed the connection (it exited or was killed)"
+        self._set(state=EngineState.GONE, pid=None, detail=why, banner=False)
+        self.engine_lost.emit(self._generation, why)
+
+    def _drop_socket(self) -> None:
+        """Give up on the attached engine's connection (GONE, with ``_goodbye``)."""
+        socket = self._socket
+        assert socket is not None
+        self._on_socket_gone(socket, "")
+        socket.abort()
+
+    def _on_attached(self, generation: int, result: Any, error: CommandFailed | None) -> None:
+        if generation != self._generation or self._socket is None:
+            return
+        if error is not None:
+            self._goodbye = f"attach failed: {error.message or error.type}"
+            self._drop_socket()
+            return
+        self.attached.emit(generation, result)
+
+    def _retire(self, process: QProcess | QLocalSocket) -> None:
+        """Forget ``process`` (or the attached engine's socket): its late signals are
+        ignored; pending requests fail."""
+        if process is self._socket:
+            # Kept until the next one (or an explicit detach), then freed by Python: not
+            # from inside its own signal, and not with deleteLater, which crashed
+            # PySide6 6.11.3 in the deferred delete (tests/ui/test_attach.py).
+            self._old_socket = process
+            self._socket, self._channel = None, None
+            self._handshake_timer.stop()
+            self._tick.stop()
+            self.client.detach()
+            self._monitor.reset()
+            return
         if process is not self._process:
             return
         self._process, self._channel = None, None
@@ -272,7 +404,7 @@ class EngineSupervisor(QObject):
         self._monitor.reset()
 
     def _on_hello(self, generation: int, hello: schema.Hello) -> None:
-        if generation != self._generation or self._process is None:
+        if generation != self._generation or self._channel is None:
             return
         if self._status.state is EngineState.STOPPING:
             return  # shutdown() came first: its exit must read as stopped, not crashed
@@ -281,11 +413,20 @@ class EngineSupervisor(QObject):
         self._set(state=EngineState.READY, pid=hello.pid, detail="")
         self._tick.start()
         self.engine_started.emit(generation, hello)
+        if self._socket is not None:
+            self.client.request(
+                schema.Attach(),
+                lambda result, error: self._on_attached(generation, result, error),
+                timeout_s=None,
+            )
 
     def _on_events(self, generation: int, events: list[schema.Event]) -> None:
         if generation != self._generation:
             return
         self._monitor.alive(time.monotonic())
+        for event in events:
+            if isinstance(event, schema.ChannelClosed):
+                self._goodbye = f"the engine closed this window's connection: {event.message}"
         self.events_received.emit(generation, events)
 
     def _on_stderr(self, process: QProcess) -> None:
@@ -328,6 +469,10 @@ class EngineSupervisor(QObject):
             self._crashed(f"failed to start: {process.errorString()}")
 
     def _on_handshake_timeout(self) -> None:
+        if self._socket is not None:
+            self._goodbye = f"no handshake within {HANDSHAKE_TIMEOUT_MS / 1000:g} s"
+            self._drop_socket()
+            return
         process = self._process
         if process is not None:
             self._stderr_tail.append(
@@ -365,7 +510,7 @@ class EngineSupervisor(QObject):
 
     def _on_tick(self) -> None:
         now = time.monotonic()
-        if self._process is None or self._status.state not in (
+        if self._channel is None or self._status.state not in (
             EngineState.READY,
             EngineState.NOT_RESPONDING,
         ):

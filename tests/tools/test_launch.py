@@ -300,3 +300,22 @@ def test_launch_in_process_restores_signal_handlers_and_leaks_nothing(
     assert {signum: signal.getsignal(signum) for signum in handlers} == handlers
     assert len(REPLY_LINE.findall(log.read_bytes())) == 3
     assert len(REPLY_LINE.findall(capfd.readouterr().out.encode())) == 3
+
+
+def test_attach_hands_the_engine_to_the_gui_and_starts_no_demo_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert gui_command(parse_args(["--attach"]), None, python="py") == [
+        *("py", "-m", "ui", "--attach"),
+    ]
+    args = parse_args(["--attach", "work", "--server", "127.0.0.1:7"])
+    assert gui_command(args, "127.0.0.1:7", python="py") == [
+        *("py", "-m", "ui", "--server", "127.0.0.1:7", "--attach", "work"),
+    ]
+    for bad, why in (
+        (["--attach", "--headless"], "--attach applies to the GUI"),
+        (["--attach", "--demo-mode", "echo"], "--attach starts no demo server"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            parse_args(bad)
+        assert exited.value.code == EXIT_USAGE and why in capsys.readouterr().err

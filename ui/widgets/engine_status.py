@@ -17,6 +17,7 @@ _COLORS = {
     EngineState.CRASHED: "#b71c1c",
     EngineState.STOPPING: "#555555",
     EngineState.STOPPED: "#555555",
+    EngineState.GONE: "#b71c1c",
 }
 
 
@@ -34,9 +35,14 @@ def status_text(status: EngineStatus, frames_per_second: float) -> str:
             if status.waiting_for_user
             else "engine crashed, restarting"
         )
+    elif state is EngineState.GONE:
+        head = "attached engine gone"
     else:
         head = f"engine {state.value}"
     parts = [head]
+    if status.attached_to:
+        where = "was at" if state is EngineState.GONE else "attached to"
+        parts.append(f"{where} {status.attached_to}")
     if status.pid is not None:
         parts.append(f"pid {status.pid}")
     if state is EngineState.NOT_RESPONDING:
@@ -78,6 +84,8 @@ class EngineBanner(QFrame):
 
     wait_clicked = Signal()
     restart_clicked = Signal()
+    reattach_clicked = Signal()
+    start_local_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +101,10 @@ class EngineBanner(QFrame):
         self.restart_button.clicked.connect(self.restart_clicked)
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.clicked.connect(self.hide)
+        self.reattach_button = QPushButton("Attach again")
+        self.reattach_button.clicked.connect(self.reattach_clicked)
+        self.start_local_button = QPushButton("Start a local engine")
+        self.start_local_button.clicked.connect(self.start_local_clicked)
         self._kind = ""  # what the banner shows: "hang" or "crash"
         self._crash_detail = ""
         self._lost = 0  # open sessions lost in the crashes this banner reports
@@ -103,7 +115,14 @@ class EngineBanner(QFrame):
         text.addWidget(self._detail)
         row = QHBoxLayout(self)
         row.addLayout(text, 1)
-        for button in (self.wait_button, self.restart_button, self.dismiss_button):
+        self._buttons = (
+            self.wait_button,
+            self.restart_button,
+            self.reattach_button,
+            self.start_local_button,
+            self.dismiss_button,
+        )
+        for button in self._buttons:
             row.addWidget(button)
         self.hide()
 
@@ -111,11 +130,22 @@ class EngineBanner(QFrame):
         self._last_status = status
         state = status.state
         if state is EngineState.NOT_RESPONDING and status.banner:
+            # An engine this window attached to is not ours to restart.
+            restart = () if status.attached_to else (self.restart_button,)
             self._show(
                 "#fff3e0", "#e65100",
                 f"The engine is not responding ({format_duration(status.silent_for)}). "
                 "The window still works; its sessions are paused until it answers.",
-                f"pid {status.pid}", kind="hang", buttons=(self.wait_button, self.restart_button),
+                f"pid {status.pid}", kind="hang", buttons=(self.wait_button, *restart),
+            )  # fmt: skip
+        elif state is EngineState.GONE:
+            self._show(
+                "#ffebee", "#b71c1c",
+                f"The engine this window attached to ({status.attached_to}) is gone. "
+                "It is not restarted from here: attach again once it runs, or start a "
+                "local engine (its sessions end with this window).",
+                status.detail, kind="gone",
+                buttons=(self.reattach_button, self.start_local_button),
             )  # fmt: skip
         elif state is EngineState.CRASHED:
             if not (self._kind == "crash" and self.isVisible()):
@@ -135,7 +165,10 @@ class EngineBanner(QFrame):
         elif self._kind == "crash" and self.isVisible() and state is EngineState.READY:
             # Restarting now would kill the healthy new engine and its sessions.
             self._show_crash(f"The engine crashed and was restarted (new pid {status.pid}).")
-        elif self._kind == "hang" or state in (EngineState.STOPPING, EngineState.STOPPED):
+        elif self._kind in ("hang", "gone") or state in (
+            EngineState.STOPPING,
+            EngineState.STOPPED,
+        ):
             # Hang over, or the user chose "Wait". A crash report stays until dismissed:
             # the new engine comes up within a second, too fast to read why the old one died.
             self.hide()
@@ -178,6 +211,6 @@ class EngineBanner(QFrame):
         self._title.setText(f"<b>{title}</b>")
         self._detail.setText(detail)
         self._detail.setVisible(bool(detail))
-        for button in (self.wait_button, self.restart_button, self.dismiss_button):
+        for button in self._buttons:
             button.setVisible(button in buttons)
         self.show()

@@ -1,0 +1,157 @@
+"""A window attached to a long-lived engine (a real ``--serve-ipc`` process): it shows the
+engine's sessions and their recent traffic, then live traffic; closing it detaches and
+the session lives on for the next window; when the engine goes, the window says so, never
+restarts it, and offers a local engine instead."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ipc.schema import ChannelClosed, History, HistoryEnd, Received
+from ui.event_log import log_entries
+from ui.log_model import LogModel
+from ui.log_store import Direction
+from ui.main_window import MainWindow
+from ui.session_model import SessionModel
+from ui.supervisor import EngineState, EngineSupervisor
+from ui.tick_probe import TickProbe
+
+from .conftest import ENGINE_START_TIMEOUT_MS, stop_supervisor
+from .helpers import open_session, payloads, send_text
+
+
+@pytest.fixture
+def long_lived_engine(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    path = tmp_path / "e.sock"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "--serve-ipc", str(path)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    assert b" serving on " in process.stderr.readline()  # listening from here on
+    yield process, path
+    process.kill()
+    process.wait()
+    process.stderr.close()
+
+
+def _attached_window(qtbot, path: Path) -> MainWindow:
+    supervisor = EngineSupervisor()
+    win = MainWindow(
+        supervisor,
+        log_model=LogModel(cap=10_000),
+        session_model=SessionModel(),
+        probe=TickProbe(0.025),
+    )
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(supervisor.attached, timeout=ENGINE_START_TIMEOUT_MS):
+        supervisor.attach(str(path))
+    return win
+
+
+def _close(qtbot, win: MainWindow) -> None:
+    with qtbot.waitSignal(win.closed, timeout=10_000):
+        win.close()
+
+
+def test_detach_and_reattach_keep_the_session_and_show_its_history(
+    qtbot, long_lived_engine, demo_server
+):
+    process, path = long_lived_engine
+    first = _attached_window(qtbot, path)
+    assert f"attached to {path}" in first.status_label.text()
+    info = open_session(qtbot, first, *demo_server)
+    send_text(first, "hello")
+    qtbot.waitUntil(lambda: info.frames_in == 1, timeout=10_000)
+    _close(qtbot, first)  # detaches: the engine and the session stay
+    assert process.poll() is None
+
+    second = _attached_window(qtbot, path)
+    (again,) = second.session_model.sessions()
+    counts = (again.session_id, again.state, again.frames_in, again.frames_out)
+    assert counts == (info.session_id, "connected", 1, 1)
+    name = again.name
+    qtbot.waitUntil(lambda: payloads(second, name, Direction.IN) != [], timeout=10_000)
+    assert payloads(second, name, Direction.OUT) == [b"hello"]  # from before it attached
+    reply = b"hello, client! you said: hello"
+    assert payloads(second, name, Direction.IN) == [reply]
+    second.sessions.select(again)
+    send_text(second, "again")  # and live traffic on the same session
+    qtbot.waitUntil(lambda: again.frames_in == 2, timeout=10_000)
+    assert payloads(second, name, Direction.IN) == [reply, b"hello, client! you said: again"]
+    notes = payloads(second, "engine", Direction.INFO)
+    assert any(b"live traffic from here" in note for note in notes)
+
+    # The engine goes: the window says so and restarts nothing, then a local engine.
+    with qtbot.waitSignal(second.supervisor.engine_lost, timeout=10_000):
+        process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    status = second.supervisor.status
+    assert status.state is EngineState.GONE and "SIGTERM" in status.detail
+    banner = second.banner
+    assert banner.isVisible() and banner.start_local_button.isVisible()
+    assert banner.reattach_button.isVisible() and not banner.restart_button.isVisible()
+    assert again.state == "closed"  # the engine closed it on its way out, and said so
+    assert not second.sessions.open_button.isEnabled()
+    with qtbot.waitSignal(second.supervisor.engine_started, timeout=ENGINE_START_TIMEOUT_MS):
+        banner.start_local_button.click()
+    assert second.supervisor.status.attached_to == "" and not banner.isVisible()
+    stop_supervisor(qtbot, second.supervisor)
+
+
+def test_attaching_where_no_engine_runs_says_so_and_restarts_nothing(qtbot, tmp_path):
+    supervisor = EngineSupervisor()
+    with qtbot.waitSignal(supervisor.engine_lost, timeout=10_000):
+        supervisor.attach(str(tmp_path / "none.sock"))
+    status = supervisor.status
+    assert status.state is EngineState.GONE and "no engine is serving at" in status.detail
+    assert supervisor.pid is None
+    stop_supervisor(qtbot, supervisor)
+
+
+def test_history_and_the_engine_s_last_word_become_log_rows() -> None:
+    rows = list(
+        log_entries(
+            1,
+            1000.0,
+            [
+                History(session_id=2, direction="out", frames=[b"a"], at=1.0),
+                History(
+                    session_id=2,
+                    direction="in",
+                    frames=[b"b", b"c"],
+                    at=2.0,
+                    times=[[2.0, 1], [3.0, 1]],
+                ),
+                HistoryEnd(frames=3, bytes=3, at=4.0),
+                Received(session_id=2, frames=[b"d"], at=5.0),
+                ChannelClosed(reason="fell_behind", message="16 MiB unread", at=6.0),
+            ],
+        )
+    )
+    assert [(r.direction, r.wall, r.payloads) for r in rows[:3]] == [
+        (Direction.OUT, 1001.0, [b"a"]),
+        (Direction.IN, 1002.0, [b"b"]),
+        (Direction.IN, 1003.0, [b"c"]),
+    ]
+    assert "3 frames from before this window attached" in rows[3].payloads[0].decode()
+    assert rows[4].payloads == [b"d"]
+    assert rows[5].direction is Direction.ERROR and b"16 MiB unread" in rows[5].payloads[0]
+
+
+def test_gui_attach_where_no_engine_runs_exits_2_saying_how_to_start_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ui.app import main
+
+    assert main(["--attach", str(tmp_path / "none.sock")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("framewire-gui: --attach: no engine at") and "--serve-ipc" in err
