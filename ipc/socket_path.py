@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_NAME",
     "MAX_SOCKET_PATH_BYTES",
     "SUFFIX",
+    "NoEngine",
     "SocketPathError",
     "check_private_folder",
     "engine_sockets",
@@ -46,6 +47,10 @@ PROBE_SECONDS = 1.0
 
 class SocketPathError(Exception):
     """The socket path cannot be used; the message says why, for a person."""
+
+
+class NoEngine(SocketPathError):
+    """No engine runs where one was looked for."""
 
 
 def runtime_folder(environ: Mapping[str, str] = os.environ) -> Path:
@@ -144,13 +149,14 @@ def find_engine(spec: str | None, environ: Mapping[str, str] = os.environ) -> Pa
     the default engine's, or else the only engine running in the runtime folder.
 
     Raises:
-        SocketPathError: no such engine, or several and none named (the message lists
-            them and says how to choose or start one).
+        NoEngine: no such engine (the message says how to start one).
+        SocketPathError: several engines and none named (the message lists them), or a
+            name that cannot be a socket.
     """
     path = socket_path(spec, environ)
     if spec is not None:
         if not path.exists():
-            raise SocketPathError(
+            raise NoEngine(
                 f"no engine at {path} (start one with: framewire-engine --serve-ipc {spec})"
             )
         return path

@@ -4,7 +4,9 @@ for the whole run, or by default ``REPLY_TIMEOUT_SECONDS`` without a reply while
 due).
 
 ``run_client`` raises what ends a run badly; ``exits.run_mode`` turns it into the exit
-code.
+code. ``exchange`` is the part between connecting and closing (send, print, decide when
+the run is over); ``--attach --session`` runs it against a long-lived engine's session
+(``engine.cli.attach``), through the ``SessionLink`` an ``Engine`` also is.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import contextlib
 import math
 import sys
 import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import trio
 
@@ -22,17 +25,29 @@ from engine.cli.exits import ReplyTimeout, UsageError
 from engine.cli.output import Printer
 from engine.cli.parse import PROG
 from engine.cli.plan import Plan, decode_line
-from engine.engine import Engine, open_engine
+from engine.engine import open_engine
 from engine.errors import SessionBroken, SessionClosed
 from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import LocalProtocolError, RemoteProtocolError
 from ipc.framing import describe, encode_frames
 
-__all__ = ["hint", "run_client"]
+__all__ = ["SessionLink", "exchange", "hint", "run_client"]
 
 #: How long closing may take to flush what was sent before the connection is reset.
 CLOSE_GRACE_SECONDS = 2.0
+
+
+class SessionLink(Protocol):
+    """What a run needs of the engine its session lives in: its events, ``send``, and
+    what the bytes seen so far say (``None`` when it cannot tell)."""
+
+    @property
+    def events(self) -> AsyncIterable[schema.Event]: ...
+
+    async def send(self, session_id: int, frames: Sequence[bytes]) -> None: ...
+
+    def diagnose(self, session_id: int) -> Diagnosis | None: ...
 
 
 @dataclass(slots=True)
@@ -158,33 +173,61 @@ async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
         )
         described = engine.describe(session_id)
         printer.peer = described["peer"] if described is not None else ""
-        progress = _Progress(plan)
-        if not plan.frames and not plan.stdin:
-            progress.input_done = True
-            progress.update()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_consume, engine, progress, printer)
-            sender = trio.CancelScope()
-            nursery.start_soon(_send_input, engine, session_id, progress, sender)
-            watchdog = trio.CancelScope()
-            if plan.reply_timeout is not None:
-                nursery.start_soon(
-                    _watch_replies, engine, session_id, progress, plan.reply_timeout, watchdog
-                )
-            with trio.move_on_after(plan.timeout or math.inf) as timer:
-                await progress.done.wait()
-            if timer.cancelled_caught:
-                waiting = progress.waiting_for(engine.diagnose(session_id), "no_reply")
-                raise ReplyTimeout(f"timed out after {plan.timeout:g} s: {waiting}")
-            sender.cancel()
-            watchdog.cancel()
+
+        async def close() -> None:
             with trio.move_on_after(CLOSE_GRACE_SECONDS):
                 await engine.close(session_id)
             await engine.abort(session_id)  # only if the flush did not finish in time
 
+        await exchange(engine, session_id, plan, printer, finish=close)
+
+
+async def exchange(
+    link: SessionLink,
+    session_id: int,
+    plan: Plan,
+    printer: Printer,
+    *,
+    finish: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Send the plan's frames into the session and print its replies until the run is
+    over (the rules of ``_Progress``); then ``finish()`` (closing the session), while its
+    last events are still read. Without ``finish`` the session is left as it is.
+
+    Raises what ``run_client`` documents, but ``ConnectFailed``.
+    """
+    progress = _Progress(plan)
+    if not plan.frames and not plan.stdin:
+        progress.input_done = True
+        progress.update()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_consume, link, progress, printer)
+        sender = trio.CancelScope()
+        nursery.start_soon(_send_input, link, session_id, progress, sender)
+        watchdog = trio.CancelScope()
+        if plan.reply_timeout is not None:
+            nursery.start_soon(
+                _watch_replies, link, session_id, progress, plan.reply_timeout, watchdog
+            )
+        with trio.move_on_after(plan.timeout or math.inf) as timer:
+            await progress.done.wait()
+        if timer.cancelled_caught:
+            waiting = progress.waiting_for(link.diagnose(session_id), "no_reply")
+            raise ReplyTimeout(f"timed out after {plan.timeout:g} s: {waiting}")
+        sender.cancel()
+        watchdog.cancel()
+        if finish is None:
+            nursery.cancel_scope.cancel()
+        else:
+            await finish()
+
 
 async def _watch_replies(
-    engine: Engine, session_id: int, progress: _Progress, seconds: float, scope: trio.CancelScope
+    link: SessionLink,
+    session_id: int,
+    progress: _Progress,
+    seconds: float,
+    scope: trio.CancelScope,
 ) -> None:
     """Raise ``ReplyTimeout`` once the run has awaited the peer for ``seconds`` since the
     last frame sent or received (the default timeout of a run that sends)."""
@@ -196,7 +239,7 @@ async def _watch_replies(
                 continue
             deadline = progress.last_activity + seconds
             if trio.current_time() >= deadline:
-                waiting = progress.waiting_for(engine.diagnose(session_id), "no_reply")
+                waiting = progress.waiting_for(link.diagnose(session_id), "no_reply")
                 raise ReplyTimeout(
                     f"no reply within {seconds:g} s: {waiting}; wait longer with --timeout S, "
                     "or --timeout 0 to wait forever"
@@ -206,17 +249,17 @@ async def _watch_replies(
 
 
 async def _send_input(
-    engine: Engine, session_id: int, progress: _Progress, scope: trio.CancelScope
+    link: SessionLink, session_id: int, progress: _Progress, scope: trio.CancelScope
 ) -> None:
     # If the session ends, _consume reports why, from its events.
     with scope, contextlib.suppress(SessionBroken, SessionClosed):
-        await _send_frames(engine, session_id, progress)
+        await _send_frames(link, session_id, progress)
 
 
-async def _send_frames(engine: Engine, session_id: int, progress: _Progress) -> None:
+async def _send_frames(link: SessionLink, session_id: int, progress: _Progress) -> None:
     plan = progress.plan
     if plan.frames:
-        await engine.send(session_id, plan.frames)
+        await link.send(session_id, plan.frames)
         progress.sent += len(plan.frames)
         progress.update(activity=True)
     if plan.stdin:
@@ -233,7 +276,7 @@ async def _send_frames(engine: Engine, session_id: int, progress: _Progress) -> 
             where = f"stdin line {number}"
             frame = decode_line(line.rstrip(b"\n"), plan.input_format, where, plan.encoding)
             try:
-                await engine.send(session_id, [frame])
+                await link.send(session_id, [frame])
             except LocalProtocolError as exc:
                 raise UsageError(f"stdin line {number}: {exc}") from None
             progress.sent += 1
@@ -242,10 +285,10 @@ async def _send_frames(engine: Engine, session_id: int, progress: _Progress) -> 
     progress.update()
 
 
-async def _consume(engine: Engine, progress: _Progress, printer: Printer) -> None:
+async def _consume(link: SessionLink, progress: _Progress, printer: Printer) -> None:
     """Print frames and turn session trouble into exceptions."""
     error: schema.SessionError | None = None
-    async for event in engine.events:
+    async for event in link.events:
         if isinstance(event, schema.Received):
             if progress.done.is_set():
                 continue  # arriving while closing: not asked for
@@ -277,13 +320,13 @@ async def _consume(engine: Engine, progress: _Progress, printer: Printer) -> Non
                 if error.kind in ("frame_too_large", "truncated_frame"):
                     raise RemoteProtocolError(message)
                 raise SessionBroken(message)
+            plan = progress.plan
+            if plan.count is None and not plan.frames and not plan.stdin:
+                progress.done.set()  # listening until the session ends: that's the end
+                return
+            waiting = progress.waiting_for(diagnosis, "closed_early")
             if event.by == "peer":
-                plan = progress.plan
-                if plan.count is None and not plan.frames and not plan.stdin:
-                    progress.done.set()  # listening until the peer closes: that's the end
-                else:
-                    raise SessionBroken(
-                        "the peer closed the connection early: "
-                        + progress.waiting_for(diagnosis, "closed_early")
-                    )
-            return
+                raise SessionBroken(f"the peer closed the connection early: {waiting}")
+            # Closed on our side before the replies came: another controller of a
+            # long-lived engine, or the engine shutting down (--attach --session).
+            raise SessionClosed(f"the session was closed ({event.by}): {waiting}")

@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     plan = None
     other_mode = args.api_info or args.stdio or args.serve_ipc is not None
     other_mode = other_mode or bool(args.to_pcapng) or args.guess_framing
+    other_mode = other_mode or args.list_engines or args.attach is not None
+    if args.session is not None and args.attach is None:
+        parser.error("--session ID names a session of a running engine: use it with --attach")
     if not (other_mode or args.guess_from is not None):
         try:
             plan = make_plan(args)  # a bad command line is reported before anything else
@@ -90,5 +93,17 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         except UsageError as exc:
             parser.error(str(exc))
         sys.exit(run_mode(run_guess, guess))
+    if args.list_engines:
+        from engine.cli.engines import run_list_engines
+
+        sys.exit(run_mode(run_list_engines, args.output))
+    if args.attach is not None:
+        from engine.cli.attach import make_attach_plan, run_attach
+
+        try:
+            attach = make_attach_plan(args)
+        except UsageError as exc:
+            parser.error(str(exc))
+        sys.exit(run_mode(run_attach, attach))
     assert plan is not None
     sys.exit(run_mode(run_client, plan))

@@ -88,6 +88,8 @@ exit codes:
   3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
   replies arrived); 4 protocol error (frame too large, truncated frame);
   5 timeout (no reply within 10 s, or --timeout elapsed); 130 interrupted.
+  With --attach: 3 also when no engine runs there, it refused, or it went away; 2 for a
+  session ID it does not have. --serve-ipc: 2 when the socket is in use or unusable.
 
 examples:
   {PROG} 127.0.0.1:9000 --send hello
@@ -109,6 +111,13 @@ examples:
   {PROG} 127.0.0.1:9000 --send-hex 0801 --decode protobuf \
       --proto-descriptor demo.desc --proto-message framewire.demo.Event
   {PROG} 127.0.0.1:9000 --count 10 --layout layouts.py:MESSAGE --output json
+  {PROG} --serve-ipc &                     (a long-lived engine others attach to)
+  sid=$({PROG} --attach 127.0.0.1:9000)    (open a session in it; it stays open)
+  {PROG} --attach --session $sid --send hello
+      send into that session, print the reply as above
+  {PROG} --attach --session $sid --output json   (follow it until it closes)
+  {PROG} --attach                         (its sessions)
+  {PROG} --list-engines                   (the running engines)
   {PROG} --stdio      (the GUI's engine: MessagePack-RPC on stdin/stdout)
   {PROG} --api-info   (print the IPC methods and events as JSON)
 """
@@ -330,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_long_lived(parser: argparse.ArgumentParser) -> None:
-    """``--serve-ipc`` (README, "Keep the engine running")."""
+    """``--serve-ipc``, ``--list-engines``, ``--attach`` (README, "Keep the engine running")."""
     group = parser.add_argument_group(
         "long-lived engine",
         "PATH: a socket path (with a slash), or a NAME for NAME.sock in the runtime folder "
@@ -360,6 +369,31 @@ def _add_long_lived(parser: argparse.ArgumentParser) -> None:
         metavar="MIB",
         help="with --serve-ipc: memory the history of all sessions may take "
         f"(default: {DEFAULT_TOTAL_BYTES // 2**20})",
+    )
+    group.add_argument(
+        "--list-engines",
+        action="store_true",
+        help="list the engines running in the runtime folder: socket, pid, uptime, sessions",
+    )
+    group.add_argument(
+        "--attach",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="work in a running engine: with HOST:PORT open a session there (it stays open) "
+        "and print its id; with --session ID send into that session (--send...) and print "
+        "the replies, or follow it; alone, list its sessions",
+    )
+    group.add_argument(
+        "--session",
+        type=positive(int, "session id"),
+        metavar="ID",
+        help="with --attach: the session to send into and print replies from",
+    )
+    group.add_argument(
+        "--label",
+        metavar="TEXT",
+        help="with --attach HOST:PORT: a name for the session (the window shows it)",
     )
 
 

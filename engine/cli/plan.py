@@ -55,16 +55,21 @@ class Plan:
     capture_keep: int = 0
 
 
-def make_plan(args: argparse.Namespace) -> Plan:
+def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Plan:
     """Check the client-mode arguments and decode the frames to send.
+
+    Without ``address_required`` (``--attach --session ID``: the session is there
+    already) HOST:PORT may be left out; the plan's host is then "" and its port 0.
 
     Raises:
         UsageError: anything wrong with the arguments or the input file.
     """
-    if args.address is None:
-        raise UsageError("HOST:PORT is required (or --stdio / --api-info)")
+    host, port = "", 0
+    if args.address is None and address_required:
+        raise UsageError("HOST:PORT is required (or --stdio / --api-info / --serve-ipc)")
     try:
-        host, port = parse_host_port(args.address)
+        if args.address is not None:
+            host, port = parse_host_port(args.address)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     spec = make_spec(args)
