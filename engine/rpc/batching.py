@@ -24,9 +24,9 @@ __all__ = [
     "OnDelivered",
 ]
 
-#: Hears of each batch delivered: ``(kind, session_id, frames, times)``, ``times`` as in
-#: the notification (``[[at, count], ...]``, one run at least).
-OnDelivered = Callable[[type[Received | Sent], int, list[bytes], list[list[float]]], None]
+#: Hears of each batch delivered: ``(kind, session_id, frames, times, payload bytes)``,
+#: ``times`` as in the notification (``[[at, count], ...]``, one run at least).
+OnDelivered = Callable[[type[Received | Sent], int, list[bytes], list[list[float]], int], None]
 
 #: Coalescing caps for one ``received``/``sent`` notification; both are far below the
 #: codec's MAX_ARRAY_LEN / MAX_MESSAGE_BYTES.
@@ -83,7 +83,7 @@ class _Batch:
             cost = frames_credit(self.nbytes, len(self.frames))
             yield encode_notification(self.kind.METHOD, params), cost
             if on_delivered is not None:
-                on_delivered(self.kind, self.session_id, self.frames, times)
+                on_delivered(self.kind, self.session_id, self.frames, times, self.nbytes)
 
 
 class FrameBatcher:
@@ -91,7 +91,7 @@ class FrameBatcher:
 
     ``add`` yields the notifications an event completes and keeps the rest for the next
     event; ``flush`` yields what is kept. Consume each iterator before the next call.
-    ``on_delivered(kind, session_id, frames, times)``, if given, hears of each batch once
+    ``on_delivered(kind, session_id, frames, times, nbytes)``, if given, hears of each batch once
     the consumer asks for the next notification (or the iterator's end) after it: what
     the consumer did with it (the pump: handed it to every controller) is done then.
     """

@@ -14,7 +14,9 @@ list, so a replay taken earlier keeps seeing what it was given.
 
 from __future__ import annotations
 
+import bisect
 import collections
+import itertools
 from dataclasses import dataclass
 
 from ipc.schema import Direction
@@ -99,12 +101,20 @@ class History:
         }
 
     def record(
-        self, session_id: int, direction: Direction, frames: list[bytes], times: list[list[float]]
+        self,
+        session_id: int,
+        direction: Direction,
+        frames: list[bytes],
+        times: list[list[float]],
+        payload: int | None = None,
     ) -> None:
-        """Keep a delivered batch (the lists are kept as they are: do not change them)."""
+        """Keep a delivered batch (the lists are kept as they are: do not change them);
+        ``payload`` is its frames' total length, if the caller knows it already."""
         if self._frames_per_session <= 0 or not frames:
             return
-        chunk = Chunk(session_id, direction, frames, times, sum(map(len, frames)))
+        if payload is None:
+            payload = sum(map(len, frames))
+        chunk = Chunk(session_id, direction, frames, times, payload)
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = _Session()
@@ -155,12 +165,18 @@ class History:
                 session.chunks.popleft()
                 self._release(session, oldest)
                 continue
-            # Cut the oldest batch's head: as few frames as both bounds allow.
-            count, size = 0, 0
+            # Cut the oldest batch's head: as few frames as both bounds allow. Strategy: a
+            # batch holds up to 8,192 frames, so the cut is found with C loops (running
+            # byte totals and a bisect), not a Python loop per frame.
             last = len(oldest.frames) - (len(session.chunks) == 1)
-            while count < last and (count < over_frames or size < over_payload):
-                size += len(oldest.frames[count])
-                count += 1
+            count = min(max(over_frames, 0), last)
+            if over_payload > 0:
+                totals = list(itertools.accumulate(map(len, oldest.frames[:last])))
+                if count == 0 or totals[count - 1] < over_payload:
+                    count = min(bisect.bisect_left(totals, over_payload) + 1, last)
+                size = totals[count - 1] if count else 0
+            else:
+                size = sum(map(len, oldest.frames[:count]))
             if count == len(oldest.frames):
                 session.chunks.popleft()
                 self._release(session, oldest)

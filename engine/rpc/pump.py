@@ -41,6 +41,7 @@ class Observer(Protocol):
         session_id: int,
         frames: list[bytes],
         times: list[list[float]],
+        nbytes: int,
     ) -> None: ...
 
 

@@ -44,8 +44,10 @@ class Part:
     def observe(self, event: Event) -> None:
         """A non-frame event was delivered."""
 
-    def observe_frames(self, session_id: int, direction: Direction, frames: list[bytes]) -> None:
-        """A batch of frames was delivered."""
+    def observe_frames(
+        self, session_id: int, direction: Direction, frames: list[bytes], nbytes: int
+    ) -> None:
+        """A batch of frames (``nbytes`` of payload) was delivered."""
 
     def snapshot(self) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -106,12 +108,14 @@ class SessionsPart(Part):
             )
             self._end(event.session_id)
 
-    def observe_frames(self, session_id: int, direction: Direction, frames: list[bytes]) -> None:
+    def observe_frames(
+        self, session_id: int, direction: Direction, frames: list[bytes], nbytes: int
+    ) -> None:
         info = self._live.get(session_id)
         if info is not None:
             suffix = "in" if direction == "in" else "out"
             info["frames_" + suffix] += len(frames)
-            info["bytes_" + suffix] += sum(map(len, frames))
+            info["bytes_" + suffix] += nbytes
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [dict(info) for info in (*self._ended.values(), *self._live.values())]
@@ -147,11 +151,12 @@ class Journal:
         session_id: int,
         frames: list[bytes],
         times: list[list[float]],
+        nbytes: int,
     ) -> None:
         direction: Direction = "in" if kind is Received else "out"
         for part in self.parts.values():
-            part.observe_frames(session_id, direction, frames)
-        self.history.record(session_id, direction, frames, times)
+            part.observe_frames(session_id, direction, frames, nbytes)
+        self.history.record(session_id, direction, frames, times, nbytes)
 
     def take(self, *, history: bool) -> tuple[dict[str, Any], list[Chunk]]:
         """The snapshot map and the frames to replay (none unless ``history``)."""

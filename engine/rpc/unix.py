@@ -29,6 +29,7 @@ import functools
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,6 +64,11 @@ log = logging.getLogger("framewire.rpc")
 
 #: Controllers connected at once; the next one is refused with a reason.
 MAX_CONTROLLERS = 16
+#: The kernel's buffer for what the engine writes to a controller (asked for; Linux caps
+#: it at net.core.wmem_max): like the stdio pipe's 1 MiB, so a flood of events costs few
+#: writes and wake-ups (with the default ~200 KiB the socket path ran at half the pipe's
+#: speed, tools/bench/attach.py).
+SEND_BUFFER_BYTES = 1024 * 1024
 #: How long a closing channel's last message may take to leave before the socket closes.
 CLOSE_CHANNEL_GRACE_SECONDS = 1.0
 
@@ -148,6 +154,8 @@ class Controllers(Part):
     async def serve(self, stream: trio.SocketStream) -> None:
         """Serve one controller until it goes (EOF, disconnected, or the engine exits)."""
         async with stream:
+            with contextlib.suppress(OSError):  # best effort: the kernel caps it
+                stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
             credentials = peer_credentials(stream.socket)
             cid, self._next_id = self._next_id, self._next_id + 1
             name = f"controller {cid}"

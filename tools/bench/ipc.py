@@ -29,14 +29,14 @@ import trio
 from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 from tools.demo_server import spawn_demo_server
 
-__all__ = ["BENCHMARK", "measure_end_to_end", "measure_engine_alone", "run"]
+__all__ = ["BENCHMARK", "Counter", "measure_end_to_end", "measure_engine_alone", "run"]
 
 FRAME_SIZE = 100
 #: DESIGN target for the whole path with nothing lost.
 TARGET_FRAMES_PER_SECOND = 1_000_000
 
 
-class _Counter:
+class Counter:
     """Checks batches of sequence-numbered frames cheaply: first/last number and size."""
 
     def __init__(self) -> None:
@@ -55,7 +55,7 @@ class _Counter:
 async def _count(events: AsyncIterator[object], session_id: int, count: int) -> None:
     from ipc.schema import Received
 
-    counter = _Counter()
+    counter = Counter()
     async for event in events:
         if isinstance(event, Received) and event.session_id == session_id:
             counter.add(event.frames)

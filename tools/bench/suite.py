@@ -52,6 +52,7 @@ REGISTRY: dict[str, str] = {
     "framing": "tools.bench.framing:BENCHMARK",
     "gui": "tools.bench.gui:BENCHMARK",
     "ipc": "tools.bench.ipc:BENCHMARK",
+    "attach": "tools.bench.attach:BENCHMARK",
     "decoders": "tools.bench.decoders:BENCHMARK",
     "gui-decoded": "tools.bench.gui:DECODED_BENCHMARK",
     # Last: runs every benchmark above that did not run before it (plus the design

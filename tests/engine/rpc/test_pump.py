@@ -24,6 +24,7 @@ class _Observer:
         session_id: int,
         frames: list[bytes],
         times: list[list[float]],
+        nbytes: int,
     ) -> None:
         self.seen.append(f"{kind.METHOD} {len(frames)}")
 

@@ -19,8 +19,8 @@ def test_sessions_follow_their_events_and_count_the_delivered_frames() -> None:
     journal.observe_event(
         Connected(session_id=1, local="127.0.0.1:5000", peer="127.0.0.1:9000", at=1.1)
     )
-    journal.observe_frames(Received, 1, [b"ab", b"cde"], [[1.2, 2]])
-    journal.observe_frames(Sent, 1, [b"x"], [[1.3, 1]])
+    journal.observe_frames(Received, 1, [b"ab", b"cde"], [[1.2, 2]], 5)
+    journal.observe_frames(Sent, 1, [b"x"], [[1.3, 1]], 1)
     snapshot, replay = journal.take(history=True)
     (session,) = snapshot["sessions"]
     assert session["state"] == "connected" and session["peer"] == "127.0.0.1:9000"
@@ -38,7 +38,7 @@ def test_ended_sessions_stay_listed_with_why_until_newer_ones_push_them_out() ->
     journal.observe_event(ConnectFailed(session_id=1, reason="refused", message="no", at=2.0))
     for sid in range(2, ENDED_SESSIONS_KEPT + 2):
         journal.observe_event(_connecting(sid))
-        journal.observe_frames(Received, sid, [b"f"], [[2.0, 1]])
+        journal.observe_frames(Received, sid, [b"f"], [[2.0, 1]], 1)
         journal.observe_event(Closed(session_id=sid, by="peer", frames_in=1, bytes_in=1, at=3.0))
     snapshot, replay = journal.take(history=True)
     sessions = snapshot["sessions"]
