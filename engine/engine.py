@@ -9,12 +9,19 @@ first bytes parked on the engine's ``ReadinessWatcher`` (one task, one epoll set
 ``Engine.events``, a bounded channel with one consumer: when the consumer falls behind,
 sessions stop reading their sockets (TCP pushes back on the peers) rather than buffering
 without bound or dropping events.
+
+Three roles, one kind of session: ``connect`` (a client), ``listen`` (a server: each
+client a listener accepts is a session, ``engine.listener``) and ``relay`` (each accepted
+client and the upstream connection made for it are two sessions, a pair,
+``engine.relay``). Listeners run as tasks of the engine's nursery too; closing one stops
+the accepting, and its sessions stay.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +29,14 @@ from typing import Any
 import trio
 
 from engine.capture import DEFAULT_CAPTURE_BYTES, DEFAULT_CAPTURE_KEEP, Capture
-from engine.errors import EngineError, TooManySessions, UnknownSession
+from engine.errors import EngineError, TooManySessions, UnknownListener, UnknownSession
+from engine.limits import Limits
+from engine.listener import Listener
 from engine.readiness import ReadinessWatcher, open_watcher
+from engine.relay import Upstream
+from engine.role import Role
 from engine.session import Counters, Session
+from engine.streams import Connect, Opening
 from ipc import schema
 from ipc.diagnosis import Diagnosis
 from ipc.errors import LocalProtocolError
@@ -92,11 +104,16 @@ class Engine:
         self._sessions: dict[int, Session] = {}
         self._ended: OrderedDict[int, Session] = OrderedDict()
         self._next_id = 1
+        self._listeners: dict[int, Listener] = {}
+        self._listener_ids = itertools.count(1)
+        self._pair_ids = itertools.count(1)
         self._totals = Counters()
         #: The continuous capture, while one runs (``start_capture``).
         self._capture: Capture | None = None
         # Bound once and shared: a bound method made per session is 64 bytes each.
         self._emit = self._emit_event
+        #: Every event of the engine goes through this (sessions, listeners, pairs).
+        self.emit = self._emit
         self._on_session_end = self._forget
         self._closing = False
         self._all_ended = trio.Event()
@@ -133,6 +150,31 @@ class Engine:
             raise LocalProtocolError(f"port {port} is out of range 1-65535")
         if not connect_timeout > 0:
             raise LocalProtocolError(f"connect_timeout must be > 0, not {connect_timeout}")
+        session = self.start_session(
+            Connect(connect_timeout), host, port, spec=framing, label=label
+        )
+        await session.wait_connected()
+        return session.id
+
+    def start_session(
+        self,
+        opening: Opening,
+        host: str,
+        port: int,
+        *,
+        spec: FramingSpec,
+        label: str = "",
+        role: Role | None = None,
+    ) -> Session:
+        """Make a session that gets its stream from ``opening`` and start it (no wait).
+
+        For the roles' modules (``engine.listener``, ``engine.relay``); a library user
+        calls ``connect``, ``listen`` or ``relay``.
+
+        Raises:
+            TooManySessions: ``max_sessions`` sessions are open already.
+            EngineError: the engine is shutting down.
+        """
         if self._closing:
             raise EngineError("the engine is shutting down")
         if len(self._sessions) >= self._max_sessions:
@@ -144,20 +186,155 @@ class Engine:
             session_id=self._next_id,
             host=host,
             port=port,
-            spec=framing,
+            spec=spec,
             label=label,
             emit=self._emit,
             totals=self._totals,
             on_end=self._on_session_end,
             watcher=self._watcher,
+            role=role,
         )
         self._next_id += 1
         self._sessions[session.id] = session
         if self._all_ended.is_set():
             self._all_ended = trio.Event()
-        self._nursery.start_soon(session.run, connect_timeout)
-        await session.wait_connected()
-        return session.id
+        self._nursery.start_soon(session.run, opening)
+        return session
+
+    def room(self) -> int:
+        """How many more sessions the engine may hold now."""
+        return 0 if self._closing else self._max_sessions - len(self._sessions)
+
+    def spawn(self, async_fn: Callable[[], Awaitable[object]]) -> None:
+        """Run a task in the engine's nursery (a relay pair's; it ends with the engine)."""
+        self._nursery.start_soon(async_fn)
+
+    def new_pair_id(self) -> int:
+        return next(self._pair_ids)
+
+    # ------------------------------------------------------------------ listeners
+
+    async def listen(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        framing: FramingSpec = DEFAULT,
+        label: str = "",
+        echo: bool = False,
+        limits: Limits = Limits(),  # noqa: B008 (frozen, so one shared default is safe)
+    ) -> schema.Listening:
+        """Listen on ``host``:``port`` (port 0: a free one); each client that connects
+        becomes a session (``Accepted``, then the usual events), sent back what it
+        sends if ``echo``. Returns the ``Listening`` event (also emitted): the listener's
+        id, the port bound, and whether the address is reachable from the network (any
+        address but loopback is).
+
+        Raises:
+            ListenFailed: the address cannot be bound (in use, not permitted, unknown).
+            EngineError: the engine is shutting down.
+            LocalProtocolError: the port is out of range.
+        """
+        return await self._start_listener(
+            host, port, spec=framing, label=label, limits=limits, echo=echo
+        )
+
+    async def relay(
+        self,
+        listen_host: str,
+        listen_port: int,
+        upstream_host: str,
+        upstream_port: int,
+        *,
+        framing: FramingSpec = DEFAULT,
+        upstream_framing: FramingSpec | None = None,
+        connect_timeout: float = 10.0,
+        label: str = "",
+        limits: Limits = Limits(),  # noqa: B008 (frozen, so one shared default is safe)
+    ) -> schema.Listening:
+        """Listen like ``listen``; for each client, connect to the upstream and relay
+        frames both ways (``engine.relay``): decoded with ``framing`` on the client leg
+        and ``upstream_framing`` (default: the same) on the upstream leg, re-encoded for
+        the other. Frames come as ``Received`` events with ``pair_id`` and ``direction``;
+        ``send`` to a leg injects frames into it.
+
+        Raises:
+            ListenFailed, EngineError, LocalProtocolError: as ``listen`` (and an upstream
+                port out of range, or a connect_timeout <= 0).
+        """
+        if not 1 <= upstream_port <= 65535:
+            raise LocalProtocolError(f"upstream port {upstream_port} is out of range 1-65535")
+        if not connect_timeout > 0:
+            raise LocalProtocolError(f"connect_timeout must be > 0, not {connect_timeout}")
+        upstream = Upstream(
+            host=upstream_host,
+            port=upstream_port,
+            spec=framing if upstream_framing is None else upstream_framing,
+            connect_timeout=connect_timeout,
+        )
+        return await self._start_listener(
+            listen_host, listen_port, spec=framing, label=label, limits=limits, upstream=upstream
+        )
+
+    async def _start_listener(
+        self,
+        host: str,
+        port: int,
+        *,
+        spec: FramingSpec,
+        label: str,
+        limits: Limits,
+        echo: bool = False,
+        upstream: Upstream | None = None,
+    ) -> schema.Listening:
+        if not 0 <= port <= 65535:
+            raise LocalProtocolError(f"port {port} is out of range 0-65535")
+        if self._closing:
+            raise EngineError("the engine is shutting down")
+        listener = Listener(
+            self,
+            self._emit,
+            next(self._listener_ids),
+            host=host,
+            port=port,
+            spec=spec,
+            label=label,
+            limits=limits,
+            echo=echo,
+            upstream=upstream,
+        )
+        self._listeners[listener.id] = listener
+
+        async def run(task_status: trio.TaskStatus[schema.Listening]) -> None:
+            try:
+                await listener.run(task_status=task_status)
+            finally:
+                del self._listeners[listener.id]
+
+        event: schema.Listening = await self._nursery.start(run)
+        return event
+
+    async def close_listener(self, listener_id: int, *, close_sessions: bool = False) -> None:
+        """Stop accepting; the sessions it accepted stay, unless ``close_sessions`` (then
+        they are closed gracefully, as ``close`` does). Returns once done.
+
+        Raises:
+            UnknownListener: no live listener has this id.
+        """
+        listener = self._listeners.get(listener_id)
+        if listener is None:
+            raise UnknownListener(f"no listener {listener_id}")
+        listener.close()
+        await listener.wait_closed()
+        if close_sessions:
+            async with trio.open_nursery() as nursery:
+                for session in list(self._sessions.values()):
+                    if session.role is not None and session.role.listener_id == listener_id:
+                        nursery.start_soon(session.close)
+
+    def listeners(self) -> list[dict[str, Any]]:
+        """One map per live listener, as documented in ``ipc.schema.ListListeners``."""
+        return [listener.describe() for listener in self._listeners.values()]
 
     async def _emit_event(self, event: schema.Event) -> None:
         """Every event of every session: to the capture, if one runs, then to ``events``."""
@@ -209,6 +386,8 @@ class Engine:
 
     def _forget(self, session: Session) -> None:
         """Move an ended session from the live table to the remembered ones."""
+        if session.role is not None and session.role.on_end is not None:
+            session.role.on_end(session)
         del self._sessions[session.id]
         self._ended[session.id] = session
         if len(self._ended) > ENDED_SESSIONS_REMEMBERED:
@@ -301,6 +480,8 @@ class Engine:
         last event; whatever is left then is cancelled. Idempotent.
         """
         self._closing = True
+        for listener in self._listeners.values():
+            listener.close("shutdown")
         for session in list(self._sessions.values()):
             session.shutdown()
         with trio.move_on_after(SHUTDOWN_GRACE_SECONDS):

@@ -17,9 +17,11 @@ from ipc.schema import ConnectFailReason
 __all__ = [
     "ConnectFailed",
     "EngineError",
+    "ListenFailed",
     "SessionBroken",
     "SessionClosed",
     "TooManySessions",
+    "UnknownListener",
     "UnknownSession",
 ]
 
@@ -47,6 +49,21 @@ class UnknownSession(EngineError):
     """No session has this id (never existed, or it ended and was forgotten).
 
     What now: check the id; the events stream tells when sessions end.
+    """
+
+
+class UnknownListener(EngineError):
+    """No live listener has this id (never existed, or it was closed).
+
+    What now: check the id; ``listener_closed`` events tell when listeners stop.
+    """
+
+
+class ListenFailed(EngineError):
+    """The listening address could not be bound: already in use, not permitted, not an
+    address of this machine, or a host name that does not resolve.
+
+    What now: pick another port (0 lets the system choose) or address.
     """
 
 

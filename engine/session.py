@@ -1,13 +1,16 @@
-"""One TCP session: connect, a reader and a writer around ``FrameDecoder``.
+"""One TCP session: its stream, a reader and a writer around ``FrameDecoder``.
 
 Theory of operation. ``Session.run`` is started in the engine's nursery with
 ``start_soon``, and ``Engine.connect`` waits for it in ``wait_connected``; everything the
-session does happens inside that task:
+session does happens inside that task. Where the stream comes from is the session's
+``Opening`` (``engine.streams``: connect, or a stream a listener accepted); the rest is
+the same for every role:
 
-1. emit ``Connecting``; connect (bounded by the connect timeout). On failure emit
-   ``ConnectFailed``; ``wait_connected`` raises ``engine.errors.ConnectFailed``, so the
-   error surfaces from ``Engine.connect``;
-2. emit ``Connected``, wake ``wait_connected``;
+1. emit what the opening announces (``Connecting``); obtain the stream (connect, bounded
+   by the connect timeout). On failure emit ``ConnectFailed``; ``wait_connected`` raises
+   ``engine.errors.ConnectFailed``, so the error surfaces from ``Engine.connect``;
+2. emit what the opening says once up (``Connected``, ``Accepted``), wake
+   ``wait_connected``;
 3. open the session's own nursery; its body is the **reader** (``receive_frames``: large
    reads, whole chunks decoded at once, one ``Received`` event per read). The **writer**
    (takes queued sends one by one, emits ``Sent``, writes them) is a task started in that
@@ -23,29 +26,37 @@ session does happens inside that task:
 Flow control: the reader ``await``s the bounded event channel, so a consumer that falls
 behind stops the reads and TCP pushes back on the peer. The writer takes one send at a
 time through an unbuffered channel, so a peer that never reads makes ``send`` wait.
+
+An accepted session or a relay leg has a ``Role`` (``engine.role``): its reader then
+waits within the listener's idle and partial-frame timeouts (``engine.limits``), and a
+relay leg or an echo hands what it reads to a ``Forward`` (``engine.forward``), which
+reports it and writes it to the other leg (or back).
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
-import errno
-import ipaddress
-import socket
-import struct
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from engine.errors import ConnectFailed, SessionBroken, SessionClosed
+from engine.limits import IdleTimeout, PartialFrameTimeout, ReadGuard
 from engine.readiness import ReadinessWatcher
+from engine.streams import Opening, Transport, connect_failure, set_linger_zero
 from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import FrameTooLarge, RemoteProtocolError, TruncatedFrame
 from ipc.framing import FrameDecoder, FramingSpec
 from ipc.schema import ClosedBy, ConnectFailReason, SessionErrorKind
+
+if TYPE_CHECKING:
+    from engine.forward import Direction
+    from engine.role import Role
 
 __all__ = [
     "FINAL_EVENT_GRACE_SECONDS",
@@ -55,8 +66,6 @@ __all__ = [
     "Counters",
     "Session",
     "SessionState",
-    "connect_failure",
-    "open_tcp_stream",
     "receive_frames",
 ]
 
@@ -112,17 +121,22 @@ async def receive_frames(
     deliver: Callable[[list[bytes]], Awaitable[object]],
     *,
     receive_bytes: int = RECEIVE_BYTES,
+    guard: ReadGuard | None = None,
+    tap: Callable[[bytes | bytearray], None] | None = None,
 ) -> None:
     """The receive loop: read ``stream`` until EOF, ``await deliver(batch)`` once per read.
 
     ``batch`` holds every frame completed by that read (never empty). This is the whole
-    receive path of a session, exposed so benchmarks can drive it directly.
+    receive path of a session, exposed so benchmarks can drive it directly. With a
+    ``guard`` each read waits within its timeouts; ``tap`` sees each read's bytes before
+    they are decoded (a relay leg that forwards the bytes as they came).
 
     Returns at EOF on a frame boundary.
 
     Raises:
         FrameTooLarge, TruncatedFrame, RemoteProtocolError: the peer broke the framing
             (frames before the error have been delivered).
+        PartialFrameTimeout, IdleTimeout: (with a guard) a timeout passed.
         trio.BrokenResourceError: the connection failed (``__cause__`` is the OSError).
     """
     # Strategy: small frames come many per read, so reads are large (receive_bytes). A
@@ -135,7 +149,12 @@ async def receive_frames(
     header_size = decoder.spec.min_header_size
     size = receive_bytes
     while True:
-        data = await receive_some(size)
+        if guard is None:
+            data = await receive_some(size)
+        else:
+            data = await guard.receive(receive_some, size, decoder)
+        if tap is not None:
+            tap(data)
         batch = feed(data)
         if batch:
             await deliver(batch)
@@ -157,7 +176,9 @@ class _Outgoing:
     """One ``send`` call on its way to the writer task."""
 
     frames: Sequence[bytes]
-    data: bytes
+    data: bytes | memoryview
+    #: Whether the writer reports it as ``Sent`` (forwarded relay frames are not).
+    report: bool = True
     done: trio.Event = field(default_factory=trio.Event)
     error: Exception | None = None
 
@@ -178,7 +199,9 @@ class Session:
         "_outbox_receive",
         "_outbox_send",
         "_over_event",
+        "_reason",
         "_sent_head",
+        "_socket",
         "_started",
         "_stream",
         "_totals",
@@ -192,6 +215,7 @@ class Session:
         "over",
         "peer",
         "port",
+        "role",
         "spec",
         "state",
     )
@@ -208,6 +232,7 @@ class Session:
         totals: Counters,
         on_end: Callable[[Session], None],
         watcher: ReadinessWatcher | None = None,
+        role: Role | None = None,
     ) -> None:
         self.id = session_id
         self.host = host
@@ -221,16 +246,23 @@ class Session:
         self.local = self.peer = ""
         #: Whether the session is over and its last event was emitted.
         self.over = False
-        #: Created by the first wait for the end (see ``_wait_over``).
+        #: Created by the first wait for the end (see ``wait_over``).
         self._over_event: trio.Event | None = None
         self._emit = emit
         self._totals = totals
         self._on_end = on_end
         #: Where the session waits for its first bytes (trio's wait_readable if None).
         self._watcher = watcher
+        #: None for a session the user connected; see ``engine.role``.
+        self.role = role
         self._closed_by: ClosedBy | None = None
         self._error: BaseException | None = None
-        self._stream: trio.SocketStream | None = None
+        #: Why the session was closed on this side, when more can be said than ``by``
+        #: (an idle timeout, the other leg of a relay pair ending); ``Closed.details``.
+        self._reason = ""
+        self._stream: trio.abc.Stream | None = None
+        #: The TCP socket under the stream (None for a stream without one: tests).
+        self._socket: trio.socket.SocketType | None = None
         #: The session's nursery, while ``run`` is in it (the writer is started in it).
         self._nursery: trio.Nursery | None = None
         #: Created by the first ``send``/``close`` (most sessions of a large set stay idle,
@@ -248,9 +280,11 @@ class Session:
         self._connect_done: trio.Event | None = None
 
     def describe(self) -> dict[str, Any]:
-        """The ``list_sessions`` map, plus ``local``/``peer`` ("" until connected)."""
+        """The ``list_sessions`` map, plus ``local``/``peer`` ("" until connected) and the
+        role (``role``: "connect", "accept" or "relay"; ``listener_id``; for a relay leg
+        ``pair_id`` and ``leg``)."""
         c = self.counters
-        return {
+        info = {
             "session_id": self.id,
             "label": self.label,
             "host": self.host,
@@ -264,12 +298,17 @@ class Session:
             "opened_at": self.opened_at,
             "local": self.local,
             "peer": self.peer,
+            "role": "connect",
         }
+        if self.role is not None:
+            info.update(self.role.describe())
+        return info
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def run(self, connect_timeout: float) -> None:
-        """Connect, wake ``wait_connected``, serve until the session ends.
+    async def run(self, opening: Opening) -> None:
+        """Obtain the stream from ``opening``, wake ``wait_connected``, serve until the
+        session ends.
 
         Calls ``on_end(self)`` last, once the session is over. Started with ``start_soon``
         rather than ``nursery.start``: ``start`` opens a nursery for every session and
@@ -283,30 +322,16 @@ class Session:
                 self._nursery = nursery
                 if self._closed_by is not None:  # ended before it started running
                     nursery.cancel_scope.cancel()
-                await self._emit(
-                    schema.Connecting(
-                        session_id=self.id,
-                        host=self.host,
-                        port=self.port,
-                        framing=self.spec.to_wire(),
-                        label=self.label,
-                        at=trio.current_time(),
-                    )
-                )
-                self._stream = await self._connect(connect_timeout)
-                if self._stream is not None:  # else ConnectFailed is raised below
+                announcement = opening.announce(self)
+                if announcement is not None:
+                    await self._emit(announcement)
+                transport = await self._open(opening)
+                if transport is not None:  # else ConnectFailed is raised below
+                    self._stream, sock = transport.stream, transport.socket
+                    self._socket = sock
+                    self.local, self.peer = transport.local, transport.peer
                     self.state = SessionState.CONNECTED
-                    sock = self._stream.socket
-                    self.local = _address(sock.getsockname, "?")
-                    self.peer = _address(sock.getpeername, f"{self.host}:{self.port}")
-                    await self._emit(
-                        schema.Connected(
-                            session_id=self.id,
-                            local=self.local,
-                            peer=self.peer,
-                            at=trio.current_time(),
-                        )
-                    )
+                    await self._emit(opening.opened(self))
                     self._started = True
                     if self._connect_done is not None:
                         self._connect_done.set()
@@ -319,14 +344,21 @@ class Session:
                     # holds no decoder and no reader frames (receive_frames' stack of
                     # waiting frames, ~2 KiB), and, parked on the engine's watcher, not
                     # trio's stack for wait_readable either (~1.4 KiB; engine/readiness.py).
+                    # An accepted session waits within its idle timeout instead.
                     try:
-                        if self._watcher is None:
+                        if sock is None:
+                            pass
+                        elif self.role is not None:
+                            await self._first_bytes_within(self.role.guard, sock)
+                        elif self._watcher is None:
                             await trio.lowlevel.wait_readable(sock.fileno())
                         else:
                             self._watcher.park(sock.fileno())
                             await trio.lowlevel.wait_task_rescheduled(self._unpark)
                     except OSError as exc:  # epoll refused the socket (max_user_watches)
                         self._end("error", exc)
+                    except IdleTimeout as exc:
+                        self._end("local", reason=str(exc))
                     else:
                         await self._read()
         finally:
@@ -337,6 +369,18 @@ class Session:
                 self._on_end(self)
                 if self._connect_done is not None:  # ended while connecting
                     self._connect_done.set()
+
+    async def _first_bytes_within(self, guard: ReadGuard, sock: trio.socket.SocketType) -> None:
+        """Wait for the first bytes (or a hang-up) within the idle timeout.
+
+        Raises:
+            IdleTimeout: nothing moved either way for ``idle_timeout`` seconds.
+        """
+        while True:
+            with trio.move_on_at(guard.idle_deadline()):
+                await trio.lowlevel.wait_readable(sock.fileno())
+                return
+            guard.check_idle()  # else a write moved bytes meanwhile: wait on
 
     async def wait_connected(self) -> None:
         """Return once connected; raise why not if the session ended first.
@@ -355,7 +399,7 @@ class Session:
             except BaseException:
                 self._end("shutdown")
                 with trio.CancelScope(shield=True):  # bounded: _finish has a grace period
-                    await self._wait_over()
+                    await self.wait_over()
                 raise
             finally:
                 self._connect_done = None
@@ -364,23 +408,22 @@ class Session:
 
     def _unpark(self, _: Any) -> trio.lowlevel.Abort:
         """The abort function of the wait for the first bytes (the session is cancelled)."""
-        assert self._watcher is not None and self._stream is not None
-        return self._watcher.unpark(self._stream.socket.fileno())
+        assert self._watcher is not None and self._socket is not None
+        return self._watcher.unpark(self._socket.fileno())
 
-    async def _connect(self, seconds: float) -> trio.SocketStream | None:
-        """The connected stream; ``None`` once a failure was recorded and emitted."""
-        with trio.move_on_after(seconds) as timer:
-            try:
-                return await open_tcp_stream(self.host, self.port)
-            except OSError as exc:
-                reason, message = connect_failure(exc, self.host, self.port)
-            except UnicodeError as exc:
-                # trio IDNA-encodes the name before resolving it: this one cannot be a DNS
-                # name at all (an empty label, or one over 63 bytes).
-                reason, message = "dns", f"cannot resolve host {self.host!r}: {exc}"
-        if timer.cancelled_caught:
-            reason = "timeout"
-            message = f"connecting to {self.host}:{self.port} timed out after {seconds:g} s"
+    async def _open(self, opening: Opening) -> Transport | None:
+        """The opening's transport; ``None`` once a failure was recorded and emitted."""
+        try:
+            return await opening.open(self)
+        except TimeoutError as exc:
+            reason: ConnectFailReason = "timeout"
+            message = str(exc)
+        except OSError as exc:
+            reason, message = connect_failure(exc, self.host, self.port)
+        except UnicodeError as exc:
+            # trio IDNA-encodes the name before resolving it: this one cannot be a DNS
+            # name at all (an empty label, or one over 63 bytes).
+            reason, message = "dns", f"cannot resolve host {self.host!r}: {exc}"
         self.state = SessionState.FAILED
         self._error = ConnectFailed(reason, message)
         await self._emit(
@@ -404,15 +447,19 @@ class Session:
         if self._current is not None and not self._current.done.is_set():
             self._current.error = error
             self._current.done.set()
-        if self._stream is not None:
+        if self._socket is not None:
             if self._closed_by == "abort":
-                _set_linger_zero(self._stream.socket)
-            self._stream.socket.close()
+                set_linger_zero(self._socket)
+            self._socket.close()
+        elif self._stream is not None:  # a stream without a socket (tests)
+            await trio.aclose_forcefully(self._stream)
         if not failed:
             # Shielded so a cancelled session still reports how it ended; bounded so a
             # consumer that stopped reading cannot hold up shutdown.
             with trio.move_on_after(FINAL_EVENT_GRACE_SECONDS, shield=True):
                 closed_details: dict[str, Any] = {}
+                if self._reason:
+                    closed_details["reason"] = self._reason
                 if self._closed_by == "error" and self._error is not None:
                     kind, message = _error_kind(self._error)
                     details: dict[str, Any] = {}
@@ -456,7 +503,8 @@ class Session:
         received = self._decoder.head if self._decoder is not None else b""
         situation: Situation
         if isinstance(error, RemoteProtocolError):
-            situation = "truncated" if isinstance(error, TruncatedFrame) else "frame_too_large"
+            incomplete = isinstance(error, TruncatedFrame | PartialFrameTimeout)
+            situation = "truncated" if incomplete else "frame_too_large"
         elif self.counters.frames_in == 0 and self._sent_head:
             situation = "closed_early"
         else:
@@ -483,15 +531,39 @@ class Session:
             situation = "closed_early" if self._closed_by == "peer" else "no_reply"
         return diagnose(situation, self.spec, received=received, sent=self._sent_head)
 
-    def _end(self, by: ClosedBy, error: BaseException | None = None) -> None:
-        """Record why the session ends (the first reason wins) and cancel its tasks."""
+    def _end(self, by: ClosedBy, error: BaseException | None = None, reason: str = "") -> None:
+        """Record why the session ends (the first reason wins) and cancel its tasks.
+
+        ``reason`` says more than ``by`` (``Closed.details["reason"]``); a graceful
+        ``close`` sets it before its flush, and only a local close keeps it.
+        """
         if self._closed_by is None:
             self._closed_by = by
             self._error = error
+            if reason or by != "local":
+                self._reason = reason
+            role = self.role
+            if role is not None and role.pair is not None:
+                role.pair.leg_ending(self, by, error)
         if self.state in (SessionState.CONNECTING, SessionState.CONNECTED):
             self.state = SessionState.CLOSING
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
+
+    def end_now(self, by: ClosedBy, reason: str) -> None:
+        """Start ending the session without a flush (``abort``, or ``local`` for one still
+        connecting); no wait. For a relay pair ending its other leg."""
+        self._end(by, reason=reason)
+
+    @property
+    def opened(self) -> bool:
+        """Whether the stream was obtained (the session may have ended since)."""
+        return self._started
+
+    @property
+    def reason_detail(self) -> str:
+        """Why this side closed the session, when more can be said than ``by``."""
+        return self._reason
 
     def ended_error(self) -> Exception:
         """A new exception for a send on this (ending or ended) session to raise."""
@@ -507,14 +579,19 @@ class Session:
             return broken
         if by is None:
             return SessionClosed(f"session {self.id} is closing")
-        return SessionClosed(f"session {self.id} was closed ({by})")
+        reason = f": {self._reason}" if self._reason else ""
+        return SessionClosed(f"session {self.id} was closed ({by}){reason}")
 
     # ------------------------------------------------------------------ commands
 
-    async def send(self, frames: Sequence[bytes], data: bytes) -> None:
+    async def send(
+        self, frames: Sequence[bytes], data: bytes | memoryview, *, report: bool = True
+    ) -> None:
         """Queue ``data`` (the encoded ``frames``) and wait until it is written.
 
-        If the caller is cancelled while waiting, the write may still happen.
+        ``report``: emit ``Sent`` for it (forwarded relay frames are reported once, as
+        the other leg's ``Received``). If the caller is cancelled while waiting, the
+        write may still happen.
 
         Raises:
             SessionClosed: the session was closed on this side.
@@ -522,7 +599,7 @@ class Session:
         """
         if self.state not in (SessionState.CONNECTING, SessionState.CONNECTED):
             raise self.ended_error()
-        item = _Outgoing(frames, data)
+        item = _Outgoing(frames, data, report)
         try:
             await self._outbox().send(item)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -531,9 +608,15 @@ class Session:
         if item.error is not None:
             raise item.error
 
-    async def close(self) -> None:
-        """Flush queued sends, close the socket, wait until ``Closed`` was emitted."""
+    async def close(self, reason: str = "") -> None:
+        """Flush queued sends, close the socket, wait until ``Closed`` was emitted.
+
+        ``reason``, if given, goes into ``Closed.details`` (when this close is what ends
+        the session).
+        """
         if self.state in (SessionState.CONNECTING, SessionState.CONNECTED):
+            if self._closed_by is None and reason:
+                self._reason = reason
             if self.state is SessionState.CONNECTING:
                 self._end("local")
             else:
@@ -545,14 +628,15 @@ class Session:
                     # ended meanwhile, the channel is closed and there is nothing to flush.
                     with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                         await self._outbox_send.send(None)
-        await self._wait_over()
+        await self.wait_over()
 
-    async def abort(self) -> None:
+    async def abort(self, reason: str = "") -> None:
         """Drop queued sends, reset the connection, wait until ``Closed`` was emitted."""
-        self._end("abort")
-        await self._wait_over()
+        self._end("abort", reason=reason)
+        await self.wait_over()
 
-    async def _wait_over(self) -> None:
+    async def wait_over(self) -> None:
+        """Return once the session is over and its last event was emitted."""
         # The event is made on demand: most sessions end without anyone waiting.
         if self.over:
             await trio.lowlevel.checkpoint()
@@ -582,25 +666,56 @@ class Session:
 
     async def _read(self) -> None:
         assert self._stream is not None
-        self._decoder = FrameDecoder(self.spec)
+        decoder = self._decoder = FrameDecoder(self.spec)
+        deliver: Callable[[list[bytes]], Awaitable[object]] = self._deliver
+        guard = tap = None
+        role = self.role
+        if role is not None:
+            guard = role.guard
+            forward = role.forward
+            if forward is not None:
+                deliver = functools.partial(forward.deliver, self, decoder)
+                if forward.passthrough:
+                    tap = forward.tap
         try:
-            await receive_frames(self._stream, self._decoder, self._deliver)
+            await receive_frames(self._stream, decoder, deliver, guard=guard, tap=tap)
         except (RemoteProtocolError, trio.BrokenResourceError, OSError) as exc:
             self._end("error", exc)
+        except IdleTimeout as exc:
+            self._end("local", reason=str(exc))
         else:
             self._end("peer")
 
     async def _deliver(self, batch: list[bytes]) -> None:
+        await self.report_received(batch)
+
+    async def report_received(
+        self, batch: list[bytes], pair_id: int | None = None, direction: Direction | None = None
+    ) -> None:
+        """Count ``batch`` as received and emit ``Received`` (with a relay's pair and
+        direction)."""
         size = sum(map(len, batch))
         c, t = self.counters, self._totals
         c.frames_in += len(batch)
         c.bytes_in += size
         t.frames_in += len(batch)
         t.bytes_in += size
-        await self._emit(schema.Received(session_id=self.id, frames=batch, at=trio.current_time()))
+        await self._emit(
+            schema.Received(
+                session_id=self.id,
+                frames=batch,
+                at=trio.current_time(),
+                pair_id=pair_id,
+                direction=direction,
+            )
+        )
 
     async def _write(self, outbox: trio.MemoryReceiveChannel[_Outgoing | None]) -> None:
         assert self._stream is not None
+        role = self.role
+        activity = None if role is None else role.guard.activity
+        pair_id = None if role is None or role.pair is None else role.pair.id
+        direction = None if role is None else role.direction_out
         async for item in outbox:
             if item is None:  # graceful close: everything before it was written
                 self._end("local")
@@ -610,16 +725,26 @@ class Session:
             # request is written, so in the event stream a request's Sent always precedes
             # the reply's Received (emitted after the write, a fast peer's reply could win
             # the race). If the write fails, SessionError and Closed follow.
-            await self._emit(
-                schema.Sent(session_id=self.id, frames=list(item.frames), at=trio.current_time())
-            )
-            if len(self._sent_head) < FrameDecoder.HEAD_BYTES:
-                self._sent_head += item.data[: FrameDecoder.HEAD_BYTES - len(self._sent_head)]
+            if item.report:
+                await self._emit(
+                    schema.Sent(
+                        session_id=self.id,
+                        frames=list(item.frames),
+                        at=trio.current_time(),
+                        pair_id=pair_id,
+                        direction=direction,
+                    )
+                )
+            head_room = FrameDecoder.HEAD_BYTES - len(self._sent_head)
+            if head_room > 0:
+                self._sent_head += bytes(item.data[:head_room])
             try:
                 await self._stream.send_all(item.data)
             except (trio.BrokenResourceError, OSError) as exc:
                 self._end("error", exc)
                 return
+            if activity is not None:
+                activity.touch()
             size = sum(map(len, item.frames))
             c, t = self.counters, self._totals
             c.frames_out += len(item.frames)
@@ -631,6 +756,8 @@ class Session:
 
 
 def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
+    if isinstance(exc, PartialFrameTimeout):
+        return "timeout", str(exc)
     if isinstance(exc, FrameTooLarge):
         return "frame_too_large", str(exc)
     if isinstance(exc, TruncatedFrame):
@@ -643,64 +770,3 @@ def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
     if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
         return "reset", f"connection reset by peer ({cause})"
     return "io", f"I/O error: {cause or exc}"
-
-
-async def open_tcp_stream(host: str, port: int) -> trio.SocketStream:
-    """``trio.open_tcp_stream``, with a numeric address connected directly.
-
-    A numeric address resolves to itself, so there is nothing for happy eyeballs to race:
-    one socket and one ``connect`` instead of a resolver call, a nursery and a task per
-    connection (a third of the set-up time of 10,000 loopback sessions). Names, and IPv6
-    addresses with a zone (``fe80::1%eth0``), still go through ``open_tcp_stream``.
-    """
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is None or "%" in host:
-        return await trio.open_tcp_stream(host, port)
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    sock = trio.socket.socket(family, socket.SOCK_STREAM)
-    try:
-        await sock.connect((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return trio.SocketStream(sock)
-
-
-def connect_failure(exc: OSError, host: str, port: int) -> tuple[ConnectFailReason, str]:
-    """Map a ``open_tcp_stream`` error to a reason and a one-line message."""
-    where = f"{host}:{port}"
-    # open_tcp_stream raises OSError("all attempts ... failed") from a group of
-    # per-address errors; a direct connect raises the one error.
-    group = exc.__cause__
-    errors = list(group.exceptions) if isinstance(group, ExceptionGroup) else [exc]
-    for error in errors:
-        if isinstance(error, socket.gaierror):
-            return "dns", f"cannot resolve host {host!r}: {error.strerror or error}"
-    codes = {getattr(e, "errno", None) for e in errors}
-    if errno.ECONNREFUSED in codes:
-        return "refused", f"connection to {where} refused (is the server running?)"
-    if codes & {errno.ENETUNREACH, errno.EHOSTUNREACH}:
-        return "unreachable", f"{where} is unreachable (no route to host)"
-    if errno.ETIMEDOUT in codes:
-        return "timeout", f"connecting to {where} timed out"
-    detail = "; ".join(str(e) for e in errors)
-    return "error", f"cannot connect to {where}: {detail}"
-
-
-def _address(get: Callable[[], Any], fallback: str) -> str:
-    """``host:port`` of a socket end; ``fallback`` if the peer already reset it."""
-    try:
-        address = get()
-    except OSError:
-        return fallback
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _set_linger_zero(sock: trio.socket.SocketType) -> None:
-    """Make ``close()`` send a reset instead of a FIN (an abort, as the peer sees it)."""
-    with contextlib.suppress(OSError):  # the kernel may have torn it down already
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import trio
 
 from engine.errors import ConnectFailed
-from engine.session import connect_failure, open_tcp_stream
+from engine.streams import connect_failure, open_tcp_stream
 
 __all__ = ["DEFAULT_SNIFF_BYTES", "DEFAULT_SNIFF_SECONDS", "Sniffed", "sniff"]
 

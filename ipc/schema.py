@@ -30,11 +30,13 @@ __all__ = [
     "EVENTS",
     "PROTOCOL_VERSION",
     "Abort",
+    "Accepted",
     "Ack",
     "Attach",
     "Capture",
     "ChannelClosed",
     "Close",
+    "CloseListener",
     "Closed",
     "Command",
     "ConnectFailed",
@@ -46,11 +48,18 @@ __all__ = [
     "Hello",
     "History",
     "HistoryEnd",
+    "ListListeners",
     "ListSessions",
+    "Listen",
+    "ListenerClosed",
+    "Listening",
     "LogLine",
     "Open",
+    "PairClosed",
+    "PairOpened",
     "Ping",
     "Received",
+    "Relay",
     "Send",
     "Sent",
     "SessionError",
@@ -67,14 +76,24 @@ PROTOCOL_VERSION = 1
 #: the keys length_size (1, 2, 3, 4, 8, "varint"), byte_order ("little" | "big"),
 #: length_includes_header (bool), max_frame_length (int), length_offset (int),
 #: length_adjust (int), strip (int | None); missing keys take le32's values. Checked by
-#: the engine (ipc.framing.FramingSpec.from_wire). Shared by open and, later, listen/relay.
+#: the engine (ipc.framing.FramingSpec.from_wire). Shared by open, listen and relay.
 Framing = str | dict[str, Any]
 
 SessionState = Literal["connecting", "connected", "closing", "closed", "failed"]
 ConnectFailReason = Literal["refused", "dns", "timeout", "unreachable", "error"]
-SessionErrorKind = Literal["frame_too_large", "truncated_frame", "reset", "io"]
+#: "timeout": an accepted session's frame stayed incomplete for partial_frame_timeout.
+SessionErrorKind = Literal["frame_too_large", "truncated_frame", "reset", "io", "timeout"]
 ClosedBy = Literal["peer", "local", "abort", "error", "shutdown"]
 Direction = Literal["in", "out"]
+#: The direction of a relayed frame: client -> server, server -> client.
+RelayDirection = Literal["c2s", "s2c"]
+ListenerRole = Literal["listen", "relay"]
+ListenerClosedBy = Literal["local", "error", "shutdown"]
+
+#: Defaults of the limits on accepted sessions (``engine.limits``); 0 turns a timeout off.
+DEFAULT_MAX_CLIENTS = 1024
+DEFAULT_IDLE_TIMEOUT = 600.0
+DEFAULT_PARTIAL_FRAME_TIMEOUT = 30.0
 
 
 class _Message:
@@ -211,6 +230,78 @@ class Open(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Listen(Command):
+    """Start a listener (be the server): each client that connects becomes a session
+    like any other (``accepted``, then ``received``, ``sent``, ``closed``...).
+
+    ``host`` defaults to loopback; any other address makes the listener reachable from
+    the network (``reachable`` in the result says so). Port 0 picks a free port. With
+    ``echo`` each frame received is sent back. Limits on the accepted sessions:
+    ``max_clients`` live at once (the next one is accepted and closed at once, with a
+    ``log`` event saying why), ``idle_timeout`` (seconds without a byte either way) and
+    ``partial_frame_timeout`` (seconds a frame may stay incomplete); 0 turns a timeout
+    off. Result: ``{"listener_id", "host", "port", "local", "reachable"}``; a
+    ``listening`` event is sent as well.
+    """
+
+    METHOD: ClassVar[str] = "listen"
+    host: str = "127.0.0.1"
+    port: int = 0
+    framing: Framing = "le32"
+    label: str = ""
+    echo: bool = False
+    max_clients: int = DEFAULT_MAX_CLIENTS
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    partial_frame_timeout: float = DEFAULT_PARTIAL_FRAME_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Relay(Command):
+    """Start a relay: listen like ``listen``, and for each client that connects, connect
+    to the upstream server and pass frames both ways, decoded with each leg's framing
+    and re-encoded for the other (``upstream_framing``, default the same: translation
+    when they differ). Both legs are sessions (``accepted`` for the client leg,
+    ``connecting``/``connected`` for the upstream leg, each with ``pair_id``);
+    ``pair_opened`` says when both are up, and relayed frames come as ``received``
+    events with ``pair_id`` and ``direction``. ``send`` to a leg injects frames into it.
+    Same result as ``listen``.
+    """
+
+    METHOD: ClassVar[str] = "relay"
+    host: str = "127.0.0.1"
+    port: int = 0
+    upstream_host: str
+    upstream_port: int
+    framing: Framing = "le32"
+    upstream_framing: Framing | None = None
+    connect_timeout: float = 10.0
+    label: str = ""
+    max_clients: int = DEFAULT_MAX_CLIENTS
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    partial_frame_timeout: float = DEFAULT_PARTIAL_FRAME_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloseListener(Command):
+    """Stop accepting; the sessions already accepted stay, unless ``close_sessions``
+    (then each is closed gracefully, as ``close`` does). A ``listener_closed`` event
+    follows. Result: ``{}``."""
+
+    METHOD: ClassVar[str] = "close_listener"
+    listener_id: int
+    close_sessions: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListListeners(Command):
+    """Result: ``{"listeners": [map, ...]}``, one per live listener: the fields of its
+    ``listening`` event (but ``at``) plus ``clients`` (live sessions), ``accepted`` and
+    ``refused`` (totals) and ``opened_at``."""
+
+    METHOD: ClassVar[str] = "list_listeners"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Send(Command):
     """Send frames, in order, on a session. Completes when written to the socket (a peer
     that never reads makes it wait). Result: ``{"frames": int, "bytes": int}``."""
@@ -269,7 +360,9 @@ class Sniff(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListSessions(Command):
     """Result: ``{"sessions": [map, ...]}``; each map has session_id, label, host, port,
-    state, framing, frames_in, bytes_in, frames_out, bytes_out, opened_at."""
+    state, framing, frames_in, bytes_in, frames_out, bytes_out, opened_at, local, peer,
+    role ("connect", "accept" or "relay"); an accepted session or relay leg adds
+    listener_id, a relay leg pair_id and leg ("client" or "upstream")."""
 
     METHOD: ClassVar[str] = "list_sessions"
 
@@ -359,7 +452,8 @@ class Hello(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Connecting(Event):
-    """A session was created and is connecting."""
+    """A session was created and is connecting (``pair_id``: the relay pair whose
+    upstream leg it is)."""
 
     METHOD: ClassVar[str] = "connecting"
     session_id: int
@@ -368,6 +462,7 @@ class Connecting(Event):
     framing: dict[str, Any]
     label: str = ""
     at: float
+    pair_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -401,6 +496,9 @@ class Received(Event):
     reads that queued up), ``times`` (add-only, absent otherwise) is ``[[at, count],
     ...]``: the first ``count`` frames completed at ``at``, the next pair's frames at its
     time, and so on. ``spans()`` reads both forms.
+
+    On a relay leg the frames are also being written to the other leg: ``pair_id`` and
+    ``direction`` say so (``c2s`` read from the client, ``s2c`` from the upstream).
     """
 
     METHOD: ClassVar[str] = "received"
@@ -408,6 +506,8 @@ class Received(Event):
     frames: list[bytes]
     at: float
     times: list[list[float]] = field(default_factory=list)
+    pair_id: int | None = None
+    direction: RelayDirection | None = None
 
     def spans(self) -> list[tuple[float, int]]:
         """``(time, count)`` runs covering ``frames`` in order (see the class docstring)."""
@@ -428,6 +528,10 @@ class Sent(Event):
     at: float
     #: As ``Received.times``: the time of each write when several were coalesced.
     times: list[list[float]] = field(default_factory=list)
+    #: On a relay leg: frames injected with ``send`` (forwarded frames are reported once,
+    #: as the other leg's ``received``), with the direction they travel.
+    pair_id: int | None = None
+    direction: RelayDirection | None = None
 
     def spans(self) -> list[tuple[float, int]]:
         """``(time, count)`` runs covering ``frames`` in order."""
@@ -471,7 +575,9 @@ class Closed(Event):
 
     ``details`` (may be empty; older engines leave it out): ``{"diagnosis": map}`` when
     a session ends suspiciously without an error: no whole frame came back for what was
-    sent, or part of a frame was left over that another framing explains better.
+    sent, or part of a frame was left over that another framing explains better;
+    ``{"reason": str}`` when this side closed it for a reason worth telling (an idle
+    timeout, the other leg of a relay pair ending, an unreachable upstream).
     """
 
     METHOD: ClassVar[str] = "closed"
@@ -483,6 +589,92 @@ class Closed(Event):
     bytes_out: int = 0
     at: float
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted(Event):
+    """A listener accepted a client: a new session, already connected (``local`` and
+    ``peer`` are "host:port"). ``pair_id``: the relay pair whose client leg it is."""
+
+    METHOD: ClassVar[str] = "accepted"
+    session_id: int
+    listener_id: int
+    local: str
+    peer: str
+    framing: dict[str, Any]
+    label: str = ""
+    at: float
+    pair_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listening(Event):
+    """A listener is accepting clients on ``local`` ("host:port"; ``port`` is the one
+    bound, also when 0 was asked for). ``reachable``: bound to an address other than
+    loopback, so reachable from the network. ``limits``: max_clients, idle_timeout,
+    partial_frame_timeout (0: none). A relay's listener has ``upstream`` ("host:port")
+    and ``upstream_framing``."""
+
+    METHOD: ClassVar[str] = "listening"
+    listener_id: int
+    role: ListenerRole
+    host: str
+    port: int
+    local: str
+    reachable: bool
+    framing: dict[str, Any]
+    upstream: str = ""
+    upstream_framing: dict[str, Any] = field(default_factory=dict)
+    echo: bool = False
+    label: str = ""
+    limits: dict[str, Any] = field(default_factory=dict)
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenerClosed(Event):
+    """A listener stopped accepting (``by``: ``close_listener``, an error, or shutdown);
+    its sessions carry on unless they were closed too. ``accepted``/``refused``: the
+    clients it took and turned away in all."""
+
+    METHOD: ClassVar[str] = "listener_closed"
+    listener_id: int
+    by: ListenerClosedBy
+    message: str = ""
+    accepted: int = 0
+    refused: int = 0
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairOpened(Event):
+    """Both legs of a relay pair are up: frames now pass between ``client`` and
+    ``upstream`` ("host:port" each)."""
+
+    METHOD: ClassVar[str] = "pair_opened"
+    pair_id: int
+    listener_id: int
+    client_session_id: int
+    upstream_session_id: int
+    client: str
+    upstream: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairClosed(Event):
+    """Both legs of a relay pair are over; the counts of frames relayed each way are
+    final. ``reason``: how it ended (which leg first, and why)."""
+
+    METHOD: ClassVar[str] = "pair_closed"
+    pair_id: int
+    listener_id: int
+    reason: str
+    frames_c2s: int = 0
+    bytes_c2s: int = 0
+    frames_s2c: int = 0
+    bytes_s2c: int = 0
+    at: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -582,6 +774,10 @@ COMMANDS: dict[str, type[Command]] = _registry(
     Capture,
     Sniff,
     Attach,
+    Listen,
+    Relay,
+    CloseListener,
+    ListListeners,
 )
 EVENTS: dict[str, type[Event]] = _registry(
     Hello,
@@ -597,4 +793,9 @@ EVENTS: dict[str, type[Event]] = _registry(
     History,
     HistoryEnd,
     ChannelClosed,
+    Accepted,
+    Listening,
+    ListenerClosed,
+    PairOpened,
+    PairClosed,
 )

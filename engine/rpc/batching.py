@@ -37,11 +37,14 @@ MAX_NOTIFICATION_PAYLOAD_BYTES = 1024 * 1024
 class _Batch:
     """Frames of one kind and session on their way into one notification."""
 
-    __slots__ = ("frames", "kind", "nbytes", "session_id", "times")
+    __slots__ = ("direction", "frames", "kind", "nbytes", "pair_id", "session_id", "times")
 
     def __init__(self, event: Received | Sent) -> None:
         self.kind: type[Received | Sent] = type(event)
         self.session_id = event.session_id
+        # A session's frames of one kind all share these (a relay leg's, or None).
+        self.pair_id = event.pair_id
+        self.direction = event.direction
         self.frames: list[bytes] = []
         self.nbytes = 0
         #: ``[time, count]`` per event whose frames the batch holds (each frame keeps the
@@ -77,9 +80,15 @@ class _Batch:
         with this one."""
         if self.frames:
             times = self.times
-            params = {"session_id": self.session_id, "frames": self.frames, "at": times[0][0]}
+            params: dict[str, object] = {
+                "session_id": self.session_id,
+                "frames": self.frames,
+                "at": times[0][0],
+            }
             if len(times) > 1:
                 params["times"] = times
+            if self.pair_id is not None:
+                params.update(pair_id=self.pair_id, direction=self.direction)
             cost = frames_credit(self.nbytes, len(self.frames))
             yield encode_notification(self.kind.METHOD, params), cost
             if on_delivered is not None:

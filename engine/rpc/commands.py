@@ -2,8 +2,8 @@
 
 Each handler takes its decoded command (``ipc.schema``) and returns the result dict, or
 raises a ``FramewireError`` that becomes the request's error response. A new method
-that acts on sessions (``listen``, ``relay``, ...) is a schema class in
-``ipc/schema.py`` plus a handler registered in ``Commands.__init__``. Requests a
+that acts on sessions or listeners is a schema class in ``ipc/schema.py`` plus a handler
+registered in ``Commands.__init__``. Requests a
 connection answers itself (``ping``, ``get_api_info``, ``flow_control``, ``shutdown``)
 are not here: they concern the controller, not the sessions.
 """
@@ -13,11 +13,27 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.limits import Limits
 from engine.sniff import sniff
 from ipc.codec import MAX_MESSAGE_BYTES
-from ipc.errors import FramewireError, SchemaError
+from ipc.errors import FramewireError, LocalProtocolError, SchemaError
 from ipc.framing import FramingSpec
-from ipc.schema import Abort, Capture, Close, Command, ListSessions, Open, Send, Sniff
+from ipc.schema import (
+    Abort,
+    Capture,
+    Close,
+    CloseListener,
+    Command,
+    Framing,
+    Listen,
+    Listening,
+    ListListeners,
+    ListSessions,
+    Open,
+    Relay,
+    Send,
+    Sniff,
+)
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -47,15 +63,14 @@ class Commands:
             ListSessions: self._list_sessions,
             Capture: self._capture,
             Sniff: self._sniff,
+            Listen: self._listen,
+            Relay: self._relay,
+            CloseListener: self._close_listener,
+            ListListeners: self._list_listeners,
         }
 
     async def _open(self, command: Open) -> dict[str, Any]:
-        spec = FramingSpec.from_wire(command.framing)
-        if spec.max_frame_length > MAX_IPC_FRAME_LENGTH:
-            raise SchemaError(
-                f"open: max_frame_length {spec.max_frame_length} > {MAX_IPC_FRAME_LENGTH}, "
-                "the largest frame one IPC message carries"
-            )
+        spec = _framing_spec("open", command.framing)
         if not 1 <= command.port <= 65535:
             raise SchemaError(f"open: port {command.port} out of range")
         if not command.host or not command.connect_timeout > 0:
@@ -119,6 +134,89 @@ class Commands:
         )
         return {"data": sniffed.data, "closed": sniffed.closed, "peer": sniffed.peer}
 
+    async def _listen(self, command: Listen) -> dict[str, Any]:
+        spec = _framing_spec("listen", command.framing)
+        event = await self._engine.listen(
+            _listen_host("listen", command.host, command.port),
+            command.port,
+            framing=spec,
+            label=command.label,
+            echo=command.echo,
+            limits=_limits("listen", command),
+        )
+        return _listening_result(event)
+
+    async def _relay(self, command: Relay) -> dict[str, Any]:
+        spec = _framing_spec("relay", command.framing)
+        upstream_spec = (
+            None
+            if command.upstream_framing is None
+            else _framing_spec("relay", command.upstream_framing)
+        )
+        if not command.upstream_host or not 1 <= command.upstream_port <= 65535:
+            raise SchemaError("relay: upstream_host must not be empty, upstream_port in 1..65535")
+        if not command.connect_timeout > 0:
+            raise SchemaError("relay: connect_timeout must be > 0")
+        event = await self._engine.relay(
+            _listen_host("relay", command.host, command.port),
+            command.port,
+            command.upstream_host,
+            command.upstream_port,
+            framing=spec,
+            upstream_framing=upstream_spec,
+            connect_timeout=command.connect_timeout,
+            label=command.label,
+            limits=_limits("relay", command),
+        )
+        return _listening_result(event)
+
+    async def _close_listener(self, command: CloseListener) -> dict[str, Any]:
+        await self._engine.close_listener(
+            command.listener_id, close_sessions=command.close_sessions
+        )
+        return {}
+
+    async def _list_listeners(self, command: ListListeners) -> dict[str, Any]:
+        return {"listeners": self._engine.listeners()}
+
 
 class CaptureFailed(FramewireError):
     """The capture file cannot be opened (the error response's type)."""
+
+
+def _framing_spec(method: str, framing: Framing) -> FramingSpec:
+    """The checked framing of a command: valid, and small enough for one IPC message."""
+    spec = FramingSpec.from_wire(framing)
+    if spec.max_frame_length > MAX_IPC_FRAME_LENGTH:
+        raise SchemaError(
+            f"{method}: max_frame_length {spec.max_frame_length} > {MAX_IPC_FRAME_LENGTH}, "
+            "the largest frame one IPC message carries"
+        )
+    return spec
+
+
+def _listen_host(method: str, host: str, port: int) -> str:
+    if not host:
+        raise SchemaError(f"{method}: host must not be empty (0.0.0.0 or :: for every address)")
+    if not 0 <= port <= 65535:
+        raise SchemaError(f"{method}: port {port} out of range (0 picks a free one)")
+    return host
+
+
+def _limits(method: str, command: Listen | Relay) -> Limits:
+    try:
+        return Limits.from_wire(
+            command.max_clients, command.idle_timeout, command.partial_frame_timeout
+        )
+    except LocalProtocolError as exc:
+        raise SchemaError(f"{method}: {exc}") from None
+
+
+def _listening_result(event: Listening) -> dict[str, Any]:
+    return {
+        "listener_id": event.listener_id,
+        "host": event.host,
+        "port": event.port,
+        "local": event.local,
+        "reachable": event.reachable,
+    }

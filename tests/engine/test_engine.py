@@ -28,7 +28,7 @@ from engine import (
     encode_frames,
     open_engine,
 )
-from engine.session import connect_failure
+from engine.streams import connect_failure
 from ipc import schema
 from ipc.errors import LocalProtocolError
 from tests.engine.helpers import (
@@ -89,7 +89,9 @@ async def test_connect_send_receive_close_emits_events_in_order(nursery: trio.Nu
             assert set(listed) == {
                 "session_id", "label", "host", "port", "state", "framing",
                 "frames_in", "bytes_in", "frames_out", "bytes_out", "opened_at", "local", "peer",
+                "role",
             }  # fmt: skip
+            assert listed["role"] == "connect"
             assert (listed["local"], listed["peer"]) == (connected.local, connected.peer)
             assert listed["state"] == "connected"
             assert (listed["frames_in"], listed["bytes_in"]) == (2, 16)
