@@ -1,8 +1,10 @@
 """framewire's network engine: Trio, many TCP sessions with length-prefixed framing.
 
 Layout: ``session`` runs one TCP session around ``ipc.framing``'s sans-IO codec
-(re-exported here: ``PRESETS``, ``FramingSpec``...); ``engine`` owns the sessions and is
-the public async API (``capture`` writes its events to a file); the ``rpc``
+(re-exported here: ``PRESETS``, ``FramingSpec``...), whatever its role (``streams``:
+where its stream comes from; ``listener``, ``relay``, ``forward``, ``limits``, ``role``:
+the server and relay roles); ``engine`` owns the sessions and listeners and is the
+public async API (``capture`` writes its events to a file); the ``rpc``
 package serves that API to a controller (the GUI) over MessagePack-RPC; the ``cli``
 package is the headless command line (``python -m engine``). This package never imports
 PySide6.
@@ -23,11 +25,14 @@ from engine.engine import (
 from engine.errors import (
     ConnectFailed as ConnectFailed,
     EngineError as EngineError,
+    ListenFailed as ListenFailed,
     SessionBroken as SessionBroken,
     SessionClosed as SessionClosed,
     TooManySessions as TooManySessions,
+    UnknownListener as UnknownListener,
     UnknownSession as UnknownSession,
 )
+from engine.limits import Limits as Limits
 from ipc.framing import (
     DEFAULT as DEFAULT,
     DEFAULT_MAX_FRAME_LENGTH as DEFAULT_MAX_FRAME_LENGTH,
@@ -50,9 +55,12 @@ __all__ = [
     "EngineStatistics",
     "FrameDecoder",
     "FramingSpec",
+    "Limits",
+    "ListenFailed",
     "SessionBroken",
     "SessionClosed",
     "TooManySessions",
+    "UnknownListener",
     "UnknownSession",
     "encode_frame",
     "encode_frames",

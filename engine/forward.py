@@ -54,6 +54,7 @@ class Forward:
         direction: Direction | None = None,
         report: bool = False,
         ready: trio.Event | None = None,
+        passthrough: bool = False,
     ) -> None:
         #: None until known (a relay's upstream leg is made after its client leg).
         self.target = target
@@ -61,15 +62,15 @@ class Forward:
         self.direction = direction
         self.report = report
         self.ready = ready
-        #: Whether frames are written as the very bytes read (set by ``bind``).
-        self.passthrough = False
+        #: Whether frames are written as the very bytes read: true when the source's and
+        #: the target's framings are the same (the caller knows both from the start).
+        self.passthrough = passthrough
         #: The bytes read since the last whole frame (with ``passthrough``).
         self._carry: list[bytes | bytearray | memoryview] = []
 
-    def bind(self, source: Session, target: Session) -> None:
-        """Set the target; same framing on both sides means ``passthrough``."""
+    def bind(self, target: Session) -> None:
+        """Set the target (before ``ready`` is set)."""
         self.target = target
-        self.passthrough = source.spec == target.spec
 
     def tap(self, data: bytes | bytearray) -> None:
         """Keep a read's bytes (called with each read, before it is decoded)."""

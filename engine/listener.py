@@ -88,7 +88,6 @@ class Listener:
         self._emit = emit
         self._scope = trio.CancelScope()
         self._closed_by: ListenerClosedBy = "shutdown"
-        self._message = ""
         self._done = trio.Event()
         self._refusal_window = 0.0
         self._refusal_lines = 0
@@ -136,6 +135,10 @@ class Listener:
         """
         try:
             sock = await _bind(self.host, self.port)
+        except BaseException:
+            self._done.set()
+            raise
+        try:
             with sock:
                 self.local = address_of(sock.getsockname, "?")
                 self.port = sock.getsockname()[1]
@@ -147,17 +150,16 @@ class Listener:
                     await self._accept(trio.SocketListener(sock))
         finally:
             self._done.set()
-        with trio.move_on_after(_FINAL_EVENT_GRACE_SECONDS, shield=True):
-            await self._emit(
-                schema.ListenerClosed(
-                    listener_id=self.id,
-                    by=self._closed_by,
-                    message=self._message,
-                    accepted=self.accepted,
-                    refused=self.refused,
-                    at=trio.current_time(),
+            with trio.move_on_after(_FINAL_EVENT_GRACE_SECONDS, shield=True):
+                await self._emit(
+                    schema.ListenerClosed(
+                        listener_id=self.id,
+                        by=self._closed_by,
+                        accepted=self.accepted,
+                        refused=self.refused,
+                        at=trio.current_time(),
+                    )
                 )
-            )
 
     def close(self, by: ListenerClosedBy = "local") -> None:
         """Stop accepting (the sessions accepted stay); ``wait_closed`` waits for it."""
@@ -201,7 +203,7 @@ class Listener:
         return None
 
     def _start_client(self, transport: Transport) -> Session:
-        forward = Forward(None, report=True) if self.echo else None
+        forward = Forward(None, report=True, passthrough=True) if self.echo else None
         role = Role(
             kind="accept",
             listener_id=self.id,
@@ -214,7 +216,7 @@ class Listener:
             Accept(transport, self.id), host, port, spec=self.spec, label=self.label, role=role
         )
         if forward is not None:
-            forward.bind(session, session)
+            forward.bind(session)
         return session
 
     def client_ended(self, session: Session) -> None:

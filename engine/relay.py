@@ -1,8 +1,10 @@
 """A relay pair: a client the relay accepted, and the upstream server it connected to for it.
 
-For each client its listener accepts, ``start_pair`` makes two sessions of the engine: the
-*client leg* (the accepted stream, framed with the listener's framing) and the *upstream
-leg* (a connection to the upstream server, framed with the upstream framing). They are
+For each client its listener accepts, a pair makes two sessions of the engine: the
+*client leg* (the accepted stream, framed with the listener's framing; ``start_pair``
+makes it) and, once that one is up, the *upstream leg* (a connection to the upstream
+server, framed with the upstream framing), so ``Accepted`` always comes before the
+upstream's ``Connecting``. They are
 sessions like any other (same events, counters, flow control, close and abort); what makes
 them a pair is their ``Role``: each leg's ``Forward`` writes what it reads to the other leg
 (``engine.forward``), reported once as the reading leg's ``Received`` with the pair and the
@@ -11,7 +13,7 @@ forwards before both are up: the client's first frames wait in its reader (one r
 most) until the upstream is connected. A ``send`` to either leg injects frames into it.
 
 ``Pair.run`` (a task of the engine's nursery: closing the listener leaves the pair be)
-waits for the upstream, says ``PairOpened``, and then, when the first leg ends, ends the
+connects the upstream leg, says ``PairOpened``, and then, when the first leg ends, ends the
 other one as the first ended:
 
 * closed (the peer closed, or it was closed here, or the engine is shutting down): the
@@ -32,10 +34,11 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from engine.errors import ConnectFailed, SessionClosed
+from engine.errors import ConnectFailed, EngineError, SessionClosed
 from engine.forward import Forward
 from engine.limits import Activity, ReadGuard
 from engine.role import Role
+from engine.session import Session, error_kind
 from engine.streams import Accept, Connect, Transport, host_and_port
 from ipc import schema
 from ipc.cli_args import format_address
@@ -44,7 +47,6 @@ from ipc.schema import ClosedBy
 
 if TYPE_CHECKING:
     from engine.listener import Listener
-    from engine.session import Emit, Session
 
 __all__ = ["PAIR_FLUSH_SECONDS", "Pair", "Upstream", "start_pair"]
 
@@ -71,27 +73,37 @@ class Pair:
     """The two legs of one relayed connection (see the module docstring)."""
 
     __slots__ = (
-        "_emit",
         "_ending",
         "_first",
+        "_listener",
+        "_target",
+        "activity",
         "client",
         "id",
         "listener_id",
         "ready",
         "reason",
+        "to_client",
+        "to_upstream",
         "upstream",
     )
 
-    def __init__(self, pair_id: int, listener_id: int, emit: Emit) -> None:
+    def __init__(self, pair_id: int, listener: Listener, target: Upstream) -> None:
         self.id = pair_id
-        self.listener_id = listener_id
+        self.listener_id = listener.id
+        self._listener = listener
+        self._target = target
         self.client: Session | None = None
         self.upstream: Session | None = None
+        #: Each leg's forward to the other.
+        self.to_upstream: Forward | None = None
+        self.to_client: Forward | None = None
+        #: When bytes last moved on either leg: the pair is idle only when both are.
+        self.activity = Activity()
         #: Set once both legs are up; the legs' forwards wait for it.
         self.ready = trio.Event()
         #: How the pair ended (which leg first, and why); "" while it lives.
         self.reason = ""
-        self._emit = emit
         self._ending = trio.Event()
         #: The leg that ended first.
         self._first: Session | None = None
@@ -102,34 +114,41 @@ class Pair:
             return
         self._first = leg
         other = self.upstream if leg is self.client else self.client
-        assert other is not None and leg.role is not None
+        assert leg.role is not None
         name = leg.role.leg
         self.reason = {
             "peer": f"the {name} closed the connection",
             "local": f"the {name} leg was closed",
             "abort": f"the {name} leg was reset",
-            "error": f"the {name} leg failed: {error}",
+            "error": f"the {name} leg failed: {error_kind(error)[1] if error else 'error'}",
             "shutdown": "the engine shut down",
         }[by]
         if leg.reason_detail:
             self.reason += f" ({leg.reason_detail})"
-        if by in ("error", "abort"):
+        if other is None:
+            pass  # the client left before the upstream leg was made: it will not be
+        elif by in ("error", "abort"):
             other.end_now("abort", self.reason)
         elif not other.opened:
             other.end_now("local", self.reason)  # still connecting: give up on it
         self._ending.set()
 
     async def run(self) -> None:
-        """Wait for the upstream, open the pair, end the other leg after the first."""
-        client, upstream = self.client, self.upstream
-        assert client is not None and upstream is not None
+        """Connect the upstream leg once the client leg is up, open the pair, end the
+        other leg after the first, report the end."""
+        client = self.client
+        assert client is not None
+        upstream = None
         try:
+            await client.wait_connected()
+            upstream = self._start_upstream()
             await upstream.wait_connected()
-        except ConnectFailed as exc:
-            self.reason = f"the upstream could not be reached: {exc.message}"
-            await _close_within(client, self.reason)
         except SessionClosed:
-            pass  # the client left while the upstream was connecting (see leg_ending)
+            pass  # the client left first (see leg_ending), or the engine is shutting down
+        except ConnectFailed as exc:
+            await self._give_up(f"the upstream could not be reached: {exc.message}")
+        except EngineError as exc:  # no room for the upstream leg
+            await self._give_up(f"no upstream leg: {exc}")
         else:
             await self._emit(
                 schema.PairOpened(
@@ -146,7 +165,8 @@ class Pair:
             await self._ending.wait()
             await _close_within(upstream if self._first is client else client, self.reason)
         await client.wait_over()
-        await upstream.wait_over()
+        if upstream is not None:
+            await upstream.wait_over()
         await self._emit(
             schema.PairClosed(
                 pair_id=self.id,
@@ -154,11 +174,48 @@ class Pair:
                 reason=self.reason,
                 frames_c2s=client.counters.frames_in,
                 bytes_c2s=client.counters.bytes_in,
-                frames_s2c=upstream.counters.frames_in,
-                bytes_s2c=upstream.counters.bytes_in,
+                frames_s2c=0 if upstream is None else upstream.counters.frames_in,
+                bytes_s2c=0 if upstream is None else upstream.counters.bytes_in,
                 at=trio.current_time(),
             )
         )
+
+    async def _give_up(self, reason: str) -> None:
+        """No upstream: close the client, saying why."""
+        assert self.client is not None
+        self._first, self.reason = self.client, reason  # the client's end says no more
+        await _close_within(self.client, reason)
+
+    def _start_upstream(self) -> Session:
+        """Make the upstream leg and bind the two forwards to their targets.
+
+        Raises:
+            EngineError: the engine has no room for it, or is shutting down.
+        """
+        client, target, listener = self.client, self._target, self._listener
+        assert client is not None and self.to_client is not None and self.to_upstream is not None
+        upstream = listener.engine.start_session(
+            Connect(target.connect_timeout, pair_id=self.id),
+            target.host,
+            target.port,
+            spec=target.spec,
+            label=listener.label,
+            role=Role(
+                kind="relay",
+                listener_id=self.listener_id,
+                guard=ReadGuard(listener.limits, self.activity),
+                forward=self.to_client,
+                pair=self,
+                leg="upstream",
+            ),
+        )
+        self.upstream = upstream
+        self.to_upstream.bind(upstream)
+        self.to_client.bind(client)
+        return upstream
+
+    async def _emit(self, event: schema.Event) -> None:
+        await self._listener.engine.emit(event)
 
 
 async def _close_within(leg: Session, reason: str) -> None:
@@ -169,12 +226,17 @@ async def _close_within(leg: Session, reason: str) -> None:
 
 
 def start_pair(listener: Listener, transport: Transport, upstream: Upstream) -> Session:
-    """Make the two legs for an accepted client and start the pair; return the client leg."""
+    """Make the client leg for an accepted client and start its pair (which connects the
+    upstream leg once the client leg is up); return the client leg."""
     engine = listener.engine
-    pair = Pair(engine.new_pair_id(), listener.id, engine.emit)
-    activity = Activity()  # the pair is idle only when both legs are
-    to_upstream = Forward(None, pair_id=pair.id, direction="c2s", ready=pair.ready)
-    to_client = Forward(None, pair_id=pair.id, direction="s2c", ready=pair.ready)
+    pair = Pair(engine.new_pair_id(), listener, upstream)
+    passthrough = listener.spec == upstream.spec
+    to_upstream = Forward(
+        None, pair_id=pair.id, direction="c2s", ready=pair.ready, passthrough=passthrough
+    )
+    pair.to_client = Forward(
+        None, pair_id=pair.id, direction="s2c", ready=pair.ready, passthrough=passthrough
+    )
     host, port = host_and_port(transport.peer)
     client = engine.start_session(
         Accept(transport, listener.id, pair_id=pair.id),
@@ -185,30 +247,14 @@ def start_pair(listener: Listener, transport: Transport, upstream: Upstream) -> 
         role=Role(
             kind="relay",
             listener_id=listener.id,
-            guard=ReadGuard(listener.limits, activity),
+            guard=ReadGuard(listener.limits, pair.activity),
             forward=to_upstream,
             pair=pair,
             leg="client",
             on_end=listener.client_ended,
         ),
     )
-    leg = engine.start_session(
-        Connect(upstream.connect_timeout, pair_id=pair.id),
-        upstream.host,
-        upstream.port,
-        spec=upstream.spec,
-        label=listener.label,
-        role=Role(
-            kind="relay",
-            listener_id=listener.id,
-            guard=ReadGuard(listener.limits, activity),
-            forward=to_client,
-            pair=pair,
-            leg="upstream",
-        ),
-    )
-    to_upstream.bind(client, leg)
-    to_client.bind(leg, client)
-    pair.client, pair.upstream = client, leg
+    pair.client = client
+    pair.to_upstream = to_upstream
     engine.spawn(pair.run)
     return client

@@ -66,6 +66,7 @@ __all__ = [
     "Counters",
     "Session",
     "SessionState",
+    "error_kind",
     "receive_frames",
 ]
 
@@ -461,7 +462,7 @@ class Session:
                 if self._reason:
                     closed_details["reason"] = self._reason
                 if self._closed_by == "error" and self._error is not None:
-                    kind, message = _error_kind(self._error)
+                    kind, message = error_kind(self._error)
                     details: dict[str, Any] = {}
                     diagnosis = self._diagnose_error(self._error)
                     if diagnosis is not None:
@@ -755,7 +756,8 @@ class Session:
             item.done.set()
 
 
-def _error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
+def error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
+    """The ``SessionError`` kind and message for what ended a session."""
     if isinstance(exc, PartialFrameTimeout):
         return "timeout", str(exc)
     if isinstance(exc, FrameTooLarge):

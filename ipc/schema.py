@@ -88,7 +88,7 @@ Direction = Literal["in", "out"]
 #: The direction of a relayed frame: client -> server, server -> client.
 RelayDirection = Literal["c2s", "s2c"]
 ListenerRole = Literal["listen", "relay"]
-ListenerClosedBy = Literal["local", "error", "shutdown"]
+ListenerClosedBy = Literal["local", "shutdown"]
 
 #: Defaults of the limits on accepted sessions (``engine.limits``); 0 turns a timeout off.
 DEFAULT_MAX_CLIENTS = 1024
@@ -633,14 +633,13 @@ class Listening(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListenerClosed(Event):
-    """A listener stopped accepting (``by``: ``close_listener``, an error, or shutdown);
-    its sessions carry on unless they were closed too. ``accepted``/``refused``: the
-    clients it took and turned away in all."""
+    """A listener stopped accepting (``by``: "local" for ``close_listener``, or
+    "shutdown"); its sessions carry on unless they were closed too.
+    ``accepted``/``refused``: the clients it took and turned away in all."""
 
     METHOD: ClassVar[str] = "listener_closed"
     listener_id: int
     by: ListenerClosedBy
-    message: str = ""
     accepted: int = 0
     refused: int = 0
     at: float

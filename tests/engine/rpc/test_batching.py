@@ -99,3 +99,24 @@ def test_spans_of_a_sloppy_times_field_fall_back_to_one_time() -> None:
     assert Received(session_id=1, frames=frames, at=4.0, times=[[1.0, 5]]).spans() == [(4.0, 2)]
     assert Received(session_id=1, frames=frames, at=4.0, times=[[1.0]]).spans() == [(4.0, 2)]
     assert Received(session_id=1, frames=frames, at=4.0, times=[[1.0, 1.5]]).spans() == [(4.0, 2)]
+
+
+def test_a_relay_legs_pair_and_direction_travel_with_its_batches() -> None:
+    batcher = FrameBatcher()
+    relayed = Received(session_id=3, frames=[b"a"], at=0.0, pair_id=7, direction="c2s")
+    plain = Received(session_id=4, frames=[b"b"], at=0.0)
+    out = [*batcher.add(relayed), *batcher.add(relayed), *batcher.add(plain), *batcher.flush()]
+    params = []
+    for data, _ in out:
+        decoder = MessageDecoder()
+        decoder.receive_data(data)
+        (msg,) = list(decoder)
+        assert isinstance(msg, Notification)
+        params.append(msg.params)
+    assert params == [
+        {"session_id": 3, "frames": [b"a", b"a"], "at": 0.0, "pair_id": 7, "direction": "c2s"},
+        {"session_id": 4, "frames": [b"b"], "at": 0.0},  # nothing added to a plain session's
+    ]
+    assert Received.from_params(params[0]) == Received(
+        session_id=3, frames=[b"a", b"a"], at=0.0, pair_id=7, direction="c2s"
+    )
