@@ -1,7 +1,9 @@
 """What the programs' command lines share: ``HOST:PORT``, positive and non-negative
 numbers, framings, and a parser whose usage errors are one line.
 
-The engine CLI, the GUI and the launcher all take a server address and a few durations.
+The engine CLI, the GUI and the launcher all take a server address and a few durations;
+the engine CLI and the GUI also an address to listen on (``[HOST:]PORT``, loopback when
+no host is named, port 0 for a free one).
 They live here because ``ipc`` is the one package all three import without pulling in
 trio (``engine``) or Qt (``ui``), so each program parses them the same way.
 """
@@ -18,12 +20,15 @@ from ipc.framing import describe, parse_framing
 
 __all__ = [
     "EXIT_USAGE",
+    "LOOPBACK",
     "OneLineErrorParser",
     "format_address",
     "framing_words",
     "host_port",
+    "listen_address",
     "non_negative",
     "parse_host_port",
+    "parse_listen_address",
     "positive",
 ]
 
@@ -66,6 +71,39 @@ def parse_host_port(text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"port must be a number in 1..65535, got {port_text!r}")
     return host, int(port_text)
+
+
+#: Where a listener binds unless told otherwise: this machine only.
+LOOPBACK = "127.0.0.1"
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """``[HOST:]PORT`` to listen on: ``PORT`` alone is loopback (``LOOPBACK``); port 0
+    lets the system pick a free one.
+
+    Raises:
+        ValueError: not ``[HOST:]PORT``, or a port outside 0..65535.
+    """
+    if text.isdigit():
+        host, port_text = LOOPBACK, text
+    else:
+        host_part, sep, port_text = text.rpartition(":")
+        if not sep or not host_part:
+            raise ValueError(f"expected [HOST:]PORT, got {text!r}")
+        # The host, checked as for connecting (with a port that check accepts).
+        shown = port_text if port_text.isdigit() and 0 < int(port_text) <= 65535 else "1"
+        host, _ = parse_host_port(f"{host_part}:{shown}")
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"port must be a number in 0..65535 (0: a free one), got {port_text!r}")
+    return host, int(port_text)
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``parse_listen_address`` as an argparse ``type=``."""
+    try:
+        return parse_listen_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def host_port(text: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from engine.allocator import tune_allocator
 from engine.cli.connect import run_client
 from engine.cli.exits import EXIT_OK, UsageError, run_mode
 from engine.cli.parse import PROG, build_parser
-from engine.cli.plan import make_plan
+from engine.cli.plan import Plan, ServerPlan, make_plan, make_server_plan
 
 __all__ = ["GC_YOUNG_THRESHOLD", "main", "tune_gc"]
 
@@ -47,15 +47,17 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point: parse, run, exit with a documented code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    plan = None
+    plan: Plan | ServerPlan | None = None
     other_mode = args.api_info or args.stdio or args.serve_ipc is not None
     other_mode = other_mode or bool(args.to_pcapng) or args.guess_framing
     other_mode = other_mode or args.list_engines or args.attach is not None
     if args.session is not None and args.attach is None:
         parser.error("--session ID names a session of a running engine: use it with --attach")
     if not (other_mode or args.guess_from is not None):
+        server = args.listen is not None or args.relay is not None
         try:
-            plan = make_plan(args)  # a bad command line is reported before anything else
+            # A bad command line is reported before anything else.
+            plan = make_server_plan(args) if server else make_plan(args)
         except UsageError as exc:
             parser.error(str(exc))  # exits 2 with one line
     tune_allocator()
@@ -105,5 +107,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         except UsageError as exc:
             parser.error(str(exc))
         sys.exit(run_mode(run_attach, attach))
+    if isinstance(plan, ServerPlan):
+        from engine.cli.listen import run_server  # --listen, --relay
+
+        sys.exit(run_mode(run_server, plan))
     assert plan is not None
     sys.exit(run_mode(run_client, plan))

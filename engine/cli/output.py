@@ -6,6 +6,11 @@ escapes what is not printable (``ipc.payload_text.escape_text``), so a line is a
 line and tells which bytes came. ``raw`` writes the payloads alone, back to back, for
 pipes.
 
+In the server roles (``--listen``, ``--relay``) a line also says whose frame it is
+(``who``: ``#3 127.0.0.1:50412``, the session or relay pair and its client), and a JSON
+line carries that session's ``peer`` and, for a relay, the recording's ``pair``; a
+relayed frame's direction is ``c2s`` (printed ``>``) or ``s2c`` (``<``).
+
 JSON lines are the recording format (``ipc.recording``, docs/recording.md), the same a
 ``--capture`` file and the GUI's "Save… as JSON lines" hold. With a decoder
 (``--decode``), a text line shows the decoded payload's one-line summary instead of its
@@ -26,7 +31,7 @@ from ipc.recording import frame_line
 if TYPE_CHECKING:
     from decoders import Decoded, Decoder
 
-__all__ = ["Printer", "format_timestamp"]
+__all__ = ["ARROWS", "Printer", "format_timestamp"]
 
 #: Printed values are meant whole: far more children than the GUI's tree shows
 #: (``decoders.Limits.max_children``), and a second per payload before a decode stops.
@@ -44,6 +49,11 @@ def format_timestamp(unix: float, style: str) -> str:
     if style == "iso":
         return local.isoformat(timespec="microseconds")
     return local.strftime("%H:%M:%S.%f")
+
+
+#: How a direction prints: received (<) and sent (>); relayed client -> server (>) and
+#: server -> client (<).
+ARROWS = {"in": "<", "out": ">", "c2s": ">", "s2c": "<"}
 
 
 class Printer:
@@ -86,9 +96,15 @@ class Printer:
         direction: str,
         frames: Sequence[bytes],
         spans: Sequence[tuple[float, int]],
+        *,
+        who: str = "",
+        peer: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Print ``frames``; ``spans`` gives their engine-clock times as ``(time, count)``
-        runs (``Received.spans()``); runs past the end of ``frames`` are ignored."""
+        runs (``Received.spans()``); runs past the end of ``frames`` are ignored. ``who``
+        goes before the arrow of a text line; ``peer`` (default: ``self.peer``) and
+        ``extra`` into each JSON line."""
         if self.output == "raw":
             self.out.write(b"".join(frames))
             self.out.flush()
@@ -100,11 +116,15 @@ class Printer:
             batch = frames[start : start + count]
             start += count
             if self.output == "json":
-                lines.extend(self._json_line(unix, session_id, direction, f) for f in batch)
+                lines.extend(
+                    self._json_line(unix, session_id, direction, f, peer, extra) for f in batch
+                )
                 continue
-            stamp = format_timestamp(unix, self.timestamps)
-            arrow = "<" if direction == "in" else ">"
-            head = f"{stamp} {arrow}" if stamp else arrow
+            head = " ".join(
+                part
+                for part in (format_timestamp(unix, self.timestamps), who, ARROWS[direction])
+                if part
+            )
             lines.extend(f"{head} {self._render(frame)}" for frame in batch)
         if lines:
             self.out.write(("\n".join(lines) + "\n").encode())
@@ -130,16 +150,23 @@ class Printer:
         limits = Limits(max_children=CLI_MAX_CHILDREN, max_seconds=CLI_MAX_SECONDS)
         return decode(frame, self.decoder, limits)
 
-    def _json_line(self, unix: float, session_id: int, direction: str, frame: bytes) -> str:
-        extra: dict[str, Any] | None = None
+    def _json_line(
+        self,
+        unix: float,
+        session_id: int,
+        direction: str,
+        frame: bytes,
+        peer: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         if self.decoder is not None:
             from decoders import to_plain
 
             decoded = self._decode(frame)
-            extra = {"decoder": decoded.decoder, "decoded": to_plain(decoded.root)}
+            extra = {**(extra or {}), "decoder": decoded.decoder, "decoded": to_plain(decoded.root)}
         return frame_line(
-            unix, session_id, direction, frame, peer=self.peer, framing=self.framing,
-            enc=self.encoding, extra=extra,
+            unix, session_id, direction, frame, peer=self.peer if peer is None else peer,
+            framing=self.framing, enc=self.encoding, extra=extra,
         )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from engine.rpc.history import DEFAULT_FRAMES_PER_SESSION, DEFAULT_TOTAL_BYTES
-from ipc.cli_args import OneLineErrorParser, non_negative, positive
+from ipc.cli_args import OneLineErrorParser, listen_address, non_negative, positive
 from ipc.framing import LENGTH_SIZES, PRESETS, FramingSpec, parse_framing
 from ipc.text import ENCODINGS, check_encoding
 
@@ -23,7 +23,8 @@ TIMESTAMPS = ("time", "iso", "unix", "none")
 
 DESCRIPTION = """\
 The netcat of length-prefixed framing: connect to HOST:PORT, send frames, print the
-frames that come back with timestamps.
+frames that come back with timestamps. Or be the server (--listen), or sit between a
+client and its server and print what they say to each other (--relay).
 
 Frames to send come from --send/--send-hex/--file-frame (in the order given), then
 --file, then --stdin (each line of a file or of stdin is one frame, without its newline;
@@ -38,7 +39,19 @@ the peer closes the connection.
 Timeouts: a run that sends frames gives up (exit 5) when a reply it waits for has not
 come within 10 s of the last frame sent or received; --timeout S instead bounds the
 whole run to S seconds after connecting, and --timeout 0 waits forever. A run that only
-listens has no timeout unless --timeout is given."""
+listens has no timeout unless --timeout is given.
+
+Listen and relay: --listen [HOST:]PORT accepts clients (HOST is 127.0.0.1 unless named;
+another address makes the port reachable from the network, and a warning says so) and
+prints every frame from every client, its session and peer on each line; --echo answers
+each frame with itself, --send/--send-hex/--file-frame/--file frames go to each client as
+it connects. HOST:PORT --relay [HOST:]PORT accepts clients and connects each one to
+HOST:PORT, passing frames both ways and printing them ("> " client to server, "< " back;
+--upstream-framing re-encodes for a server with another framing). The first line on
+stderr is "listening on HOST:PORT" (with the port picked when PORT is 0); clients coming
+and going are logged on stderr. --count N exits 0 after N frames received in all;
+without it the run lasts until Ctrl-C or SIGTERM, then exits 0 (--timeout S: after S
+seconds; with --count, exit 5 if they have not come)."""
 
 EPILOG = f"""\
 framing presets:
@@ -86,8 +99,10 @@ decoding (--decode, --layout, --proto-*):
 exit codes:
   0 ok; 1 unexpected error; 2 usage error (bad option, bad hex, unreadable file);
   3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
-  replies arrived); 4 protocol error (frame too large, truncated frame);
-  5 timeout (no reply within 10 s, or --timeout elapsed); 130 interrupted.
+  replies arrived; --listen/--relay: the address cannot be listened on); 4 protocol
+  error (frame too large, truncated frame); 5 timeout (no reply within 10 s, or
+  --timeout elapsed); 130 interrupted. --listen and --relay end with 0 on Ctrl-C or
+  SIGTERM; a client's trouble is logged on stderr and ends only that client.
   With --attach: 3 also when no engine runs there, it refused, or it went away; 2 for a
   session ID it does not have. --serve-ipc: 2 when the socket is in use or unusable.
 
@@ -111,6 +126,14 @@ examples:
   {PROG} 127.0.0.1:9000 --send-hex 0801 --decode protobuf \
       --proto-descriptor demo.desc --proto-message framewire.demo.Event
   {PROG} 127.0.0.1:9000 --count 10 --layout layouts.py:MESSAGE --output json
+  {PROG} --listen 9000 --echo
+      be an echo server on 127.0.0.1:9000
+  {PROG} --listen 0 --send welcome --count 1 --output json
+      on a free port (see stderr), greet each client, exit after its first frame
+  {PROG} 127.0.0.1:9000 --relay 9001
+      point your client at 127.0.0.1:9001 and watch it talk to its server
+  {PROG} 127.0.0.1:9000 --relay 9001 --upstream-framing be32
+      le32 clients in front of a be32 server
   {PROG} --serve-ipc &                     (a long-lived engine others attach to)
   sid=$({PROG} --attach 127.0.0.1:9000)    (open a session in it; it stays open)
   {PROG} --attach --session $sid --send hello
@@ -296,6 +319,47 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("RECORDING", "PCAPNG"),
         help="write the frames of a recording (--capture or --output json) as a pcapng "
         "file with synthetic TCP/IP headers",
+    )
+    roles = parser.add_argument_group("listen and relay (see above)")
+    roles.add_argument(
+        "--listen",
+        type=listen_address,
+        metavar="[HOST:]PORT",
+        help="be the server: accept clients on PORT (0: a free one)",
+    )
+    roles.add_argument(
+        "--relay",
+        type=listen_address,
+        metavar="[HOST:]PORT",
+        help="accept clients on PORT and relay each one to the HOST:PORT given before",
+    )
+    roles.add_argument(
+        "--echo", action="store_true", default=False, help="--listen: send each frame back"
+    )
+    roles.add_argument(
+        "--upstream-framing",
+        type=_framing,
+        metavar="SPEC",
+        help="--relay: the server's framing, when it is not --framing's: a preset, or one "
+        "with changes in words (frames are re-encoded)",
+    )
+    roles.add_argument(
+        "--max-clients",
+        type=positive(int, "number of clients"),
+        metavar="N",
+        help="clients at once; the next one is closed at once (default: 1024)",
+    )
+    roles.add_argument(
+        "--idle-timeout",
+        type=non_negative(float, "number of seconds"),
+        metavar="S",
+        help="close a client after S seconds without a byte either way (0: never; default: 600)",
+    )
+    roles.add_argument(
+        "--partial-frame-timeout",
+        type=non_negative(float, "number of seconds"),
+        metavar="S",
+        help="end a client whose frame stays incomplete for S seconds (0: never; default: 30)",
     )
     timing = parser.add_argument_group("counts and timeouts")
     timing.add_argument(

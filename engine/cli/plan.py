@@ -1,4 +1,5 @@
-"""A client run's arguments, checked, with the frames to send decoded: the ``Plan``.
+"""A run's arguments, checked, with the frames to send decoded: the client mode's
+``Plan``, the server roles' ``ServerPlan`` (``--listen``, ``--relay``).
 
 Everything wrong with the command line is found here, before any connection, and raised
 as ``UsageError`` (exit code 2). ``decode_line`` also serves ``--stdin`` lines as they
@@ -9,19 +10,29 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.cli.exits import UsageError
+from engine.limits import Limits
 from ipc.cli_args import parse_host_port
 from ipc.errors import LocalProtocolError
 from ipc.framing import FramingSpec, describe, encode_frames
 from ipc.payload_text import HexError, parse_hex
+from ipc.schema import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_PARTIAL_FRAME_TIMEOUT
 from ipc.text import TextEncodingError, encode_text
 
 if TYPE_CHECKING:
     from decoders import Decoder
 
-__all__ = ["REPLY_TIMEOUT_SECONDS", "Plan", "decode_line", "make_plan"]
+__all__ = [
+    "REPLY_TIMEOUT_SECONDS",
+    "Plan",
+    "ServerPlan",
+    "decode_line",
+    "make_plan",
+    "make_server_plan",
+    "make_spec",
+]
 
 #: Without --timeout, how long a run that sent frames waits for a reply it expects (from
 #: the last frame sent or received) before it gives up with exit code 5 (issue 17).
@@ -55,6 +66,50 @@ class Plan:
     capture_keep: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerPlan:
+    """What a ``--listen`` or ``--relay`` run does, checked and decoded."""
+
+    #: Where to listen.
+    host: str
+    port: int
+    spec: FramingSpec
+    #: ``--relay``: the server each client is relayed to, and its framing.
+    upstream: tuple[str, int] | None
+    upstream_spec: FramingSpec | None
+    echo: bool
+    #: Sent to each client as it connects (``--send`` and the like; ``--listen`` only).
+    frames: list[bytes]
+    limits: Limits
+    output: str
+    timestamps: str
+    show_sent: bool
+    #: Frames received in all (every client, or both directions of every pair) after
+    #: which the run ends; None: until Ctrl-C or SIGTERM.
+    count: int | None
+    timeout: float | None
+    connect_timeout: float
+    decoder: Decoder | None = None
+    encoding: str = "utf-8"
+    capture: str | None = None
+    capture_max_bytes: int = 0
+    capture_keep: int = 0
+
+    @property
+    def role(self) -> str:
+        return "listen" if self.upstream is None else "relay"
+
+
+#: Options that only the server roles take, with their defaults.
+_SERVER_ONLY = {
+    "echo": False,
+    "upstream_framing": None,
+    "max_clients": None,
+    "idle_timeout": None,
+    "partial_frame_timeout": None,
+}
+
+
 def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Plan:
     """Check the client-mode arguments and decode the frames to send.
 
@@ -66,7 +121,11 @@ def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Pla
     """
     host, port = "", 0
     if args.address is None and address_required:
-        raise UsageError("HOST:PORT is required (or --stdio / --api-info / --serve-ipc)")
+        raise UsageError("HOST:PORT is required (or --listen / --stdio / --api-info / --serve-ipc)")
+    for name, default in _SERVER_ONLY.items():
+        if getattr(args, name) != default:
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"{option} is for --listen or --relay")
     try:
         if args.address is not None:
             host, port = parse_host_port(args.address)
@@ -74,29 +133,7 @@ def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Pla
         raise UsageError(str(exc)) from None
     spec = make_spec(args)
     encoding = args.encoding
-    frames = [_decode_input(value, tag, encoding) for tag, value in args.sends]
-    if args.file is not None:
-        try:
-            with open(args.file, "rb") as f:
-                lines = f.read().split(b"\n")
-        except OSError as exc:
-            raise UsageError(f"cannot read --file {args.file}: {exc.strerror}") from None
-        if lines and lines[-1] == b"":
-            lines.pop()
-        for number, line in enumerate(lines, 1):
-            frames.append(decode_line(line, args.input, f"{args.file} line {number}", encoding))
-    if frames and spec.encode_refusal is not None:
-        raise UsageError(f"cannot send with {describe(spec)}: {spec.encode_refusal}")
-    for frame in frames:
-        if len(frame) > spec.payload_limit:
-            raise UsageError(
-                f"a frame of {len(frame):,} bytes is over the limit of {describe(spec)}: "
-                f"{spec.payload_limit:,} bytes (see --framing, --max-frame)"
-            )
-    try:
-        encode_frames(frames, spec)  # what else the layout cannot express (a short prefix)
-    except LocalProtocolError as exc:
-        raise UsageError(f"cannot send with framing {describe(spec)}: {exc}") from None
+    frames = _frames(args, spec)
     if args.count is not None and args.count < 0:
         raise UsageError(f"--count must be >= 0, not {args.count}")
     if args.output == "raw" and args.show_sent:
@@ -126,6 +163,118 @@ def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Pla
         capture_max_bytes=args.capture_max_bytes,
         capture_keep=args.capture_keep,
     )
+
+
+def make_server_plan(args: argparse.Namespace) -> ServerPlan:
+    """Check the arguments of ``--listen`` or ``--relay``.
+
+    Raises:
+        UsageError: anything wrong with the arguments or an input file.
+    """
+    if args.listen is not None and args.relay is not None:
+        raise UsageError("--listen and --relay are two roles: give one")
+    relay = args.relay is not None
+    host, port = args.relay if relay else args.listen
+    upstream = None
+    if relay:
+        if args.address is None:
+            raise UsageError(
+                "--relay needs the server to relay to, as in: 127.0.0.1:9000 --relay 9001"
+            )
+        try:
+            upstream = parse_host_port(args.address)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.address is not None:
+        raise UsageError(
+            f"--listen takes no server address ({args.address}); to sit between a client "
+            f"and that server, use {args.address} --relay [HOST:]PORT"
+        )
+    if args.stdin:
+        raise UsageError("--stdin is for the client mode (each client would need its own)")
+    if relay and (args.sends or args.file is not None):
+        raise UsageError("--relay passes the client's frames on and sends none of its own")
+    if relay and (args.echo or args.show_sent):
+        raise UsageError("--echo and --show-sent are for --listen")
+    if not relay and args.upstream_framing is not None:
+        raise UsageError("--upstream-framing is for --relay")
+    if args.count is not None and args.count < 0:
+        raise UsageError(f"--count must be >= 0, not {args.count}")
+    if args.output == "raw" and args.show_sent:
+        raise UsageError("--show-sent does not go with --output raw (it prints payloads only)")
+    spec = make_spec(args)
+    upstream_spec = None
+    if relay:
+        upstream_spec = spec if args.upstream_framing is None else args.upstream_framing
+    try:
+        limits = Limits.from_wire(
+            _given(args.max_clients, DEFAULT_MAX_CLIENTS),
+            _given(args.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+            _given(args.partial_frame_timeout, DEFAULT_PARTIAL_FRAME_TIMEOUT),
+        )
+    except LocalProtocolError as exc:
+        raise UsageError(str(exc)) from None
+    return ServerPlan(
+        host=host,
+        port=port,
+        spec=spec,
+        upstream=upstream,
+        upstream_spec=upstream_spec,
+        echo=args.echo,
+        frames=_frames(args, spec),
+        limits=limits,
+        output=args.output,
+        timestamps=args.timestamps,
+        show_sent=args.show_sent,
+        count=args.count,
+        timeout=args.timeout or None,
+        connect_timeout=args.connect_timeout,
+        decoder=_decoder(args),
+        encoding=args.encoding,
+        capture=args.capture,
+        capture_max_bytes=args.capture_max_bytes,
+        capture_keep=args.capture_keep,
+    )
+
+
+_T = TypeVar("_T", int, float)
+
+
+def _given(value: _T | None, default: _T) -> _T:
+    return default if value is None else value
+
+
+def _frames(args: argparse.Namespace, spec: FramingSpec) -> list[bytes]:
+    """The frames of --send, --send-hex, --file-frame and --file, checked against ``spec``.
+
+    Raises:
+        UsageError: bad hex or text, an unreadable file, a frame the framing cannot carry.
+    """
+    encoding = args.encoding
+    frames = [_decode_input(value, tag, encoding) for tag, value in args.sends]
+    if args.file is not None:
+        try:
+            with open(args.file, "rb") as f:
+                lines = f.read().split(b"\n")
+        except OSError as exc:
+            raise UsageError(f"cannot read --file {args.file}: {exc.strerror}") from None
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for number, line in enumerate(lines, 1):
+            frames.append(decode_line(line, args.input, f"{args.file} line {number}", encoding))
+    if frames and spec.encode_refusal is not None:
+        raise UsageError(f"cannot send with {describe(spec)}: {spec.encode_refusal}")
+    for frame in frames:
+        if len(frame) > spec.payload_limit:
+            raise UsageError(
+                f"a frame of {len(frame):,} bytes is over the limit of {describe(spec)}: "
+                f"{spec.payload_limit:,} bytes (see --framing, --max-frame)"
+            )
+    try:
+        encode_frames(frames, spec)  # what else the layout cannot express (a short prefix)
+    except LocalProtocolError as exc:
+        raise UsageError(f"cannot send with framing {describe(spec)}: {exc}") from None
+    return frames
 
 
 def make_spec(args: argparse.Namespace) -> FramingSpec:

@@ -7,7 +7,13 @@ import re
 
 import pytest
 
-from ipc.cli_args import format_address, host_port, parse_host_port, positive
+from ipc.cli_args import (
+    format_address,
+    host_port,
+    parse_host_port,
+    parse_listen_address,
+    positive,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +64,34 @@ def test_positive_keeps_the_kind() -> None:
     assert positive(int, "whole number")("3") == 3
     with pytest.raises(argparse.ArgumentTypeError):
         positive(int, "whole number")("2.5")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", ("127.0.0.1", 0)),
+        ("9000", ("127.0.0.1", 9000)),
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+        ("[::1]:9000", ("::1", 9000)),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),
+    ],
+)
+def test_a_listen_address_is_loopback_unless_a_host_is_named(
+    text: str, expected: tuple[str, int]
+) -> None:
+    assert parse_listen_address(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("70000", "port must be a number in 0..65535"),
+        ("[::1]:99999", "port must be a number in 0..65535"),
+        (":5", "expected [HOST:]PORT"),
+        ("::1:5", "write an IPv6 address in brackets, as [::1]:5"),
+        ("a b:1", "bad host"),
+    ],
+)
+def test_a_bad_listen_address_says_why(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_listen_address(text)
