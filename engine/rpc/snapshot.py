@@ -254,12 +254,14 @@ class PairsPart(Part):
                 if len(self._ended) > ENDED_PAIRS_KEPT:
                     self._ended.popitem(last=False)
 
-    def observe_frames(self, session_id: int, direction: Direction, frames: list[bytes]) -> None:
+    def observe_frames(
+        self, session_id: int, direction: Direction, frames: list[bytes], nbytes: int
+    ) -> None:
         leg = self._legs.get(session_id)
         if leg is not None and direction == "in":  # a leg's own sends are injected frames
             pair, way = leg
             pair["frames_" + way] += len(frames)
-            pair["bytes_" + way] += sum(map(len, frames))
+            pair["bytes_" + way] += nbytes
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [dict(info) for info in (*self._ended.values(), *self._live.values())]

@@ -71,9 +71,9 @@ def test_a_relay_pair_its_legs_and_its_listener_are_in_the_snapshot() -> None:
     journal = Journal(History())
     for event in [_listening(), *_pair_events(7, client=1, upstream=2)]:
         journal.observe_event(event)
-    journal.observe_frames(Received, 1, [b"hello"], [[3.0, 1]])  # c2s
-    journal.observe_frames(Received, 2, [b"re:hello", b"x"], [[3.1, 2]])  # s2c
-    journal.observe_frames(Sent, 2, [b"injected"], [[3.2, 1]])  # not relayed: not counted
+    journal.observe_frames(Received, 1, [b"hello"], [[3.0, 1]], 5)  # c2s
+    journal.observe_frames(Received, 2, [b"re:hello", b"x"], [[3.1, 2]], 9)  # s2c
+    journal.observe_frames(Sent, 2, [b"injected"], [[3.2, 1]], 8)  # not relayed: not counted
     snapshot, _ = journal.take(history=False)
 
     (listener,) = snapshot["listeners"]
