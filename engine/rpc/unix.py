@@ -14,6 +14,8 @@ credit, reader, stats), several at once, at most ``MAX_CONTROLLERS``. The rules:
   engine nothing per event.
 - *Detaching* is closing the connection: never stops the engine or a session.
 - *A controller that falls behind* is disconnected, never waited for (``broadcast``).
+- *An internal error* while serving one controller (a bug) is logged with its traceback
+  and ends that controller's connection only.
 - *Only an explicit shutdown stops the engine*: ``shutdown`` from any controller, or
   SIGTERM/SIGINT. Then no one else can connect, every session is closed and its last
   events reach the attached controllers, and each controller gets ``channel_closed``
@@ -180,6 +182,10 @@ class Controllers(Part):
             log.info("%s connected (%s)", name, peer or "peer unknown")
             try:
                 await self._serve(controller, stream)
+            except Exception:
+                # A bug met while serving one controller ends its connection, not the
+                # engine: the sessions and the other controllers carry on.
+                log.exception("%s: internal error; its connection is closed", name)
             finally:
                 self._broadcast.remove(controller.connection)
                 del self._controllers[cid]

@@ -36,7 +36,7 @@ def status_text(status: EngineStatus, frames_per_second: float) -> str:
             else "engine crashed, restarting"
         )
     elif state is EngineState.GONE:
-        head = "attached engine gone"
+        head = "detached from the engine"
     else:
         head = f"engine {state.value}"
     parts = [head]
@@ -141,9 +141,9 @@ class EngineBanner(QFrame):
         elif state is EngineState.GONE:
             self._show(
                 "#ffebee", "#b71c1c",
-                f"The engine this window attached to ({status.attached_to}) is gone. "
-                "It is not restarted from here: attach again once it runs, or start a "
-                "local engine (its sessions end with this window).",
+                f"This window is no longer attached to the engine at {status.attached_to}. "
+                "That engine is never restarted from here: attach again (once it runs), "
+                "or start a local engine, whose sessions end with this window.",
                 status.detail, kind="gone",
                 buttons=(self.reattach_button, self.start_local_button),
             )  # fmt: skip

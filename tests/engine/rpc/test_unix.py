@@ -265,3 +265,20 @@ async def _refusal(path: Path) -> str | None:
     except* ChannelRefused as group:
         refusal = str(group.exceptions[0])
     return refusal
+
+
+async def test_a_bug_met_serving_one_controller_costs_only_its_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: object, *, history: bool) -> None:
+        raise RuntimeError("a bug in the snapshot")
+
+    monkeypatch.setattr("engine.rpc.snapshot.Journal.take", broken)
+    with trio.fail_after(20):
+        async with serving(tmp_path) as path, connect_socket(path) as bystander:
+            async with connect_socket(path) as victim:
+                with pytest.raises(CommandFailed) as failed:
+                    await victim.call(Attach())
+                assert failed.value.type == "EngineGone"
+            assert (await bystander.call(Ping(token=4)))["token"] == 4
+    assert "internal error" in caplog.text and "a bug in the snapshot" in caplog.text
