@@ -8,7 +8,7 @@
   replies as the client form does (``--count``, ``--timeout``, ``--stdin`` and the
   output options included); without frames, print what the session receives until it
   closes (or ``--count``/``--timeout``). The session stays open.
-- ``--attach [PATH]``: list the engine's sessions.
+- ``--attach [PATH]``: list the engine's sessions and listeners.
 
 The command is a controller of the engine (``ipc.trio_channel.connect_socket``); it
 attaches without history when it prints frames, so it sees the replies to what it sends
@@ -47,7 +47,7 @@ class AttachPlan:
     """What an ``--attach`` run does: in the engine ``engine`` names (``--attach``'s PATH,
     None for the default one), open a session (``session_id`` None and an address in
     ``plan``, named ``label``) or use ``session_id``; then ``plan``'s exchange, if it
-    sends or follows; or, with neither, list the sessions."""
+    sends or follows; or, with neither, list the sessions and listeners."""
 
     engine: str | None
     session_id: int | None
@@ -111,7 +111,8 @@ async def run_attach(attach: AttachPlan, out: BinaryIO | None = None) -> None:
         plan = attach.plan
         if plan is None:
             sessions = (await _call(client, schema.ListSessions()))["sessions"]
-            _print_sessions(sessions, binary)
+            listeners = (await _call(client, schema.ListListeners()))["listeners"]
+            _print_sessions(sessions, listeners, binary)
             return
         following = attach.session_id is not None or plan.count is not None
         prints = bool(plan.frames or plan.stdin or following)
@@ -234,28 +235,55 @@ class _RemoteSession:
         return None
 
 
-def _print_sessions(sessions: list[dict[str, Any]], out: BinaryIO) -> None:
-    table = [("ID", "STATE", "PEER", "FRAMING", "IN", "OUT", "LABEL")]
+def _print_sessions(
+    sessions: list[dict[str, Any]], listeners: list[dict[str, Any]], out: BinaryIO
+) -> None:
+    """The sessions, then the listeners if there are any, as aligned tables."""
+    rows: list[tuple[str, ...]] = [("ID", "ROLE", "STATE", "PEER", "FRAMING", "IN", "OUT", "LABEL")]
     for info in sessions:
-        try:
-            framing = describe(FramingSpec.from_wire(info["framing"]))
-        except Exception:  # a framing this CLI cannot read: show it raw
-            framing = str(info["framing"])
-        table.append(
+        rows.append(
             (
                 str(info["session_id"]),
+                str(info.get("role", "connect")),
                 str(info["state"]),
                 str(info.get("peer") or format_address(info["host"], info["port"])),
-                framing,
+                _framing_text(info["framing"]),
                 f"{info['frames_in']:,}",
                 f"{info['frames_out']:,}",
                 str(info.get("label", "")),
             )
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
+    _table(rows, out)
+    if listeners:
+        rows = [("LISTENER", "ROLE", "LOCAL", "UPSTREAM", "CLIENTS", "ACCEPTED", "LABEL")]
+        for info in listeners:
+            rows.append(
+                (
+                    str(info["listener_id"]),
+                    str(info["role"]),
+                    str(info["local"]),
+                    str(info.get("upstream", "")) or "-",
+                    str(info.get("clients", 0)),
+                    str(info.get("accepted", 0)),
+                    str(info.get("label", "")),
+                )
+            )
+        out.write(b"\n")
+        _table(rows, out)
+    out.flush()
+    if not sessions and not listeners:
+        print("framewire-engine: no open sessions", file=sys.stderr)
+
+
+def _framing_text(wire: Any) -> str:
+    try:
+        return describe(FramingSpec.from_wire(wire))
+    except Exception:  # a framing this CLI cannot read: show it as it came
+        return str(wire)
+
+
+def _table(rows: list[tuple[str, ...]], out: BinaryIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
         line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         out.write(f"{line}\n".encode())
-    out.flush()
-    if not sessions:
-        print("framewire-engine: no open sessions", file=sys.stderr)

@@ -139,7 +139,7 @@ examples:
   {PROG} --attach --session $sid --send hello
       send into that session, print the reply as above
   {PROG} --attach --session $sid --output json   (follow it until it closes)
-  {PROG} --attach                         (its sessions)
+  {PROG} --attach                         (its sessions and listeners)
   {PROG} --list-engines                   (the running engines)
   {PROG} --stdio      (the GUI's engine: MessagePack-RPC on stdin/stdout)
   {PROG} --api-info   (print the IPC methods and events as JSON)
@@ -446,7 +446,7 @@ def _add_long_lived(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="work in a running engine: with HOST:PORT open a session there (it stays open) "
         "and print its id; with --session ID send into that session (--send...) and print "
-        "the replies, or follow it; alone, list its sessions",
+        "the replies, or follow it; alone, list its sessions and listeners",
     )
     group.add_argument(
         "--session",

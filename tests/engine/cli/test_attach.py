@@ -19,7 +19,7 @@ from engine.cli.engines import format_uptime
 from engine.cli.exits import UsageError
 from engine.cli.parse import build_parser
 from engine.errors import EngineError, SessionClosed
-from ipc.schema import Attach, Close, Open, Received, Send
+from ipc.schema import Attach, Close, Listen, Open, Received, Send
 from ipc.trio_channel import connect_socket
 from tests.engine.cli.helpers import DEADLINE_SECONDS, ROOT, lines, payload
 from tests.engine.cli.long_lived import long_lived_engine
@@ -68,7 +68,8 @@ async def test_the_shell_opens_a_session_that_stays_sends_into_it_and_lists_engi
         table = await _cli(env, "--attach")
         assert table.returncode == 0, table.stderr
         header, row = lines(table.stdout)
-        assert row.split() == ["1", "connected", f"127.0.0.1:{port}", "le32", "2", "2", "x"]
+        expected = ["1", "connect", "connected", f"127.0.0.1:{port}", "le32", "2", "2", "x"]
+        assert row.split() == expected
         assert await engine.stop() == 0
 
 
@@ -138,6 +139,16 @@ async def test_a_run_fails_clearly_when_its_session_or_engine_goes(
                     await other.call(Close(session_id=sid))
     with pytest.raises(EngineError, match="no engine at"):
         await _run(str(tmp_path / "gone.sock"))
+
+
+async def test_the_engine_s_listeners_are_listed_after_its_sessions(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with serving(tmp_path) as path, connect_socket(path) as other:
+            local = (await other.call(Listen(echo=True, label="srv")))["local"]
+            table = (await _run(str(path))).decode().splitlines()
+    assert table[0].split() == ["ID", "ROLE", "STATE", "PEER", "FRAMING", "IN", "OUT", "LABEL"]
+    assert table[-2].split()[0] == "LISTENER"
+    assert table[-1].split() == ["1", "listen", local, "-", "0", "0", "srv"]
 
 
 def test_uptimes_read_at_a_glance() -> None:
