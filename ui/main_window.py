@@ -465,15 +465,36 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ log
 
-    def save_log(self, path: str) -> LogExporter:
-        """Save the visible log rows to ``path`` in the background (returns the exporter)."""
+    def save_log(self, path: str) -> LogExporter | None:
+        """Save the visible log rows to ``path`` while the window goes on (returns the
+        exporter; None while another save runs). Progress and Cancel are in the log's
+        footer; the outcome goes to the status bar."""
+        if self._exporter is not None and self._exporter.running:
+            self.statusBar().showMessage(f"still saving to {self._exporter.path}", 10_000)
+            return None
         exporter = LogExporter(self.log_model, path, self)
-        exporter.finished.connect(
-            lambda rows, p: self.statusBar().showMessage(f"saved {rows:,} rows to {p}", 10_000)
-        )
-        exporter.failed.connect(lambda why: self.statusBar().showMessage(why, 10_000))
-        exporter.finished.connect(exporter.deleteLater)
+        panel, status = self.log_panel, self.statusBar()
+
+        def finished(rows: int, where: str) -> None:
+            skipped = exporter.skipped
+            note = f" ({skipped:,} dropped by the cap before their turn)" if skipped else ""
+            status.showMessage(f"saved {rows:,} rows to {where}{note}", 10_000)
+
+        def over() -> None:
+            panel.saving_over()
+            exporter.deleteLater()
+            if self._exporter is exporter:
+                self._exporter = None
+
+        exporter.progressed.connect(panel.show_saving)
+        exporter.finished.connect(finished)
+        exporter.failed.connect(lambda why: status.showMessage(why, 10_000))
+        exporter.cancelled.connect(lambda: status.showMessage(f"not saved: {path}", 10_000))
+        for ended in (exporter.finished, exporter.failed, exporter.cancelled):
+            ended.connect(over)
+        panel.save_cancel_requested.connect(exporter.cancel)
         self._exporter = exporter
+        panel.show_saving(0, exporter.total)
         exporter.start()
         return exporter
 

@@ -1,6 +1,9 @@
+import sys
+
 import pytest
 
-from ui.log_store import Direction, LogFilter, LogStore
+from ui import log_store
+from ui.log_store import BIG_BATCH_BYTES, Direction, LogFilter, LogStore
 
 
 def fill(store, batches):
@@ -60,23 +63,61 @@ def test_match_by_session_direction_and_text():
     assert store.match(LogFilter(), 0, 10) == []
 
 
-def test_large_batches_are_packed_and_read_back_exactly():
-    store = LogStore(cap=10_000)
+def test_payloads_of_every_size_and_batching_are_read_back_exactly():
+    store = LogStore(cap=100_000)
     payloads = [bytes([i % 256]) * (i % 7) for i in range(1000)]  # includes empty frames
     store.append("#1", Direction.IN, 1.0, payloads)
-    assert store._batches[0].payloads is None  # packed
-    assert [r.payload for r in store.rows(0, 1000)] == payloads
-    assert store.row(999).payload == payloads[999]
-    big = [b"x" * 100_000] * 10
-    store.append("#1", Direction.IN, 1.0, big)
-    assert store._batches[1].payloads == tuple(big)  # big frames are not packed
+    big = [b"x" * BIG_BATCH_BYTES, b"small", b"y" * (BIG_BATCH_BYTES + 1)]
+    store.append("#1", Direction.IN, 2.0, big[:1])
+    store.append("#1", Direction.IN, 2.0, big[1:])
+    singles = [b"%d" % i for i in range(500)]
+    for payload in singles:
+        store.append("#2", Direction.OUT, 3.0, [payload])
+    expected = payloads + big + singles
+    assert [r.payload for r in store.rows(0, 10**6)] == expected
+    assert [store.payload(seq) for seq in range(len(expected))] == expected
+    assert store.payload(1000) is big[0]  # a big payload that came alone is not copied
+    assert store.row(1001) == (1001, 2.0, "#1", Direction.IN, b"small")
+    assert store.row(1500).session == "#2" and store.row(1500).direction is Direction.OUT
 
 
-def test_text_search_in_packed_batches_never_matches_across_rows():
+def test_chunk_and_page_boundaries_and_dropping_them(monkeypatch):
+    monkeypatch.setattr(log_store, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(log_store, "BIG_BATCH_BYTES", 20)
+    monkeypatch.setattr(log_store, "PAGE_ROWS", 16)
+    store = LogStore(cap=50)
+    sent = []
+    for i in range(40):
+        batch = [bytes([i]) * (i % 9) for _ in range(i % 5 + 1)]
+        sent += batch
+        store.append(f"#{i % 3}", Direction.IN, float(i), batch)
+        store.trim()
+    held = sent[-50:]
+    assert [r.payload for r in store.rows(0, 10**6)] == held
+    assert len(store._chunks) <= 50  # chunks of dropped rows were freed
+    assert len(store._pages) <= 5  # and their pages
+    needle_rows = store.match(LogFilter(text="\x27\x27"), 0, 10**6)
+    assert [store.payload(s) for s in needle_rows] == [p for p in held if b"\x27\x27" in p]
+
+
+def test_rows_are_not_objects_however_they_are_batched():
+    """Issue 17, item 2: a row arriving alone costs no Python object of its own (as one
+    it cost a tuple, a batch object and a list entry: ~400 bytes for 100 of payload);
+    tools/bench/gui.py measures the bytes per row."""
+    store = LogStore(cap=1_000_000)
+    payload = bytes(100)
+    store.append("#1", Direction.IN, 1.0, [payload])
+    before = sys.getallocatedblocks()
+    for _ in range(100_000):  # the worst batching: one row per append
+        store.append("#1", Direction.IN, 1.0, [payload])
+    assert sys.getallocatedblocks() - before < 1_000
+    assert len(store) == 100_001
+
+
+def test_text_search_never_matches_across_rows():
     store = LogStore(cap=10_000)
     payloads = [b"ab", b"cd", b"abcd", b"xabx", b"a", b"b"] * 10
     store.append("#1", Direction.IN, 1.0, payloads)
-    assert store._batches[0].payloads is None
     expected = [i for i, p in enumerate(payloads) if b"bc" in p]
     assert store.match(LogFilter(text="bc"), 0, 60) == expected
     assert store.match(LogFilter(text="ab"), 6, 12) == [6, 8, 9]

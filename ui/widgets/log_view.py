@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QTableView,
@@ -59,9 +60,11 @@ _HIGHLIGHT = QColor("#ffe082")
 
 
 class LogPanel(QWidget):
-    """``save_requested(path)`` when the user picked a file to save the visible rows to."""
+    """``save_requested(path)`` when the user picked a file to save the visible rows to;
+    ``save_cancel_requested()`` when they cancel the save in progress."""
 
     save_requested = Signal(str)
+    save_cancel_requested = Signal()
 
     def __init__(self, model: LogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,6 +101,15 @@ class LogPanel(QWidget):
         self.save_button.setToolTip("save the rows shown: .jsonl for JSON lines, else text")
         self.counts = QLabel()
         self.counts.setStyleSheet("color: #555;")
+        # Shown while a save runs (it never blocks the window: ui.log_export).
+        self.save_progress = QProgressBar()
+        self.save_progress.setMaximumWidth(220)
+        self.save_progress.setFormat("saving… %p%")
+        self.save_cancel = QPushButton("Cancel")
+        self.save_cancel.setToolTip("stop saving; no partial file is left")
+        self.save_cancel.clicked.connect(self.save_cancel_requested)
+        self.save_progress.hide()
+        self.save_cancel.hide()
 
         self.table = QTableView()
         self.table.setModel(model)
@@ -158,7 +170,11 @@ class LogPanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.field_error)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.counts)
+        footer = QHBoxLayout()
+        footer.addWidget(self.counts, 1)
+        footer.addWidget(self.save_progress)
+        footer.addWidget(self.save_cancel)
+        layout.addLayout(footer)
 
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
@@ -352,6 +368,19 @@ class LogPanel(QWidget):
             if metrics.horizontalAdvance(hex_dump(bytes(width), width)) <= room:
                 return width
         return _DUMP_WIDTHS[-1]
+
+    def show_saving(self, done: int, total: int) -> None:
+        """A save is under way: ``done`` of ``total`` rows (Save… waits until it ends)."""
+        self.save_progress.setRange(0, max(total, 1))
+        self.save_progress.setValue(done)
+        self.save_progress.show()
+        self.save_cancel.show()
+        self.save_button.setEnabled(False)
+
+    def saving_over(self) -> None:
+        self.save_progress.hide()
+        self.save_cancel.hide()
+        self.save_button.setEnabled(True)
 
     def _on_save_clicked(self) -> None:
         # A non-modal dialog: the window (and its animation) keeps running meanwhile.
