@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 import signal
-import string
 import time
 
 from ipc.errors import SchemaError
 from ipc.framing import FramingSpec, describe
-from ipc.payload_text import HexError, hex_dump, parse_hex
+from ipc.payload_text import HexError, escape_text, hex_dump, looks_like_text, parse_hex
 from ipc.recording import event_line, frame_line
 from ipc.text import DEFAULT_ENCODING
 
@@ -31,7 +30,6 @@ __all__ = [
     "hex_dump",
     "hex_error",
     "log_row_json",
-    "log_row_text",
     "parse_hex",
     "parse_session_name",
     "plural",
@@ -39,9 +37,6 @@ __all__ = [
     "session_name",
     "to_hex",
 ]
-
-#: Characters a payload may hold and still be previewed as text.
-_PRINTABLE = frozenset(string.printable) - frozenset("\x0b\x0c")
 
 
 def format_time(wall: float) -> str:
@@ -94,38 +89,32 @@ def to_hex(payload: bytes, limit: int | None = None) -> str:
     return payload.hex(" ")
 
 
-def _as_text(payload: bytes) -> str | None:
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if all(ch in _PRINTABLE or ord(ch) > 0x9F for ch in text):
-        return text
-    return None
-
-
 def preview(payload: bytes, limit: int = 96) -> str:
-    """One-line preview: the text if the payload is printable UTF-8, else hex.
+    """One line: the payload as text when it reads as text (non-printable bytes escaped,
+    ``ipc.payload_text``), else hex; at most ``limit`` characters, then "…".
 
-    Text is shown with newlines escaped so each log row stays one line.
+    A reply that is mostly text with a few binary bytes reads as text (issue 17).
     """
     head = payload[: limit * 4]  # enough bytes for `limit` characters of UTF-8
-    text = _as_text(head) if len(payload) <= limit * 4 else _as_text_prefix(head)
-    if text is None:
+    cut = len(payload) > len(head)
+    if cut:
+        head = _whole_characters(head)
+    if not looks_like_text(head):
         return to_hex(payload, limit // 3)
-    text = text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    if len(text) > limit or len(payload) > len(head):
+    text = escape_text(head)
+    if len(text) > limit or cut:
         return text[:limit] + "…"
     return text
 
 
-def _as_text_prefix(head: bytes) -> str | None:
-    """Like ``_as_text`` for a prefix that may end inside a multi-byte character."""
-    for cut in range(4):
-        text = _as_text(head[: len(head) - cut])
-        if text is not None:
-            return text
-    return None
+def _whole_characters(head: bytes) -> bytes:
+    """``head`` without a UTF-8 character its cut split (its last 1-3 bytes)."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(head) - 3:
+            return head[: exc.start]
+    return head
 
 
 def hex_error(text: str) -> str | None:
@@ -150,13 +139,6 @@ def describe_exit(exit_code: int, crashed: bool) -> str:
     except ValueError:
         return f"crashed (signal {exit_code})"
     return f"killed by signal {exit_code} ({name})"
-
-
-def log_row_text(wall: float, session: str, direction: str, payload: bytes) -> str:
-    """One saved log line: time, session, direction, length, then text or hex."""
-    text = _as_text(payload)
-    body = text.encode("unicode_escape").decode("ascii") if text is not None else to_hex(payload)
-    return f"{format_time(wall)}\t{session}\t{direction}\t{len(payload)}\t{body}"
 
 
 def log_row_json(

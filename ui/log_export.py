@@ -189,8 +189,13 @@ class LogExporter(QObject):
                 peer, framing, encoding = context.peer, context.framing, context.encoding
                 lines.extend(
                     log_row_json(
-                        wall, segment.session, value, payload,
-                        peer=peer, framing=framing, encoding=encoding,
+                        wall,
+                        segment.session,
+                        value,
+                        payload,
+                        peer=peer,
+                        framing=framing,
+                        encoding=encoding,
                     )
                     for wall, payload in rows
                 )

@@ -18,12 +18,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from ipc.payload_text import escape_text, looks_like_text
+from ipc.payload_text import escape_text, text_or_hex
+from ipc.text import DEFAULT_ENCODING
 from ui.log_store import Direction
 
 __all__ = ["RowFormatter", "format_datetime"]
-
-_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 
 
 def format_datetime(wall: float) -> str:
@@ -70,14 +69,6 @@ class RowFormatter:
             for wall, payload in zip(walls, payloads, strict=True):
                 if wall != last:
                     last, stamp = wall, format_datetime(wall)
-                if not payload.translate(None, _PRINTABLE_ASCII):  # printable ASCII: as is
-                    body = payload.decode("ascii")
-                    if "\\" in body:
-                        body = body.replace("\\", "\\\\")
-                elif looks_like_text(payload, encoding):
-                    body = escape_text(payload, encoding)
-                else:
-                    body = payload.hex(" ")
-                append(f"{stamp}{head}{len(payload)}\t{body}")
+                append(f"{stamp}{head}{len(payload)}\t{text_or_hex(payload, encoding)}")
         self._wall, self._stamp = last, stamp
         return out

@@ -7,7 +7,14 @@ import codecs
 import pytest
 from hypothesis import given, strategies as st
 
-from ipc.payload_text import HexError, escape_text, hex_dump, looks_like_text, parse_hex
+from ipc.payload_text import (
+    HexError,
+    escape_text,
+    hex_dump,
+    looks_like_text,
+    parse_hex,
+    text_or_hex,
+)
 
 
 @pytest.mark.parametrize(
@@ -91,3 +98,9 @@ def test_parse_hex_says_what_is_wrong(typed: str, message: str) -> None:
 
 def test_hex_dump_columns() -> None:
     assert hex_dump(b"hello\x00", 8) == "00000000  68 65 6c 6c 6f 00        hello."
+
+
+@given(st.binary(max_size=64))
+def test_text_or_hex_is_escape_text_or_hex_as_looks_like_text_says(payload: bytes) -> None:
+    expected = escape_text(payload) if looks_like_text(payload) else payload.hex(" ")
+    assert text_or_hex(payload) == expected

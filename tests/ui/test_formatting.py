@@ -11,7 +11,6 @@ from ui.formatting import (
     hex_dump,
     hex_error,
     log_row_json,
-    log_row_text,
     parse_hex,
     preview,
     session_name,
@@ -92,10 +91,7 @@ def test_hex_dump_lines():
     assert second.startswith("00000010  32 33 00") and second.endswith("23.")
 
 
-def test_saved_rows_text_and_json():
-    line = log_row_text(0.0, "#1", "in", b"hi\n")
-    assert line.split("\t")[1:] == ["#1", "in", "3", "hi\\n"]
-    assert log_row_text(0.0, "#1", "in", b"\xff").endswith("\tff")
+def test_saved_rows_as_json():
     # The recording format (docs/recording.md): the engine's session number, hex always.
     assert log_row_json(1.5, "#2", "out", b"ok", peer="127.0.0.1:9", framing="be32") == (
         '{"v": 1, "t": 1.5, "session": 2, "dir": "out", "len": 2, "hex": "6f6b", "text": "ok", '
@@ -109,3 +105,9 @@ def test_saved_rows_text_and_json():
     }  # fmt: skip
     ebcdic = json.loads(log_row_json(1.0, "#1", "in", "HI".encode("cp037"), encoding="cp037"))
     assert (ebcdic["text"], ebcdic["enc"]) == ("HI", "cp037")
+
+
+def test_a_mostly_text_payload_previews_as_text_with_its_binary_bytes_escaped():
+    """Issue 17, item 13: a reply that is mostly text with a few binary bytes was all hex."""
+    assert preview(b"status: ok\x00\x01 done") == "status: ok\\x00\\x01 done"
+    assert preview(b"\xde\xad\xbe\xef") == "de ad be ef"

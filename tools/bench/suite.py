@@ -55,6 +55,7 @@ REGISTRY: dict[str, str] = {
     "attach": "tools.bench.attach:BENCHMARK",
     "decoders": "tools.bench.decoders:BENCHMARK",
     "gui-decoded": "tools.bench.gui:DECODED_BENCHMARK",
+    "log": "tools.bench.log:BENCHMARK",
     # Last: runs every benchmark above that did not run before it (plus the design
     # comparison and the idle sessions) and writes docs/benchmarks.md.
     "report": "tools.bench.report:BENCHMARK",
