@@ -31,12 +31,13 @@ from PySide6.QtWidgets import QApplication
 from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive
 from ipc.socket_path import SocketPathError, find_engine
 from ui.lifeline import install_lifeline
+from ui.log_file import LogFile
 from ui.log_model import LogModel
 from ui.log_store import DEFAULT_LOG_CAP
 from ui.main_window import MainWindow
 from ui.qt_messages import EXIT_NO_PLATFORM, QtMessages
 from ui.session_model import SessionModel
-from ui.supervisor import EngineSupervisor
+from ui.supervisor import EngineState, EngineStatus, EngineSupervisor
 from ui.tick_probe import TickProbe
 from ui.widgets.pulse import TICK_INTERVAL_MS
 
@@ -108,6 +109,35 @@ class NoDisplay(Exception):
     """There is no display to show the window on (exit code 2, like a usage error)."""
 
 
+def _open_log_file(path: str | None, model: LogModel) -> LogFile | None:
+    """``--log-file``: the log's rows, the GUI's log lines and the engine's stderr."""
+    if path is None:
+        return None
+    try:
+        log_file = LogFile(path)
+    except OSError as exc:
+        raise SystemExit(f"{PROG}: cannot open --log-file {path!r}: {exc}") from None
+    handler = logging.StreamHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s gui %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    log_file.follow(model.store)
+    return log_file
+
+
+class _StateChanges:
+    """Logs the engine's state when it changes (the status changes with every pong)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[EngineState, int | None] | None = None
+
+    def __call__(self, status: EngineStatus) -> None:
+        key = (status.state, status.pid)
+        if key != self._last:
+            self._last = key
+            pid = f" (pid {status.pid})" if status.pid else ""
+            log.info("engine status: %s%s", status.state.value, pid)
+
+
 def choose_platform(environ: Mapping[str, str], scripted: bool) -> str | None:
     """The Qt platform to force, if any, when Linux has no display to show the window on.
 
@@ -147,25 +177,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if platform is not None and QApplication.instance() is None:
         os.environ["QT_QPA_PLATFORM"] = platform
     install_lifeline()  # the launcher's promise, if it made one (ui.lifeline)
-    log_file = _open_text(args.log_file, "--log-file")
     tick_file = _open_text(args.tick_log, "--tick-log")
-    if log_file is not None:
-        logging.basicConfig(
-            stream=log_file, level=logging.INFO, format="%(asctime)s gui %(levelname)s %(message)s"
-        )
 
     messages = QtMessages(PROG)
     messages.install()  # before Qt starts its platform plugin: it may fail (ui.qt_messages)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     messages.started()
     app.setApplicationName("framewire")
+    log_model = LogModel(cap=args.log_cap)
+    log_file = _open_log_file(args.log_file, log_model)
     probe = TickProbe(TICK_INTERVAL_MS / 1000, sink=tick_file)
     supervisor = EngineSupervisor()
     supervisor.stderr_sink = log_file
-    supervisor.status_changed.connect(lambda s: log.info("engine status: %s", s.state.value))
+    supervisor.status_changed.connect(_StateChanges())
     window = MainWindow(
         supervisor,
-        log_model=LogModel(cap=args.log_cap),
+        log_model=log_model,
         session_model=SessionModel(),
         probe=probe,
         server=args.server,

@@ -42,7 +42,8 @@ class BackgroundWriter:
         self.path = path
         self._target = path + ".part" if replace else path
         self._replace = replace
-        self._file: BinaryIO = open(self._target, "ab" if append else "wb")  # noqa: SIM115
+        # Unbuffered: each chunk handed over is on disk once written (tail -f sees it).
+        self._file: BinaryIO = open(self._target, "ab" if append else "wb", buffering=0)  # noqa: SIM115
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._pending = 0
@@ -100,7 +101,7 @@ class BackgroundWriter:
                 if self._cancelled or self.error is not None:
                     continue
                 try:
-                    self._file.write(data)
+                    self._write_all(data)
                 except OSError as exc:
                     self.error = exc
                 self.written += len(data)
@@ -109,6 +110,14 @@ class BackgroundWriter:
             self._close()
         finally:
             self._done.set()
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # an unbuffered write may take only part of it
+            written = self._file.write(view)
+            if not written:
+                raise OSError(f"the write to {self._target} made no progress")
+            view = view[written:]
 
     def _close(self) -> None:
         try:

@@ -37,7 +37,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 from PySide6.QtNetwork import QLocalSocket
@@ -96,6 +96,12 @@ class EngineState(Enum):
     STOPPING = "stopping"  #: shutdown() in progress
     STOPPED = "stopped"  #: no engine, none coming (after shutdown)
     GONE = "gone"  #: the engine this window attached to went away; never restarted from here
+
+
+class TextSink(Protocol):
+    """Where the engine's stderr lines are copied (a text file, ``ui.log_file.LogFile``)."""
+
+    def write(self, text: str, /) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +176,7 @@ class EngineSupervisor(QObject):
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_partial = b""
         self._banner_hidden_until = 0.0
-        self.stderr_sink: TextIO | None = None  # a text file the engine stderr is copied to
+        self.stderr_sink: TextSink | None = None  # where the engine's stderr is copied to
 
         self._tick = QTimer(self)
         self._tick.setInterval(int(PING_INTERVAL_SECONDS * 1000))

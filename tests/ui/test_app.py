@@ -1,6 +1,7 @@
 """The ``python -m ui`` command line, and a scripted run of the real application."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -33,7 +34,15 @@ def test_scripted_run_records_ticks_and_stops_its_engine(tmp_path, demo_server):
     assert len(lines) > 20  # about 40 ticks a second
     assert all(float(line.split()[1]) > 0 for line in lines)
     text = log.read_text()
-    assert "engine status: ready" in text and "engine status: stopped" in text
+    # state changes only, not one line per pong (issue 17, item 3)
+    assert text.count("engine status: ready") == 1, text
+    assert "engine status: stopped" in text
+    # and the log's rows, with full dates
+    (started,) = [line for line in text.splitlines() if "\tengine 1 started" in line]
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\tengine\tinfo\t\tengine 1 started \(pid \d+, .*\)",
+        started,
+    ), started
 
 
 def test_without_a_display_scripted_runs_go_offscreen_and_others_get_a_message():
