@@ -75,8 +75,26 @@ def test_dropping_a_selected_row_does_not_pause_following(qtbot):
     model.flush()  # the cap drops the selected row; Qt selects another one by itself
     assert model.store.dropped > 0
     assert panel.follow.isChecked()
-    assert panel.detail.toPlainText() == shown
+    # the pane does not go on showing a row the log dropped (issue 17, item 15)
+    assert "alpha 0" in shown
+    assert panel.detail.toPlainText() == (
+        "(row 1 is no longer in the log: the cap of 100 rows dropped it)"
+    )
     assert "not following" not in panel.counts.text()
+
+
+def test_clearing_the_filter_while_following_shows_the_newest_rows(qtbot):
+    """Issue 17, item 15: it jumped to the oldest rows."""
+    model, panel = make_panel(qtbot, cap=100_000)
+    model.append("#1", Direction.IN, 1.0, [b"row %d" % i for i in range(5000)])
+    model.flush()
+    panel.text_filter.setText("row 4")
+    qtbot.waitUntil(lambda: not model.scanning and model.rowCount() == 1111, timeout=3000)
+    assert panel.follow.isChecked()
+    panel.text_filter.clear()
+    qtbot.waitUntil(lambda: model.rowCount() == 5000, timeout=3000)
+    bar = panel.table.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=2000)
 
 
 def test_save_text_and_json_lines(qtbot, tmp_path):

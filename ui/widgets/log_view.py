@@ -192,9 +192,11 @@ class LogPanel(QWidget):
         self.table.verticalScrollBar().actionTriggered.connect(self._on_user_scroll)
         self.table.selectionModel().selectionChanged.connect(self._on_row_selected)
         model.rowsInserted.connect(self._on_rows_inserted)
-        model.rowsRemoved.connect(self._update_counts)
-        model.modelReset.connect(self._update_counts)
+        model.rowsRemoved.connect(self._on_rows_removed)
+        model.modelReset.connect(self._on_model_reset)
         model.dropped_changed.connect(self._update_counts)
+        #: The row the detail pane shows (its sequence number), if any.
+        self._detail_seq: int | None = None
         model.filter_progress.connect(self._on_filter_progress)
         self._filter_progress = 100
         self._update_counts()
@@ -283,7 +285,32 @@ class LogPanel(QWidget):
             parts.append("not following: new rows are added below")
         self.counts.setText(" · ".join(parts))
 
+    def _on_rows_removed(self, *_args: Any) -> None:
+        self._update_counts()
+        self._check_detail_row()
+
+    def _on_model_reset(self) -> None:
+        """A new filter, or Clear: following means showing the newest rows, whatever the
+        filter was (without this, the view sat on the oldest rows after a reset)."""
+        self._update_counts()
+        self._check_detail_row()
+        if self.follow.isChecked():
+            self.table.scrollToBottom()
+
+    def _check_detail_row(self) -> None:
+        """The detail pane must not keep showing a row the cap dropped from the log."""
+        seq = self._detail_seq
+        if seq is not None and seq < self.model.store.first_seq:
+            self._detail_seq = None
+            self.detail.setPlainText(
+                f"(row {seq + 1:,} is no longer in the log: the cap of "
+                f"{self.model.store.cap:,} rows dropped it)"
+            )
+            self.fields.show_decoded(None)
+            self._dump = None
+
     def _on_clear(self) -> None:
+        self._detail_seq = None
         self.model.clear()
         self.detail.clear()
         self.fields.show_decoded(None)
@@ -298,6 +325,7 @@ class LogPanel(QWidget):
         if not indexes or self.model.dropping_rows:
             return
         row: LogRow = self.model.data(indexes[0], Qt.ItemDataRole.UserRole)
+        self._detail_seq = row.seq
         self.show_row(row)
         # Looking at a row pauses the tail, or the next batch would scroll it out of view.
         self.follow.setChecked(False)
