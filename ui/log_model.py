@@ -35,7 +35,7 @@ from PySide6.QtGui import QColor
 
 from ipc.payload_text import escape_text
 from ipc.text import DEFAULT_ENCODING
-from ui.formatting import format_time
+from ui.formatting import format_time, to_hex
 from ui.log_store import DEFAULT_LOG_CAP, Direction, LogFilter, LogRow, LogStore
 from ui.payload_decoding import PayloadDecoding
 
@@ -111,6 +111,7 @@ class LogModel(QAbstractTableModel):
         self._matches = array("q")
         self._scan_pos = 0
         self._last_row: LogRow | None = None
+        self._hex = False
         #: True while rows are being removed from the front (cap or filter trim).
         self.dropping_rows = False
         self._flush_timer = QTimer(self)
@@ -254,6 +255,19 @@ class LogModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ access
 
+    @property
+    def data_as_hex(self) -> bool:
+        """Whether the Data column shows frames as hex (else as text when they read as
+        text, ``ui.formatting.preview``)."""
+        return self._hex
+
+    def set_data_as_hex(self, on: bool) -> None:
+        if on != self._hex:
+            self._hex = on
+            if self.rowCount():
+                last = self.index(self.rowCount() - 1, COL_DATA)
+                self.dataChanged.emit(self.index(0, COL_DATA), last)
+
     def seq_at(self, row: int) -> int:
         """The store sequence number shown at view row ``row``."""
         if self._filter.is_empty:
@@ -320,6 +334,8 @@ class LogModel(QAbstractTableModel):
             col = index.column()
             if col == COL_DATA:
                 if row.direction is Direction.IN or row.direction is Direction.OUT:
+                    if self._hex:
+                        return to_hex(row.payload, _HEX_LIMIT)
                     encoding = self._contexts.get(row.session, _NO_CONTEXT).encoding
                     if encoding != DEFAULT_ENCODING:  # the session reads as text in it
                         return escape_text(row.payload[:_TEXT_BYTES], encoding)
@@ -353,6 +369,8 @@ _RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
 _HANDLED_ROLES = frozenset({_DISPLAY, _FOREGROUND, _USER, _ALIGNMENT, _TOOLTIP})
 _DATA_DIRECTIONS = frozenset({Direction.IN, Direction.OUT})
+#: Bytes the Data column shows in hex (the detail pane dumps the whole payload).
+_HEX_LIMIT = 32
 
 
 @functools.lru_cache(maxsize=4096)

@@ -195,3 +195,14 @@ def test_a_hex_dump_fits_the_detail_pane_without_scrolling(qtbot):
                 assert block.layout().lineCount() == 1, block.text()
             block = block.next()
     assert widths == {16, 8, 4}
+
+
+def test_the_data_column_shows_mostly_text_as_text_and_hex_on_demand(qtbot):
+    """Issue 17, item 13."""
+    model, panel = make_panel(qtbot)
+    model.append("#1", Direction.IN, 1.0, [b"status: ok\x00\x01"])
+    model.flush()
+    data = model.index(0, 4)
+    assert model.data(data, Qt.ItemDataRole.DisplayRole) == "status: ok\\x00\\x01"
+    panel.hex.setChecked(True)
+    assert model.data(data, Qt.ItemDataRole.DisplayRole) == "73 74 61 74 75 73 3a 20 6f 6b 00 01"

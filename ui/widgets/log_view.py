@@ -89,6 +89,12 @@ class LogPanel(QWidget):
         self.field_error.setStyleSheet("color: #b71c1c;")
         self.field_error.hide()
         self._payload_test: Any = None
+        self.hex = QCheckBox("Hex")
+        self.hex.setToolTip(
+            "Show frames in hex in the Data column (else as text when they read as text,\n"
+            "non-printable bytes escaped). The detail pane shows both."
+        )
+        self.hex.toggled.connect(model.set_data_as_hex)
         self.follow = QCheckBox("Follow newest rows")
         self.follow.setChecked(True)
         self.follow.setToolTip(
@@ -148,6 +154,7 @@ class LogPanel(QWidget):
         bar.addWidget(self.direction_filter)
         bar.addWidget(self.text_filter, 1)
         bar.addWidget(self.field_filter, 1)
+        bar.addWidget(self.hex)
         bar.addWidget(self.follow)
         bar.addWidget(self.clear_button)
         bar.addWidget(self.save_button)
