@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QApplication
 
 from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive
 from ipc.socket_path import SocketPathError, find_engine
+from ui import window_settings
 from ui.lifeline import install_lifeline
 from ui.log_file import LogFile
 from ui.log_model import LogModel
@@ -68,15 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--framing",
         type=framing_words,
-        default="le32",
-        help="framing: a preset or framing words such as 'be32,offset=1,adjust=-4' (default: le32)",
+        help="framing: a preset or framing words such as 'be32,offset=1,adjust=-4' "
+        "(default: the last one used, at first le32)",
     )
     parser.add_argument(
         "--capture",
         metavar="FILE",
         help="start with Capture on: every frame to FILE (JSON lines, rotated by size)",
     )
-    parser.add_argument("--log-file", help="write GUI and engine log lines to this file")
+    parser.add_argument(
+        "--settings",
+        metavar="PATH",
+        help="remember the window's state in this INI file (default: the per-user "
+        "location, ~/.config/framewire/framewire.ini on Linux)",
+    )
+    parser.add_argument(
+        "--log-file", help="append the log's rows and the GUI's and engine's log lines here"
+    )
     parser.add_argument(
         "--tick-log",
         default=os.environ.get(TICK_LOG_ENV) or None,
@@ -196,8 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         session_model=SessionModel(),
         probe=probe,
         server=args.server,
-        framing=args.framing,
+        framing=args.framing or "le32",
         capture=args.capture,
+        settings=window_settings.open_settings(args.settings),
+    )
+    assert window.settings is not None
+    window_settings.restore(
+        window,
+        window.settings,
+        server_given=args.server is not None,
+        framing_given=args.framing is not None,
     )
     window.closed.connect(app.quit)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,6 +31,7 @@ from ipc import schema
 from ipc.diagnosis import guess_framing, looks_like
 from ipc.framing import PRESETS, parse_framing
 from ipc.rpc import CommandFailed
+from ui import window_settings
 from ui.do_it import DO_IT_PAYLOAD, DoItFlow
 from ui.event_log import ENGINE_SESSION, log_entries
 from ui.formatting import format_time, plural, preview
@@ -55,7 +56,7 @@ _GUESS_WAIT_S = 3.0
 #: How the splitter shares spare height between sessions, compose and log, and the
 #: heights it starts from (scaled to the window): the log, the busiest view, gets most.
 _SESSIONS_STRETCH, _COMPOSE_STRETCH, _LOG_STRETCH = 1, 0, 4
-_SPLITTER_START = (170, 90, 440)
+_SPLITTER_START = (220, 120, 420)
 
 
 class MainWindow(QMainWindow):
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         server: tuple[str, int] | None = None,
         framing: str = "le32",
         capture: str | None = None,
+        settings: QSettings | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("framewire")
@@ -89,6 +91,8 @@ class MainWindow(QMainWindow):
         self._capture_path = capture
         #: Text encodings of sessions just opened, until their events are in the model.
         self._encodings: dict[tuple[int, int], str] = {}
+        #: Where the window's state is remembered (ui.window_settings); None: nowhere.
+        self.settings = settings
         self._clock_offsets: dict[int, float] = {}
         self._closing = False
         self._exporter: LogExporter | None = None
@@ -181,6 +185,7 @@ class MainWindow(QMainWindow):
         self.capture_toggle.toggled.connect(self._on_capture_toggled)
         self.sessions.close_requested.connect(self._on_close_requested)
         self.sessions.abort_requested.connect(self._on_abort_requested)
+        self.sessions.reconnect_requested.connect(self._on_reconnect_requested)
         self.sessions.selection_changed.connect(self._on_session_selected)
         self.compose.send_requested.connect(self._on_send_requested)
         self.sessions.decoder.decoder_chosen.connect(self._on_decoder_chosen)
@@ -434,6 +439,10 @@ class MainWindow(QMainWindow):
     def _on_abort_requested(self, info: SessionInfo) -> None:
         self.client.abort(info.generation, info.session_id, self._session_done("abort", info))
 
+    def _on_reconnect_requested(self, info: SessionInfo) -> None:
+        """A new session to where a closed, failed or lost one went, framed the same."""
+        self._on_open_requested(info.host, info.port, info.spec or info.framing)
+
     def _on_session_selected(self, info: SessionInfo | None) -> None:
         if info is not None and info.is_open:
             self.compose.set_target(info.name, info.encoding)
@@ -507,6 +516,8 @@ class MainWindow(QMainWindow):
             event.accept()
             if not self._closing:
                 self._closing = True
+                if self.settings is not None:
+                    window_settings.save(self, self.settings)
                 self.closed.emit()
             return
         event.ignore()

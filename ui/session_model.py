@@ -59,6 +59,8 @@ class SessionInfo:
     port: int
     framing: str
     label: str = ""
+    #: The framing as the engine described it (a map), to open the same session again.
+    spec: Any = None
     state: str = "connecting"
     detail: str = ""  # why it failed or closed
     frames_in: int = 0
@@ -82,6 +84,11 @@ class SessionInfo:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def is_over(self) -> bool:
+        """Closed, failed or lost: it can only be opened again (Reconnect)."""
+        return self.state in ("closed", "failed", "lost")
 
 
 class SessionModel(QAbstractTableModel):
@@ -131,7 +138,7 @@ class SessionModel(QAbstractTableModel):
                 self._add(
                     SessionInfo(
                         generation, ev.session_id, ev.host, ev.port, framing_text(ev.framing),
-                        label=ev.label, _rate_at=time.monotonic(),
+                        label=ev.label, spec=ev.framing, _rate_at=time.monotonic(),
                     )
                 )  # fmt: skip
             elif isinstance(ev, schema.Connected):

@@ -59,8 +59,10 @@ class ComposePanel(QWidget):
         self.error.setWordWrap(True)
         self.error.hide()
         self.history = QListWidget()
-        # Two entries at least; the window's splitter gives it more when there is room.
-        self.history.setMinimumHeight(2 * self.history.fontMetrics().height() + 8)
+        # Three whole entries at least (two and a clipped third said too little); the
+        # window's splitter gives it more when there is room.
+        item = self.history.fontMetrics().lineSpacing() + 4  # an entry: its text, margins
+        self.history.setMinimumHeight(3 * item + 2 * self.history.frameWidth() + 2)
         self.history.setToolTip("sent frames: double-click to send again")
         self.resend_button = QPushButton("Resend")
         self.target = QLabel("no session selected")
@@ -118,13 +120,31 @@ class ComposePanel(QWidget):
         self.error.setText(message)
         self.error.setVisible(bool(message))
 
+    def history_payloads(self) -> list[bytes]:
+        """The history's payloads, the newest first."""
+        return [
+            self.history.item(row).data(Qt.ItemDataRole.UserRole)
+            for row in range(self.history.count())
+        ]
+
+    def set_history(self, payloads: list[bytes]) -> None:
+        """Replace the history (the newest first), as remembered from an earlier run."""
+        self.history.clear()
+        for payload in payloads[:MAX_HISTORY]:
+            self.history.addItem(self._history_item(payload))
+        self._validate()
+
+    def _history_item(self, payload: bytes) -> QListWidgetItem:
+        item = QListWidgetItem(f"{preview(payload, 60)}  ({len(payload)} B)")
+        item.setData(Qt.ItemDataRole.UserRole, payload)
+        return item
+
     def add_history(self, payload: bytes) -> None:
         for row in range(self.history.count()):
             if self.history.item(row).data(Qt.ItemDataRole.UserRole) == payload:
                 self.history.takeItem(row)
                 break
-        item = QListWidgetItem(f"{preview(payload, 60)}  ({len(payload)} B)")
-        item.setData(Qt.ItemDataRole.UserRole, payload)
+        item = self._history_item(payload)
         self.history.insertItem(0, item)
         while self.history.count() > MAX_HISTORY:
             self.history.takeItem(self.history.count() - 1)

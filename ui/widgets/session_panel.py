@@ -3,9 +3,10 @@ server's framing, and list sessions."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -72,6 +73,7 @@ class SessionPanel(QWidget):
     guess_requested = Signal(str, int)  # host, port
     close_requested = Signal(object)  # SessionInfo
     abort_requested = Signal(object)
+    reconnect_requested = Signal(object)  # SessionInfo of a session that is over
     selection_changed = Signal(object)  # SessionInfo | None
 
     def __init__(self, model: SessionModel, parent: QWidget | None = None) -> None:
@@ -191,7 +193,8 @@ class SessionPanel(QWidget):
             header_text = str(model.headerData(col, Qt.Orientation.Horizontal, 0))
             width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(header_text))
             self.table.setColumnWidth(col, width + 24)
-        # The header and two rows at least; the window's splitter gives it more.
+        # The header and two rows at least on a small screen; the window's splitter gives
+        # it room for about five at its usual size.
         self.table.setMinimumHeight(header.sizeHint().height() + 2 * 22 + 4)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         model.dataChanged.connect(self._on_selection)  # state changes enable/disable buttons
@@ -201,6 +204,13 @@ class SessionPanel(QWidget):
         self.abort_button.setToolTip("reset the connection now, dropping queued frames")
         self.decoder = DecoderChooser()
         self.decoder.failed.connect(self.show_error)
+        self.reconnect_button = QPushButton("Reconnect")
+        self.reconnect_button.setToolTip(
+            "open a new session to the same server with the same framing"
+        )
+        self.reconnect_button.clicked.connect(
+            lambda: self._emit_for_selected(self.reconnect_requested)
+        )
         self.close_button.clicked.connect(lambda: self._emit_for_selected(self.close_requested))
         self.abort_button.clicked.connect(lambda: self._emit_for_selected(self.abort_requested))
 
@@ -218,6 +228,7 @@ class SessionPanel(QWidget):
         form.addWidget(self.encoding)
         form.addWidget(self.open_button)
         form.addStretch(1)
+        form.addWidget(self.reconnect_button)
         form.addWidget(self.close_button)
         form.addWidget(self.abort_button)
         form.addWidget(self.decoder)
@@ -329,12 +340,21 @@ class SessionPanel(QWidget):
     def select(self, info: SessionInfo) -> None:
         for row in range(self._model.rowCount()):
             if self._model.session_at(row) is info:
+                index = self._model.index(row, 0)
                 self.table.selectionModel().select(
-                    self._model.index(row, 0),
+                    index,
                     QItemSelectionModel.SelectionFlag.ClearAndSelect
                     | QItemSelectionModel.SelectionFlag.Rows,
                 )
+                # A new session at the bottom: in view, whole. Once the table has laid out
+                # the row just inserted (before that there is nothing to scroll to).
+                target = QPersistentModelIndex(index)
+                QTimer.singleShot(0, self.table, functools.partial(self._scroll_to, target))
                 return
+
+    def _scroll_to(self, target: QPersistentModelIndex) -> None:
+        if target.isValid():
+            self.table.scrollTo(self._model.index(target.row(), target.column()))
 
     def _on_open_clicked(self) -> None:
         host = self.host.text().strip()
@@ -357,6 +377,7 @@ class SessionPanel(QWidget):
         self.close_button.setEnabled(enabled)
         self.abort_button.setEnabled(enabled)
         self.decoder.setEnabled(info is not None)
+        self.reconnect_button.setEnabled(info is not None and info.is_over)
 
     def _emit_for_selected(self, signal: Any) -> None:
         info = self.selected()

@@ -1,0 +1,103 @@
+"""What the window remembers between runs, in ``QSettings`` (issue 17, item 12).
+
+The last host, port and framing of the open form, the window's geometry, the positions
+of its splitters, and the Compose history (payloads as hex, the newest first) with its
+Text/Hex mode. Saved when the window closes, restored when it opens; what the command
+line says (``--server``, ``--framing``) wins over what was saved. A value that does not
+read back (an older or hand-edited file) is ignored, never an error.
+
+Where: Qt's per-user location for organisation and application "framewire" (on Linux
+``$XDG_CONFIG_HOME/framewire/framewire.conf``, ``~/.config`` by default), or the INI
+file of ``framewire-gui --settings PATH``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+__all__ = ["open_settings", "restore", "save"]
+
+#: Bumped when a key changes meaning; values saved under another version are ignored.
+VERSION = 1
+
+
+def open_settings(path: str | None = None) -> QSettings:
+    """The settings store: ``path`` (an INI file) or Qt's per-user location."""
+    if path is not None:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, "framewire", "framewire"
+    )
+
+
+def save(window: MainWindow, settings: QSettings) -> None:
+    """Remember the window's state (called as it closes)."""
+    sessions = window.sessions
+    settings.setValue("version", VERSION)
+    settings.setValue("open/host", sessions.host.text().strip())
+    settings.setValue("open/port", sessions.port.value())
+    settings.setValue("open/framing", sessions.framing.currentText())
+    settings.setValue("window/geometry", window.saveGeometry())
+    settings.setValue("window/splitter", window.splitter.saveState())
+    settings.setValue("window/log_splitter", window.log_panel.splitter.saveState())
+    settings.setValue("compose/mode", window.compose.mode.currentText())
+    settings.setValue("compose/history", [p.hex() for p in window.compose.history_payloads()])
+    settings.sync()
+
+
+def restore(
+    window: MainWindow, settings: QSettings, *, server_given: bool, framing_given: bool
+) -> None:
+    """Put back what ``save`` remembered; the command line's choices stay."""
+    if _get(settings, "version", int) != VERSION:
+        return
+    sessions = window.sessions
+    if not server_given:
+        host = _get(settings, "open/host", str)
+        port = _get(settings, "open/port", int)
+        if host:
+            sessions.host.setText(host)
+        if port is not None and 1 <= port <= 65535:
+            sessions.port.setValue(port)
+    framing = _get(settings, "open/framing", str)
+    if not framing_given and framing and sessions.framing.findText(framing) >= 0:
+        sessions.framing.setCurrentText(framing)
+    for key, restore_state in (
+        ("window/geometry", window.restoreGeometry),
+        ("window/splitter", window.splitter.restoreState),
+        ("window/log_splitter", window.log_panel.splitter.restoreState),
+    ):
+        state = _get(settings, key, QByteArray)
+        if state is not None:
+            restore_state(state)
+    mode = _get(settings, "compose/mode", str)
+    if mode and window.compose.mode.findText(mode) >= 0:
+        window.compose.mode.setCurrentText(mode)
+    history = settings.value("compose/history", [])
+    if isinstance(history, str):  # QSettings gives a one-item list back as a string
+        history = [history]
+    payloads = []
+    for item in history if isinstance(history, list) else []:
+        try:
+            payloads.append(bytes.fromhex(str(item)))
+        except ValueError:
+            continue
+    window.compose.set_history(payloads)
+
+
+def _get(settings: QSettings, key: str, kind: type) -> Any:
+    """The value of ``key`` if it is a ``kind`` (ints come back from INI files as text)."""
+    value = settings.value(key)
+    if value is None:
+        return None
+    if kind is int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+    return value if isinstance(value, kind) else None
