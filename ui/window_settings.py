@@ -7,7 +7,7 @@ line says (``--server``, ``--framing``) wins over what was saved. A value that d
 read back (an older or hand-edited file) is ignored, never an error.
 
 Where: Qt's per-user location for organisation and application "framewire" (on Linux
-``$XDG_CONFIG_HOME/framewire/framewire.conf``, ``~/.config`` by default), or the INI
+``$XDG_CONFIG_HOME/framewire/framewire.ini``, ``~/.config`` by default), or the INI
 file of ``framewire-gui --settings PATH``.
 """
 

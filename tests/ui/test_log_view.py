@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from ui.log_export import LogExporter, export_format
 from ui.log_model import LogModel, SessionContext
 from ui.log_store import Direction
+from ui.log_text import format_datetime
 from ui.widgets.log_view import LogPanel
 
 
@@ -206,3 +207,15 @@ def test_the_data_column_shows_mostly_text_as_text_and_hex_on_demand(qtbot):
     assert model.data(data, Qt.ItemDataRole.DisplayRole) == "status: ok\\x00\\x01"
     panel.hex.setChecked(True)
     assert model.data(data, Qt.ItemDataRole.DisplayRole) == "73 74 61 74 75 73 3a 20 6f 6b 00 01"
+
+
+def test_the_detail_pane_shows_mostly_text_escaped_and_a_full_date(qtbot):
+    model, panel = make_panel(qtbot)
+    model.append(
+        "#1", Direction.IN, 1_764_000_000.5, [b"hello, client! you said: \xde\xad\xbe\xef"]
+    )
+    model.flush()
+    panel.table.selectRow(0)
+    text = panel.detail.toPlainText()
+    assert text.startswith(format_datetime(1_764_000_000.5))
+    assert "you said: \\xde\\xad\\xbe\\xef" in text and "00000000  68 65 6c" in text

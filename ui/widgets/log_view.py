@@ -40,9 +40,10 @@ from PySide6.QtWidgets import (
 from decoders import ExpressionError, compile_expression
 from ipc.text import DEFAULT_ENCODING, ENCODINGS, decode_counting
 from ui.dump_layout import DumpLayout
-from ui.formatting import format_time, hex_dump
+from ui.formatting import hex_dump
 from ui.log_model import COL_DIR, COL_LENGTH, COL_SESSION, COL_TIME, LogModel
 from ui.log_store import Direction, LogFilter, LogRow
+from ui.log_text import format_datetime
 from ui.widgets.field_tree import FieldTree
 
 __all__ = ["DETAIL_MAX_BYTES", "LogPanel"]
@@ -109,6 +110,7 @@ class LogPanel(QWidget):
         self.counts.setStyleSheet("color: #555;")
         # Shown while a save runs (it never blocks the window: ui.log_export).
         self.save_progress = QProgressBar()
+        self.save_progress.setMinimumWidth(150)
         self.save_progress.setMaximumWidth(220)
         self.save_progress.setFormat("saving… %p%")
         self.save_cancel = QPushButton("Cancel")
@@ -430,11 +432,11 @@ class LogPanel(QWidget):
 
 
 def describe_row(row: LogRow, dump_width: int = 16, encoding: str = DEFAULT_ENCODING) -> str:
-    """The detail pane's text for one row: header, text in the session's ``encoding``
-    (when at least three quarters of it decodes; the bytes that do not are shown as
-    \\xNN), hex dump (``dump_width`` bytes a line)."""
+    """The detail pane's text for one row: header (with the full date), text in the
+    session's ``encoding`` (when at least three quarters of it decodes; the bytes that do
+    not are shown as \\xNN), hex dump (``dump_width`` bytes a line)."""
     payload = row.payload
-    head = f"{format_time(row.wall)}  session {row.session}  {row.direction.value}"
+    head = f"{format_datetime(row.wall)}  session {row.session}  {row.direction.value}"
     if row.direction in (Direction.INFO, Direction.ERROR):
         return f"{head} note\n\n{payload.decode('utf-8', 'replace')}"
     shown = payload[:DETAIL_MAX_BYTES]
