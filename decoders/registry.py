@@ -26,6 +26,7 @@ from decoders.protobuf_schema import ProtobufSchemaDecoder
 from decoders.protobuf_wire import decode_protobuf_raw, looks_like_protobuf
 from decoders.text_tree import decode_hex, decode_text, is_plausible_text
 from decoders.tree import DEFAULT_LIMITS, Kind, Limits, Node, error_tree
+from ipc.payload_text import looks_like_text
 
 __all__ = [
     "DECODER_NAMES",
@@ -125,7 +126,9 @@ class AutoDecoder:
             )
             if root.kind is not Kind.ERROR:
                 return Decoded("protobuf", root)
-        if text:
+        if text or looks_like_text(payload):
+            # Mostly text with a few other bytes (a reply ending in a NUL, a status line
+            # with a binary code) reads as text, those bytes escaped (issue 17).
             return Decoded("text", decode_text(payload, limits))
         return Decoded("hex", decode_hex(payload, limits))
 

@@ -15,10 +15,16 @@ _INVALID_RUN = re.compile("[\udc80-\udcff]+")
 
 def decode_text(payload: bytes, limits: Limits) -> Node:
     """The payload as UTF-8; each run of invalid bytes shows as ``\\xNN`` and a child node."""
-    value = payload.decode("utf-8", errors="backslashreplace")
+    try:
+        value = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        # Not UTF-8 as a whole: every byte beyond ASCII is \xNN, so binary bytes that
+        # happen to form a valid sequence (de ad) do not turn into a letter (issue 17;
+        # ipc.payload_text.escape_text shows text the same way).
+        value = payload.decode("ascii", errors="backslashreplace")
+    else:
+        return Node(Kind.SCALAR, "text", "", value, Span(0, len(payload)))
     root = Node(Kind.SCALAR, "text", "", value, Span(0, len(payload)))
-    if "\\x" not in value:
-        return root  # no "\\x" written: no invalid byte
     # Strategy: with surrogateescape each invalid byte is one lone surrogate, so a regex
     # finds the runs; byte offsets come from encoding the text between them, once.
     escaped = payload.decode("utf-8", errors="surrogateescape")

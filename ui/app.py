@@ -129,7 +129,7 @@ def _open_log_file(path: str | None, model: LogModel) -> LogFile | None:
     handler = logging.StreamHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s gui %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    log_file.follow(model.store)
+    log_file.follow(model)
     return log_file
 
 

@@ -37,15 +37,15 @@ from ui.log_text import RowFormatter
 __all__ = ["SLICE_SECONDS", "LogExporter", "export_format"]
 
 #: GUI-thread time per slice of formatting: a due tick waits for one slice at most.
-SLICE_SECONDS = 0.004
+SLICE_SECONDS = 0.002
 #: Rows formatted between two looks at the clock.
-_ROWS_PER_CHECK = 256
+_ROWS_PER_CHECK = 128
 #: How often the progress signal fires, at most.
 _PROGRESS_INTERVAL_S = 0.1
 #: The pause between slices: an idle gap in which the event loop runs due timers and
 #: paints (as ``ipc.qt_channel``'s turns do), and the GUI thread looks idle to the OS's
 #: scheduler, which then serves it promptly on a loaded machine.
-_YIELD_MS = 2
+_YIELD_MS = 1
 #: The timer's pause while the writer's queue is full, or while it finishes the file.
 _WAIT_MS = 5
 

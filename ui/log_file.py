@@ -17,7 +17,9 @@ import time
 
 from PySide6.QtCore import QObject, QTimer
 
+from ipc.text import DEFAULT_ENCODING
 from ui.background_writer import BackgroundWriter
+from ui.log_model import LogModel
 from ui.log_store import LogStore
 from ui.log_text import RowFormatter, format_datetime
 
@@ -45,16 +47,19 @@ class LogFile(QObject):
         self._writer = BackgroundWriter(path, append=True)
         self._formatter = RowFormatter()
         self._store: LogStore | None = None
+        self._model: LogModel | None = None
         self._next = 0  # the first row not written yet
         self.skipped = 0  # rows not written (dropped by the cap, or the disk too slow)
         self._timer = QTimer(self)
         self._timer.setInterval(FOLLOW_INTERVAL_MS)
         self._timer.timeout.connect(self._on_timer)
 
-    def follow(self, store: LogStore) -> None:
-        """Write ``store``'s rows from now on (those it holds already included)."""
-        self._store = store
-        self._next = store.first_seq
+    def follow(self, model: LogModel) -> None:
+        """Write ``model``'s rows from now on (those it holds already included), each
+        session's in its text encoding."""
+        self._model = model
+        self._store = model.store
+        self._next = model.store.first_seq
         self._timer.start()
 
     # -- a text sink (logging.StreamHandler, the supervisor's engine stderr)
@@ -85,9 +90,11 @@ class LogFile(QObject):
                 break  # the disk is behind: these rows wait (or are dropped) meanwhile
             hi = min(store.end_seq, self._next + _ROWS_PER_CHECK)
             for segment in store.segments(self._next, hi):
+                encoding = self._model.context(segment.session).encoding if self._model else None
                 lines += self._formatter.lines(
-                    segment.session, segment.direction, segment.walls, segment.payloads
-                )
+                    segment.session, segment.direction, segment.walls, segment.payloads,
+                    encoding or DEFAULT_ENCODING,
+                )  # fmt: skip
             self._next = hi
         if lines:
             self._writer.offer(("\n".join(lines) + "\n").encode())

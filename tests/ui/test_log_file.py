@@ -1,16 +1,18 @@
 """--log-file follows the log's rows (issue 17, item 3): frames, notes, errors, dated."""
 
 from ui.log_file import LogFile
-from ui.log_store import Direction, LogStore
+from ui.log_model import LogModel
+from ui.log_store import Direction
 from ui.log_text import format_datetime
 
 
 def test_rows_are_followed_into_the_file_with_dates(qtbot, tmp_path):
     path = tmp_path / "gui.log"
-    store = LogStore(cap=1000)
+    model = LogModel(cap=1000)
+    store = model.store
     log_file = LogFile(str(path))
     log_file.write("a line of the GUI's own\n")
-    log_file.follow(store)
+    log_file.follow(model)
     store.append("#1", Direction.OUT, 100.5, [b"hello"])
     store.append("#1", Direction.IN, 100.75, [b"\xde\xad\xbe\xef", b"re:hello"])
     store.append("#1", Direction.ERROR, 101.0, [b"reset: connection reset by peer"])
@@ -27,9 +29,10 @@ def test_rows_are_followed_into_the_file_with_dates(qtbot, tmp_path):
 
 def test_rows_the_cap_dropped_first_are_said_and_the_rest_written_at_close(tmp_path):
     path = tmp_path / "gui.log"
-    store = LogStore(cap=10)
+    model = LogModel(cap=10)
+    store = model.store
     log_file = LogFile(str(path))
-    log_file.follow(store)
+    log_file.follow(model)
     store.append("#1", Direction.IN, 1.0, [b"%d" % i for i in range(30)])
     store.trim()
     log_file.close()  # before the timer looked: close writes what is due

@@ -96,10 +96,11 @@ def test_three_history_entries_show_whole_and_a_new_session_is_in_view(qtbot):
 
 def test_reconnect_opens_the_same_server_with_the_same_framing(qtbot, window, demo_server):
     first = open_session(qtbot, window, *demo_server)
-    assert not window.sessions.reconnect_button.isEnabled()  # open: nothing to reconnect
+    assert not window.sessions.reconnect_button.isVisible()  # open: nothing to reconnect
     window.sessions.close_button.click()
     qtbot.waitUntil(lambda: first.state == "closed", timeout=5000)
-    assert window.sessions.reconnect_button.isEnabled()
+    qtbot.waitUntil(window.sessions.reconnect_button.isVisible, timeout=2000)
+    assert not window.sessions.close_button.isVisible()
     window.sessions.framing.setCurrentText("be32")  # the form's choice does not matter
     window.sessions.reconnect_button.click()
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from decoders import ExpressionError, compile_expression
+from ipc.payload_text import escape_text
 from ipc.text import DEFAULT_ENCODING, ENCODINGS, decode_counting
 from ui.dump_layout import DumpLayout
 from ui.formatting import hex_dump
@@ -444,6 +445,8 @@ def describe_row(row: LogRow, dump_width: int = 16, encoding: str = DEFAULT_ENCO
     text, bad = decode_counting(shown, encoding)
     if shown and bad * 4 <= len(shown):
         label = "text" if encoding == DEFAULT_ENCODING else f"text ({ENCODINGS[encoding]})"
+        if bad:  # not text as a whole: escaped, so binary never reads as letters
+            text = escape_text(shown, encoding)
         parts.append(f"{label}:\n{text}")
     parts.append("hex:\n" + hex_dump(shown, dump_width))
     if len(payload) > DETAIL_MAX_BYTES:

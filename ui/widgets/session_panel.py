@@ -377,7 +377,12 @@ class SessionPanel(QWidget):
         self.close_button.setEnabled(enabled)
         self.abort_button.setEnabled(enabled)
         self.decoder.setEnabled(info is not None)
-        self.reconnect_button.setEnabled(info is not None and info.is_over)
+        # A session that is over can only be opened again: Reconnect takes the place of
+        # Close and Abort (the form fits 1024 px that way).
+        over = info is not None and info.is_over
+        self.reconnect_button.setVisible(over)
+        self.close_button.setVisible(not over)
+        self.abort_button.setVisible(not over)
 
     def _emit_for_selected(self, signal: Any) -> None:
         info = self.selected()
