@@ -22,6 +22,7 @@ P99_LIMIT_S = 0.035
 #: Long enough (about 1 s) that the p99 covers dozens of tick intervals, not a handful.
 FLOOD_FRAMES = 500_000
 FLOOD_FRAME_SIZE = 100
+SAVED_ROWS = 250_000
 
 
 def test_stopped_engine_shows_not_responding_and_recovers(qtbot, window, demo_server):
@@ -74,13 +75,15 @@ def test_flood_lands_in_order_and_animation_stays_smooth(qtbot, window, demo_ser
     assert percentile(intervals, 99) <= P99_LIMIT_S, sorted(intervals)[-5:]
 
 
-def test_saving_a_million_rows_keeps_the_animation_smooth(qtbot, tmp_path):
-    """Issue 17, item 1: saving the full default log (1,000,000 rows) as text leaves the
-    animation on time (it was 156 ms late). No engine needed: the rows go into the
-    model directly, and the circle ticks on the same GUI thread as the save."""
-    model = LogModel(cap=1_000_000)
+def test_saving_the_log_keeps_the_animation_smooth(qtbot, tmp_path):
+    """Issue 17, item 1: saving the log as text leaves the animation on time (a million
+    rows made it 156 ms late). No engine needed: the rows go into the model directly,
+    and the circle ticks on the same GUI thread as the save. A quarter of a million rows
+    keeps the suite quick: the save goes in slices, so how late a tick can be does not
+    depend on the count (tools/bench/log.py saves the full million)."""
+    model = LogModel(cap=SAVED_ROWS)
     payloads = [b"frame %07d " % i + b"x" * 20 for i in range(8192)]
-    while len(model.store) < 1_000_000:
+    while len(model.store) < SAVED_ROWS:
         model.append("#1", Direction.IN, 1_764_000_000.0 + len(model.store) / 1e5, payloads)
     model.store.trim()
     model.flush()
@@ -94,13 +97,13 @@ def test_saving_a_million_rows_keeps_the_animation_smooth(qtbot, tmp_path):
     with qtbot.waitSignal(exporter.finished, timeout=60_000) as saved:
         exporter.start()
     intervals = pulse.probe.intervals_since(mark)
-    assert saved.args == [1_000_000, str(path)]
+    assert saved.args == [SAVED_ROWS, str(path)]
     assert len(intervals) >= 10
     assert percentile(intervals, 99) <= P99_LIMIT_S, sorted(intervals)[-5:]
     with path.open() as f:
         first = f.readline()
         count = 1 + sum(1 for _ in f)
-    assert count == 1_000_000
+    assert count == SAVED_ROWS
     row = model.store.row(model.store.first_seq)
     assert first.rstrip("\n").split("\t") == [
         format_datetime(row.wall),
