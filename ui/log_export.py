@@ -45,7 +45,7 @@ _PROGRESS_INTERVAL_S = 0.1
 #: The pause between slices: an idle gap in which the event loop runs due timers and
 #: paints (as ``ipc.qt_channel``'s turns do), and the GUI thread looks idle to the OS's
 #: scheduler, which then serves it promptly on a loaded machine.
-_YIELD_MS = 1
+_YIELD_MS = 4
 #: The timer's pause while the writer's queue is full, or while it finishes the file.
 _WAIT_MS = 5
 
