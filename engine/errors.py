@@ -13,6 +13,7 @@ from typing import get_args
 
 from ipc.errors import FramewireError
 from ipc.schema import ConnectFailReason
+from ipc.tls import TlsCause
 
 __all__ = [
     "ConnectFailed",
@@ -20,6 +21,8 @@ __all__ = [
     "ListenFailed",
     "SessionBroken",
     "SessionClosed",
+    "TlsConfigError",
+    "TlsFailed",
     "TooManySessions",
     "UnknownListener",
     "UnknownSession",
@@ -79,8 +82,9 @@ class ConnectFailed(EngineError):
 
     ``reason`` is one of ``"refused"`` (nothing listens on that port), ``"dns"`` (the host
     name did not resolve), ``"timeout"`` (no answer within the connect timeout),
-    ``"unreachable"`` (no route to the host or network) or ``"error"`` (any other OS
-    error). What now: fix the address or start the server, then connect again.
+    ``"unreachable"`` (no route to the host or network), ``"tls"`` (the TLS handshake
+    failed: ``TlsFailed``) or ``"error"`` (any other OS error). What now: fix the address
+    or start the server, then connect again.
     """
 
     def __init__(self, reason: ConnectFailReason, message: str) -> None:
@@ -89,3 +93,19 @@ class ConnectFailed(EngineError):
         super().__init__(message)
         self.reason: ConnectFailReason = reason
         self.message = message
+
+
+class TlsFailed(ConnectFailed):
+    """The TLS handshake failed (reason ``"tls"``); ``cause`` says why in one word
+    (``ipc.tls.TlsCause``: ``expired``, ``hostname``, ``unknown_ca``, ...) and the message
+    in a sentence. What now: what the message says (trust the CA with --cafile, connect by
+    the certificate's name, give a client certificate...)."""
+
+    def __init__(self, cause: TlsCause, message: str) -> None:
+        super().__init__("tls", message)
+        self.cause: TlsCause = cause
+
+
+class TlsConfigError(EngineError):
+    """TLS options name a file that cannot be read or used (a CA file, a certificate, a
+    key); nothing was opened. What now: fix the path or the file."""

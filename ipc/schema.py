@@ -80,7 +80,7 @@ PROTOCOL_VERSION = 1
 Framing = str | dict[str, Any]
 
 SessionState = Literal["connecting", "connected", "closing", "closed", "failed"]
-ConnectFailReason = Literal["refused", "dns", "timeout", "unreachable", "error"]
+ConnectFailReason = Literal["refused", "dns", "timeout", "unreachable", "tls", "error"]
 #: "timeout": an accepted session's frame stayed incomplete for partial_frame_timeout.
 SessionErrorKind = Literal["frame_too_large", "truncated_frame", "reset", "io", "timeout"]
 ClosedBy = Literal["peer", "local", "abort", "error", "shutdown"]

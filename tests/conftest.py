@@ -19,3 +19,11 @@ def _private_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         del os.environ["XDG_CONFIG_HOME"]
     else:
         os.environ["XDG_CONFIG_HOME"] = before
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The TLS tests' certificates (tests/tls_certs.py), made once per test session."""
+    from tests.tls_certs import make_certs
+
+    return make_certs(tmp_path_factory.mktemp("tls"))
