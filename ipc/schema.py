@@ -66,6 +66,7 @@ __all__ = [
     "Shutdown",
     "Sniff",
     "Stats",
+    "TlsEstablished",
 ]
 
 #: Bumped only for changes an old peer cannot ignore. Adding fields, methods or events
@@ -82,7 +83,9 @@ Framing = str | dict[str, Any]
 SessionState = Literal["connecting", "connected", "closing", "closed", "failed"]
 ConnectFailReason = Literal["refused", "dns", "timeout", "unreachable", "tls", "error"]
 #: "timeout": an accepted session's frame stayed incomplete for partial_frame_timeout.
-SessionErrorKind = Literal["frame_too_large", "truncated_frame", "reset", "io", "timeout"]
+#: "tls": a TLS error after the handshake (an alert: a client certificate required or
+#: refused), or a TLS peer on a plaintext session.
+SessionErrorKind = Literal["frame_too_large", "truncated_frame", "reset", "io", "timeout", "tls"]
 ClosedBy = Literal["peer", "local", "abort", "error", "shutdown"]
 Direction = Literal["in", "out"]
 #: The direction of a relayed frame: client -> server, server -> client.
@@ -218,8 +221,15 @@ class GetApiInfo(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Open(Command):
     """Open a TCP session. The response comes once connected: ``{"session_id": int,
-    "local": str, "peer": str}``, or the error ``ConnectFailed`` with the reason.
-    Events ``connecting`` then ``connected`` / ``connect_failed`` are sent as well."""
+    "local": str, "peer": str}`` (and ``tls``, the ``tls_established`` map, for a TLS
+    session), or the error ``ConnectFailed`` with the reason. Events ``connecting`` then
+    ``connected`` (then ``tls_established``) / ``connect_failed`` are sent as well.
+
+    ``tls`` (add-only; absent or None: plaintext) makes it a TLS session, verified unless
+    ``insecure``: a map of ``ipc.tls.ClientTls`` (``cafile``, ``cert``, ``key``, ``alpn``,
+    ``server_name``, ``insecure``, ``min_version``, ``max_version``; ``{}`` for the
+    defaults). ``connect_timeout`` bounds the connect and the handshake together.
+    """
 
     METHOD: ClassVar[str] = "open"
     host: str
@@ -227,6 +237,7 @@ class Open(Command):
     framing: Framing = "le32"
     connect_timeout: float = 10.0
     label: str = ""
+    tls: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -478,12 +489,33 @@ class Connected(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectFailed(Event):
-    """The connection could not be made; the session is gone (no ``closed`` follows)."""
+    """The connection could not be made; the session is gone (no ``closed`` follows).
+
+    ``details`` (add-only, may be empty): for ``reason`` "tls", ``{"tls_cause": str}``
+    (``ipc.tls.TlsCause``: expired, not_yet_valid, hostname, unknown_ca, self_signed,
+    untrusted, client_cert_required, client_cert_rejected, version, plaintext_peer,
+    closed, timeout, handshake).
+    """
 
     METHOD: ClassVar[str] = "connect_failed"
     session_id: int
     reason: ConnectFailReason
     message: str
+    at: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsEstablished(Event):
+    """A session's TLS handshake is done (right after ``connected``, or ``accepted``):
+    ``tls`` is ``ipc.tls.TlsInfo.to_wire()``: side, version, cipher, bits, alpn,
+    server_name, verified, verification (a sentence), peer_cert (subject, issuer, sans,
+    not_before, not_after, serial, sha256; empty if the peer sent none). ``verified`` is
+    False for an ``insecure`` session: show it as unverified wherever it appears."""
+
+    METHOD: ClassVar[str] = "tls_established"
+    session_id: int
+    tls: dict[str, Any]
     at: float
 
 
@@ -783,6 +815,7 @@ EVENTS: dict[str, type[Event]] = _registry(
     Connecting,
     Connected,
     ConnectFailed,
+    TlsEstablished,
     Received,
     Sent,
     SessionError,

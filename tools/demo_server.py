@@ -49,11 +49,14 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any, Literal
 
 import trio
@@ -69,6 +72,7 @@ from ipc.framing import (
     parse_framing,
 )
 from tools.demo_messages import SAMPLE_FORMATS, sample_payload
+from tools.demo_tls import TlsConnection, make_demo_certificates
 from tools.lifecycle import die_with_parent
 from tools.supervision import stop_process
 
@@ -404,12 +408,14 @@ async def serve_demo(
     stream: int = 0,
     size: int = 100,
     stall: bool = False,
+    tls: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on a loopback ``host``:``port`` and serve every client until cancelled.
 
     Start it with ``port = await nursery.start(serve_demo)``: ``task_status.started``
-    receives the bound port (the real one when ``port`` is 0).
+    receives the bound port (the real one when ``port`` is 0). With ``tls`` (a server
+    side ``SSLContext``) every client is served in TLS (``tools.demo_tls``).
 
     Raises:
         ValueError: ``host`` is not a loopback address, or ``mode``/``size``/``stream``
@@ -434,7 +440,7 @@ async def serve_demo(
         counter += 1
         peer = client.socket.getpeername()
         await serve_demo_connection(
-            client,
+            client if tls is None else TlsConnection(client, tls),
             framing=framing,
             mode=mode,
             delay=delay,
@@ -444,7 +450,7 @@ async def serve_demo(
             name=f"#{counter} {peer[0]}:{peer[1]}",
         )
 
-    log.info("listening on %s port %d (%s mode)", host, bound_port, mode)
+    log.info("listening on %s port %d (%s mode%s)", host, bound_port, mode, ", TLS" if tls else "")
     task_status.started(bound_port)
     await trio.serve_listeners(handle, listeners)
 
@@ -581,7 +587,21 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--size", type=int, default=100, help="stream frame size, >= 8 bytes")
     parser.add_argument("--stall", action="store_true", help="accept, never read nor reply")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve in TLS with a certificate from a throwaway CA made at start; the CA "
+        "file's path is printed on stderr (trust it with framewire-engine --cafile PATH)",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="with --tls: write the CA (ca.pem) and the server's key and certificate "
+        "(server.pem) in DIR (default: a temporary folder, removed at exit)",
+    )
     args = parser.parse_args(argv)
+    if args.tls_dir is not None and not args.tls:
+        parser.error("--tls-dir goes with --tls")
     try:
         args.host = _check_loopback(args.host)
     except ValueError as exc:
@@ -605,7 +625,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-async def _run(args: argparse.Namespace) -> None:
+async def _run(args: argparse.Namespace, tls: ssl.SSLContext | None = None) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             port = await nursery.start(
@@ -619,6 +639,7 @@ async def _run(args: argparse.Namespace) -> None:
                     stream=args.stream,
                     size=args.size,
                     stall=args.stall,
+                    tls=tls,
                 )
             )
             shown = f"[{args.host}]" if ":" in args.host else args.host
@@ -634,11 +655,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     die_with_parent()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="demo-server: %(message)s")
-    try:
-        trio.run(_run, args)
-    except OSError as exc:
-        print(f"demo-server: error: {exc}", file=sys.stderr)
-        return 1
+    with contextlib.ExitStack() as cleanup:
+        tls = None
+        if args.tls:
+            directory = args.tls_dir or cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="framewire-demo-tls-")
+            )
+            try:
+                certificates = make_demo_certificates(Path(directory))
+            except OSError as exc:
+                print(f"demo-server: error: cannot write the TLS files: {exc}", file=sys.stderr)
+                return 1
+            tls = certificates.context()
+            log.info(
+                "TLS: a throwaway CA made at start signed this server's certificate "
+                "(localhost, 127.0.0.1, ::1); trust it with --cafile %s",
+                certificates.ca,
+            )
+        try:
+            trio.run(_run, args, tls)
+        except OSError as exc:
+            print(f"demo-server: error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

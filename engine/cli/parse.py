@@ -10,6 +10,7 @@ from engine.rpc.history import DEFAULT_FRAMES_PER_SESSION, DEFAULT_TOTAL_BYTES
 from ipc.cli_args import OneLineErrorParser, listen_address, non_negative, positive
 from ipc.framing import LENGTH_SIZES, PRESETS, FramingSpec, parse_framing
 from ipc.text import ENCODINGS, check_encoding
+from ipc.tls import DEFAULT_MIN_VERSION, TLS_VERSIONS
 
 __all__ = ["DECODER_CHOICES", "OUTPUTS", "PROG", "TIMESTAMPS", "build_parser"]
 
@@ -99,9 +100,10 @@ decoding (--decode, --layout, --proto-*):
 exit codes:
   0 ok; 1 unexpected error; 2 usage error (bad option, bad hex, unreadable file);
   3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
-  replies arrived; --listen/--relay: the address cannot be listened on); 4 protocol
-  error (frame too large, truncated frame); 5 timeout (no reply within 10 s, or
-  --timeout elapsed); 130 interrupted. --listen and --relay end with 0 on Ctrl-C or
+  replies arrived; --listen/--relay: the address cannot be listened on; a failed TLS
+  handshake, a plaintext server on a TLS session or a TLS server on a plaintext one);
+  4 protocol error (frame too large, truncated frame); 5 timeout (no reply within 10 s,
+  or --timeout elapsed); 130 interrupted. --listen and --relay end with 0 on Ctrl-C or
   SIGTERM; a client's trouble is logged on stderr and ends only that client.
   With --attach: 3 also when no engine runs there, it refused, or it went away; 2 for a
   session ID it does not have. --serve-ipc: 2 when the socket is in use or unusable.
@@ -119,6 +121,10 @@ examples:
   {PROG} 127.0.0.1:5432 --framing pg --send-hex ...
   {PROG} 127.0.0.1:9000 --guess-framing
       print the framings that parse what the server sends first, best first
+  {PROG} example.com:9443 --tls --send hello
+      TLS, verified against the system's CAs, SNI example.com
+  {PROG} 127.0.0.1:9443 --cafile ca.pem --cert me.pem --key me.key --send hello
+      a private CA, and a client certificate (mutual TLS)
   {PROG} 127.0.0.1:9000 --send hello --capture session.jsonl
   {PROG} --to-pcapng session.jsonl session.pcapng
   {PROG} 127.0.0.1:9000 --send '!samples' --count 5 --decode auto
@@ -398,8 +404,61 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between stats events in --stdio/--serve-ipc mode (default: 1; 0: none)",
     )
+    _add_tls(parser)
     _add_long_lived(parser)
     return parser
+
+
+def _add_tls(parser: argparse.ArgumentParser) -> None:
+    """The client side's TLS options (README, "TLS"); each implies --tls."""
+    group = parser.add_argument_group(
+        "TLS (client side; each option implies --tls)",
+        "The server's certificate is verified: it must chain to a trusted CA (the system's, "
+        "or --cafile's) and be for the host connected to (or --server-name). A failure is "
+        "exit code 3, with the cause: expired, wrong host name, unknown CA, self-signed, "
+        "client certificate required, version refused, a plaintext server.",
+    )
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        help="speak TLS to HOST:PORT (TLS 1.2 or later; SNI: the host name)",
+    )
+    group.add_argument(
+        "--cafile", metavar="PATH", help="trust the CAs in PATH (PEM) instead of the system's"
+    )
+    group.add_argument(
+        "--cert",
+        metavar="PATH",
+        help="present this client certificate (PEM; with its key, or give --key) for mutual TLS",
+    )
+    group.add_argument("--key", metavar="PATH", help="the client certificate's key (PEM)")
+    group.add_argument(
+        "--alpn",
+        action="append",
+        default=[],
+        metavar="PROTO",
+        help="offer this ALPN protocol (repeatable, or comma-separated; first preferred)",
+    )
+    group.add_argument(
+        "--server-name",
+        metavar="NAME",
+        help="the name sent as SNI and checked against the certificate (default: the host)",
+    )
+    group.add_argument(
+        "--tls-min",
+        choices=TLS_VERSIONS,
+        metavar="VERSION",
+        help=f"lowest TLS version: {', '.join(TLS_VERSIONS)} (default: {DEFAULT_MIN_VERSION})",
+    )
+    group.add_argument(
+        "--tls-max", choices=TLS_VERSIONS, metavar="VERSION", help="highest TLS version"
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do NOT verify the server's certificate (says so on stderr, and the session "
+        "is marked unverified)",
+    )
 
 
 def _add_long_lived(parser: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ from ipc.framing import FramingSpec, describe, encode_frames
 from ipc.payload_text import HexError, parse_hex
 from ipc.schema import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_PARTIAL_FRAME_TIMEOUT
 from ipc.text import TextEncodingError, encode_text
+from ipc.tls import DEFAULT_MIN_VERSION, ClientTls
 
 if TYPE_CHECKING:
     from decoders import Decoder
@@ -28,6 +29,7 @@ __all__ = [
     "REPLY_TIMEOUT_SECONDS",
     "Plan",
     "ServerPlan",
+    "client_tls",
     "decode_line",
     "make_plan",
     "make_server_plan",
@@ -64,6 +66,8 @@ class Plan:
     capture: str | None = None
     capture_max_bytes: int = 0
     capture_keep: int = 0
+    #: TLS to the server (None: plaintext).
+    tls: ClientTls | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +166,7 @@ def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Pla
         capture=args.capture,
         capture_max_bytes=args.capture_max_bytes,
         capture_keep=args.capture_keep,
+        tls=client_tls(args),
     )
 
 
@@ -275,6 +280,53 @@ def _frames(args: argparse.Namespace, spec: FramingSpec) -> list[bytes]:
     except LocalProtocolError as exc:
         raise UsageError(f"cannot send with framing {describe(spec)}: {exc}") from None
     return frames
+
+
+def client_tls(args: argparse.Namespace, prefix: str = "") -> ClientTls | None:
+    """The TLS options of a client side (``prefix`` "upstream_" for a relay's upstream),
+    or None for plaintext. Any of them implies TLS.
+
+    Raises:
+        UsageError: a file cannot be read, or the options do not go together.
+    """
+    option = "--" + prefix.replace("_", "-")
+
+    def get(name: str) -> Any:
+        return getattr(args, prefix + name, None)
+
+    alpn = [p for value in get("alpn") or () for p in value.split(",") if p]
+    given = [get(n) for n in ("cafile", "cert", "key", "server_name", "tls_min", "tls_max")]
+    if not (get("tls") or get("insecure") or alpn or any(v is not None for v in given)):
+        return None
+    for name in ("cafile", "cert", "key"):
+        path = get(name)
+        if path is not None:
+            _check_readable(path, f"{option}{name}")
+    if get("key") is not None and get("cert") is None:
+        raise UsageError(f"{option}key needs {option}cert (the certificate of that key)")
+    if get("insecure") and get("cafile") is not None:
+        raise UsageError(f"{option}insecure skips verification: {option}cafile would not be used")
+    try:
+        return ClientTls(
+            cafile=get("cafile") or "",
+            cert=get("cert") or "",
+            key=get("key") or "",
+            alpn=tuple(alpn),
+            server_name=get("server_name") or "",
+            insecure=bool(get("insecure")),
+            min_version=get("tls_min") or DEFAULT_MIN_VERSION,
+            max_version=get("tls_max") or "",
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_readable(path: str, option: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot read {option} {path}: {exc.strerror}") from None
 
 
 def make_spec(args: argparse.Namespace) -> FramingSpec:
