@@ -37,10 +37,12 @@ from engine.relay import Upstream
 from engine.role import Role
 from engine.session import Counters, Session
 from engine.streams import Connect, Opening
+from engine.tls import SecureConnect, client_context
 from ipc import schema
 from ipc.diagnosis import Diagnosis
 from ipc.errors import LocalProtocolError
 from ipc.framing import DEFAULT, FramingSpec, encode_frames
+from ipc.tls import ClientTls
 
 __all__ = [
     "DEFAULT_MAX_SESSIONS",
@@ -129,8 +131,10 @@ class Engine:
         framing: FramingSpec = DEFAULT,
         connect_timeout: float = 10.0,
         label: str = "",
+        tls: ClientTls | None = None,
     ) -> int:
-        """Open a session; return its id once connected.
+        """Open a session; return its id once connected (with ``tls``, once the TLS
+        handshake is done too: ``connect_timeout`` bounds both).
 
         Emits ``Connecting`` (with the new id), then ``Connected`` or ``ConnectFailed``.
         These go through the bounded ``events`` channel like every event, so the consumer
@@ -145,14 +149,17 @@ class Engine:
             SessionClosed: the session was closed (or the engine shut down) while
                 connecting.
             LocalProtocolError: the port or the timeout is out of range.
+            TlsFailed: the TLS handshake failed (a ``ConnectFailed`` of reason "tls").
+            TlsConfigError: a file the TLS options name cannot be used (nothing opened).
         """
         if not 1 <= port <= 65535:
             raise LocalProtocolError(f"port {port} is out of range 1-65535")
         if not connect_timeout > 0:
             raise LocalProtocolError(f"connect_timeout must be > 0, not {connect_timeout}")
-        session = self.start_session(
-            Connect(connect_timeout), host, port, spec=framing, label=label
-        )
+        opening: Opening = Connect(connect_timeout)
+        if tls is not None:
+            opening = SecureConnect(Connect(connect_timeout), client_context(tls), tls)
+        session = self.start_session(opening, host, port, spec=framing, label=label)
         await session.wait_connected()
         return session.id
 

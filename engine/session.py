@@ -44,15 +44,17 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from engine.errors import ConnectFailed, SessionBroken, SessionClosed
+from engine.errors import ConnectFailed, SessionBroken, SessionClosed, TlsFailed
 from engine.limits import IdleTimeout, PartialFrameTimeout, ReadGuard
 from engine.readiness import ReadinessWatcher
-from engine.streams import Opening, Transport, connect_failure, set_linger_zero
+from engine.streams import Opening, Secure, Transport, connect_failure, set_linger_zero
+from engine.tls import TlsStream, failure_after_handshake
 from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import FrameTooLarge, RemoteProtocolError, TruncatedFrame
 from ipc.framing import FrameDecoder, FramingSpec
 from ipc.schema import ClosedBy, ConnectFailReason, SessionErrorKind
+from ipc.tls import TlsInfo
 
 if TYPE_CHECKING:
     from engine.forward import Direction
@@ -87,6 +89,9 @@ MAX_READ_BYTES = 16 * 1024 * 1024
 #: (``Closed``) when it is being cancelled; after that the event is dropped so shutdown
 #: keeps its deadline.
 FINAL_EVENT_GRACE_SECONDS = 2.0
+
+#: How long a TLS session that ends gracefully may take to send its ``close_notify``.
+CLOSE_NOTIFY_SECONDS = 1.0
 
 Emit = Callable[[schema.Event], Awaitable[None]]
 
@@ -219,6 +224,7 @@ class Session:
         "role",
         "spec",
         "state",
+        "tls",
     )
 
     def __init__(
@@ -245,6 +251,8 @@ class Session:
         self.opened_at = trio.current_time()
         #: "host:port" of each end once connected ("" before).
         self.local = self.peer = ""
+        #: What the TLS handshake established (None: plaintext, or not yet).
+        self.tls: TlsInfo | None = None
         #: Whether the session is over and its last event was emitted.
         self.over = False
         #: Created by the first wait for the end (see ``wait_over``).
@@ -303,6 +311,8 @@ class Session:
         }
         if self.role is not None:
             info.update(self.role.describe())
+        if self.tls is not None:
+            info["tls"] = self.tls.to_wire()
         return info
 
     # ------------------------------------------------------------------ lifecycle
@@ -331,11 +341,23 @@ class Session:
                     self._stream, sock = transport.stream, transport.socket
                     self._socket = sock
                     self.local, self.peer = transport.local, transport.peer
+                    self.tls = transport.tls
                     self.state = SessionState.CONNECTED
                     await self._emit(opening.opened(self))
                     self._started = True
                     if self._connect_done is not None:
                         self._connect_done.set()
+                    if transport.secure is not None and not await self._secure(transport.secure):
+                        return  # the handshake failed: SessionError and Closed say why
+                    if self.tls is not None:
+                        await self._emit(
+                            schema.TlsEstablished(
+                                session_id=self.id, tls=self.tls.to_wire(), at=trio.current_time()
+                            )
+                        )
+                        # OpenSSL may hold decrypted bytes already: no waiting on the
+                        # socket for the first ones.
+                        sock = None
                     # The reader runs in this task, the nursery's own body: one task per
                     # idle session. The writer joins it on the first send (_outbox).
                     if self._outbox_receive is not None:  # sends queued while connecting
@@ -370,6 +392,17 @@ class Session:
                 self._on_end(self)
                 if self._connect_done is not None:  # ended while connecting
                     self._connect_done.set()
+
+    async def _secure(self, secure: Secure) -> bool:
+        """Make the TLS handshake of an accepted client (announced already); on failure
+        end the session with the ``TlsFailed`` (kind "tls") and return False."""
+        assert self._stream is not None
+        try:
+            self._stream, self.tls = await secure(self._stream, self.peer)
+        except TlsFailed as exc:
+            self._end("error", exc)
+            return False
+        return True
 
     async def _first_bytes_within(self, guard: ReadGuard, sock: trio.socket.SocketType) -> None:
         """Wait for the first bytes (or a hang-up) within the idle timeout.
@@ -414,10 +447,16 @@ class Session:
 
     async def _open(self, opening: Opening) -> Transport | None:
         """The opening's transport; ``None`` once a failure was recorded and emitted."""
+        details: dict[str, Any] = {}
+        reason: ConnectFailReason
         try:
             return await opening.open(self)
+        except TlsFailed as exc:
+            reason, message = "tls", str(exc)
+            details["tls_cause"] = exc.cause
+            self._error = exc
         except TimeoutError as exc:
-            reason: ConnectFailReason = "timeout"
+            reason = "timeout"
             message = str(exc)
         except OSError as exc:
             reason, message = connect_failure(exc, self.host, self.port)
@@ -426,10 +465,15 @@ class Session:
             # name at all (an empty label, or one over 63 bytes).
             reason, message = "dns", f"cannot resolve host {self.host!r}: {exc}"
         self.state = SessionState.FAILED
-        self._error = ConnectFailed(reason, message)
+        if self._error is None:
+            self._error = ConnectFailed(reason, message)
         await self._emit(
             schema.ConnectFailed(
-                session_id=self.id, reason=reason, message=message, at=trio.current_time()
+                session_id=self.id,
+                reason=reason,
+                message=message,
+                at=trio.current_time(),
+                details=details,
             )
         )
         return None
@@ -448,6 +492,12 @@ class Session:
         if self._current is not None and not self._current.done.is_set():
             self._current.error = error
             self._current.done.set()
+        if isinstance(self._stream, TlsStream) and self._closed_by in ("local", "peer", "shutdown"):
+            # A graceful end says so in TLS too (close_notify), without waiting for the
+            # peer's answer; bounded, so a peer that stopped reading cannot hold it up.
+            with trio.move_on_after(CLOSE_NOTIFY_SECONDS, shield=True):
+                with contextlib.suppress(trio.BrokenResourceError, trio.BusyResourceError, OSError):
+                    await self._stream.aclose()
         if self._socket is not None:
             if self._closed_by == "abort":
                 set_linger_zero(self._socket)
@@ -468,6 +518,9 @@ class Session:
                     if diagnosis is not None:
                         message = f"{message}: {diagnosis.summary}"
                         details["diagnosis"] = diagnosis.to_wire()
+                        if diagnosis.kind == "tls" and self.tls is None:
+                            kind = "tls"  # a TLS peer: not a framing problem
+                            message += " on a plaintext session"
                     await self._emit(
                         schema.SessionError(
                             session_id=self.id,
@@ -568,9 +621,11 @@ class Session:
 
     def ended_error(self) -> Exception:
         """A new exception for a send on this (ending or ended) session to raise."""
-        if isinstance(self._error, ConnectFailed):
+        if isinstance(self._error, TlsFailed):
             # A fresh object per caller: one exception raised in several tasks would
             # collect all their tracebacks.
+            return TlsFailed(self._error.cause, self._error.message)
+        if isinstance(self._error, ConnectFailed):
             return ConnectFailed(self._error.reason, self._error.message)
         by = self._closed_by
         if by in ("peer", "error"):
@@ -758,6 +813,11 @@ class Session:
 
 def error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
     """The ``SessionError`` kind and message for what ended a session."""
+    if isinstance(exc, TlsFailed):
+        return "tls", str(exc)
+    tls_alert = failure_after_handshake(exc)
+    if tls_alert is not None:
+        return "tls", tls_alert
     if isinstance(exc, PartialFrameTimeout):
         return "timeout", str(exc)
     if isinstance(exc, FrameTooLarge):

@@ -9,8 +9,11 @@ stream (``open``), and for the event that says it is up (``opened``).
 
 A ``Transport`` is what an opening hands over: the stream frames are read from and written
 to, and the TCP socket under it when there is one (for addresses, the reset of an abort
-and the engine's readiness watcher). A layer that wraps the stream (TLS, issue 12) is an
-opening that wraps another: it takes the inner transport and replaces its ``stream``.
+and the engine's readiness watcher). A layer that wraps the stream is an opening that
+wraps another: it takes the inner transport and replaces its ``stream`` (TLS on a client
+side: ``engine.tls.SecureConnect``, before the session says it is connected). An
+accepted TLS client makes its handshake after the session is announced, so a failed one
+is seen: its transport carries the handshake to make (``secure``).
 Tests hand a session a memory stream with no socket.
 """
 
@@ -21,7 +24,7 @@ import errno
 import ipaddress
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +32,7 @@ import trio
 
 from ipc import schema
 from ipc.schema import ConnectFailReason
+from ipc.tls import TlsInfo
 
 if TYPE_CHECKING:
     from engine.session import Session
@@ -37,6 +41,7 @@ __all__ = [
     "Accept",
     "Connect",
     "Opening",
+    "Secure",
     "Transport",
     "address_of",
     "connect_failure",
@@ -47,6 +52,11 @@ __all__ = [
 ]
 
 
+#: Makes the TLS handshake over a stream with the peer named (for messages); returns
+#: the TLS stream and what it established (raises ``engine.errors.TlsFailed``).
+Secure = Callable[[trio.abc.Stream, str], Awaitable[tuple[trio.abc.Stream, TlsInfo]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Transport:
     """A session's stream, ready for frames.
@@ -55,12 +65,18 @@ class Transport:
         stream: what frames are read from and written to.
         socket: the TCP socket under ``stream``; None for a stream without one (tests).
         local, peer: "host:port" of each end.
+        tls: what the TLS handshake established, when ``stream`` is TLS already (a
+            client side: ``engine.tls.SecureConnect``).
+        secure: the TLS handshake still to make once the session is announced (an
+            accepted client of a TLS listener: ``engine.tls.ServerHandshake``).
     """
 
     stream: trio.abc.Stream
     socket: trio.socket.SocketType | None
     local: str
     peer: str
+    tls: TlsInfo | None = None
+    secure: Secure | None = None
 
 
 class Opening(Protocol):

@@ -22,6 +22,7 @@ layers"): the framing codec, the counters, flow control and close/abort never kn
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import ssl
@@ -31,14 +32,22 @@ from typing import TYPE_CHECKING, Literal
 import trio
 
 from engine.errors import TlsConfigError, TlsFailed
+from engine.streams import Connect, Transport
+from ipc import schema
+from ipc.cli_args import format_address
 from ipc.diagnosis import looks_like
 from ipc.tls import ClientTls, PeerCert, ServerTls, TlsCause, TlsInfo
 
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from engine.session import Session
+
 __all__ = [
+    "HANDSHAKE_SECONDS",
     "HEAD_BYTES",
+    "SecureConnect",
+    "ServerHandshake",
     "TlsStream",
     "client_context",
     "failure_after_handshake",
@@ -50,6 +59,8 @@ __all__ = [
 #: First bytes of the peer kept during a handshake, to say what a plaintext peer sent.
 HEAD_BYTES = 64
 
+#: How long an accepted client has for its handshake.
+HANDSHAKE_SECONDS = 10.0
 #: How long a failed handshake may take to send its alert to the peer.
 _ALERT_SECONDS = 1.0
 
@@ -495,9 +506,9 @@ def _reason_words(reason: str | None) -> str:
     return (reason or "").replace("_", " ").lower()
 
 
-def failure_after_handshake(exc: BaseException, where: str, *, client_cert: bool) -> str | None:
-    """The sentence for an error on a TLS session's read or write that TLS explains
-    (an alert after the handshake); None for anything else (a reset, an EOF).
+def failure_after_handshake(exc: BaseException) -> str | None:
+    """The sentence for an error on a TLS session's read or write that TLS explains (an
+    alert after the handshake); None for anything else (a reset, an end of stream).
 
     With TLS 1.3 the client's handshake ends before the server has checked the client's
     certificate, so "certificate required" or "unknown CA" arrives on the first read.
@@ -506,15 +517,76 @@ def failure_after_handshake(exc: BaseException, where: str, *, client_cert: bool
     if not isinstance(cause, ssl.SSLError) or isinstance(cause, ssl.SSLEOFError):
         return None
     reason = cause.reason
-    if reason in _CLIENT_CERT_REQUIRED_REASONS or (
-        not client_cert
-        and reason in ("SSLV3_ALERT_BAD_CERTIFICATE", "SSLV3_ALERT_CERTIFICATE_UNKNOWN")
-    ):
-        return f"{where} requires a client certificate: give --cert and --key"
+    if reason in _CLIENT_CERT_REQUIRED_REASONS:
+        return "the server requires a client certificate (certificate required alert)"
     if reason in _CERT_REJECTED_REASONS:
         what = _CERT_REJECTED_REASONS[reason]
-        return f"{where} refused our client certificate: {what} ({_reason_words(reason)})"
-    return f"TLS error from {where}: {_reason_words(reason) or cause}"
+        return (
+            f"the peer refused our certificate, or our lack of one: {what} "
+            f"({_reason_words(reason)})"
+        )
+    return f"TLS error: {_reason_words(reason) or cause}"
+
+
+# ------------------------------------------------------------------------------ openings
+
+
+class SecureConnect:
+    """An ``Opening`` (``engine.streams``): connect as ``inner`` does, then make the
+    client handshake, all within ``inner``'s timeout. The session says it is connected
+    only once TLS is up; a failed handshake is a ``ConnectFailed`` of reason "tls"."""
+
+    __slots__ = ("context", "inner", "options")
+
+    def __init__(self, inner: Connect, context: ssl.SSLContext, options: ClientTls) -> None:
+        self.inner = inner
+        self.context = context
+        self.options = options
+
+    def announce(self, session: Session) -> schema.Event:
+        return self.inner.announce(session)
+
+    async def open(self, session: Session) -> Transport:
+        deadline = trio.current_time() + self.inner.timeout
+        transport = await self.inner.open(session)
+        try:
+            stream, info = await handshake(
+                transport.stream,
+                self.context,
+                deadline=deadline,
+                where=format_address(session.host, session.port),
+                client=self.options,
+                server_name=self.options.server_name or session.host,
+            )
+        except BaseException:
+            if transport.socket is not None:
+                transport.socket.close()
+            else:
+                await trio.aclose_forcefully(transport.stream)
+            raise
+        return dataclasses.replace(transport, stream=stream, tls=info)
+
+    def opened(self, session: Session) -> schema.Event:
+        return self.inner.opened(session)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHandshake:
+    """The handshake an accepted client of a TLS listener makes once its session is
+    announced (``Transport.secure``), within ``timeout`` seconds."""
+
+    context: ssl.SSLContext
+    options: ServerTls
+    timeout: float = HANDSHAKE_SECONDS
+
+    async def __call__(self, stream: trio.abc.Stream, peer: str) -> tuple[TlsStream, TlsInfo]:
+        return await handshake(
+            stream,
+            self.context,
+            deadline=trio.current_time() + self.timeout,
+            where=peer,
+            server=self.options,
+        )
 
 
 # --------------------------------------------------------------------------------- info

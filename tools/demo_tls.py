@@ -58,13 +58,16 @@ def make_demo_certificates(directory: Path) -> DemoCertificates:
 class TlsConnection(trio.abc.HalfCloseableStream):
     """A demo client's connection in TLS, as the demo server serves one.
 
-    TLS has no half-close, so ``send_eof`` (``!close``) shuts down the TCP side: the
-    client reads an end of stream without ``close_notify``, as many servers of framed
-    protocols do. ``socket`` is the TCP socket (``!reset`` sets ``SO_LINGER`` on it).
+    Tolerant, as a demo should be: a client closing without ``close_notify`` is an end of
+    stream (``https_compatible``). TLS has no half-close, so ``send_eof`` (a graceful close) shuts down the TCP side: the
+    client reads an end of stream without ``close_notify``, as from many servers of framed
+    protocols; ``aclose`` then closes the socket (``close_notify`` cannot follow a FIN).
+    ``socket`` is the TCP socket (``!reset`` sets ``SO_LINGER`` on it).
     """
 
     def __init__(self, tcp: trio.SocketStream, context: ssl.SSLContext) -> None:
         self._tcp = tcp
+        self._eof_sent = False
         self.socket: socket.socket | trio.socket.SocketType = tcp.socket
         self.tls: trio.SSLStream[trio.SocketStream] = trio.SSLStream(tcp, context, server_side=True)
 
@@ -78,7 +81,11 @@ class TlsConnection(trio.abc.HalfCloseableStream):
         await self.tls.wait_send_all_might_not_block()
 
     async def send_eof(self) -> None:
+        self._eof_sent = True
         await self._tcp.send_eof()
 
     async def aclose(self) -> None:
-        await self.tls.aclose()
+        if self._eof_sent:  # close_notify went out with the EOF already
+            await self._tcp.aclose()
+        else:
+            await self.tls.aclose()

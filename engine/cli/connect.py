@@ -22,7 +22,7 @@ from typing import BinaryIO, Protocol
 import trio
 
 from engine.cli.exits import ReplyTimeout, UsageError
-from engine.cli.output import Printer
+from engine.cli.output import Printer, tls_note
 from engine.cli.parse import PROG
 from engine.cli.plan import Plan, decode_line
 from engine.engine import open_engine
@@ -31,8 +31,15 @@ from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import LocalProtocolError, RemoteProtocolError
 from ipc.framing import describe, encode_frames
+from ipc.tls import TlsInfo
 
-__all__ = ["SessionLink", "exchange", "hint", "run_client"]
+__all__ = ["INSECURE_WARNING", "SessionLink", "exchange", "hint", "report_tls", "run_client"]
+
+#: Printed on stderr before an --insecure connection (never skip verification silently).
+INSECURE_WARNING = (
+    f"{PROG}: warning: --insecure: the server's certificate is NOT verified; anyone on the "
+    "path can read and change this session"
+)
 
 #: How long closing may take to flush what was sent before the connection is reset.
 CLOSE_GRACE_SECONDS = 2.0
@@ -127,6 +134,12 @@ class _Progress:
         return waiting
 
 
+def report_tls(printer: Printer, session_id: int, info: TlsInfo, at: float) -> None:
+    """Say what TLS established: a ``tls`` line in json output, else a line on stderr."""
+    if not printer.tls(session_id, info, at):
+        print(f"{PROG}: {tls_note(info)}", file=sys.stderr)
+
+
 def hint(diagnosis: Diagnosis) -> str:
     """The diagnosis, and the option to try if it names a framing."""
     if diagnosis.suggestion is None:
@@ -168,11 +181,20 @@ async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
                 )
             except OSError as exc:
                 raise UsageError(f"cannot write --capture {plan.capture}: {exc.strerror}") from None
+        if plan.tls is not None and plan.tls.insecure:
+            print(INSECURE_WARNING, file=sys.stderr)
         session_id = await engine.connect(
-            plan.host, plan.port, framing=plan.spec, connect_timeout=plan.connect_timeout
+            plan.host,
+            plan.port,
+            framing=plan.spec,
+            connect_timeout=plan.connect_timeout,
+            tls=plan.tls,
         )
         described = engine.describe(session_id)
         printer.peer = described["peer"] if described is not None else ""
+        info = TlsInfo.from_wire(described.get("tls")) if described is not None else None
+        if info is not None:
+            report_tls(printer, session_id, info, trio.current_time())
 
         async def close() -> None:
             with trio.move_on_after(CLOSE_GRACE_SECONDS):
@@ -317,6 +339,14 @@ async def _consume(link: SessionLink, progress: _Progress, printer: Printer) -> 
                 found = _diagnosis(error.details)
                 if found is not None and found.suggestion is not None:
                     message += f": try --framing {found.suggestion}"
+                if error.kind == "tls":
+                    # A TLS peer on a plaintext session, or a TLS alert after the
+                    # handshake: a connection failure (exit 3), with what to do.
+                    if progress.plan.tls is None:
+                        message += ": try --tls"
+                    elif "client certificate" in message and not progress.plan.tls.cert:
+                        message += ": give --cert and --key"
+                    raise SessionBroken(message)
                 if error.kind in ("frame_too_large", "truncated_frame"):
                     raise RemoteProtocolError(message)
                 raise SessionBroken(message)

@@ -13,7 +13,7 @@ from typing import Any, TypeVarTuple, Unpack
 import trio
 
 from engine.cli.parse import PROG
-from engine.errors import ConnectFailed, EngineError, SessionBroken
+from engine.errors import ConnectFailed, EngineError, SessionBroken, TlsConfigError
 from ipc.errors import RemoteProtocolError
 
 __all__ = [
@@ -64,7 +64,7 @@ def run_mode(mode: Callable[[Unpack[Ts]], Awaitable[object]], *args: *Ts) -> int
         trio.run(mode, *args)
     except* KeyboardInterrupt:
         failures.append((EXIT_INTERRUPTED, None))
-    except* UsageError as group:
+    except* (UsageError, TlsConfigError) as group:
         failures.append((EXIT_USAGE, _first(group)))
     except* (ConnectFailed, SessionBroken) as group:
         failures.append((EXIT_CONNECTION, _first(group)))

@@ -26,7 +26,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ipc.payload_text import escape_text, hex_dump
-from ipc.recording import frame_line
+from ipc.recording import event_line, frame_line
+from ipc.tls import TlsInfo
 
 if TYPE_CHECKING:
     from decoders import Decoded, Decoder
@@ -54,6 +55,20 @@ def format_timestamp(unix: float, style: str) -> str:
 #: How a direction prints: received (<) and sent (>); relayed client -> server (>) and
 #: server -> client (<).
 ARROWS = {"in": "<", "out": ">", "c2s": ">", "s2c": "<"}
+
+
+def tls_note(info: TlsInfo) -> str:
+    """What TLS established, in one line for stderr: the summary, then the peer's
+    certificate (subject, issuer, validity)."""
+    note = f"TLS: {info.summary()}"
+    cert = info.peer_cert
+    if cert is not None:
+        who = "server" if info.side == "client" else "client"
+        note += (
+            f"; {who} certificate {cert.subject or '(no subject)'}, issued by {cert.issuer}, "
+            f"valid until {cert.not_after}"
+        )
+    return note
 
 
 class Printer:
@@ -129,6 +144,25 @@ class Printer:
         if lines:
             self.out.write(("\n".join(lines) + "\n").encode())
             self.out.flush()
+
+    def tls(self, session_id: int, info: TlsInfo, at: float, *, peer: str | None = None) -> bool:
+        """With json output, write what TLS established as a ``tls`` event line (the
+        recording format, docs/recording.md) and return True; other outputs keep stdout
+        for frames (the caller says it on stderr)."""
+        if self.output != "json":
+            return False
+        line = event_line(
+            at + self.clock_offset,
+            session_id,
+            "tls",
+            peer=self.peer if peer is None else peer,
+            framing=self.framing,
+            detail=info.summary(),
+            extra={"tls": info.to_wire()},
+        )
+        self.out.write((line + "\n").encode())
+        self.out.flush()
+        return True
 
     def _render(self, frame: bytes) -> str:
         if self.decoder is None:

@@ -34,6 +34,7 @@ from ipc.schema import (
     Send,
     Sniff,
 )
+from ipc.tls import ClientTls
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -81,12 +82,15 @@ class Commands:
             framing=spec,
             connect_timeout=command.connect_timeout,
             label=command.label,
+            tls=_client_tls("open", command.tls),
         )
         result: dict[str, Any] = {"session_id": session_id}
         # One lookup, not a scan of every session: opening n sessions stays O(n).
         info = self._engine.describe(session_id)
         if info is not None:  # None: it ended already (the peer closed at once)
             result.update(local=info["local"], peer=info["peer"])
+            if "tls" in info:
+                result["tls"] = info["tls"]
         return result
 
     async def _send(self, command: Send) -> dict[str, Any]:
@@ -193,6 +197,16 @@ def _framing_spec(method: str, framing: Framing) -> FramingSpec:
             "the largest frame one IPC message carries"
         )
     return spec
+
+
+def _client_tls(method: str, tls: dict[str, Any] | None) -> ClientTls | None:
+    """A command's client TLS options (``ipc.tls.ClientTls``), checked; None: plaintext."""
+    if tls is None:
+        return None
+    try:
+        return ClientTls.from_wire(tls)
+    except ValueError as exc:
+        raise SchemaError(f"{method}: {exc}") from None
 
 
 def _listen_host(method: str, host: str, port: int) -> str:

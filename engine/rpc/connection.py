@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from engine.errors import ConnectFailed
+from engine.errors import ConnectFailed, TlsFailed
 from engine.rpc.commands import Commands, Handler
 from engine.rpc.handshake import hello
 from engine.rpc.outbox import Outbox
@@ -84,9 +84,13 @@ SHUTTING_DOWN = ErrorInfo("ShuttingDown", "the engine is shutting down")
 
 def _error_info(exc: FramewireError) -> ErrorInfo:
     data: dict[str, Any] = {}
+    name = type(exc).__name__
     if isinstance(exc, ConnectFailed):
         data["reason"] = exc.reason
-    return ErrorInfo(type(exc).__name__, str(exc), data)
+        if isinstance(exc, TlsFailed):  # still a ConnectFailed to controllers (add-only)
+            name = "ConnectFailed"
+            data["tls_cause"] = exc.cause
+    return ErrorInfo(name, str(exc), data)
 
 
 class Connection:
