@@ -59,9 +59,10 @@ class TlsConnection(trio.abc.HalfCloseableStream):
     """A demo client's connection in TLS, as the demo server serves one.
 
     Tolerant, as a demo should be: a client closing without ``close_notify`` is an end of
-    stream (``https_compatible``). TLS has no half-close, so ``send_eof`` (a graceful close) shuts down the TCP side: the
-    client reads an end of stream without ``close_notify``, as from many servers of framed
-    protocols; ``aclose`` then closes the socket (``close_notify`` cannot follow a FIN).
+    stream (``https_compatible``). TLS has no half-close, so ``send_eof`` (a graceful
+    close) shuts down the TCP side: the client reads an end of stream without
+    ``close_notify``, as from many servers of framed protocols; ``aclose`` then closes
+    the socket.
     ``socket`` is the TCP socket (``!reset`` sets ``SO_LINGER`` on it).
     """
 
