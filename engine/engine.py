@@ -37,12 +37,12 @@ from engine.relay import Upstream
 from engine.role import Role
 from engine.session import Counters, Session
 from engine.streams import Connect, Opening
-from engine.tls import SecureConnect, client_context
+from engine.tls import SecureConnect, ServerHandshake, client_context, server_context
 from ipc import schema
 from ipc.diagnosis import Diagnosis
 from ipc.errors import LocalProtocolError
 from ipc.framing import DEFAULT, FramingSpec, encode_frames
-from ipc.tls import ClientTls
+from ipc.tls import ClientTls, ServerTls
 
 __all__ = [
     "DEFAULT_MAX_SESSIONS",
@@ -230,20 +230,23 @@ class Engine:
         label: str = "",
         echo: bool = False,
         limits: Limits = Limits(),  # noqa: B008 (frozen, so one shared default is safe)
+        tls: ServerTls | None = None,
     ) -> schema.Listening:
         """Listen on ``host``:``port`` (port 0: a free one); each client that connects
         becomes a session (``Accepted``, then the usual events), sent back what it
         sends if ``echo``. Returns the ``Listening`` event (also emitted): the listener's
         id, the port bound, and whether the address is reachable from the network (any
-        address but loopback is).
+        address but loopback is). With ``tls`` each client makes a TLS handshake once
+        accepted: ``TlsEstablished``, or ``SessionError`` (kind "tls") and ``Closed``.
 
         Raises:
             ListenFailed: the address cannot be bound (in use, not permitted, unknown).
+            TlsConfigError: the TLS certificate, key or client CA cannot be used.
             EngineError: the engine is shutting down.
             LocalProtocolError: the port is out of range.
         """
         return await self._start_listener(
-            host, port, spec=framing, label=label, limits=limits, echo=echo
+            host, port, spec=framing, label=label, limits=limits, echo=echo, tls=tls
         )
 
     async def relay(
@@ -258,12 +261,16 @@ class Engine:
         connect_timeout: float = 10.0,
         label: str = "",
         limits: Limits = Limits(),  # noqa: B008 (frozen, so one shared default is safe)
+        tls: ServerTls | None = None,
+        upstream_tls: ClientTls | None = None,
     ) -> schema.Listening:
-        """Listen like ``listen``; for each client, connect to the upstream and relay
-        frames both ways (``engine.relay``): decoded with ``framing`` on the client leg
-        and ``upstream_framing`` (default: the same) on the upstream leg, re-encoded for
-        the other. Frames come as ``Received`` events with ``pair_id`` and ``direction``;
-        ``send`` to a leg injects frames into it.
+        """Listen like ``listen`` (``tls``: a TLS listener); for each client, connect to
+        the upstream and relay frames both ways (``engine.relay``): decoded with
+        ``framing`` on the client leg and ``upstream_framing`` (default: the same) on
+        the upstream leg, re-encoded for the other. Frames come as ``Received`` events
+        with ``pair_id`` and ``direction``; ``send`` to a leg injects frames into it.
+        ``upstream_tls``: the upstream leg speaks TLS, verified as ``connect``'s ``tls``
+        says (a failed handshake closes the client leg with the reason).
 
         Raises:
             ListenFailed, EngineError, LocalProtocolError: as ``listen`` (and an upstream
@@ -278,9 +285,17 @@ class Engine:
             port=upstream_port,
             spec=framing if upstream_framing is None else upstream_framing,
             connect_timeout=connect_timeout,
+            tls=upstream_tls,
+            context=None if upstream_tls is None else client_context(upstream_tls),
         )
         return await self._start_listener(
-            listen_host, listen_port, spec=framing, label=label, limits=limits, upstream=upstream
+            listen_host,
+            listen_port,
+            spec=framing,
+            label=label,
+            limits=limits,
+            upstream=upstream,
+            tls=tls,
         )
 
     async def _start_listener(
@@ -293,6 +308,7 @@ class Engine:
         limits: Limits,
         echo: bool = False,
         upstream: Upstream | None = None,
+        tls: ServerTls | None = None,
     ) -> schema.Listening:
         if not 0 <= port <= 65535:
             raise LocalProtocolError(f"port {port} is out of range 0-65535")
@@ -309,6 +325,7 @@ class Engine:
             limits=limits,
             echo=echo,
             upstream=upstream,
+            tls=None if tls is None else ServerHandshake(server_context(tls), tls),
         )
         self._listeners[listener.id] = listener
 

@@ -17,6 +17,7 @@ network.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import ipaddress
 import socket
@@ -30,6 +31,7 @@ from engine.limits import Activity, Limits, ReadGuard
 from engine.relay import start_pair
 from engine.role import Role
 from engine.streams import Accept, Transport, address_of, host_and_port, tcp_transport
+from engine.tls import ServerHandshake
 from ipc import schema
 from ipc.framing import FramingSpec
 from ipc.schema import ListenerClosedBy
@@ -68,6 +70,7 @@ class Listener:
         limits: Limits,
         echo: bool = False,
         upstream: Upstream | None = None,
+        tls: ServerHandshake | None = None,
     ) -> None:
         self.engine = engine
         self.id = listener_id
@@ -78,6 +81,8 @@ class Listener:
         self.limits = limits
         self.echo = echo
         self.upstream = upstream
+        #: The handshake each client makes (None: a plaintext listener).
+        self.tls = tls
         self.local = ""
         self.reachable = False
         self.opened_at = trio.current_time()
@@ -113,6 +118,10 @@ class Listener:
             label=self.label,
             limits=self.limits.to_wire(),
             at=trio.current_time(),
+            tls={} if self.tls is None else self.tls.options.to_wire(),
+            upstream_tls=None
+            if upstream is None or upstream.tls is None
+            else upstream.tls.to_wire(),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -187,6 +196,8 @@ class Listener:
                 continue
             self.accepted += 1
             transport = tcp_transport(stream, "?")
+            if self.tls is not None:  # the handshake comes once the session is announced
+                transport = dataclasses.replace(transport, secure=self.tls)
             if self.upstream is None:
                 session = self._start_client(transport)
             else:

@@ -29,6 +29,7 @@ and how it ended.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,11 +40,13 @@ from engine.forward import Forward
 from engine.limits import Activity, ReadGuard
 from engine.role import Role
 from engine.session import Session, error_kind
-from engine.streams import Accept, Connect, Transport, host_and_port
+from engine.streams import Accept, Connect, Opening, Transport, host_and_port
+from engine.tls import SecureConnect
 from ipc import schema
 from ipc.cli_args import format_address
 from ipc.framing import FramingSpec
 from ipc.schema import ClosedBy
+from ipc.tls import ClientTls
 
 if TYPE_CHECKING:
     from engine.listener import Listener
@@ -63,6 +66,9 @@ class Upstream:
     port: int
     spec: FramingSpec
     connect_timeout: float = 10.0
+    #: TLS to the upstream (None: plaintext), and its context (``engine.tls``).
+    tls: ClientTls | None = None
+    context: ssl.SSLContext | None = None
 
     @property
     def address(self) -> str:
@@ -194,8 +200,12 @@ class Pair:
         """
         client, target, listener = self.client, self._target, self._listener
         assert client is not None and self.to_client is not None and self.to_upstream is not None
+        connect = Connect(target.connect_timeout, pair_id=self.id)
+        opening: Opening = connect
+        if target.tls is not None and target.context is not None:
+            opening = SecureConnect(connect, target.context, target.tls)
         upstream = listener.engine.start_session(
-            Connect(target.connect_timeout, pair_id=self.id),
+            opening,
             target.host,
             target.port,
             spec=target.spec,

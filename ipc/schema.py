@@ -264,6 +264,10 @@ class Listen(Command):
     max_clients: int = DEFAULT_MAX_CLIENTS
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     partial_frame_timeout: float = DEFAULT_PARTIAL_FRAME_TIMEOUT
+    #: A TLS listener (add-only; None: plaintext): ``ipc.tls.ServerTls``'s map (``cert``,
+    #: ``key``, ``client_ca`` to require client certificates, ``alpn``, ``min_version``,
+    #: ``max_version``). Each client's handshake follows its ``accepted`` event.
+    tls: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -290,6 +294,11 @@ class Relay(Command):
     max_clients: int = DEFAULT_MAX_CLIENTS
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     partial_frame_timeout: float = DEFAULT_PARTIAL_FRAME_TIMEOUT
+    #: The client side in TLS, as ``listen``'s ``tls`` (add-only).
+    tls: dict[str, Any] | None = None
+    #: The upstream in TLS, as ``open``'s ``tls`` (add-only): the relay shows the
+    #: plaintext frames of a TLS service.
+    upstream_tls: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -661,6 +670,10 @@ class Listening(Event):
     label: str = ""
     limits: dict[str, Any] = field(default_factory=dict)
     at: float
+    #: A TLS listener's options (``ipc.tls.ServerTls`` map; {}: plaintext), and a relay's
+    #: upstream TLS options (None: plaintext).
+    tls: dict[str, Any] = field(default_factory=dict)
+    upstream_tls: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,13 +31,14 @@ from typing import Any, BinaryIO, TextIO
 import trio
 
 from engine.cli.exits import ReplyTimeout, UsageError
-from engine.cli.output import Printer
+from engine.cli.output import Printer, tls_note
 from engine.cli.plan import ServerPlan
 from engine.engine import Engine, open_engine
 from engine.errors import SessionBroken, SessionClosed
 from ipc import schema
 from ipc.cli_args import format_address
 from ipc.framing import describe
+from ipc.tls import TlsInfo
 
 __all__ = ["CLOSE_GRACE_SECONDS", "ClientHandler", "greet", "run_server"]
 
@@ -110,7 +111,12 @@ async def run_server(
 async def _start(engine: Engine, plan: ServerPlan) -> schema.Listening:
     if plan.upstream is None:
         return await engine.listen(
-            plan.host, plan.port, framing=plan.spec, echo=plan.echo, limits=plan.limits
+            plan.host,
+            plan.port,
+            framing=plan.spec,
+            echo=plan.echo,
+            limits=plan.limits,
+            tls=plan.tls,
         )
     assert plan.upstream_spec is not None
     return await engine.relay(
@@ -121,6 +127,8 @@ async def _start(engine: Engine, plan: ServerPlan) -> schema.Listening:
         upstream_framing=plan.upstream_spec,
         connect_timeout=plan.connect_timeout,
         limits=plan.limits,
+        tls=plan.tls,
+        upstream_tls=plan.upstream_tls,
     )
 
 
@@ -165,7 +173,12 @@ class _Run:
         print(line, file=self.err, flush=True)
 
     def announce(self, listening: schema.Listening) -> None:
-        self.log(f"listening on {listening.local}")
+        self.log(f"listening on {listening.local}" + (" (TLS)" if listening.tls else ""))
+        if self.plan.upstream_tls is not None and self.plan.upstream_tls.insecure:
+            self.log(
+                "warning: --upstream-insecure: the upstream's certificate is NOT verified; "
+                "anyone on the path can read and change what is relayed"
+            )
         if listening.reachable:
             self.log(
                 f"warning: {listening.local} is reachable from the network, not only from "
@@ -248,6 +261,15 @@ class _Run:
                 )
         elif isinstance(event, schema.LogLine):
             self.log(f"{event.level}: {event.message}")
+        elif isinstance(event, schema.TlsEstablished):
+            info = TlsInfo.from_wire(event.tls)
+            if info is not None:
+                peer = self.peers.get(event.session_id, "")
+                who = f"#{event.session_id} {peer}"
+                if self.plan.upstream is not None:  # a relay leg: the client's, or upstream
+                    who = f"{'upstream' if info.side == 'client' else 'client'} {peer}"
+                self.log(f"{who} {tls_note(info)}")
+                self.printer.tls(event.session_id, info, event.at, peer=peer)
 
     def _plain(self, session_id: int) -> bool:
         """Whether a session is a --listen client (not a relay leg, logged as its pair)."""

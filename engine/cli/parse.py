@@ -405,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between stats events in --stdio/--serve-ipc mode (default: 1; 0: none)",
     )
     _add_tls(parser)
+    _add_server_tls(parser)
     _add_long_lived(parser)
     return parser
 
@@ -458,6 +459,57 @@ def _add_tls(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do NOT verify the server's certificate (says so on stderr, and the session "
         "is marked unverified)",
+    )
+
+
+def _add_server_tls(parser: argparse.ArgumentParser) -> None:
+    """The TLS options of --listen and --relay: the listening side's, and the upstream's."""
+    group = parser.add_argument_group(
+        "TLS for --listen and --relay",
+        "--tls-cert makes the listening side TLS (--alpn, --tls-min and --tls-max then apply "
+        "to it); each client's handshake is logged, a failed one with its cause. The "
+        "relay's upstream takes the client options with an --upstream- prefix, so a TLS "
+        "client ⇄ framewire ⇄ TLS server relay shows the plaintext frames.",
+    )
+    group.add_argument(
+        "--tls-cert", metavar="PATH", help="listen in TLS with this certificate (PEM, chain)"
+    )
+    group.add_argument(
+        "--tls-key", metavar="PATH", help="its key (PEM; default: in the --tls-cert file)"
+    )
+    group.add_argument(
+        "--tls-client-ca",
+        metavar="PATH",
+        help="require a client certificate issued by a CA in PATH (mutual TLS)",
+    )
+    group.add_argument(
+        "--upstream-tls", action="store_true", help="--relay: speak TLS to the upstream"
+    )
+    for name, meta, what in (
+        ("cafile", "PATH", "trust the CAs in PATH for the upstream"),
+        ("cert", "PATH", "present this client certificate to the upstream"),
+        ("key", "PATH", "its key"),
+        ("server-name", "NAME", "the name sent as SNI to the upstream and checked"),
+    ):
+        group.add_argument(f"--upstream-{name}", metavar=meta, help=f"--relay: {what}")
+    group.add_argument(
+        "--upstream-alpn",
+        action="append",
+        default=[],
+        metavar="PROTO",
+        help="--relay: offer this ALPN protocol to the upstream (repeatable)",
+    )
+    for name in ("min", "max"):
+        group.add_argument(
+            f"--upstream-tls-{name}",
+            choices=TLS_VERSIONS,
+            metavar="VERSION",
+            help=f"--relay: the upstream's {'lowest' if name == 'min' else 'highest'} TLS version",
+        )
+    group.add_argument(
+        "--upstream-insecure",
+        action="store_true",
+        help="--relay: do NOT verify the upstream's certificate (said on stderr)",
     )
 
 

@@ -20,7 +20,7 @@ from ipc.framing import FramingSpec, describe, encode_frames
 from ipc.payload_text import HexError, parse_hex
 from ipc.schema import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CLIENTS, DEFAULT_PARTIAL_FRAME_TIMEOUT
 from ipc.text import TextEncodingError, encode_text
-from ipc.tls import DEFAULT_MIN_VERSION, ClientTls
+from ipc.tls import DEFAULT_MIN_VERSION, ClientTls, ServerTls
 
 if TYPE_CHECKING:
     from decoders import Decoder
@@ -98,6 +98,9 @@ class ServerPlan:
     capture: str | None = None
     capture_max_bytes: int = 0
     capture_keep: int = 0
+    #: The listening side in TLS (None: plaintext); a relay's upstream in TLS.
+    tls: ServerTls | None = None
+    upstream_tls: ClientTls | None = None
 
     @property
     def role(self) -> str:
@@ -144,6 +147,10 @@ def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Pla
         raise UsageError("--show-sent does not go with --output raw (it prints payloads only)")
     timeout = args.timeout or None  # 0: wait forever
     # A run that sends waits for replies, so it gets a default; a listening run does not.
+    if _server_tls_given(args) or client_tls(args, "upstream_") is not None:
+        raise UsageError(
+            "--tls-cert/--tls-key/--tls-client-ca and --upstream-* are for --listen and --relay"
+        )
     sends = bool(frames) or args.stdin
     reply_timeout = REPLY_TIMEOUT_SECONDS if args.timeout is None and sends else None
     decoder = _decoder(args)
@@ -239,7 +246,53 @@ def make_server_plan(args: argparse.Namespace) -> ServerPlan:
         capture=args.capture,
         capture_max_bytes=args.capture_max_bytes,
         capture_keep=args.capture_keep,
+        tls=server_tls(args),
+        upstream_tls=client_tls(args, "upstream_") if relay else None,
     )
+
+
+def server_tls(args: argparse.Namespace) -> ServerTls | None:
+    """The listening side's TLS options (--tls-cert...), or None for plaintext.
+
+    Raises:
+        UsageError: a file cannot be read, or client-side options were given.
+    """
+    role = "--relay" if args.relay is not None else "--listen"
+    if args.tls or args.insecure or args.cafile or args.cert or args.key or args.server_name:
+        raise UsageError(
+            f"--tls, --cafile, --cert, --key, --server-name and --insecure are for a client: "
+            f"{role} listens in TLS with --tls-cert (a relay's upstream: --upstream-tls...)"
+        )
+    if args.relay is None and client_tls(args, "upstream_") is not None:
+        raise UsageError("the --upstream-* options are for --relay")
+    if args.tls_cert is None:
+        if args.tls_key is not None or args.tls_client_ca is not None:
+            raise UsageError("--tls-key and --tls-client-ca go with --tls-cert")
+        if args.alpn or args.tls_min or args.tls_max:
+            raise UsageError(f"--alpn, --tls-min and --tls-max need --tls-cert with {role}")
+        return None
+    for option, path in (
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+        ("--tls-client-ca", args.tls_client_ca),
+    ):
+        if path is not None:
+            _check_readable(path, option)
+    try:
+        return ServerTls(
+            cert=args.tls_cert,
+            key=args.tls_key or "",
+            client_ca=args.tls_client_ca or "",
+            alpn=tuple(p for value in args.alpn for p in value.split(",") if p),
+            min_version=args.tls_min or DEFAULT_MIN_VERSION,
+            max_version=args.tls_max or "",
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _server_tls_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, n, None) for n in ("tls_cert", "tls_key", "tls_client_ca"))
 
 
 _T = TypeVar("_T", int, float)

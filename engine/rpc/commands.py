@@ -34,7 +34,7 @@ from ipc.schema import (
     Send,
     Sniff,
 )
-from ipc.tls import ClientTls
+from ipc.tls import ClientTls, ServerTls
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -147,6 +147,7 @@ class Commands:
             label=command.label,
             echo=command.echo,
             limits=_limits("listen", command),
+            tls=_server_tls("listen", command.tls),
         )
         return _listening_result(event)
 
@@ -171,6 +172,8 @@ class Commands:
             connect_timeout=command.connect_timeout,
             label=command.label,
             limits=_limits("relay", command),
+            tls=_server_tls("relay", command.tls),
+            upstream_tls=_client_tls("relay", command.upstream_tls),
         )
         return _listening_result(event)
 
@@ -205,6 +208,16 @@ def _client_tls(method: str, tls: dict[str, Any] | None) -> ClientTls | None:
         return None
     try:
         return ClientTls.from_wire(tls)
+    except ValueError as exc:
+        raise SchemaError(f"{method}: {exc}") from None
+
+
+def _server_tls(method: str, tls: dict[str, Any] | None) -> ServerTls | None:
+    """A listener's TLS options (``ipc.tls.ServerTls``), checked; None: plaintext."""
+    if tls is None:
+        return None
+    try:
+        return ServerTls.from_wire(tls)
     except ValueError as exc:
         raise SchemaError(f"{method}: {exc}") from None
 
