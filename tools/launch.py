@@ -33,9 +33,11 @@ the tests can drive it in-process (``launch`` does not make the caller a subreap
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -86,6 +88,7 @@ examples:
   framewire --server 127.0.0.1:9000      GUI against your server
   framewire --framing be32 --log-file session.log
   framewire --headless                   the classic exchange in the terminal (SSH, CI)
+  framewire --tls                        the same over TLS: a demo server with a throwaway CA
   framewire --headless --server 127.0.0.1:9000 --framing be16
   framewire --headless --server 127.0.0.1:9000 --send-hex '00 01' --timeout 30
   framewire --offscreen --quit-after 2   GUI without a display, quits after 2 s (CI smoke test)
@@ -210,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
         "connecting (default: 10 s without a reply; 0: wait forever)",
     )
     parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="TLS: the built-in demo server serves TLS with a throwaway CA made at start, which "
+        "the window (or --headless) trusts; with --server, speak TLS to it (system CAs, or "
+        "--cafile)",
+    )
+    parser.add_argument(
+        "--cafile",
+        metavar="PATH",
+        help="with --server: trust the CAs in PATH (implies --tls)",
+    )
+    parser.add_argument(
         "--attach",
         nargs="?",
         const="",
@@ -243,7 +258,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.server is not None and args.demo_mode is not None:
         parser.error("--demo-mode applies to the built-in demo server, not to --server")
+    if args.cafile is not None:
+        if args.server is None:
+            parser.error("--cafile is for --server (the demo server's CA is trusted by itself)")
+        args.tls = True
     if args.attach is not None:
+        if args.tls:
+            parser.error("--attach uses the engine's sessions: --tls does not apply")
         if args.headless:
             parser.error("--attach applies to the GUI (from a terminal: framewire-engine --attach)")
         if args.demo_mode is not None:
@@ -259,7 +280,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def start_demo_server(*, framing: str | None = None, mode: str = "classic") -> DemoServer:
+def start_demo_server(
+    *, framing: str | None = None, mode: str = "classic", tls_dir: str | None = None
+) -> DemoServer:
     """Start the demo server on a free loopback port, as the launcher's child: in its own
     process group, dying with us; its stderr (its log) is inherited.
 
@@ -267,6 +290,8 @@ def start_demo_server(*, framing: str | None = None, mode: str = "classic") -> D
         LaunchError: it did not start (``tools.demo_server.start_demo_server``).
     """
     args = ["--mode", mode] if framing is None else ["--mode", mode, "--framing", framing]
+    if tls_dir is not None:
+        args += ["--tls", "--tls-dir", tls_dir]
     try:
         return demo_server.start_demo_server(
             *args, stdin=subprocess.DEVNULL, **spawn_kwargs(pdeathsig=True)
@@ -291,6 +316,7 @@ def gui_command(
     cmd = [python, "-m", "ui"]
     if server is not None:
         cmd += ["--server", server]
+    cmd += _tls_options(args)
     if args.attach is not None:
         cmd += ["--attach", args.attach] if args.attach else ["--attach"]
     for option, value in (
@@ -312,6 +338,7 @@ def headless_command(
     frames, in order), print what was sent and the replies."""
     sends = [arg for pair in args.sends for arg in pair] or ["--send", "hello"]
     cmd = [python, "-m", "engine", server, *sends, "--output", "text", "--show-sent"]
+    cmd += _tls_options(args)
     if args.framing is not None:
         cmd += ["--framing", args.framing]
     if args.timeout is not None:
@@ -319,6 +346,14 @@ def headless_command(
     if args.capture is not None:
         cmd += ["--capture", args.capture]
     return cmd
+
+
+def _tls_options(args: argparse.Namespace) -> list[str]:
+    """``--tls`` and the CA file to trust (the demo server's, or ``--cafile``)."""
+    if not args.tls:
+        return []
+    cafile = getattr(args, "demo_cafile", None) or args.cafile
+    return ["--tls"] + (["--cafile", cafile] if cafile else [])
 
 
 def _tee(source: IO[bytes], sinks: Sequence[IO[bytes]]) -> threading.Thread:
@@ -391,13 +426,21 @@ def launch(args: argparse.Namespace) -> int:
         if problem is not None:
             raise LaunchError(problem, exit_code=EXIT_USAGE)
     demo: DemoServer | None = None
-    with StopSignals() as signals:
+    with StopSignals() as signals, contextlib.ExitStack() as cleanup:
         try:
             server: str | None = None
             if args.server is not None:
                 server = format_address(*args.server)
             elif args.attach is None:  # an attached window uses the engine's sessions
-                demo = start_demo_server(framing=args.framing, mode=args.demo_mode or "classic")
+                tls_dir = None
+                if args.tls:  # the demo server's throwaway CA, trusted by our client
+                    tls_dir = cleanup.enter_context(
+                        tempfile.TemporaryDirectory(prefix="framewire-tls-")
+                    )
+                    args.demo_cafile = os.path.join(tls_dir, "ca.pem")
+                demo = start_demo_server(
+                    framing=args.framing, mode=args.demo_mode or "classic", tls_dir=tls_dir
+                )
                 server = format_address(demo.host, demo.port)
             if args.headless:
                 assert server is not None

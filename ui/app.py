@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QApplication
 
 from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive
 from ipc.socket_path import SocketPathError, find_engine
+from ipc.tls import ClientTls
 from ui import window_settings
 from ui.lifeline import install_lifeline
 from ui.log_file import LogFile
@@ -76,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--capture",
         metavar="FILE",
         help="start with Capture on: every frame to FILE (JSON lines, rotated by size)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="the sessions this window opens speak TLS, verified against the system's CAs",
+    )
+    parser.add_argument(
+        "--cafile", metavar="PATH", help="with --tls: trust the CAs in PATH instead (implies --tls)"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --tls: do NOT verify the server's certificate (its sessions show "
+        "'unverified'; implies --tls)",
     )
     parser.add_argument(
         "--settings",
@@ -198,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe = TickProbe(TICK_INTERVAL_MS / 1000, sink=tick_file)
     supervisor = EngineSupervisor()
     supervisor.stderr_sink = log_file
+    if args.tls or args.cafile or args.insecure:
+        tls = ClientTls(cafile=args.cafile or "", insecure=args.insecure)
+        supervisor.client.tls = tls.to_wire()
+        if tls.insecure:
+            log.warning("--insecure: the servers' certificates are NOT verified")
     supervisor.status_changed.connect(_StateChanges())
     window = MainWindow(
         supervisor,

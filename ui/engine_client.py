@@ -50,6 +50,9 @@ class EngineClient(QObject):
         super().__init__(parent)
         self._channel: EngineChannel | None = None
         self._generation = 0
+        #: The TLS options of every session this window opens (``ipc.tls.ClientTls``'s
+        #: map; None: plaintext), from ``--tls``/``--cafile``/``--insecure``.
+        self.tls: dict[str, Any] | None = None
 
     @property
     def generation(self) -> int:
@@ -122,7 +125,12 @@ class EngineClient(QObject):
         connect_timeout: float = 10.0,
     ) -> None:
         cmd = schema.Open(
-            host=host, port=port, framing=framing, label=label, connect_timeout=connect_timeout
+            host=host,
+            port=port,
+            framing=framing,
+            label=label,
+            connect_timeout=connect_timeout,
+            tls=self.tls,
         )
         self.request(cmd, callback, connect_timeout + OPEN_MARGIN_S)
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from ipc import schema
 from ipc.diagnosis import Diagnosis
+from ipc.tls import TlsInfo
 from ui.formatting import plural, session_name
 from ui.log_store import Direction
 
@@ -66,6 +67,13 @@ def log_entries(
             yield _note(name, Direction.INFO, wall, f"connecting to {ev.host}:{ev.port}{label}")
         elif isinstance(ev, schema.Connected):
             yield _note(name, Direction.INFO, wall, f"connected {ev.local} → {ev.peer}")
+        elif isinstance(ev, schema.TlsEstablished):
+            info = TlsInfo.from_wire(ev.tls)
+            if info is not None:
+                direction = (
+                    Direction.INFO if info.verified or info.side == "server" else Direction.ERROR
+                )
+                yield _note(name, direction, wall, f"TLS: {info.summary()} ({info.verification})")
         elif isinstance(ev, schema.ConnectFailed):
             yield _note(name, Direction.ERROR, wall, f"connect failed ({ev.reason}): {ev.message}")
         elif isinstance(ev, schema.SessionError):

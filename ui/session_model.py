@@ -26,9 +26,10 @@ from PySide6.QtGui import QColor
 from ipc import schema
 from ipc.diagnosis import Diagnosis
 from ipc.text import DEFAULT_ENCODING
+from ipc.tls import TlsInfo
 from ui.formatting import format_bytes, format_rate, framing_text, session_name
 
-__all__ = ["OPEN_STATES", "SessionInfo", "SessionModel"]
+__all__ = ["OPEN_STATES", "SessionInfo", "SessionModel", "tls_mark"]
 
 REFRESH_INTERVAL_MS = 500
 #: Closed sessions kept in the table before the oldest are removed.
@@ -49,6 +50,18 @@ _STATE_COLOR = {
     "lost": QColor("#b71c1c"),
 }
 _Index = QModelIndex | QPersistentModelIndex
+#: The peer of a TLS session whose certificate was not verified (--insecure) is red.
+_UNVERIFIED = QColor("#b71c1c")
+
+
+def tls_mark(tls: TlsInfo | None) -> str:
+    """The peer column's prefix: a lock for a verified TLS session, a warning sign and
+    "unverified" for one that skipped verification; nothing for plaintext."""
+    if tls is None:
+        return ""
+    if tls.verified or tls.side == "server":
+        return "🔒 "
+    return "⚠ unverified TLS · "
 
 
 @dataclass(slots=True)
@@ -73,6 +86,8 @@ class SessionInfo:
     encoding: str = DEFAULT_ENCODING
     #: What the engine made of its bytes when it ended badly (``ipc.diagnosis``).
     diagnosis: Diagnosis | None = None
+    #: What its TLS handshake established (None: plaintext).
+    tls: TlsInfo | None = None
     _rate_frames: int = 0
     _rate_frames_out: int = 0
     _rate_at: float = 0.0
@@ -143,6 +158,8 @@ class SessionModel(QAbstractTableModel):
                 )  # fmt: skip
             elif isinstance(ev, schema.Connected):
                 self._update(generation, ev.session_id, state="connected", detail=ev.local)
+            elif isinstance(ev, schema.TlsEstablished):
+                self._update(generation, ev.session_id, tls=TlsInfo.from_wire(ev.tls))
             elif isinstance(ev, schema.ConnectFailed):
                 self._update(
                     generation, ev.session_id, state="failed", detail=f"{ev.reason}: {ev.message}"
@@ -183,6 +200,7 @@ class SessionModel(QAbstractTableModel):
             except (KeyError, TypeError, ValueError):
                 continue  # a session map this window cannot read: skip it, keep the rest
             info._rate_frames, info._rate_frames_out = info.frames_in, info.frames_out
+            info.tls = TlsInfo.from_wire(item.get("tls"))
             error = item.get("error")
             if isinstance(error, dict):
                 info.detail = f"{error.get('kind')}: {error.get('message')}"
@@ -299,7 +317,7 @@ class SessionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (
                 info.name + (f" {info.label}" if info.label else ""),
-                f"{info.host}:{info.port}",
+                tls_mark(info.tls) + f"{info.host}:{info.port}",
                 info.framing,
                 info.state,
                 f"{info.frames_in:,}",
@@ -310,7 +328,11 @@ class SessionModel(QAbstractTableModel):
                 format_rate(info.rate_out),
             )[col]
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 1 and info.tls is not None:  # the lock's details
+                return "\n".join(f"{label}: {value}" for label, value in info.tls.details())
             return info.detail or None
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1 and info.tls is not None:
+            return None if info.tls.verified or info.tls.side == "server" else _UNVERIFIED
         if role == Qt.ItemDataRole.ForegroundRole and col == 3:
             return _STATE_COLOR.get(info.state)
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= 4:
