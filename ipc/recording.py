@@ -52,8 +52,9 @@ __all__ = [
 #: Bumped only for a change an old reader would misread; adding optional keys keeps it.
 SCHEMA_VERSION = 1
 
-#: The event lines a recording holds (``info``: a note of the GUI's log).
-EVENTS = ("open", "close", "error", "engine", "info")
+#: The event lines a recording holds (``info``: a note of the GUI's log; ``tls``: what a
+#: session's TLS handshake established, its map in the ``tls`` key).
+EVENTS = ("open", "close", "error", "engine", "info", "tls")
 
 _FRAME_KEYS = frozenset(
     {"v", "t", "session", "dir", "len", "hex", "text", "peer", "local", "framing", "enc", "engine"}
