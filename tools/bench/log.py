@@ -11,8 +11,9 @@ clean:
   300 MB with 1,000,000 rows (it was 884 MB). Then the log is saved as text (Save…),
   every row, while the circle's tick intervals are recorded: tick p99 at most 30 ms
   (it was 156 ms late), and the save's speed.
-* ``store``: the log store alone, ``ROWS`` 100-byte rows appended one per event and
-  8,192 per event (the two extremes of how frames reach the log): RSS growth per row.
+* ``store``: the log store alone, ``ROWS`` 100-byte rows appended one per event, then
+  (in another child) 8,192 per event: the two extremes of how frames reach the log. RSS
+  growth per row.
 """
 
 from __future__ import annotations
@@ -149,34 +150,31 @@ def measure_window(rows: int, size: int = FRAME_SIZE) -> dict[str, Any]:
     return result
 
 
-def measure_store(rows: int, size: int = FRAME_SIZE) -> dict[str, Any]:
-    """RSS growth per row of a ``LogStore`` holding ``rows`` rows, appended one per event
-    and 8,192 per event (in this process: the benchmark runs it in a child)."""
+def measure_store(rows: int, batch: int, size: int = FRAME_SIZE) -> dict[str, Any]:
+    """RSS growth per row of a ``LogStore`` holding ``rows`` rows appended ``batch`` per
+    event (in this process: the benchmark runs each batching in a child of its own, so
+    one's freed memory does not flatter the other)."""
     from ui.log_store import Direction, LogStore
 
-    result: dict[str, Any] = {"rows": rows}
-    payloads = [os.urandom(size) for _ in range(8192)]
-    for batch in (1, 8192):
-        gc.collect()
-        before = _rss_bytes()
-        store = LogStore(cap=rows)
-        appended = 0
-        while appended < rows:
-            take = min(batch, rows - appended)
-            # fresh objects, as the IPC decoder hands them over
-            frames = [bytes(p) for p in payloads[:take]] if take > 1 else [bytes(payloads[0])]
-            store.append("#1", Direction.IN, time.time(), frames)
-            appended += take
-        gc.collect()
-        result[f"bytes_per_row_batch_{batch}"] = (_rss_bytes() - before) / rows
-        del store
-    return result
+    payloads = [os.urandom(size) for _ in range(batch)]
+    gc.collect()
+    before = _rss_bytes()
+    store = LogStore(cap=rows)
+    appended = 0
+    while appended < rows:
+        take = min(batch, rows - appended)
+        # fresh objects, as the IPC decoder hands them over
+        store.append("#1", Direction.IN, time.time(), [bytes(p) for p in payloads[:take]])
+        appended += take
+    gc.collect()
+    return {"rows": rows, "batch": batch, "bytes_per_row": (_rss_bytes() - before) / rows}
 
 
-def _child(role: str, rows: int) -> dict[str, Any]:
+def _child(role: str, rows: int, batch: int = 1) -> dict[str, Any]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(
-        [sys.executable, "-m", "tools.bench.log", "--role", role, "--rows", str(rows)],
+        [sys.executable, "-m", "tools.bench.log", "--role", role, "--rows", str(rows),
+         "--batch", str(batch)],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     if out.returncode != 0:
@@ -192,7 +190,7 @@ def run(options: BenchOptions) -> BenchResult:
     rows = QUICK_ROWS if options.quick else FULL_ROWS
     runs = options.runs_or(3, 1)
     windows = [_child("window", rows) for _ in range(runs)]
-    store = _child("store", rows)
+    stores = {n: _child("store", rows, n) for n in (1, 8192)}
     mb = 1e6
     per_row = statistics.median(
         (w["rss_after"] - w["rss_before"]) / w["rows_held"] for w in windows
@@ -213,7 +211,7 @@ def run(options: BenchOptions) -> BenchResult:
     )  # fmt: skip
     store_table = markdown_table(
         ["frames per event", "bytes per row (RSS growth)", "of which payload"],
-        [[n, store[f"bytes_per_row_batch_{n}"], FRAME_SIZE] for n in (1, 8192)],
+        [[n, stores[n]["bytes_per_row"], FRAME_SIZE] for n in (1, 8192)],
     )
     note = (
         f"\n\nThe window with its engine (offscreen): the demo server floods {rows:,} "
@@ -227,7 +225,7 @@ def run(options: BenchOptions) -> BenchResult:
     )
     return BenchResult(
         markdown=table + note,
-        data={"windows": windows, "store": store, "bytes_per_row": per_row,
+        data={"windows": windows, "stores": list(stores.values()), "bytes_per_row": per_row,
               "rss_million_mb": rss_million / mb, "save_p99_ms": p99,
               "save_rows_per_second": rate},
         targets=(
@@ -251,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.log")
     parser.add_argument("--role", choices=["window", "store"], help="internal: a measuring child")
     parser.add_argument("--rows", type=int, default=QUICK_ROWS)
+    parser.add_argument("--batch", type=int, default=1, help="--role store: frames per event")
     args = parser.parse_args(argv)
     if args.role == "window":
         print(json.dumps(measure_window(args.rows)))
     elif args.role == "store":
-        print(json.dumps(measure_store(args.rows)))
+        print(json.dumps(measure_store(args.rows, args.batch)))
     else:
         print(run(BenchOptions(quick=True, runs=1)).markdown)
     return 0
