@@ -20,7 +20,7 @@ It imports neither trio nor Qt: the engine's CLI, the GUI and the tools all use 
 
 from decoders.encode import ENCODINGS, EncodeError, encode_json_text, encode_value
 from decoders.errors import DecoderConfigError, ExpressionError
-from decoders.expression import Expression, compile_expression
+from decoders.expression import Expression, compile_expression, parse_path
 from decoders.registry import (
     DECODER_NAMES,
     Decoded,
@@ -56,6 +56,7 @@ __all__ = [
     "format_value",
     "is_internal_error",
     "node_at",
+    "parse_path",
     "summary",
     "to_plain",
 ]

@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 from decoders.errors import ExpressionError
 
-__all__ = ["Expression", "compile_expression"]
+__all__ = ["Expression", "compile_expression", "parse_path"]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -91,6 +91,28 @@ def compile_expression(text: str) -> Expression:
     if parser.peek() is not None:
         parser.fail("expected and, or, or the end")
     return Expression(text, evaluate)
+
+
+def parse_path(text: str) -> tuple[str | int, ...]:
+    """A field path alone (``user.name``, ``items[0]``, ``["odd key"].x``) as its steps:
+    map keys (str) and list indexes (int). Scripts capture and ignore fields by path.
+
+    Raises:
+        ExpressionError: it is not a path; the message names the column.
+    """
+    parser = _Parser(text)
+    steps: list[str | int] = []
+    kind, name, _ = parser.take()
+    if kind == "name":
+        steps.append(name)
+    elif kind == "op" and name == "[":
+        parser.index -= 1
+    else:
+        parser.index -= 1
+        parser.fail("expected a field name or [")
+    while parser.peek() is not None:
+        steps.append(parser.step())
+    return tuple(steps)
 
 
 class _Parser:
@@ -191,29 +213,35 @@ class _Parser:
 
     def path(self, base: _Eval) -> _Eval:
         getter = base
-        while True:
-            if self.at("op", "."):
-                self.index += 1
-                kind, text, _ = self.take()
-                if kind != "name":
-                    self.index -= 1
-                    self.fail("expected a field name after '.'")
-                getter = _step(getter, text)
-            elif self.at("op", "["):
-                self.index += 1
-                kind, text, _ = self.take()
-                if kind == "number" and re.fullmatch(r"-?\d+", text):
-                    getter = _step(getter, int(text))
-                elif kind == "string":
-                    getter = _step(getter, _unquote(text))
-                else:
-                    self.index -= 1
-                    self.fail("expected an index or a quoted key inside [ ]")
-                if not self.at("op", "]"):
-                    self.fail("expected ']'")
-                self.index += 1
-            else:
-                return getter
+        while self.at("op", ".") or self.at("op", "["):
+            getter = _step(getter, self.step())
+        return getter
+
+    def step(self) -> str | int:
+        """One ``.name`` or ``[index]``/``["key"]`` of a path."""
+        if self.at("op", "."):
+            self.index += 1
+            kind, text, _ = self.take()
+            if kind != "name":
+                self.index -= 1
+                self.fail("expected a field name after '.'")
+            return text
+        if not self.at("op", "["):
+            self.fail("expected '.' or '['")
+        self.index += 1
+        kind, text, _ = self.take()
+        key: str | int
+        if kind == "number" and re.fullmatch(r"-?\d+", text):
+            key = int(text)
+        elif kind == "string":
+            key = _unquote(text)
+        else:
+            self.index -= 1
+            self.fail("expected an index or a quoted key inside [ ]")
+        if not self.at("op", "]"):
+            self.fail("expected ']'")
+        self.index += 1
+        return key
 
 
 def _unquote(text: str) -> str:
