@@ -114,7 +114,7 @@ def script_from_recording(
                     kind="send",
                     number=name,
                     line=where,
-                    label=f"send {name} as recorded ({record.dir}, {size})",
+                    label=f"send the recorded frame ({record.dir}, {size})",
                     message=Message("hex", record.payload.hex()),
                 )
             )
@@ -124,7 +124,7 @@ def script_from_recording(
                     kind="expect",
                     number=name,
                     line=where,
-                    label=f"expect {name} as recorded ({record.dir}, {size})",
+                    label=f"expect the recorded frame ({record.dir}, {size})",
                     expectation=Expectation(hex=record.payload.hex(), ignore=tuple(ignore)),
                 )
             )

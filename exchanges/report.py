@@ -28,6 +28,7 @@ __all__ = [
     "frame_lines",
     "heading",
     "indent_block",
+    "window_start",
 ]
 
 #: Bytes of a payload shown in hex, and characters of its text.
@@ -44,9 +45,10 @@ def heading(where: str, step: str, label: str) -> str:
 
 
 def frame_lines(
-    payload: bytes, encoding: str, decoded: Decoded | None = None, around: int | None = None
+    payload: bytes, encoding: str, decoded: Decoded | None = None, start: int = 0
 ) -> list[str]:
-    """A payload as report lines: decoded (when given), text, hex."""
+    """A payload as report lines: decoded (when given), text, then hex from ``start``
+    (``window_start``), ``HEX_SHOWN`` bytes."""
     lines = []
     if decoded is not None:
         lines.append(f"decoded  [{decoded.decoder}] {summary(decoded)}")
@@ -54,20 +56,26 @@ def frame_lines(
     if len(text) > TEXT_SHOWN:
         text = text[: TEXT_SHOWN - 1] + "…"
     lines.append(f"text     {text}" if payload else "text     (empty)")
-    lines.append(f"hex      {_hex(payload, around)}")
+    lines.append(f"hex      {_hex(payload, start)}")
     return lines
 
 
-def _hex(payload: bytes, around: int | None) -> str:
+def window_start(around: int | None, *lengths: int) -> int:
+    """Where the hex of frames compared should start so that byte ``around`` (the first
+    difference) shows: 0 when everything fits, else a multiple of 16 before it."""
+    if around is None or max(lengths, default=0) <= HEX_SHOWN or around < HEX_SHOWN - 8:
+        return 0
+    return max(0, (around - HEX_SHOWN // 2) // 16 * 16)
+
+
+def _hex(payload: bytes, start: int) -> str:
     size = f"({len(payload):,} byte{'' if len(payload) == 1 else 's'})"
-    if len(payload) <= HEX_SHOWN:
-        return f"{payload.hex(' ')}  {size}" if payload else size
-    if around is None or around < HEX_SHOWN - 4:
-        return f"{payload[:HEX_SHOWN].hex(' ')} …  {size}"
-    start = max(0, around - HEX_SHOWN // 2)
-    end = min(len(payload), start + HEX_SHOWN)
-    tail = " …" if end < len(payload) else ""
-    return f"… [{start}:] {payload[start:end].hex(' ')}{tail}  {size}"
+    if not payload:
+        return size
+    shown = payload[start : start + HEX_SHOWN].hex(" ")
+    head = f"from byte {start}: " if start else ""
+    tail = " …" if start + HEX_SHOWN < len(payload) else ""
+    return f"{head}{shown}{tail}  {size}"
 
 
 def difference_offset(detail: str) -> int | None:

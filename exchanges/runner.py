@@ -38,7 +38,13 @@ from exchanges.matching import (
     check,
     expected_payload,
 )
-from exchanges.report import difference_offset, frame_lines, heading, indent_block
+from exchanges.report import (
+    difference_offset,
+    frame_lines,
+    heading,
+    indent_block,
+    window_start,
+)
 from exchanges.script import Rule, Script, Step
 from exchanges.variables import Variables
 from ipc.payload_text import escape_text
@@ -179,6 +185,15 @@ class Runner:
         self._in_flight = None
         self._send_deadline = None
         return self._advance(now)
+
+    def send_failed(self, why: str, now: float) -> list[Action]:
+        """The frame in flight cannot be sent (too large for the framing, say): a
+        mistake of the script, not of the peer."""
+        flight = self._in_flight
+        self._in_flight = None
+        self._send_deadline = None
+        self._fail("script", f"cannot send: {why}", [], flight.origin if flight else None)
+        return []
 
     def connection_ended(self, why: str, now: float, *, kind: str = "expectation") -> list[Action]:
         """The connection is over (``why``: "the peer closed the connection", ...);
@@ -355,15 +370,18 @@ class Runner:
         decoded = None
         if mismatch.decoder is not None and view is not None and step.expectation is not None:
             decoded = view.decoded(step.expectation.decoder)
-        around = difference_offset(mismatch.detail)
+        lengths = [len(payload)]
         if mismatch.expected is not None:
-            expected = frame_lines(mismatch.expected, self.encoding, around=around)
+            lengths.append(len(mismatch.expected))
+        start = window_start(difference_offset(mismatch.detail), *lengths)
+        if mismatch.expected is not None:
+            expected = frame_lines(mismatch.expected, self.encoding, start=start)
         else:
             expected = [mismatch.expected_text]
             if mismatch.decoder is not None:
                 expected[0] += f"  (decoded as {mismatch.decoder})"
         lines = indent_block("expected", expected)
-        lines += indent_block("got", frame_lines(payload, self.encoding, decoded, around))
+        lines += indent_block("got", frame_lines(payload, self.encoding, decoded, start))
         if mismatch.detail:
             lines.append(f"  {mismatch.detail}")
         self._fail("expectation", mismatch.detail or "the frame differs", lines, step)

@@ -1,7 +1,8 @@
 """The CLI's exit codes, the exceptions that mean them, and the mapping between them.
 
 Scripts depend on these codes (they are in ``--help`` too): 0 ok, 1 unexpected, 2 usage,
-3 connection failure, 4 protocol error, 5 timeout, 130 interrupted.
+3 connection failure, 4 protocol error, 5 timeout, 6 an expectation failed (``--script``,
+``--replay``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "EXIT_CODES",
     "EXIT_OK",
     "EXIT_USAGE",
+    "ExpectationFailed",
     "ReplyTimeout",
     "UsageError",
     "run_mode",
@@ -31,6 +33,7 @@ EXIT_USAGE = 2
 EXIT_CONNECTION = 3
 EXIT_PROTOCOL = 4
 EXIT_TIMEOUT = 5
+EXIT_EXPECTATION = 6
 EXIT_INTERRUPTED = 130
 
 #: Exit codes, by meaning (also in ``--help``).
@@ -41,11 +44,16 @@ EXIT_CODES = {
     "connection": EXIT_CONNECTION,
     "protocol": EXIT_PROTOCOL,
     "timeout": EXIT_TIMEOUT,
+    "expectation": EXIT_EXPECTATION,
 }
 
 
 class UsageError(Exception):
     """Bad command-line input (exit code 2)."""
+
+
+class ExpectationFailed(Exception):
+    """A script's expect step, or a replayed frame, got something else (exit code 6)."""
 
 
 class ReplyTimeout(Exception):
@@ -70,6 +78,8 @@ def run_mode(mode: Callable[[Unpack[Ts]], Awaitable[object]], *args: *Ts) -> int
         failures.append((EXIT_CONNECTION, _first(group)))
     except* RemoteProtocolError as group:
         failures.append((EXIT_PROTOCOL, _first(group)))
+    except* ExpectationFailed as group:
+        failures.append((EXIT_EXPECTATION, _first(group)))
     except* ReplyTimeout as group:
         failures.append((EXIT_TIMEOUT, _first(group)))
     except* EngineError as group:

@@ -10,7 +10,9 @@ they are (``#3 127.0.0.1:50412``: the session, or the relay pair, and its client
 What happens to each accepted client besides what the engine does for the role (echo,
 relaying) is a ``ClientHandler``: a task started for each accepted client, in the run's
 nursery, which ends by itself once the client's session ends. ``--send`` frames are one
-(``greet``); issue 13's ``--listen --script`` and ``--listen --replay`` plug in here.
+(``greet``). ``--listen --script`` and ``--listen --replay`` (``run_scripted_server``)
+give each client a script run instead (``engine.cli.script_server.ScriptedClients``),
+which also gets the client's frames and its end.
 
 The run ends after ``--count`` frames received in all (exit 0), at ``--timeout`` (exit 5
 when ``--count`` frames have not come; 0 without ``--count``), or on SIGINT or SIGTERM
@@ -26,7 +28,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import trio
 
@@ -40,7 +42,11 @@ from ipc.cli_args import format_address
 from ipc.framing import describe
 from ipc.tls import TlsInfo
 
-__all__ = ["CLOSE_GRACE_SECONDS", "ClientHandler", "greet", "run_server"]
+if TYPE_CHECKING:
+    from engine.cli.script_plan import ScriptPlan
+    from engine.cli.script_server import ScriptedClients
+
+__all__ = ["CLOSE_GRACE_SECONDS", "ClientHandler", "greet", "run_scripted_server", "run_server"]
 
 #: How long the sessions may take to flush when the run ends; then they are reset.
 CLOSE_GRACE_SECONDS = 2.0
@@ -59,8 +65,30 @@ def greet(frames: list[bytes]) -> ClientHandler:
     return handler
 
 
+async def run_scripted_server(
+    plan: ScriptPlan, out: BinaryIO | None = None, err: TextIO | None = None
+) -> None:
+    """``--listen --script``/``--replay``: each client gets the script, until ``--clients``
+    clients' scripts ended, SIGINT or SIGTERM; then ``--junit`` is written.
+
+    Raises:
+        ListenFailed: the address cannot be listened on.
+        ExpectationFailed, ReplyTimeout, ...: a client's script failed (the first's code).
+    """
+    from engine.cli.script_server import ScriptedClients, server_plan
+
+    err = sys.stderr if err is None else err
+    scripted = ScriptedClients(plan, err)
+    await run_server(server_plan(plan), out, err, scripted=scripted)
+    scripted.finish()
+
+
 async def run_server(
-    plan: ServerPlan, out: BinaryIO | None = None, err: TextIO | None = None
+    plan: ServerPlan,
+    out: BinaryIO | None = None,
+    err: TextIO | None = None,
+    *,
+    scripted: ScriptedClients | None = None,
 ) -> None:
     """Listen (or relay) until ``--count``, ``--timeout``, SIGINT or SIGTERM.
 
@@ -78,7 +106,7 @@ async def run_server(
         # JSON lines name the framing unless a relay's two legs have different ones.
         framing=describe(plan.spec) if plan.upstream_spec in (None, plan.spec) else "",
     )
-    run = _Run(plan, printer, sys.stderr if err is None else err)
+    run = _Run(plan, printer, sys.stderr if err is None else err, scripted)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         # The outer nursery holds the event reader and the client handlers: they end once
         # the engine has closed every session and its events.
@@ -155,16 +183,26 @@ async def _stop(engine: Engine, listener_id: int) -> None:
 class _Run:
     """The event reader of a run: prints frames, logs clients, counts, starts handlers."""
 
-    def __init__(self, plan: ServerPlan, printer: Printer, err: TextIO) -> None:
+    def __init__(
+        self,
+        plan: ServerPlan,
+        printer: Printer,
+        err: TextIO,
+        scripted: ScriptedClients | None = None,
+    ) -> None:
         self.plan = plan
         self.printer = printer
         self.err = err
         self.handler = greet(plan.frames) if plan.frames else None
+        self.scripted = scripted
         self.received = 0
-        #: Set once --count frames came (or the run is ending): no more frames print.
+        #: Set once --count frames came, or --clients clients' scripts ended (or the run
+        #: is ending): no more frames print.
         self.done = trio.Event()
         if plan.count == 0:
             self.done.set()
+        if scripted is not None:
+            scripted.done = self.done
         #: The peer of each live session, and the client of each live relay pair.
         self.peers: dict[int, str] = {}
         self.clients: dict[int, str] = {}
@@ -197,6 +235,8 @@ class _Run:
         async for event in engine.events:
             if isinstance(event, schema.Received):
                 self.on_frames(event, "in" if event.direction is None else event.direction)
+                if self.scripted is not None:
+                    await self.scripted.frames(event.session_id, event.frames)
             elif isinstance(event, schema.Sent):
                 if self.plan.show_sent and not self.done.is_set():
                     self.on_frames(event, "out")
@@ -204,13 +244,17 @@ class _Run:
                 self.peers[event.session_id] = event.peer
                 if event.pair_id is None:
                     self.log(f"#{event.session_id} {event.peer} connected")
-                    if self.handler is not None:
+                    if self.scripted is not None:
+                        self.scripted.accepted(engine, event.session_id, event.peer, nursery)
+                    elif self.handler is not None:
                         nursery.start_soon(self.handler, engine, event.session_id)
                 else:
                     self.clients[event.pair_id] = event.peer
             elif isinstance(event, schema.Connected):
                 self.peers[event.session_id] = event.peer
             else:
+                if self.scripted is not None:
+                    await self.scripted.session_event(event)
                 self.on_state(event)
 
     def on_frames(self, event: schema.Received | schema.Sent, direction: str) -> None:

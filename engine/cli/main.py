@@ -3,18 +3,22 @@ tune the process, run the chosen mode, exit with its documented code."""
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import math
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from engine.allocator import tune_allocator
 from engine.cli.connect import run_client
 from engine.cli.exits import EXIT_OK, UsageError, run_mode
 from engine.cli.parse import PROG, build_parser
 from engine.cli.plan import Plan, ServerPlan, make_plan, make_server_plan
+
+if TYPE_CHECKING:
+    from engine.cli.script_plan import ScriptPlan
 
 __all__ = ["GC_YOUNG_THRESHOLD", "main", "tune_gc"]
 
@@ -51,8 +55,24 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     other_mode = args.api_info or args.stdio or args.serve_ipc is not None
     other_mode = other_mode or bool(args.to_pcapng) or args.guess_framing
     other_mode = other_mode or args.list_engines or args.attach is not None
-    if args.session is not None and args.attach is None:
-        parser.error("--session ID names a session of a running engine: use it with --attach")
+    scripted = bool(args.scripts) or args.replay is not None
+    if args.session is not None and args.attach is None and not scripted:
+        parser.error(
+            "--session ID names a session of a running engine (with --attach) or of a "
+            "recording (with --replay)"
+        )
+    if not scripted:
+        _check_script_options(parser, args)
+    if scripted and not other_mode:
+        from engine.cli.script_plan import make_script_plan
+
+        try:
+            script_plan = make_script_plan(args)
+        except UsageError as exc:
+            parser.error(str(exc))
+        tune_allocator()
+        tune_gc()
+        sys.exit(_run_scripted(script_plan))
     if not (other_mode or args.guess_from is not None):
         server = args.listen is not None or args.relay is not None
         try:
@@ -113,3 +133,30 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.exit(run_mode(run_server, plan))
     assert plan is not None
     sys.exit(run_mode(run_client, plan))
+
+
+def _check_script_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options of --script and --replay given without either: say so (exit 2)."""
+    for option, given in (
+        ("--junit", args.junit is not None),
+        ("--keep-timing", args.keep_timing),
+        ("--ignore", bool(args.ignores)),
+        ("--clients", args.clients is not None),
+    ):
+        if given:
+            parser.error(f"{option} goes with --script or --replay")
+    saved = any(tag == "saved" for tag, _ in args.sends)
+    if args.variables and not saved:
+        parser.error("--var sets variables of --send-saved messages or of --script")
+    if args.project is not None and not saved:
+        parser.error("--project FILE goes with --send-saved NAME or --script")
+
+
+def _run_scripted(plan: ScriptPlan) -> int:
+    if plan.role == "server":
+        from engine.cli.listen import run_scripted_server
+
+        return run_mode(run_scripted_server, plan)
+    from engine.cli.script_run import run_scripts
+
+    return run_mode(run_scripts, plan)

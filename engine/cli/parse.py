@@ -107,6 +107,10 @@ exit codes:
   SIGTERM; a client's trouble is logged on stderr and ends only that client.
   With --attach: 3 also when no engine runs there, it refused, or it went away; 2 for a
   session ID it does not have. --serve-ipc: 2 when the socket is in use or unusable.
+  --script and --replay: 6 an expectation failed (stderr says which step, what was
+  expected and what came, as text and hex); 5 a step or the script timed out; 2 also
+  for a bad script or recording (with its line); --listen --script: the first client's
+  failure, once the run ends.
 
 examples:
   {PROG} 127.0.0.1:9000 --send hello
@@ -147,6 +151,16 @@ examples:
   {PROG} --attach --session $sid --output json   (follow it until it closes)
   {PROG} --attach                         (its sessions and listeners)
   {PROG} --list-engines                   (the running engines)
+  {PROG} 127.0.0.1:9000 --project messages.toml --send-saved login --send-saved ping
+      send saved messages ({{{{seq}}}}, {{{{now}}}}, {{{{random_hex:8}}}} and [vars] expanded)
+  {PROG} 127.0.0.1:9000 --script check.toml --junit report.xml
+      run a send/expect script; exit 6 if an expectation fails; a JUnit report for CI
+  {PROG} --listen 9000 --script server.toml
+      a scripted server: each client gets the script
+  {PROG} 127.0.0.1:9000 --send hello --output json --show-sent > hello.jsonl
+  {PROG} 127.0.0.1:9000 --replay hello.jsonl --ignore 0-7 --ignore ts
+      send the recorded frames again; every frame that comes must be the recorded one
+  {PROG} --listen 9000 --replay hello.jsonl   (play the server's side to a client)
   {PROG} --stdio      (the GUI's engine: MessagePack-RPC on stdin/stdout)
   {PROG} --api-info   (print the IPC methods and events as JSON)
 """
@@ -407,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tls(parser)
     _add_server_tls(parser)
     _add_long_lived(parser)
+    _add_scripts(parser)
     return parser
 
 
@@ -513,6 +528,75 @@ def _add_server_tls(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_scripts(parser: argparse.ArgumentParser) -> None:
+    """Saved messages, ``--script``, ``--replay`` (README, "Check your service in CI")."""
+    group = parser.add_argument_group(
+        "saved messages, scripts and replay",
+        "A project or script file is TOML (README: Saved messages, Scripts). Scripts and "
+        "replays run as the client with HOST:PORT, as the server with --listen.",
+    )
+    group.add_argument(
+        "--project", metavar="FILE", help="a project file: [messages.NAME] tables and [vars]"
+    )
+    group.add_argument(
+        "--send-saved",
+        dest="sends",
+        action=_AppendTagged,
+        tag="saved",
+        metavar="NAME",
+        help="send the saved message NAME of --project (placeholders expanded); repeatable",
+    )
+    group.add_argument(
+        "--var",
+        dest="variables",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable for {{NAME}} (VALUE is read as JSON if it can be, else as "
+        "text); repeatable",
+    )
+    group.add_argument(
+        "--script",
+        dest="scripts",
+        action="append",
+        default=[],
+        metavar="FILE.toml",
+        help="run a send/expect script (each in a connection of its own); repeatable",
+    )
+    group.add_argument(
+        "--junit",
+        metavar="REPORT.xml",
+        help="with --script/--replay: write a JUnit XML report, one test case per script",
+    )
+    group.add_argument(
+        "--replay",
+        metavar="FILE.jsonl",
+        help="send the frames of a recording again and check that every frame coming back "
+        "is the recorded one",
+    )
+    group.add_argument(
+        "--keep-timing",
+        action="store_true",
+        help="with --replay: wait the recorded gaps before sending",
+    )
+    group.add_argument(
+        "--ignore",
+        dest="ignores",
+        action="append",
+        default=[],
+        metavar="PATH_OR_RANGE",
+        help="with --replay: leave bytes (4-11, 8-) or a decoded field (ts, header.seq) out "
+        "of each comparison; repeatable",
+    )
+    group.add_argument(
+        "--clients",
+        type=positive(int, "number of clients"),
+        metavar="N",
+        help="with --listen --script/--replay: end after N clients' scripts ended "
+        "(default: serve until Ctrl-C or SIGTERM)",
+    )
+
+
 def _add_long_lived(parser: argparse.ArgumentParser) -> None:
     """``--serve-ipc``, ``--list-engines``, ``--attach`` (README, "Keep the engine running")."""
     group = parser.add_argument_group(
@@ -563,7 +647,8 @@ def _add_long_lived(parser: argparse.ArgumentParser) -> None:
         "--session",
         type=positive(int, "session id"),
         metavar="ID",
-        help="with --attach: the session to send into and print replies from",
+        help="with --attach: the session to send into and print replies from; with "
+        "--replay: the session of the recording to replay",
     )
     group.add_argument(
         "--label",

@@ -31,9 +31,11 @@ __all__ = [
     "ServerPlan",
     "client_tls",
     "decode_line",
+    "make_decoder",
     "make_plan",
     "make_server_plan",
     "make_spec",
+    "server_limits",
 ]
 
 #: Without --timeout, how long a run that sent frames waits for a reply it expects (from
@@ -153,7 +155,7 @@ def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Pla
         )
     sends = bool(frames) or args.stdin
     reply_timeout = REPLY_TIMEOUT_SECONDS if args.timeout is None and sends else None
-    decoder = _decoder(args)
+    decoder = make_decoder(args)
     return Plan(
         host=host,
         port=port,
@@ -218,14 +220,7 @@ def make_server_plan(args: argparse.Namespace) -> ServerPlan:
     upstream_spec = None
     if relay:
         upstream_spec = spec if args.upstream_framing is None else args.upstream_framing
-    try:
-        limits = Limits.from_wire(
-            _given(args.max_clients, DEFAULT_MAX_CLIENTS),
-            _given(args.idle_timeout, DEFAULT_IDLE_TIMEOUT),
-            _given(args.partial_frame_timeout, DEFAULT_PARTIAL_FRAME_TIMEOUT),
-        )
-    except LocalProtocolError as exc:
-        raise UsageError(str(exc)) from None
+    limits = server_limits(args)
     return ServerPlan(
         host=host,
         port=port,
@@ -241,7 +236,7 @@ def make_server_plan(args: argparse.Namespace) -> ServerPlan:
         count=args.count,
         timeout=args.timeout or None,
         connect_timeout=args.connect_timeout,
-        decoder=_decoder(args),
+        decoder=make_decoder(args),
         encoding=args.encoding,
         capture=args.capture,
         capture_max_bytes=args.capture_max_bytes,
@@ -295,6 +290,23 @@ def _server_tls_given(args: argparse.Namespace) -> bool:
     return any(getattr(args, n, None) for n in ("tls_cert", "tls_key", "tls_client_ca"))
 
 
+def server_limits(args: argparse.Namespace) -> Limits:
+    """The limits on accepted clients: ``--max-clients``, ``--idle-timeout``,
+    ``--partial-frame-timeout``.
+
+    Raises:
+        UsageError: a value out of range.
+    """
+    try:
+        return Limits.from_wire(
+            _given(args.max_clients, DEFAULT_MAX_CLIENTS),
+            _given(args.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+            _given(args.partial_frame_timeout, DEFAULT_PARTIAL_FRAME_TIMEOUT),
+        )
+    except LocalProtocolError as exc:
+        raise UsageError(str(exc)) from None
+
+
 _T = TypeVar("_T", int, float)
 
 
@@ -309,7 +321,16 @@ def _frames(args: argparse.Namespace, spec: FramingSpec) -> list[bytes]:
         UsageError: bad hex or text, an unreadable file, a frame the framing cannot carry.
     """
     encoding = args.encoding
-    frames = [_decode_input(value, tag, encoding) for tag, value in args.sends]
+    saved = None
+    if any(tag == "saved" for tag, _ in args.sends):
+        from engine.cli.saved import SavedMessages  # only runs that send saved messages
+
+        saved = SavedMessages(args)
+    frames = [
+        saved.render(value) if saved is not None and tag == "saved"
+        else _decode_input(value, tag, encoding)
+        for tag, value in args.sends
+    ]  # fmt: skip
     if args.file is not None:
         try:
             with open(args.file, "rb") as f:
@@ -406,7 +427,7 @@ def make_spec(args: argparse.Namespace) -> FramingSpec:
         raise UsageError(f"bad framing: {exc}") from None
 
 
-def _decoder(args: argparse.Namespace) -> Decoder | None:
+def make_decoder(args: argparse.Namespace) -> Decoder | None:
     """The decoder the --decode/--proto-*/--layout options ask for (None: no decoding)."""
     schema = args.proto_descriptor is not None or args.proto_message is not None
     if args.decode is None and not schema and args.layout is None:
