@@ -299,9 +299,11 @@ class _Reader:
         for index, table in enumerate(tables):
             number = f"{prefix}{index + 1}"
             steps.append(self.step(table, (*where, index), number))
-        for step in steps[:-1]:
+        for index, step in enumerate(steps[:-1]):
             if step.kind == "close":
-                raise self.fail("close ends the connection: it must be the last step", *where)
+                raise self.fail(
+                    "close ends the connection: it must be the last step", *where, index
+                )
         return tuple(steps)
 
     def step(self, table: Any, where: tuple[str | int, ...], number: str) -> Step:

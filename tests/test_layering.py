@@ -62,12 +62,14 @@ def loaded(targets: list[str], forbidden: list[str]) -> list[str]:
             ["trio", "PySide6", "shiboken6"],
         ),
         (["decoders"], ["trio", "PySide6", "shiboken6"]),
+        (["exchanges"], ["trio", "PySide6", "shiboken6"]),
     ],
     ids=[
         "engine-without-qt",
         "ui-without-trio",
         "ipc-core-without-either",
         "decoders-without-either",
+        "exchanges-without-either",
     ],
 )
 def test_imports_go_one_way(targets, forbidden):
