@@ -342,7 +342,11 @@ def _byte_difference(expected: bytes, got: bytes, ranges: list[Ignore]) -> str |
                 f"got {got[offset]:02x}"
             )
     if min(len(expected), compared) != min(len(got), compared):
-        return f"the frame is {len(got)} bytes, expected {len(expected)}"
+        same = min(len(expected), len(got), compared)
+        return (
+            f"the frame is {len(got)} bytes, expected {len(expected)} (the first {same} are "
+            "the same)"
+        )
     return None
 
 

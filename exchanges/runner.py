@@ -382,8 +382,8 @@ class Runner:
                 expected[0] += f"  (decoded as {mismatch.decoder})"
         lines = indent_block("expected", expected)
         lines += indent_block("got", frame_lines(payload, self.encoding, decoded, start))
-        if mismatch.detail:
-            lines.append(f"  {mismatch.detail}")
+        if mismatch.detail and mismatch.condition not in ("regex", "where"):
+            lines.append(f"  {mismatch.detail}")  # (those two say it all in "expected")
         self._fail("expectation", mismatch.detail or "the frame differs", lines, step)
         return False
 
