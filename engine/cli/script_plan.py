@@ -16,7 +16,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from engine.cli.exits import UsageError
-from engine.cli.plan import make_decoder, make_spec, server_limits
+from engine.cli.plan import (
+    client_tls,
+    make_decoder,
+    make_spec,
+    server_limits,
+    server_tls,
+)
 from engine.cli.saved import parse_variables
 from engine.limits import Limits
 from exchanges import (
@@ -35,6 +41,7 @@ from ipc.text import DEFAULT_ENCODING
 
 if TYPE_CHECKING:
     from decoders import Decoder
+    from ipc.tls import ClientTls, ServerTls
 
 __all__ = ["ScriptPlan", "make_script_plan"]
 
@@ -76,6 +83,9 @@ class ScriptPlan:
     #: ``--listen``: end after this many clients' scripts (None: until a signal).
     clients: int | None = None
     limits: Limits | None = None
+    #: The client's TLS (``--tls``...), or the listening side's (``--tls-cert``...).
+    tls: ClientTls | None = None
+    server_tls: ServerTls | None = None
 
 
 def make_script_plan(args: argparse.Namespace) -> ScriptPlan:
@@ -140,6 +150,8 @@ def make_script_plan(args: argparse.Namespace) -> ScriptPlan:
         capture_keep=args.capture_keep,
         clients=args.clients,
         limits=server_limits(args) if server else None,
+        tls=None if server else client_tls(args),
+        server_tls=server_tls(args) if server else None,
     )
 
 

@@ -25,6 +25,7 @@ from typing import BinaryIO, TextIO
 
 import trio
 
+from engine.cli.connect import INSECURE_WARNING, report_tls
 from engine.cli.exits import ExpectationFailed, ReplyTimeout, UsageError
 from engine.cli.output import Printer
 from engine.cli.parse import PROG
@@ -36,6 +37,7 @@ from exchanges import Case, Outcome, Runner, Script, Variables, junit_xml
 from ipc import schema
 from ipc.errors import RemoteProtocolError
 from ipc.framing import FramingSpec, describe
+from ipc.tls import TlsInfo
 
 __all__ = [
     "CLOSE_GRACE_SECONDS",
@@ -185,15 +187,24 @@ async def _run_one(
                 )
             except OSError as exc:
                 raise UsageError(f"cannot write --capture {plan.capture}: {exc.strerror}") from None
+        if plan.tls is not None and plan.tls.insecure:
+            print(INSECURE_WARNING, file=sys.stderr)
         try:
             session_id = await engine.connect(
-                plan.host, plan.port, framing=spec, connect_timeout=plan.connect_timeout
+                plan.host,
+                plan.port,
+                framing=spec,
+                connect_timeout=plan.connect_timeout,
+                tls=plan.tls,
             )
         except ConnectFailed as exc:
             message = f"cannot connect: {exc}"
             return Outcome(False, "connection", message, f"{script.path}: {message}", script.path)
         described = engine.describe(session_id)
         printer.peer = described["peer"] if described is not None else ""
+        info = TlsInfo.from_wire(described.get("tls")) if described is not None else None
+        if info is not None:
+            report_tls(printer, session_id, info, trio.current_time())
 
         async def send(payload: bytes) -> None:
             await engine.send(session_id, [payload])

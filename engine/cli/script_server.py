@@ -60,6 +60,7 @@ def server_plan(plan: ScriptPlan) -> ServerPlan:
         capture=plan.capture,
         capture_max_bytes=plan.capture_max_bytes,
         capture_keep=plan.capture_keep,
+        tls=plan.server_tls,
     )
 
 
