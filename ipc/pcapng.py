@@ -213,7 +213,8 @@ class RecordingExporter:
             wire = encode_frame(record.payload, spec)
         except LocalProtocolError:
             wire = record.payload
-        writer.data(record.t, flow, record.dir == "out", wire)
+        # A relayed frame (dir c2s/s2c) is shown as if captured at its client.
+        writer.data(record.t, flow, record.dir in ("out", "c2s"), wire)
 
 
 def export_pcapng(

@@ -155,3 +155,14 @@ class EngineClient(QObject):
     def abort(self, generation: int, session_id: int, callback: Callback = _ignore) -> None:
         cmd = schema.Abort(session_id=session_id)
         self._session_request(generation, cmd, callback, DEFAULT_TIMEOUT_S)
+
+    def close_listener(
+        self,
+        generation: int,
+        listener_id: int,
+        *,
+        close_sessions: bool = False,
+        callback: Callback = _ignore,
+    ) -> None:
+        cmd = schema.CloseListener(listener_id=listener_id, close_sessions=close_sessions)
+        self._session_request(generation, cmd, callback, DEFAULT_TIMEOUT_S)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from ipc import schema
 from ipc.diagnosis import Diagnosis
 from ipc.tls import TlsInfo
-from ui.formatting import plural, session_name
+from ui.formatting import listener_name, pair_name, plural, session_name
 from ui.log_store import Direction
 
 __all__ = ["ENGINE_SESSION", "LogEntry", "diagnosis_text", "log_entries"]
@@ -54,6 +54,10 @@ def log_entries(
                 isinstance(ev, schema.History) and ev.direction == "in"
             )
             direction = Direction.IN if incoming else Direction.OUT
+            if not isinstance(ev, schema.History) and ev.pair_id is not None:
+                # A relay leg's frames are the pair's, with the way they went.
+                name = pair_name(generation, ev.pair_id)
+                direction = Direction.C2S if ev.direction == "c2s" else Direction.S2C
             if not ev.times:
                 yield LogEntry(name, direction, wall, ev.frames)
                 continue
@@ -64,7 +68,28 @@ def log_entries(
                 yield LogEntry(name, direction, at + clock_offset, frames)
         elif isinstance(ev, schema.Connecting):
             label = f" ({ev.label})" if ev.label else ""
-            yield _note(name, Direction.INFO, wall, f"connecting to {ev.host}:{ev.port}{label}")
+            if ev.pair_id is not None:
+                text = f"{name} connecting to the upstream {ev.host}:{ev.port}"
+                yield _note(pair_name(generation, ev.pair_id), Direction.INFO, wall, text)
+            else:
+                text = f"connecting to {ev.host}:{ev.port}{label}"
+                yield _note(name, Direction.INFO, wall, text)
+        elif isinstance(ev, schema.Accepted):
+            listener = listener_name(generation, ev.listener_id)
+            if ev.pair_id is not None:
+                text = f"client {ev.peer} connected to {listener} ({ev.local}), as {name}"
+                yield _note(pair_name(generation, ev.pair_id), Direction.INFO, wall, text)
+            else:
+                text = f"accepted {ev.peer} on {listener} ({ev.local})"
+                yield _note(name, Direction.INFO, wall, text)
+        elif isinstance(ev, schema.Listening | schema.ListenerClosed | schema.PairOpened):
+            yield from _role_notes(generation, wall, ev)
+        elif isinstance(ev, schema.PairClosed):
+            text = (
+                f"pair closed: {ev.reason} (→ {plural(ev.frames_c2s, 'frame')} / "
+                f"{ev.bytes_c2s} B, ← {plural(ev.frames_s2c, 'frame')} / {ev.bytes_s2c} B)"
+            )
+            yield _note(pair_name(generation, ev.pair_id), Direction.INFO, wall, text)
         elif isinstance(ev, schema.Connected):
             yield _note(name, Direction.INFO, wall, f"connected {ev.local} → {ev.peer}")
         elif isinstance(ev, schema.TlsEstablished):
@@ -79,9 +104,11 @@ def log_entries(
         elif isinstance(ev, schema.SessionError):
             yield _note(name, Direction.ERROR, wall, f"{ev.kind}: {ev.message}")
         elif isinstance(ev, schema.Closed):
+            reason = ev.details.get("reason")
+            why = f": {reason}" if isinstance(reason, str) and reason else ""
             yield _note(
                 name, Direction.INFO, wall,
-                f"closed by {ev.by} (in {plural(ev.frames_in, 'frame')} / {ev.bytes_in} B, "
+                f"closed by {ev.by}{why} (in {plural(ev.frames_in, 'frame')} / {ev.bytes_in} B, "
                 f"out {plural(ev.frames_out, 'frame')} / {ev.bytes_out} B)",
             )  # fmt: skip
             diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))
@@ -100,3 +127,29 @@ def log_entries(
             level = ev.level.lower()
             direction = Direction.ERROR if level in ("error", "critical") else Direction.INFO
             yield _note(ENGINE_SESSION, direction, wall, f"{level}: {ev.message}")
+
+
+def _role_notes(
+    generation: int, wall: float, ev: schema.Listening | schema.ListenerClosed | schema.PairOpened
+) -> Iterator[LogEntry]:
+    """The notes of a listener starting and stopping, and of a relay pair opening."""
+    if isinstance(ev, schema.PairOpened):
+        legs = f"{session_name(generation, ev.client_session_id)} and " + session_name(
+            generation, ev.upstream_session_id
+        )
+        text = f"relaying {ev.client} ⇄ {ev.upstream} (legs {legs})"
+        yield _note(pair_name(generation, ev.pair_id), Direction.INFO, wall, text)
+        return
+    name = listener_name(generation, ev.listener_id)
+    if isinstance(ev, schema.ListenerClosed):
+        text = (
+            f"stopped listening ({plural(ev.accepted, 'client')} accepted, "
+            f"{ev.refused} turned away)"
+        )
+        yield _note(name, Direction.INFO, wall, text)
+        return
+    relaying = f", relaying each client to {ev.upstream}" if ev.upstream else ""
+    yield _note(name, Direction.INFO, wall, f"listening on {ev.local}{relaying}")
+    if ev.reachable:
+        text = f"{ev.local} is reachable from the network, not only from this machine"
+        yield _note(name, Direction.ERROR, wall, text)

@@ -29,7 +29,9 @@ __all__ = [
     "framing_text",
     "hex_dump",
     "hex_error",
+    "listener_name",
     "log_row_json",
+    "pair_name",
     "parse_hex",
     "parse_session_name",
     "plural",
@@ -158,11 +160,13 @@ def log_row_json(
     the line gets the engine's number and, after a restart, ``engine`` (the generation).
     """
     generation, number = parse_session_name(session)
-    if direction in ("in", "out"):
+    if direction in ("in", "out", "c2s", "s2c"):
         engine = generation if generation > 1 else None
+        # A relayed row is named after its pair (the recording's ``pair``).
+        pair = {"pair": number} if direction in ("c2s", "s2c") else None
         return frame_line(
             wall, number, direction, payload, peer=peer, framing=framing, enc=encoding,
-            engine=engine,
+            engine=engine, extra=pair,
         )  # fmt: skip
     extra = {"engine": generation} if generation > 1 else None
     detail = payload.decode("utf-8", "replace")
@@ -170,14 +174,25 @@ def log_row_json(
 
 
 def parse_session_name(name: str) -> tuple[int, int]:
-    """``"#3"`` -> (1, 3), ``"e2#3"`` -> (2, 3); (0, 0) for rows about no session."""
+    """``"#3"`` -> (1, 3), ``"e2#3"`` -> (2, 3) (a relay pair's ``"⇄3"`` and a listener's
+    ``"L3"`` alike); (0, 0) for rows about no session."""
     match = _SESSION_NAME.fullmatch(name)
     if match is None:
         return 0, 0
     return int(match.group(1) or 1), int(match.group(2))
 
 
-_SESSION_NAME = re.compile(r"(?:e(\d+))?#(\d+)")
+_SESSION_NAME = re.compile(r"(?:e(\d+))?[#⇄L](\d+)")
+
+
+def pair_name(generation: int, pair_id: int) -> str:
+    """Name of a relay pair in the window: ``⇄1``, or ``e2⇄1`` (see ``session_name``)."""
+    return f"⇄{pair_id}" if generation <= 1 else f"e{generation}⇄{pair_id}"
+
+
+def listener_name(generation: int, listener_id: int) -> str:
+    """Name of a listener in the window: ``L1``, or ``e2L1`` (see ``session_name``)."""
+    return f"L{listener_id}" if generation <= 1 else f"e{generation}L{listener_id}"
 
 
 def session_name(generation: int, session_id: int) -> str:

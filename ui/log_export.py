@@ -31,7 +31,7 @@ from ipc.recording import FrameRecord
 from ui.background_writer import BackgroundWriter
 from ui.formatting import log_row_json, parse_session_name
 from ui.log_model import LogModel
-from ui.log_store import Direction
+from ui.log_store import DATA_DIRECTIONS
 from ui.log_text import RowFormatter
 
 __all__ = ["SLICE_SECONDS", "LogExporter", "export_format"]
@@ -199,7 +199,7 @@ class LogExporter(QObject):
                     )
                     for wall, payload in rows
                 )
-            elif self._pcapng is not None and segment.direction in (Direction.IN, Direction.OUT):
+            elif self._pcapng is not None and segment.direction in DATA_DIRECTIONS:
                 generation, number = parse_session_name(segment.session)
                 for wall, payload in rows:
                     self._pcapng.add(

@@ -36,7 +36,14 @@ from PySide6.QtGui import QColor
 from ipc.payload_text import escape_text
 from ipc.text import DEFAULT_ENCODING
 from ui.formatting import format_time, to_hex
-from ui.log_store import DEFAULT_LOG_CAP, Direction, LogFilter, LogRow, LogStore
+from ui.log_store import (
+    DATA_DIRECTIONS,
+    DEFAULT_LOG_CAP,
+    Direction,
+    LogFilter,
+    LogRow,
+    LogStore,
+)
 from ui.payload_decoding import PayloadDecoding
 
 __all__ = ["FLUSH_INTERVAL_MS", "LogModel", "SessionContext"]
@@ -56,12 +63,16 @@ _DIRECTION_TEXT = {
     Direction.OUT: "out",
     Direction.INFO: "info",
     Direction.ERROR: "error",
+    Direction.C2S: "c→s",
+    Direction.S2C: "c←s",
 }
 _DIRECTION_COLOR = {
     Direction.IN: QColor("#1b5e20"),
     Direction.OUT: QColor("#0d47a1"),
     Direction.INFO: QColor("#555555"),
     Direction.ERROR: QColor("#b71c1c"),
+    Direction.C2S: QColor("#0d47a1"),
+    Direction.S2C: QColor("#1b5e20"),
 }
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -333,7 +344,7 @@ class LogModel(QAbstractTableModel):
             row = self.row_at(index.row())
             col = index.column()
             if col == COL_DATA:
-                if row.direction is Direction.IN or row.direction is Direction.OUT:
+                if row.direction in _DATA_DIRECTIONS:
                     if self._hex:
                         return to_hex(row.payload, _HEX_LIMIT)
                     encoding = self._contexts.get(row.session, _NO_CONTEXT).encoding
@@ -368,7 +379,7 @@ _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
 _HANDLED_ROLES = frozenset({_DISPLAY, _FOREGROUND, _USER, _ALIGNMENT, _TOOLTIP})
-_DATA_DIRECTIONS = frozenset({Direction.IN, Direction.OUT})
+_DATA_DIRECTIONS = DATA_DIRECTIONS
 #: Bytes the Data column shows in hex (the detail pane dumps the whole payload).
 _HEX_LIMIT = 32
 

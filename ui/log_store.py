@@ -38,6 +38,7 @@ from typing import NamedTuple
 __all__ = [
     "BIG_BATCH_BYTES",
     "CHUNK_BYTES",
+    "DATA_DIRECTIONS",
     "DEFAULT_LOG_CAP",
     "PAGE_ROWS",
     "Direction",
@@ -63,10 +64,16 @@ class Direction(Enum):
     OUT = "out"  #: a frame written to the peer
     INFO = "info"  #: a session or engine event (connected, closed, engine restarted, ...)
     ERROR = "error"  #: something failed (connect refused, oversize frame, engine crashed)
+    C2S = "c2s"  #: a relayed frame, from the client to the server
+    S2C = "s2c"  #: a relayed frame, from the server to the client
+
+
+#: The directions of rows that are frames (the others are notes).
+DATA_DIRECTIONS = frozenset({Direction.IN, Direction.OUT, Direction.C2S, Direction.S2C})
 
 
 _DIRECTIONS = list(Direction)
-_DATA = (Direction.IN, Direction.OUT)
+_DATA = DATA_DIRECTIONS
 _DIRECTION_CODE = {d: i for i, d in enumerate(_DIRECTIONS)}
 
 

@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         self.do_it.finished.connect(self._on_do_it_finished)
         self.do_it.failed.connect(self._on_do_it_failed)
         self.sessions.open_requested.connect(self._on_open_requested)
+        self.sessions.serve_requested.connect(self._on_serve_requested)
         self.sessions.guess_requested.connect(self._on_guess_requested)
         self.capture_toggle.toggled.connect(self._on_capture_toggled)
         self.sessions.close_requested.connect(self._on_close_requested)
@@ -225,6 +226,12 @@ class MainWindow(QMainWindow):
         if not isinstance(sessions, list):
             sessions = []
         self.session_model.apply_snapshot(generation, sessions)
+        listeners, pairs = snapshot.get("listeners"), snapshot.get("pairs")
+        self.session_model.apply_roles_snapshot(
+            generation,
+            listeners if isinstance(listeners, list) else [],
+            pairs if isinstance(pairs, list) else [],
+        )
         history = snapshot.get("history")
         frames = history.get("frames", 0) if isinstance(history, dict) else 0
         self._note(
@@ -248,8 +255,13 @@ class MainWindow(QMainWindow):
     def _on_events(self, generation: int, events: list[schema.Event]) -> None:
         self.session_model.apply_events(generation, events)
         for ev in events:
-            if isinstance(ev, schema.Connected):
+            if isinstance(ev, schema.Connected | schema.Accepted):
                 self._update_context(generation, ev.session_id, ev.peer)
+            elif isinstance(ev, schema.PairOpened):
+                pair = self.session_model.pair(generation, ev.pair_id)
+                if pair is not None:  # the log's pair rows are the client's frames and back
+                    context = SessionContext(peer=ev.client, framing=pair.framing)
+                    self.log_model.set_context(pair.name, context)
         offset = self._clock_offsets.get(generation, 0.0)
         append = self.log_model.append
         for entry in log_entries(generation, offset, events):
@@ -332,6 +344,25 @@ class MainWindow(QMainWindow):
 
         encoding = self.sessions.encoding_value()
         self.client.open(host, port, framing, done)
+
+    def _on_serve_requested(self, command: schema.Listen | schema.Relay) -> None:
+        """Listen or Relay: start a listener; its row comes with its ``listening`` event."""
+        self.sessions.open_button.setEnabled(False)
+
+        def done(result: Any, error: CommandFailed | None) -> None:
+            self.sessions.open_button.setEnabled(self.client.generation > 0)
+            if error is not None:
+                self.sessions.show_error(error.message or error.type)
+                return
+            where = str(result["local"])
+            if result["reachable"]:
+                self.sessions.show_error(
+                    f"listening on {where}: reachable from the network, not only from this machine"
+                )
+            else:
+                self.sessions.show_note(f"listening on {where}")
+
+        self.client.request(command, done)
 
     def _update_context(self, generation: int, session_id: int, peer: str) -> None:
         """Tell the log how to show and save a session's rows (its encoding, peer,
@@ -433,19 +464,32 @@ class MainWindow(QMainWindow):
         return done
 
     def _on_close_requested(self, info: SessionInfo) -> None:
-        self.session_model.mark_closing(info.generation, info.session_id)
-        self.client.close(info.generation, info.session_id, self._session_done("close", info))
+        done = self._session_done("close", info)
+        if info.kind == "listener":
+            self.client.close_listener(info.generation, info.session_id, callback=done)
+            return
+        self.session_model.mark_closing(info)
+        # A pair is closed through its client leg; the relay closes the upstream after it.
+        session_id = info.client_session_id if info.kind == "pair" else info.session_id
+        self.client.close(info.generation, session_id, done)
 
     def _on_abort_requested(self, info: SessionInfo) -> None:
-        self.client.abort(info.generation, info.session_id, self._session_done("abort", info))
+        done = self._session_done("abort", info)
+        if info.kind == "listener":
+            self.client.close_listener(
+                info.generation, info.session_id, close_sessions=True, callback=done
+            )
+            return
+        session_id = info.client_session_id if info.kind == "pair" else info.session_id
+        self.client.abort(info.generation, session_id, done)
 
     def _on_reconnect_requested(self, info: SessionInfo) -> None:
         """A new session to where a closed, failed or lost one went, framed the same."""
         self._on_open_requested(info.host, info.port, info.spec or info.framing)
 
     def _on_session_selected(self, info: SessionInfo | None) -> None:
-        if info is not None and info.is_open:
-            self.compose.set_target(info.name, info.encoding)
+        if info is not None and info.can_send:
+            self.compose.set_target(info.name, info.encoding, pair=info.kind == "pair")
         else:
             self.compose.set_target(None)
         if info is not None:
@@ -461,16 +505,23 @@ class MainWindow(QMainWindow):
 
     def _on_send_requested(self, payload: bytes) -> None:
         info = self.sessions.selected()
-        if info is None or not info.is_open:
+        if info is None or not info.can_send:
             self.compose.show_error("select an open session first")
             return
+        session_id = info.session_id
+        if info.kind == "pair":  # inject into the leg the compose box names
+            leg = self.compose.chosen_leg()
+            session_id = info.upstream_session_id if leg == "upstream" else info.client_session_id
+            if not session_id:
+                self.compose.show_error(f"{info.name}: the upstream is not connected yet")
+                return
         self.compose.show_error("")
 
         def done(_result: Any, error: CommandFailed | None) -> None:
             if error is not None:
                 self.compose.show_error(f"send to {info.name}: {error.message or error.type}")
 
-        self.client.send(info.generation, info.session_id, [payload], done)
+        self.client.send(info.generation, session_id, [payload], done)
 
     # ------------------------------------------------------------------ log
 

@@ -1,8 +1,14 @@
-"""SessionModel: one row per TCP session with its state and counters.
+"""SessionModel: one row per TCP session with its state and counters, and one per listener
+and relay pair.
 
-Rows are keyed by (engine generation, session id): the engine numbers sessions from 1 each
-time it starts. Counter updates from a flood are coalesced: events only mark rows dirty,
-and a ``REFRESH_INTERVAL_MS`` timer emits one ``dataChanged`` and recomputes the rates.
+A listener (``listen``, ``relay``) is a row of its own (``L1``: where it listens, whether
+that is reachable from the network, its clients). A client it accepts is a session row
+like any other; a relay pair is one row (``⇄1``: ``client ⇄ upstream``) whose counters go
+each way (in: client -> server, out: server -> client), and its two legs are not rows of
+their own. Rows are keyed by (engine generation, kind, id): the engine numbers sessions
+(and listeners, and pairs) from 1 each time it starts. Counter updates from a flood are
+coalesced: events only mark rows dirty, and a ``REFRESH_INTERVAL_MS`` timer emits one
+``dataChanged`` and recomputes the rates.
 When an engine dies its open sessions become ``lost`` (they are gone with the process).
 """
 
@@ -10,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -23,21 +29,33 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from ipc import schema
+from ipc import errors as ipc_errors, schema
 from ipc.diagnosis import Diagnosis
 from ipc.text import DEFAULT_ENCODING
 from ipc.tls import TlsInfo
-from ui.formatting import format_bytes, format_rate, framing_text, session_name
+from ui.formatting import (
+    format_bytes,
+    format_rate,
+    framing_text,
+    listener_name,
+    pair_name,
+    session_name,
+)
 
-__all__ = ["OPEN_STATES", "SessionInfo", "SessionModel", "tls_mark"]
+__all__ = ["OPEN_STATES", "RowKind", "SessionInfo", "SessionModel", "tls_mark"]
 
 REFRESH_INTERVAL_MS = 500
 #: Closed sessions kept in the table before the oldest are removed.
 MAX_FINISHED_SESSIONS = 200
-#: States in which a session can still be sent to or closed.
-OPEN_STATES = frozenset({"connecting", "connected"})
+#: States in which a session (or pair) can still be sent to or closed, or a listener closed.
+OPEN_STATES = frozenset({"connecting", "connected", "open", "listening"})
 #: States in which frames still arrive and leave, so the rates are measured.
-_FLOWING_STATES = frozenset({"connected", "closing"})
+_FLOWING_STATES = frozenset({"connected", "closing", "open"})
+#: States a dead engine's rows leave for "lost".
+_LIVE_STATES = frozenset({"connecting", "connected", "closing", "open", "listening"})
+
+#: What a row is: a session, a listener or a relay pair.
+RowKind = Literal["session", "listener", "pair"]
 
 COLUMNS = ("Session", "Peer", "Framing", "State", "Frames in", "Bytes in", "Frames out",
            "Bytes out", "Frames/s in", "Frames/s out")  # fmt: skip
@@ -46,6 +64,8 @@ _STATE_COLOR = {
     "connected": QColor("#1b5e20"),
     "closing": QColor("#8d6e00"),
     "closed": QColor("#555555"),
+    "open": QColor("#1b5e20"),
+    "listening": QColor("#1b5e20"),
     "failed": QColor("#b71c1c"),
     "lost": QColor("#b71c1c"),
 }
@@ -66,6 +86,9 @@ def tls_mark(tls: TlsInfo | None) -> str:
 
 @dataclass(slots=True)
 class SessionInfo:
+    """A row: a session, a listener or a relay pair (``kind``; ``session_id`` holds the
+    listener's or the pair's id then)."""
+
     generation: int
     session_id: int
     host: str
@@ -74,6 +97,19 @@ class SessionInfo:
     label: str = ""
     #: The framing as the engine described it (a map), to open the same session again.
     spec: Any = None
+    kind: RowKind = "session"
+    #: The Peer column when it says more than host:port (a listener's address, a pair's
+    #: ``client ⇄ upstream``).
+    peer_text: str = ""
+    #: A pair's legs (0 until known), or the listener an accepted session came from.
+    client_session_id: int = 0
+    upstream_session_id: int = 0
+    listener_id: int = 0
+    #: A relay listener's upstream ("host:port"); whether a listener is open to the network.
+    upstream: str = ""
+    reachable: bool = False
+    #: A listener's live clients (sessions, or relay pairs).
+    clients: int = 0
     state: str = "connecting"
     detail: str = ""  # why it failed or closed
     frames_in: int = 0
@@ -94,7 +130,15 @@ class SessionInfo:
 
     @property
     def name(self) -> str:
+        if self.kind == "pair":
+            return pair_name(self.generation, self.session_id)
+        if self.kind == "listener":
+            return listener_name(self.generation, self.session_id)
         return session_name(self.generation, self.session_id)
+
+    @property
+    def key(self) -> tuple[int, RowKind, int]:
+        return self.generation, self.kind, self.session_id
 
     @property
     def is_open(self) -> bool:
@@ -102,8 +146,14 @@ class SessionInfo:
 
     @property
     def is_over(self) -> bool:
-        """Closed, failed or lost: it can only be opened again (Reconnect)."""
-        return self.state in ("closed", "failed", "lost")
+        """A session closed, failed or lost: it can only be opened again (Reconnect).
+        A listener or relay pair that is over is started again from the form."""
+        return self.kind == "session" and self.state in ("closed", "failed", "lost")
+
+    @property
+    def can_send(self) -> bool:
+        """Whether Compose can send to it: an open session, or an open pair (a leg)."""
+        return self.kind != "listener" and self.state in ("connecting", "connected", "open")
 
 
 class SessionModel(QAbstractTableModel):
@@ -118,7 +168,9 @@ class SessionModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[SessionInfo] = []
-        self._by_key: dict[tuple[int, int], SessionInfo] = {}
+        self._by_key: dict[tuple[int, RowKind, int], SessionInfo] = {}
+        #: A relay leg's pair row, by (generation, leg session id).
+        self._legs: dict[tuple[int, int], SessionInfo] = {}
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_INTERVAL_MS)
@@ -126,7 +178,13 @@ class SessionModel(QAbstractTableModel):
         self._timer.start()
 
     def session(self, generation: int, session_id: int) -> SessionInfo | None:
-        return self._by_key.get((generation, session_id))
+        return self._by_key.get((generation, "session", session_id))
+
+    def pair(self, generation: int, pair_id: int) -> SessionInfo | None:
+        return self._by_key.get((generation, "pair", pair_id))
+
+    def listener(self, generation: int, listener_id: int) -> SessionInfo | None:
+        return self._by_key.get((generation, "listener", listener_id))
 
     def session_at(self, row: int) -> SessionInfo:
         return self._rows[row]
@@ -137,25 +195,20 @@ class SessionModel(QAbstractTableModel):
     def apply_events(self, generation: int, events: list[schema.Event]) -> None:
         """Update rows from a batch of engine events (others are ignored)."""
         for ev in events:
-            if isinstance(ev, schema.Received):
-                info = self._by_key.get((generation, ev.session_id))
-                if info is not None:
-                    info.frames_in += len(ev.frames)
-                    info.bytes_in += sum(map(len, ev.frames))
-                    self._dirty = True
-            elif isinstance(ev, schema.Sent):
-                info = self._by_key.get((generation, ev.session_id))
-                if info is not None:
-                    info.frames_out += len(ev.frames)
-                    info.bytes_out += sum(map(len, ev.frames))
-                    self._dirty = True
+            if isinstance(ev, schema.Received | schema.Sent):
+                self._count(generation, ev)
             elif isinstance(ev, schema.Connecting):
+                if ev.pair_id is not None:
+                    self._upstream_leg(generation, ev)
+                    continue
                 self._add(
                     SessionInfo(
                         generation, ev.session_id, ev.host, ev.port, framing_text(ev.framing),
                         label=ev.label, spec=ev.framing, _rate_at=time.monotonic(),
                     )
                 )  # fmt: skip
+            elif isinstance(ev, schema.Accepted):
+                self._accepted(generation, ev)
             elif isinstance(ev, schema.Connected):
                 self._update(generation, ev.session_id, state="connected", detail=ev.local)
             elif isinstance(ev, schema.TlsEstablished):
@@ -172,23 +225,140 @@ class SessionModel(QAbstractTableModel):
                     diagnosis=Diagnosis.from_wire(ev.details.get("diagnosis")),
                 )
             elif isinstance(ev, schema.Closed):
-                info = self._by_key.get((generation, ev.session_id))
-                if info is not None:
-                    info.frames_in, info.bytes_in = ev.frames_in, ev.bytes_in
-                    info.frames_out, info.bytes_out = ev.frames_out, ev.bytes_out
-                    failed = ev.by == "error"
-                    detail = info.detail if failed else f"closed by {ev.by}"
-                    diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))
-                    if diagnosis is not None:
-                        info.diagnosis = diagnosis
-                    self._update(generation, ev.session_id, state="closed", detail=detail)
-                    self._forget_old()
+                self._closed(generation, ev)
+            elif isinstance(ev, schema.Listening | schema.ListenerClosed):
+                self._listener_event(generation, ev)
+            elif isinstance(ev, schema.PairOpened | schema.PairClosed):
+                self._pair_event(generation, ev)
+
+    def _count(self, generation: int, ev: schema.Received | schema.Sent) -> None:
+        """A session's frames, or a relay leg's, counted on its pair's row by direction."""
+        nbytes = sum(map(len, ev.frames))
+        if ev.pair_id is None:
+            info = self._by_key.get((generation, "session", ev.session_id))
+            incoming = isinstance(ev, schema.Received)
+        else:
+            info = self._by_key.get((generation, "pair", ev.pair_id))
+            incoming = ev.direction == "c2s"
+        if info is None:
+            return
+        if incoming:
+            info.frames_in += len(ev.frames)
+            info.bytes_in += nbytes
+        else:
+            info.frames_out += len(ev.frames)
+            info.bytes_out += nbytes
+        self._dirty = True
+
+    def _accepted(self, generation: int, ev: schema.Accepted) -> None:
+        host, _, port = ev.peer.rpartition(":")
+        now = time.monotonic()
+        self._count_client(generation, ev.listener_id, +1)
+        if ev.pair_id is None:
+            info = SessionInfo(
+                generation, ev.session_id, host.strip("[]"), int(port or 0),
+                framing_text(ev.framing), label=ev.label, state="connected", detail=ev.local,
+                listener_id=ev.listener_id, _rate_at=now,
+            )  # fmt: skip
+            self._add(info)
+            return
+        listener = self.listener(generation, ev.listener_id)
+        upstream = listener.upstream if listener is not None else "?"
+        pair = SessionInfo(
+            generation, ev.pair_id, host.strip("[]"), int(port or 0), framing_text(ev.framing),
+            label=ev.label, kind="pair", peer_text=f"{ev.peer} ⇄ {upstream}",
+            client_session_id=ev.session_id, listener_id=ev.listener_id,
+            detail=f"connecting to the upstream {upstream}", _rate_at=now,
+        )  # fmt: skip
+        self._add(pair)
+        self._legs[(generation, ev.session_id)] = pair
+
+    def _upstream_leg(self, generation: int, ev: schema.Connecting) -> None:
+        assert ev.pair_id is not None
+        pair = self.pair(generation, ev.pair_id)
+        if pair is None:
+            return
+        pair.upstream_session_id = ev.session_id
+        self._legs[(generation, ev.session_id)] = pair
+        upstream = framing_text(ev.framing)
+        if upstream != pair.framing.partition(" ⇄ ")[0]:
+            self._update_row(pair, framing=f"{pair.framing} ⇄ {upstream}")
+
+    def _closed(self, generation: int, ev: schema.Closed) -> None:
+        if self._legs.pop((generation, ev.session_id), None) is not None:
+            return  # a relay leg: its pair says how the pair ended
+        info = self._by_key.get((generation, "session", ev.session_id))
+        if info is None:
+            return
+        if info.listener_id:
+            self._count_client(generation, info.listener_id, -1)
+        info.frames_in, info.bytes_in = ev.frames_in, ev.bytes_in
+        info.frames_out, info.bytes_out = ev.frames_out, ev.bytes_out
+        failed = ev.by == "error"
+        reason = ev.details.get("reason")
+        detail = info.detail if failed else f"closed by {ev.by}" + (f": {reason}" if reason else "")
+        diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))
+        if diagnosis is not None:
+            info.diagnosis = diagnosis
+        self._update_row(info, state="closed", detail=detail)
+        self._forget_old()
+
+    def _count_client(self, generation: int, listener_id: int, change: int) -> None:
+        listener = self.listener(generation, listener_id)
+        if listener is not None:
+            self._update_row(listener, clients=max(0, listener.clients + change))
+
+    def _listener_event(
+        self, generation: int, ev: schema.Listening | schema.ListenerClosed
+    ) -> None:
+        if isinstance(ev, schema.ListenerClosed):
+            info = self.listener(generation, ev.listener_id)
+            if info is not None:
+                detail = f"stopped listening ({ev.accepted:,} accepted, {ev.refused:,} turned away)"
+                self._update_row(info, state="closed", detail=detail)
+                self._forget_old()
+            return
+        framing = framing_text(ev.framing)
+        if ev.upstream_framing and ev.upstream_framing != ev.framing:
+            framing += f" ⇄ {framing_text(ev.upstream_framing)}"
+        where = ev.local + (f" → {ev.upstream}" if ev.upstream else "")
+        limits = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in ev.limits.items())
+        detail = f"{ev.role} on {ev.local}" + (" (echo)" if ev.echo else "") + f"; {limits}"
+        if ev.reachable:
+            detail += f"\n{ev.local} is reachable from the network, not only from this machine"
+        info = SessionInfo(
+            generation, ev.listener_id, ev.host, ev.port, framing, label=ev.label,
+            kind="listener", state="listening", peer_text=where, detail=detail,
+            upstream=ev.upstream, reachable=ev.reachable,
+        )  # fmt: skip
+        self._add(info)
+
+    def _pair_event(self, generation: int, ev: schema.PairOpened | schema.PairClosed) -> None:
+        pair = self.pair(generation, ev.pair_id)
+        if pair is None:
+            return
+        if isinstance(ev, schema.PairOpened):
+            pair.upstream_session_id = ev.upstream_session_id
+            self._legs[(generation, ev.upstream_session_id)] = pair
+            self._update_row(
+                pair, state="open", peer_text=f"{ev.client} ⇄ {ev.upstream}",
+                detail=f"relaying {ev.client} ⇄ {ev.upstream}",
+            )  # fmt: skip
+            return
+        self._count_client(generation, pair.listener_id, -1)
+        pair.frames_in, pair.bytes_in = ev.frames_c2s, ev.bytes_c2s
+        pair.frames_out, pair.bytes_out = ev.frames_s2c, ev.bytes_s2c
+        self._update_row(pair, state="closed", detail=ev.reason)
+        self._forget_old()
 
     def apply_snapshot(self, generation: int, sessions: list[dict[str, Any]]) -> None:
         """Rows for the sessions an attached engine already had (``attach``'s result):
-        their state and counters so far; later events update them as usual."""
+        their state and counters so far; later events update them as usual. Relay legs
+        are left to ``apply_roles_snapshot``'s pairs."""
         now = time.monotonic()
         for item in sessions:
+            if item.get("role") == "relay":
+                continue
             try:
                 info = SessionInfo(
                     generation, int(item["session_id"]), str(item["host"]), int(item["port"]),
@@ -211,18 +381,58 @@ class SessionModel(QAbstractTableModel):
             self._add(info)
         self._forget_old()
 
-    def mark_closing(self, generation: int, session_id: int) -> None:
-        self._update(generation, session_id, state="closing")
+    def apply_roles_snapshot(
+        self,
+        generation: int,
+        listeners: list[dict[str, Any]],
+        pairs: list[dict[str, Any]],
+    ) -> None:
+        """Rows for the listeners and relay pairs an attached engine already had."""
+        for item in listeners:
+            try:
+                event = schema.Listening.from_params({**item, "at": 0.0})
+            except ipc_errors.SchemaError:
+                continue  # a listener map this window cannot read: skip it, keep the rest
+            self._listener_event(generation, event)
+            listener = self.listener(generation, event.listener_id)
+            clients = item.get("clients")
+            if listener is not None and isinstance(clients, int):
+                listener.clients = clients
+        now = time.monotonic()
+        for item in pairs:
+            try:
+                client, upstream = str(item["client"]), str(item["upstream"] or "?")
+                host, _, port = client.rpartition(":")
+                pair = SessionInfo(
+                    generation, int(item["pair_id"]), host.strip("[]"), int(port or 0), "",
+                    kind="pair", state=str(item["state"]), peer_text=f"{client} ⇄ {upstream}",
+                    client_session_id=int(item["client_session_id"]),
+                    upstream_session_id=int(item["upstream_session_id"] or 0),
+                    listener_id=int(item["listener_id"]), detail=str(item.get("reason", "")),
+                    frames_in=int(item["frames_c2s"]), bytes_in=int(item["bytes_c2s"]),
+                    frames_out=int(item["frames_s2c"]), bytes_out=int(item["bytes_s2c"]),
+                    _rate_at=now,
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError):
+                continue
+            listener = self.listener(generation, pair.listener_id)
+            if listener is not None:
+                pair.framing = listener.framing
+            pair._rate_frames, pair._rate_frames_out = pair.frames_in, pair.frames_out
+            self._add(pair)
+            if pair.is_open:
+                for leg in (pair.client_session_id, pair.upstream_session_id):
+                    self._legs[(generation, leg)] = pair
+        self._forget_old()
+
+    def mark_closing(self, info: SessionInfo) -> None:
+        self._update_row(info, state="closing")
 
     def mark_lost(self, generation: int, why: str) -> int:
         """Sessions of a dead engine are lost; return how many were open."""
         count = 0
         for info in self._rows:
-            if info.generation == generation and info.state in (
-                "connecting",
-                "connected",
-                "closing",
-            ):
+            if info.generation == generation and info.state in _LIVE_STATES:
                 info.state, info.detail = "lost", why
                 info.rate_in = info.rate_out = 0.0
                 count += 1
@@ -232,7 +442,7 @@ class SessionModel(QAbstractTableModel):
         return count
 
     def _add(self, info: SessionInfo) -> None:
-        key = (info.generation, info.session_id)
+        key = info.key
         if key in self._by_key:
             return
         n = len(self._rows)
@@ -242,9 +452,11 @@ class SessionModel(QAbstractTableModel):
         self.endInsertRows()
 
     def _update(self, generation: int, session_id: int, **changes: Any) -> None:
-        info = self._by_key.get((generation, session_id))
-        if info is None:
-            return
+        info = self._by_key.get((generation, "session", session_id))
+        if info is not None:
+            self._update_row(info, **changes)
+
+    def _update_row(self, info: SessionInfo, **changes: Any) -> None:
         for name, value in changes.items():
             setattr(info, name, value)
         if info.state in ("closed", "failed") and (info.rate_in or info.rate_out):
@@ -258,7 +470,7 @@ class SessionModel(QAbstractTableModel):
         for row in reversed(finished[: max(0, len(finished) - MAX_FINISHED_SESSIONS)]):
             self.beginRemoveRows(QModelIndex(), row, row)
             info = self._rows.pop(row)
-            del self._by_key[(info.generation, info.session_id)]
+            del self._by_key[info.key]
             self.endRemoveRows()
 
     def refresh_if_due(self, within_ms: int) -> None:
@@ -315,14 +527,18 @@ class SessionModel(QAbstractTableModel):
         info = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if info.kind == "listener":
+                return _listener_cells(info)[col]
+            # A pair's counters go each way: in is client -> server, out the way back.
+            into, out = ("→ ", "← ") if info.kind == "pair" else ("", "")
             return (
                 info.name + (f" {info.label}" if info.label else ""),
-                tls_mark(info.tls) + f"{info.host}:{info.port}",
+                info.peer_text or tls_mark(info.tls) + f"{info.host}:{info.port}",
                 info.framing,
                 info.state,
-                f"{info.frames_in:,}",
+                f"{into}{info.frames_in:,}",
                 format_bytes(info.bytes_in),
-                f"{info.frames_out:,}",
+                f"{out}{info.frames_out:,}",
                 format_bytes(info.bytes_out),
                 format_rate(info.rate_in),
                 format_rate(info.rate_out),
@@ -340,3 +556,14 @@ class SessionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return info
         return None
+
+
+def _listener_cells(info: SessionInfo) -> tuple[str, ...]:
+    """A listener's row: where it listens and its clients (it moves no frames itself)."""
+    state = info.state
+    if info.is_open:
+        state += f" · {info.clients:,} client{'' if info.clients == 1 else 's'}"
+        if info.reachable:
+            state += " · network!"
+    name = info.name + (f" {info.label}" if info.label else "")
+    return (name, info.peer_text, info.framing, state, "", "", "", "", "", "")

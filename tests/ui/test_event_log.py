@@ -48,3 +48,33 @@ def test_frames_of_several_reads_keep_their_own_times():
     event = schema.Received(session_id=1, frames=frames, at=1.0, times=[[1.0, 2], [1.25, 1]])
     rows = list(log_entries(1, 100.0, [event]))
     assert [(r.wall, r.payloads) for r in rows] == [(101.0, [b"a", b"b"]), (101.25, [b"c"])]
+
+
+def test_a_relay_pairs_frames_are_the_pairs_rows_with_their_direction():
+    events = [
+        schema.Listening(listener_id=1, role="relay", host="0.0.0.0", port=9001,
+                         local="0.0.0.0:9001", reachable=True, framing={},
+                         upstream="127.0.0.1:9000", at=0.5),
+        schema.Accepted(session_id=1, listener_id=1, local="127.0.0.1:9001",
+                        peer="127.0.0.1:5000", framing={}, pair_id=7, at=1.0),
+        schema.Received(session_id=1, frames=[b"ask"], at=2.0, pair_id=7, direction="c2s"),
+        schema.Received(session_id=2, frames=[b"answer"], at=2.5, pair_id=7, direction="s2c"),
+        schema.Sent(session_id=2, frames=[b"injected"], at=3.0, pair_id=7, direction="c2s"),
+        schema.PairClosed(pair_id=7, listener_id=1, reason="the client closed the connection",
+                          frames_c2s=1, bytes_c2s=3, frames_s2c=1, bytes_s2c=6, at=4.0),
+    ]  # fmt: skip
+    rows = list(log_entries(1, 0.0, events))
+    assert [(r.session, r.direction) for r in rows] == [
+        ("L1", Direction.INFO),
+        ("L1", Direction.ERROR),  # reachable from the network
+        ("⇄7", Direction.INFO),
+        ("⇄7", Direction.C2S),
+        ("⇄7", Direction.S2C),
+        ("⇄7", Direction.C2S),
+        ("⇄7", Direction.INFO),
+    ]
+    assert rows[0].payloads == [
+        b"listening on 0.0.0.0:9001, relaying each client to 127.0.0.1:9000"
+    ]
+    assert rows[2].payloads == [b"client 127.0.0.1:5000 connected to L1 (127.0.0.1:9001), as #1"]
+    assert rows[6].payloads[0].startswith(b"pair closed: the client closed the connection")

@@ -81,9 +81,69 @@ def test_a_closing_session_still_gets_rates(qtbot):
     model = SessionModel()
     model.apply_events(1, lifecycle(1))
     model.refresh_if_due(NOW)  # the rate baseline: nothing received
-    model.mark_closing(1, 1)
+    model.mark_closing(model.session(1, 1))
     model.apply_events(1, [schema.Received(session_id=1, frames=[b"x"] * 1000, at=0.2)])
     model.refresh_if_due(NOW)
     info = model.session(1, 1)
     assert info.state == "closing" and info.rate_in > 0
     assert model.rate_in_total() == info.rate_in
+
+
+def test_listeners_and_relay_pairs_are_rows_and_the_legs_are_not(qtbot):
+    model = SessionModel()
+    model.apply_events(1, [
+        schema.Listening(listener_id=1, role="relay", host="127.0.0.1", port=9001,
+                         local="127.0.0.1:9001", reachable=False, framing={"length_size": 4},
+                         upstream="127.0.0.1:9000", at=0.0),
+        schema.Accepted(session_id=1, listener_id=1, local="127.0.0.1:9001",
+                        peer="127.0.0.1:5000", framing={"length_size": 4}, pair_id=1, at=0.1),
+        schema.Connecting(session_id=2, host="127.0.0.1", port=9000,
+                          framing={"length_size": 4, "byte_order": "big"}, pair_id=1, at=0.1),
+        schema.Connected(session_id=2, local="127.0.0.1:6000", peer="127.0.0.1:9000", at=0.2),
+        schema.PairOpened(pair_id=1, listener_id=1, client_session_id=1, upstream_session_id=2,
+                          client="127.0.0.1:5000", upstream="127.0.0.1:9000", at=0.2),
+        schema.Received(session_id=1, frames=[b"ab"], at=0.3, pair_id=1, direction="c2s"),
+        schema.Received(session_id=2, frames=[b"cde", b"f"], at=0.4, pair_id=1, direction="s2c"),
+    ])  # fmt: skip
+    assert model.rowCount() == 2  # the listener and the pair: no leg rows
+    listener, pair = model.listener(1, 1), model.pair(1, 1)
+    assert [cell(model, 0, c) for c in range(4)] == [
+        "L1", "127.0.0.1:9001 → 127.0.0.1:9000", "le32", "listening · 1 client"
+    ]  # fmt: skip
+    assert [cell(model, 1, c) for c in range(8)] == [
+        "⇄1", "127.0.0.1:5000 ⇄ 127.0.0.1:9000", "le32 ⇄ be32", "open", "→ 1", "2 B", "← 2", "4 B"
+    ]  # fmt: skip
+    assert (pair.client_session_id, pair.upstream_session_id, pair.can_send) == (1, 2, True)
+    assert not listener.can_send
+    model.apply_events(1, [
+        schema.Closed(session_id=1, by="peer", at=0.5),
+        schema.Closed(session_id=2, by="local", at=0.5),
+        schema.PairClosed(pair_id=1, listener_id=1, reason="the client closed the connection",
+                          frames_c2s=1, bytes_c2s=2, frames_s2c=2, bytes_s2c=4, at=0.6),
+    ])  # fmt: skip
+    assert (pair.state, pair.detail, listener.clients) == (
+        "closed", "the client closed the connection", 0
+    )  # fmt: skip
+    assert model.rowCount() == 2
+
+
+def test_an_attached_engines_listeners_and_pairs_come_from_its_snapshot(qtbot):
+    model = SessionModel()
+    model.apply_snapshot(1, [
+        {"session_id": 1, "host": "127.0.0.1", "port": 5000, "framing": {}, "state": "connected",
+         "role": "relay", "leg": "client", "pair_id": 1},
+    ])  # fmt: skip
+    model.apply_roles_snapshot(
+        1,
+        [{"listener_id": 1, "role": "relay", "host": "127.0.0.1", "port": 9001,
+          "local": "127.0.0.1:9001", "reachable": False, "framing": {}, "upstream": "h:1",
+          "clients": 1, "accepted": 1}],
+        [{"pair_id": 1, "listener_id": 1, "client_session_id": 1, "upstream_session_id": 2,
+          "client": "127.0.0.1:5000", "upstream": "h:1", "state": "open", "frames_c2s": 3,
+          "bytes_c2s": 30, "frames_s2c": 4, "bytes_s2c": 40}],
+    )  # fmt: skip
+    assert [info.kind for info in model.sessions()] == ["listener", "pair"]
+    assert model.listener(1, 1).clients == 1
+    model.apply_events(1, [schema.Received(session_id=2, frames=[b"x"], at=1.0, pair_id=1,
+                                           direction="s2c")])  # fmt: skip
+    assert (model.pair(1, 1).frames_in, model.pair(1, 1).frames_out) == (3, 5)

@@ -35,3 +35,36 @@ def test_the_empty_table_says_how_to_start(qtbot):
         1, [schema.Connecting(session_id=1, host="127.0.0.1", port=9, framing={}, at=1.0)]
     )
     assert ink_in_the_middle(panel) == 0  # one row, at the top: the hint is gone
+
+
+def test_each_mode_keeps_its_address_and_says_when_it_is_reachable(qtbot):
+    panel = SessionPanel(SessionModel())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.host.setText("server.example.com")
+    panel.port.setValue(9000)
+    panel.mode.setCurrentText("Relay")  # relay to the server just typed, listen on loopback
+    assert (panel.upstream_host.text(), panel.upstream_port.value()) == ("server.example.com", 9000)
+    assert (panel.host.text(), panel.port.value(), panel.open_button.text()) == (
+        "127.0.0.1",
+        0,
+        "Relay",
+    )
+    assert panel.reachable.text() == ""
+    panel.host.setText("0.0.0.0")  # the form says it before anything listens
+    assert panel.reachable.text() == "0.0.0.0 is reachable from the network"
+    command = panel.serve_command()
+    assert isinstance(command, schema.Relay)
+    assert (command.host, command.port, command.upstream_host) == (
+        "0.0.0.0",
+        0,
+        "server.example.com",
+    )
+    panel.idle_timeout.setValue(0)  # "never"
+    assert panel.serve_command().idle_timeout == 0.0
+    panel.mode.setCurrentText("Connect")
+    assert (panel.host.text(), panel.port.value()) == ("server.example.com", 9000)
+    assert not panel.reachable.isVisible() and panel.port.minimum() == 1
+    panel.mode.setCurrentText("Listen")
+    assert panel.echo.isVisible() and not panel.upstream_host.isVisible()
+    assert isinstance(panel.serve_command(), schema.Listen)

@@ -1,5 +1,8 @@
 """Compose a frame as text, hex or JSON (validated as you type), send it, resend from history.
 
+With a relay pair selected, a box says which leg the frame is injected into: to the server
+(the upstream leg) or to the client (the client leg).
+
 JSON is sent as written, or encoded as MessagePack or CBOR (``decoders.encode``: an object
 ``{"$hex": "00ff"}`` stands for bytes).
 """
@@ -23,7 +26,10 @@ from decoders import EncodeError, encode_json_text
 from ipc.text import DEFAULT_ENCODING, ENCODINGS, TextEncodingError, encode_text
 from ui.formatting import HexError, hex_error, parse_hex, preview
 
-__all__ = ["MAX_HISTORY", "ComposePanel"]
+__all__ = ["LEGS", "MAX_HISTORY", "ComposePanel"]
+
+#: A relay pair's legs, as the leg box names them: where an injected frame goes.
+LEGS = {"to the server": "upstream", "to the client": "client"}
 
 #: Sent frames kept for resending (oldest dropped).
 MAX_HISTORY = 100
@@ -67,6 +73,13 @@ class ComposePanel(QWidget):
         self.resend_button = QPushButton("Resend")
         self.target = QLabel("no session selected")
         self.target.setStyleSheet("color: #555;")
+        self.leg = QComboBox()
+        self.leg.addItems(list(LEGS))
+        self.leg.setToolTip(
+            "inject the frame into the relay pair: to the server (as if the client sent it) "
+            "or to the client (as if the server did)"
+        )
+        self.leg.hide()
 
         self.mode.currentTextChanged.connect(self._on_mode_changed)
         self.encoding.currentTextChanged.connect(self._validate)
@@ -79,6 +92,7 @@ class ComposePanel(QWidget):
 
         row = QHBoxLayout()
         row.addWidget(self.target)
+        row.addWidget(self.leg)
         row.addWidget(self.mode)
         row.addWidget(self.editor, 1)
         row.addWidget(self.encoding)
@@ -93,13 +107,23 @@ class ComposePanel(QWidget):
         layout.addLayout(history)
         self.set_target(None)
 
-    def set_target(self, name: str | None, text_encoding: str = DEFAULT_ENCODING) -> None:
-        """The session frames go to (``None``: sending is disabled), and the encoding its
-        text is written in (``ipc.text``)."""
+    def set_target(
+        self, name: str | None, text_encoding: str = DEFAULT_ENCODING, *, pair: bool = False
+    ) -> None:
+        """The session (or relay ``pair``) frames go to (``None``: sending is disabled), and
+        the encoding its text is written in (``ipc.text``)."""
         self._has_target = name is not None
         self._text_encoding = text_encoding
-        self.target.setText(f"to {name}" if name else "select an open session to send")
+        self.leg.setVisible(pair)
+        if name is None:
+            self.target.setText("select an open session to send")
+        else:
+            self.target.setText(f"inject into {name}" if pair else f"to {name}")
         self._on_mode_changed(self.mode.currentText())
+
+    def chosen_leg(self) -> str:
+        """The relay leg chosen for the next frame: ``upstream`` or ``client``."""
+        return LEGS[self.leg.currentText()]
 
     def payload(self) -> bytes:
         """The editor's payload.

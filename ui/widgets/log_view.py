@@ -43,7 +43,7 @@ from ipc.text import DEFAULT_ENCODING, ENCODINGS, decode_counting
 from ui.dump_layout import DumpLayout
 from ui.formatting import hex_dump
 from ui.log_model import COL_DIR, COL_LENGTH, COL_SESSION, COL_TIME, LogModel
-from ui.log_store import Direction, LogFilter, LogRow
+from ui.log_store import DATA_DIRECTIONS, Direction, LogFilter, LogRow
 from ui.log_text import format_datetime
 from ui.widgets.field_tree import FieldTree
 
@@ -57,6 +57,8 @@ _TABLE_SHARE = 65
 _DETAIL_MIN_WIDTH = 240
 _DUMP_WIDTHS = (16, 8, 4)
 _ALL = "all"
+#: How the direction filter names the relayed directions (the others by their value).
+_DIRECTION_CHOICES = {Direction.C2S: "c→s", Direction.S2C: "c←s"}
 _BAD_INPUT_STYLE = "QLineEdit { border: 1px solid #c62828; background: #ffebee; }"
 _HIGHLIGHT = QColor("#ffe082")
 
@@ -76,7 +78,15 @@ class LogPanel(QWidget):
         self.session_filter = QComboBox()
         self.session_filter.addItem(_ALL)
         self.direction_filter = QComboBox()
-        self.direction_filter.addItems([_ALL, *(d.value for d in Direction)])
+        self.direction_filter.addItem(_ALL, None)
+        for direction in Direction:
+            self.direction_filter.addItem(
+                _DIRECTION_CHOICES.get(direction, direction.value), direction
+            )
+        self.direction_filter.setToolTip(
+            "in/out: frames of a session; c→s / c←s: frames a relay passed from the "
+            "client to the server, and back"
+        )
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("filter: payload contains…")
         self.text_filter.setClearButtonEnabled(True)
@@ -215,10 +225,9 @@ class LogPanel(QWidget):
 
     def current_filter(self) -> LogFilter:
         session = self.session_filter.currentText()
-        direction = self.direction_filter.currentText()
         return LogFilter(
             session=None if session == _ALL else session,
-            direction=None if direction == _ALL else Direction(direction),
+            direction=self.direction_filter.currentData(),
             text=self.text_filter.text(),
             payload_test=self._payload_test,
         )
@@ -348,7 +357,7 @@ class LogPanel(QWidget):
         self.detail.setPlainText(describe_row(row, width, encoding))
         self._moving_cursor = False
         self.detail.setExtraSelections([])
-        if row.direction not in (Direction.IN, Direction.OUT):
+        if row.direction not in DATA_DIRECTIONS:
             self.fields.show_decoded(None)
             self._dump = None
             return

@@ -1,9 +1,17 @@
 """Open a session (host, port, framing preset or custom spec, text encoding), guess a
-server's framing, and list sessions."""
+server's framing, listen or relay, and list sessions, listeners and relay pairs.
+
+The mode box picks the role: **Connect** (open a session to HOST:PORT), **Listen** (be the
+server on HOST:PORT; 0 picks a free port) or **Relay** (listen on HOST:PORT and relay each
+client to the server named after "to"). Listen and relay show a second row: the upstream
+(relay), echo (listen), and the limits on the clients they accept. A host other than
+loopback is reachable from the network, and the form says so before anything listens.
+"""
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt, QTimer, Signal
@@ -23,13 +31,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ipc import schema
 from ipc.errors import LocalProtocolError
 from ipc.framing import PRESET_NOTES, PRESETS, FramingSpec, describe
 from ipc.text import ENCODINGS
 from ui.session_model import SessionInfo, SessionModel
 from ui.widgets.decoder_chooser import DecoderChooser
 
-__all__ = ["CUSTOM_FRAMING", "DEFAULT_PRESETS", "EMPTY_HINT", "GUESS_FRAMING", "SessionPanel"]
+__all__ = [
+    "CUSTOM_FRAMING",
+    "DEFAULT_PRESETS",
+    "EMPTY_HINT",
+    "GUESS_FRAMING",
+    "MODES",
+    "SAME_FRAMING",
+    "SessionPanel",
+]
+
+#: The roles the form can start, and what its button says for each.
+MODES = {"Connect": "Open", "Listen": "Listen", "Relay": "Relay"}
+#: The upstream framing box's first entry: the same framing as the clients'.
+SAME_FRAMING = "same"
 
 DEFAULT_PRESETS = tuple(PRESETS)
 #: The strip box's "nothing but the length field" value (``strip=None``).
@@ -42,7 +64,7 @@ EMPTY_HINT = "No sessions yet: open one above, or press Do it!"
 #: The widest value a column usually shows (Session, Peer, Framing, State, Frames in,
 #: Bytes in, Frames out, Bytes out, Frames/s in, Frames/s out).
 #: The host field is wide enough for this (longer names scroll in it).
-_HOST_SAMPLE = "server-01.example.com"
+_HOST_SAMPLE = "server.example.com"
 _COLUMN_SAMPLES = ("e2#10 do-it", "127.0.0.1:65535", "custom…", "connecting", "999,999,999",
                    "999.9 MiB", "999,999,999", "999.9 MiB", "999.9k/s", "999.9k/s")  # fmt: skip
 
@@ -70,6 +92,7 @@ class SessionPanel(QWidget):
     """Signals carry what the user asked for; the window does the work."""
 
     open_requested = Signal(str, int, object)  # host, port, framing (preset name or map)
+    serve_requested = Signal(object)  # schema.Listen | schema.Relay
     guess_requested = Signal(str, int)  # host, port
     close_requested = Signal(object)  # SessionInfo
     abort_requested = Signal(object)
@@ -79,8 +102,20 @@ class SessionPanel(QWidget):
     def __init__(self, model: SessionModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._model = model
+        self.mode = QComboBox()
+        self.mode.addItems(list(MODES))
+        self.mode.setToolTip(
+            "Connect: be the client. Listen: be the server (port 0: any free one). Relay: "
+            "listen, and pass each client's frames to the server after 'to', and back"
+        )
+        self.mode.currentTextChanged.connect(self._on_mode_changed)
+        self.mode.setFixedWidth(self.mode.fontMetrics().horizontalAdvance("Connect") + 34)
+        #: Each mode's host and port, kept while another mode shows the form.
+        self._addresses = dict.fromkeys(MODES, ("127.0.0.1", 0))
+        self._mode = "Connect"
         self.host = QLineEdit("127.0.0.1")
         self.host.setPlaceholderText("host")
+        self.host.setToolTip("Connect: the server; Listen and Relay: where to listen")
         self.host.setFixedWidth(self.host.fontMetrics().horizontalAdvance(_HOST_SAMPLE) + 16)
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
@@ -167,6 +202,7 @@ class SessionPanel(QWidget):
             combo.currentTextChanged.connect(self._check_custom)
         self.includes_header.toggled.connect(self._check_custom)
         self._check_custom()
+        self._build_serve_row()
         self.open_button = QPushButton("Open")
         self.open_button.setDefault(True)
         self.open_button.clicked.connect(self._on_open_clicked)
@@ -215,13 +251,12 @@ class SessionPanel(QWidget):
         self.abort_button.clicked.connect(lambda: self._emit_for_selected(self.abort_requested))
 
         form = QHBoxLayout()
-        # The buttons as wide as their words (the style's 80 px minimum each would push the
-        # form past a 1024 px screen).
         for button in (self.open_button, self.close_button, self.abort_button):
-            button.setMaximumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 30)
-        form.addWidget(QLabel("Host"))
+            _fit(button)
+        # The mode box names the host field ("Connect [host]", "Listen [host]").
+        form.addWidget(self.mode)
         form.addWidget(self.host)
-        form.addWidget(QLabel("Port"))
+        form.addWidget(QLabel(":"))
         form.addWidget(self.port)
         form.addWidget(QLabel("Framing"))
         form.addWidget(self.framing)
@@ -235,10 +270,126 @@ class SessionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
+        layout.addWidget(self._serve)
         layout.addWidget(self._custom)
         layout.addWidget(self.error)
         layout.addWidget(self.table)
         self._update_buttons()
+
+    def _build_serve_row(self) -> None:
+        """The second row of Listen and Relay: the upstream, echo, the limits."""
+        self.upstream_host = QLineEdit("127.0.0.1")
+        self.upstream_host.setPlaceholderText("server")
+        self.upstream_host.setFixedWidth(self.host.width())
+        self.upstream_port = QSpinBox()
+        self.upstream_port.setRange(1, 65535)
+        self.upstream_port.setValue(9000)
+        self.upstream_framing = QComboBox()
+        self.upstream_framing.addItems([SAME_FRAMING, *DEFAULT_PRESETS])
+        self.upstream_framing.setToolTip(
+            "the server's framing: frames are re-encoded when it differs from the clients'"
+        )
+        self.echo = QCheckBox("echo")
+        self.echo.setToolTip("send each frame a client sends back to it")
+        self.max_clients = QSpinBox()
+        self.max_clients.setRange(1, 1_000_000)
+        self.max_clients.setValue(schema.DEFAULT_MAX_CLIENTS)
+        self.max_clients.setToolTip("clients at once; the next one is closed at once (logged)")
+        self.idle_timeout = QSpinBox()
+        self.idle_timeout.setRange(0, 7 * 24 * 3600)
+        self.idle_timeout.setValue(int(schema.DEFAULT_IDLE_TIMEOUT))
+        self.idle_timeout.setSuffix(" s")
+        self.idle_timeout.setSpecialValueText("never")
+        self.idle_timeout.setToolTip("close a client after this long without a byte either way")
+        self.partial_timeout = QSpinBox()
+        self.partial_timeout.setRange(0, 24 * 3600)
+        self.partial_timeout.setValue(int(schema.DEFAULT_PARTIAL_FRAME_TIMEOUT))
+        self.partial_timeout.setSuffix(" s")
+        self.partial_timeout.setSpecialValueText("never")
+        self.partial_timeout.setToolTip(
+            "end a client whose frame stays incomplete this long (a peer that sends half a "
+            "header and goes silent)"
+        )
+        self.reachable = QLabel()
+        self.reachable.setStyleSheet("color: #b71c1c;")
+        self.host.textChanged.connect(self._check_reachable)
+        self._serve = QWidget()
+        row = QHBoxLayout(self._serve)
+        row.setContentsMargins(0, 0, 0, 0)
+        self._upstream_widgets: list[QWidget] = [
+            QLabel("to"),
+            self.upstream_host,
+            self.upstream_port,
+            self.upstream_framing,
+        ]
+        for widget in [*self._upstream_widgets, self.echo]:
+            row.addWidget(widget)
+        for label, widget in (
+            ("max clients", self.max_clients),
+            ("idle", self.idle_timeout),
+            ("mid-frame", self.partial_timeout),
+        ):
+            row.addWidget(QLabel(label))
+            row.addWidget(widget)
+        row.addWidget(self.reachable, 1)
+        self._serve.hide()
+
+    def _on_mode_changed(self, mode: str) -> None:
+        """Show the form for ``mode``; each mode keeps its own host and port."""
+        previous, self._mode = self._mode, mode
+        self._addresses[previous] = (self.host.text(), self.port.value())
+        if mode == "Relay" and previous == "Connect":  # relay to the server just typed
+            host, port = self._addresses["Connect"]
+            self.upstream_host.setText(host)
+            self.upstream_port.setValue(max(port, 1))
+        serving = mode != "Connect"
+        self.port.setMinimum(0 if serving else 1)
+        self.port.setSpecialValueText("any" if serving else "")
+        host, port = self._addresses[mode]
+        self.host.setText(host)
+        self.port.setValue(port)
+        self.open_button.setText(MODES[mode])
+        _fit(self.open_button)
+        self._serve.setVisible(serving)
+        for widget in self._upstream_widgets:
+            widget.setVisible(mode == "Relay")
+        self.echo.setVisible(mode == "Listen")
+        self._check_reachable()
+
+    def _check_reachable(self, *_args: Any) -> None:
+        """Say, before anything listens, when the address is reachable from the network."""
+        host = self.host.text().strip()
+        warn = self._mode != "Connect" and bool(host) and not _is_loopback(host)
+        self.reachable.setText(f"{host} is reachable from the network" if warn else "")
+
+    def serve_command(self) -> schema.Listen | schema.Relay:
+        """The Listen or Relay form as the engine's command."""
+        host, port, framing = self.host.text().strip(), self.port.value(), self.framing_value()
+        max_clients = self.max_clients.value()
+        idle = float(self.idle_timeout.value())
+        partial = float(self.partial_timeout.value())
+        if self._mode == "Listen":
+            return schema.Listen(
+                host=host,
+                port=port,
+                framing=framing,
+                echo=self.echo.isChecked(),
+                max_clients=max_clients,
+                idle_timeout=idle,
+                partial_frame_timeout=partial,
+            )
+        upstream = self.upstream_framing.currentText()
+        return schema.Relay(
+            host=host,
+            port=port,
+            framing=framing,
+            upstream_host=self.upstream_host.text().strip(),
+            upstream_port=self.upstream_port.value(),
+            upstream_framing=None if upstream == SAME_FRAMING else upstream,
+            max_clients=max_clients,
+            idle_timeout=idle,
+            partial_frame_timeout=partial,
+        )
 
     def set_presets(self, names: list[str]) -> None:
         current = self.framing.currentText()
@@ -365,7 +516,13 @@ class SessionPanel(QWidget):
             self.show_error(f"custom framing: {self.custom_summary.text()}")
             return
         self.show_error("")
-        self.open_requested.emit(host, self.port.value(), self.framing_value())
+        if self._mode == "Connect":
+            self.open_requested.emit(host, self.port.value(), self.framing_value())
+            return
+        if self._mode == "Relay" and not self.upstream_host.text().strip():
+            self.show_error("enter the server to relay to")
+            return
+        self.serve_requested.emit(self.serve_command())
 
     def _on_selection(self, *_args: Any) -> None:
         self._update_buttons()
@@ -376,7 +533,10 @@ class SessionPanel(QWidget):
         enabled = info is not None and info.is_open
         self.close_button.setEnabled(enabled)
         self.abort_button.setEnabled(enabled)
-        self.decoder.setEnabled(info is not None)
+        kind = info.kind if info is not None else "session"
+        self.close_button.setToolTip(_CLOSE_TIPS[kind])
+        self.abort_button.setToolTip(_ABORT_TIPS[kind])
+        self.decoder.setEnabled(info is not None and kind != "listener")
         # A session that is over can only be opened again: Reconnect takes the place of
         # Close and Abort (the form fits 1024 px that way).
         over = info is not None and info.is_over
@@ -388,3 +548,33 @@ class SessionPanel(QWidget):
         info = self.selected()
         if info is not None:
             signal.emit(info)
+
+
+_CLOSE_TIPS = {
+    "session": "flush queued frames, then close",
+    "pair": "close the client (after flushing); the relay then closes the upstream",
+    "listener": "stop listening; the clients it accepted stay",
+}
+_ABORT_TIPS = {
+    "session": "reset the connection now, dropping queued frames",
+    "pair": "reset the client now; the relay resets the upstream too",
+    "listener": "stop listening and close the clients it accepted",
+}
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (a name other than localhost counts as not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _fit(button: QPushButton) -> None:
+    """A button as wide as its words (the style's 80 px minimum for each would push the
+    form past a 1024 px screen)."""
+    width = button.fontMetrics().horizontalAdvance(button.text()) + 30
+    button.setMinimumWidth(width)
+    button.setMaximumWidth(width)
