@@ -86,19 +86,28 @@ class Forward:
         """
         if self.ready is not None and not self.ready.is_set():
             await self.ready.wait()
-        await source.report_received(batch, self.pair_id, self.direction)
         target = self.target
         assert target is not None  # bound before ready is set
         if self.passthrough and not decoder.failed:
             wire = self._take_wire(decoder)
+            spec = source.spec
+            # The payload bytes without a pass over the frames, when every header is alike.
+            nbytes = (
+                len(wire) - len(batch) * spec.min_header_size
+                if spec.is_simple
+                else sum(map(len, batch))
+            )
+            await source.report_received(batch, self.pair_id, self.direction, nbytes)
         else:
+            nbytes = sum(map(len, batch))
+            await source.report_received(batch, self.pair_id, self.direction, nbytes)
             try:
                 wire = encode_frames(batch, target.spec)
             except LocalProtocolError as exc:
                 message = f"cannot forward in the other side's framing: {exc}"
                 raise RemoteProtocolError(message) from None
         try:
-            await target.send(batch, wire, report=self.report)
+            await target.send(batch, wire, report=self.report, nbytes=nbytes)
         except (SessionClosed, SessionBroken):
             # The target is ending: the pair ends this session next (for an echo, this is
             # the session that is ending). Reading on would only drop frames.

@@ -185,6 +185,8 @@ class _Outgoing:
     data: bytes | memoryview
     #: Whether the writer reports it as ``Sent`` (forwarded relay frames are not).
     report: bool = True
+    #: The frames' payload bytes, if the sender knew them (-1: the writer counts).
+    nbytes: int = -1
     done: trio.Event = field(default_factory=trio.Event)
     error: Exception | None = None
 
@@ -641,7 +643,12 @@ class Session:
     # ------------------------------------------------------------------ commands
 
     async def send(
-        self, frames: Sequence[bytes], data: bytes | memoryview, *, report: bool = True
+        self,
+        frames: Sequence[bytes],
+        data: bytes | memoryview,
+        *,
+        report: bool = True,
+        nbytes: int = -1,
     ) -> None:
         """Queue ``data`` (the encoded ``frames``) and wait until it is written.
 
@@ -655,7 +662,7 @@ class Session:
         """
         if self.state not in (SessionState.CONNECTING, SessionState.CONNECTED):
             raise self.ended_error()
-        item = _Outgoing(frames, data, report)
+        item = _Outgoing(frames, data, report, nbytes)
         try:
             await self._outbox().send(item)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -746,11 +753,15 @@ class Session:
         await self.report_received(batch)
 
     async def report_received(
-        self, batch: list[bytes], pair_id: int | None = None, direction: Direction | None = None
+        self,
+        batch: list[bytes],
+        pair_id: int | None = None,
+        direction: Direction | None = None,
+        nbytes: int = -1,
     ) -> None:
         """Count ``batch`` as received and emit ``Received`` (with a relay's pair and
-        direction)."""
-        size = sum(map(len, batch))
+        direction). ``nbytes``: its payload bytes, if the caller knows them already."""
+        size = sum(map(len, batch)) if nbytes < 0 else nbytes
         c, t = self.counters, self._totals
         c.frames_in += len(batch)
         c.bytes_in += size
@@ -801,7 +812,7 @@ class Session:
                 return
             if activity is not None:
                 activity.touch()
-            size = sum(map(len, item.frames))
+            size = sum(map(len, item.frames)) if item.nbytes < 0 else item.nbytes
             c, t = self.counters, self._totals
             c.frames_out += len(item.frames)
             c.bytes_out += size

@@ -22,7 +22,7 @@ from ipc.framing import DEFAULT, PRESETS, FramingSpec
 from tests.engine.helpers import start_server
 
 #: Frames each way; the benchmark runs 1,000,000.
-FRAMES = 200_000
+FRAMES = 100_000
 #: How the slow side reads: small reads, and a turn of the scheduler after each.
 SLOW_READ_BYTES = 4096
 

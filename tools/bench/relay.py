@@ -93,20 +93,21 @@ class _Relay:
     port: int
 
     def peak_rss_mib(self) -> float:
-        """The process's peak resident memory (``VmHWM``), in MiB."""
+        """The process's peak resident memory (``VmHWM``, which starts afresh at exec:
+        ``ru_maxrss`` would count the fork of this big process), in MiB."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc/PID/status")
+        raise RuntimeError(f"the relay process {self.process.pid} is gone")
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def _start_relay(kind: str, upstream_port: int, *extra: str) -> _Relay:
@@ -181,6 +182,10 @@ class _Sink:
         self.port: int = self.server.getsockname()[1]
         self.done_at = 0.0
         self.error: str | None = None
+        #: Set once everything arrived; the connection stays open until ``release`` (socat
+        #: ends as soon as it closes, and its memory is read while it runs).
+        self.finished = threading.Event()
+        self.release = threading.Event()
         #: What to send back on the connection once accepted (the integrity run).
         self.reply = b""
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -192,10 +197,11 @@ class _Sink:
                 threading.Thread(target=conn.sendall, args=(self.reply,), daemon=True).start()
             self.error = _receive_all(conn, self.expected, self.read_bytes, self.check_all)
             self.done_at = time.perf_counter()
+            self.finished.set()
+            self.release.wait(60)
 
     def wait(self, timeout: float) -> None:
-        self.thread.join(timeout)
-        if self.thread.is_alive():
+        if not self.finished.wait(timeout):
             raise RuntimeError(f"the sink did not get everything within {timeout:g} s")
         if self.error is not None:
             raise AssertionError(self.error)
@@ -236,8 +242,9 @@ def measure_throughput(kind: str, count: int, size: int) -> dict[str, float]:
             sender.sendall(stream)
             sink.wait(timeout=300)
             elapsed = sink.done_at - start
-        rss = relay.peak_rss_mib()
+            rss = relay.peak_rss_mib()
     finally:
+        sink.release.set()
         relay.stop()
     return {
         "frames_per_s": count / elapsed,
@@ -271,8 +278,9 @@ def measure_integrity(count: int) -> dict[str, float]:
             if error is not None:
                 raise AssertionError(f"server to client: {error}")
             elapsed = max(sink.done_at, time.perf_counter()) - start
-        rss = relay.peak_rss_mib()
+            rss = relay.peak_rss_mib()
     finally:
+        sink.release.set()
         relay.stop()
     return {"seconds": elapsed, "rss_mib": rss, "megabytes": 2 * len(c2s_le) / 1e6}
 
