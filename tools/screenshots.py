@@ -24,6 +24,10 @@ The states, in order:
     Do it! answered; session #2 sent ``hello there`` and its reply row is selected (the
     detail pane shows it); session #3 asked the server for ``!stream N 100`` and the
     picture is taken while the frames pour in, with the log following the tail.
+``relay.png``
+    Relay mode: a relay in front of the demo server, a client talking through it (its
+    pair's row counts both ways, the log shows c→s and c←s rows) and a frame injected
+    into the pair's upstream leg from Compose.
 ``not_responding.png``
     the engine SIGSTOPped until the window calls it not responding (after 2 s), then
     SIGCONT.
@@ -49,9 +53,12 @@ import gc
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -87,7 +94,7 @@ __all__ = [
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: The pictures, in the order they are taken.
-SHOTS = ("idle", "traffic", "not_responding", "crashed")
+SHOTS = ("idle", "traffic", "decoding", "relay", "not_responding", "crashed")
 #: Animation ticks to let pass before a picture: the log flushes every 80 ms and the
 #: status line changes every 250 ms, so after this everything on screen is current.
 SETTLE_TICKS = 12
@@ -107,6 +114,8 @@ HELPER_NICENESS = 10
 #: How long the engine may take to stop when the tool is done.
 ENGINE_STOP_TIMEOUT_SECONDS = 10.0
 STREAM_FRAME_BYTES = 100
+#: Frames the relayed client sends (each answered by the demo server) before the picture.
+RELAY_CLIENT_FRAMES = 5
 
 
 class ShotError(Exception):
@@ -437,6 +446,41 @@ class _Driver:
         tree.setCurrentIndex(tree.fields.index(1, 0, root))  # "user"
         self.shoot("decoding")
 
+    def relay(self) -> None:
+        """A relay in front of the demo server, a client talking through it, a frame
+        injected into the pair by hand."""
+        window = self.window
+        panel, model = window.sessions, window.session_model
+        generation = self.supervisor.generation
+        listeners = {info.session_id for info in model.sessions() if info.kind == "listener"}
+        panel.mode.setCurrentText("Relay")
+        panel.upstream_host.setText(self.server[0])
+        panel.upstream_port.setValue(self.server[1])
+        self.click(panel.open_button)
+
+        def listener() -> SessionInfo | None:
+            for info in model.sessions():
+                if info.kind == "listener" and info.session_id not in listeners:
+                    return info
+            return None
+
+        self.wait_until(lambda: listener() is not None, "the relay to listen")
+        found = listener()
+        assert found is not None
+        port = int(found.peer_text.split(" ")[0].rpartition(":")[2])
+        threading.Thread(target=_relay_client, args=(port,), daemon=True).start()
+        self.wait_until(
+            lambda: any(i.kind == "pair" and i.frames_out >= RELAY_CLIENT_FRAMES
+                        for i in model.sessions()),
+            "the relayed client's replies",
+        )  # fmt: skip
+        pair = next(i for i in model.sessions() if i.kind == "pair" and i.generation == generation)
+        panel.select(pair)
+        self.send_text("injected by hand")
+        self.wait_until(lambda: pair.frames_out > RELAY_CLIENT_FRAMES, "the injected frame's reply")
+        self.shoot("relay")
+        panel.mode.setCurrentText("Connect")
+
     def not_responding(self) -> None:
         pid = self._engine_pid()
         os.kill(pid, signal.SIGSTOP)
@@ -482,8 +526,21 @@ class _Driver:
         self.check_animation()
         self.traffic()
         self.decoding()
+        self.relay()
         self.not_responding()
         self.crashed()
+
+
+def _relay_client(port: int) -> None:
+    """A client of the relay: a few le32 frames, each reply read, then it stays connected
+    (the picture shows the pair open) until the tool's process ends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for number in range(RELAY_CLIENT_FRAMES):
+            payload = b"request %d" % number
+            sock.sendall(struct.pack("<I", len(payload)) + payload)
+            sock.recv(65536)
+        while sock.recv(65536):  # the injected frame's reply, then until the end
+            pass
 
 
 def _lower_priority(pid: int) -> None:

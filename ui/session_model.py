@@ -560,10 +560,10 @@ class SessionModel(QAbstractTableModel):
 
 def _listener_cells(info: SessionInfo) -> tuple[str, ...]:
     """A listener's row: where it listens and its clients (it moves no frames itself)."""
-    state = info.state
+    where = info.peer_text
     if info.is_open:
-        state += f" · {info.clients:,} client{'' if info.clients == 1 else 's'}"
+        where += f" · {info.clients:,} client{'' if info.clients == 1 else 's'}"
         if info.reachable:
-            state += " · network!"
+            where += " · reachable from the network"
     name = info.name + (f" {info.label}" if info.label else "")
-    return (name, info.peer_text, info.framing, state, "", "", "", "", "", "")
+    return (name, where, info.framing, info.state, "", "", "", "", "", "")

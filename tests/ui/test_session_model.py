@@ -108,7 +108,7 @@ def test_listeners_and_relay_pairs_are_rows_and_the_legs_are_not(qtbot):
     assert model.rowCount() == 2  # the listener and the pair: no leg rows
     listener, pair = model.listener(1, 1), model.pair(1, 1)
     assert [cell(model, 0, c) for c in range(4)] == [
-        "L1", "127.0.0.1:9001 → 127.0.0.1:9000", "le32", "listening · 1 client"
+        "L1", "127.0.0.1:9001 → 127.0.0.1:9000 · 1 client", "le32", "listening"
     ]  # fmt: skip
     assert [cell(model, 1, c) for c in range(8)] == [
         "⇄1", "127.0.0.1:5000 ⇄ 127.0.0.1:9000", "le32 ⇄ be32", "open", "→ 1", "2 B", "← 2", "4 B"
