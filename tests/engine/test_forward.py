@@ -21,7 +21,7 @@ def _encodable(preset: str, payloads: list[bytes]) -> bytes | None:
         return None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     preset=st.sampled_from(sorted(PRESETS)),
     payloads=_payloads,
