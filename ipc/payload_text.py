@@ -119,18 +119,27 @@ _NON_TEXT_ASCII = [bytes([b]) for b in range(0x80) if b not in _TEXT_ASCII]
 def text_or_hex(payload: bytes, encoding: str = "utf-8") -> str:
     """``escape_text`` of ``payload`` if it ``looks_like_text``, else its hex bytes
     (``de ad be ef``): one line either way. The same as calling those, faster for the
-    usual payloads (the saved log calls it a million times)."""
-    if encoding in _ASCII_COMPATIBLE and payload.isascii():
-        rest = payload.translate(None, _PRINTABLE_ASCII)
-        if not rest:
-            text = payload.decode("ascii")
-            return text.replace("\\", "\\\\") if "\\" in text else text
-        if len(rest.translate(None, b"\t\n\r")) > (1 - TEXT_SHARE) * len(payload):
-            return payload.hex(" ")
-        return codecs.escape_encode(payload)[0].decode("ascii").replace("\\'", "'")
-    if looks_like_text(payload, encoding):
-        return escape_text(payload, encoding)
-    return payload.hex(" ")
+    usual payloads (the saved log calls it a million times): one pass to find the bytes
+    that are not printable ASCII, at most one decode."""
+    if encoding not in _ASCII_COMPATIBLE:
+        return _text_or_hex(payload, encoding)
+    rest = payload.translate(None, _PRINTABLE_ASCII)
+    if not rest:
+        text = payload.decode("ascii")
+        return text.replace("\\", "\\\\") if "\\" in text else text
+    if not payload.isascii() and decodes(payload, encoding):
+        return _text_or_hex(payload, encoding)  # beyond ASCII, valid: characters count
+    # ASCII with controls, or not valid text: every byte in ``rest`` but tab, newline and
+    # return is binary; shown as text, the other bytes are \xNN (Python's escaping, in C).
+    if len(rest.translate(None, b"\t\n\r")) > (1 - TEXT_SHARE) * len(payload):
+        return payload.hex(" ")
+    return codecs.escape_encode(payload)[0].decode("ascii").replace("\\'", "'")
+
+
+def _text_or_hex(payload: bytes, encoding: str) -> str:
+    return (
+        escape_text(payload, encoding) if looks_like_text(payload, encoding) else payload.hex(" ")
+    )
 
 
 def hex_dump(payload: bytes, width: int = 16) -> str:
