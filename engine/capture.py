@@ -16,6 +16,7 @@ of this happens in the engine process: the window never waits on a capture.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -134,10 +135,17 @@ class Capture:
         if isinstance(event, schema.Received | schema.Sent):
             m = self._sessions.get(sid) or _Meta()
             direction = "in" if isinstance(event, schema.Received) else "out"
+            pair = None
+            if event.pair_id is not None and event.direction is not None:
+                # A relay leg's frame: the way it went (c2s, s2c) and its pair.
+                direction, pair = event.direction, {"pair": event.pair_id}
             return [
-                frame_line(t, sid, direction, frame, peer=m.peer, local=m.local, framing=m.framing)
+                frame_line(
+                    t, sid, direction, frame, peer=m.peer, local=m.local, framing=m.framing,
+                    extra=pair,
+                )
                 for frame in event.frames
-            ]
+            ]  # fmt: skip
         if isinstance(event, schema.Connecting):
             try:
                 framing = describe(FramingSpec.from_wire(event.framing))
@@ -145,9 +153,12 @@ class Capture:
                 framing = ""
             self._sessions[sid] = _Meta(peer=f"{event.host}:{event.port}", framing=framing)
             return []
-        if isinstance(event, schema.Connected):
+        if isinstance(event, schema.Connected | schema.Accepted):
             m = self._sessions.setdefault(sid, _Meta())
             m.peer, m.local = event.peer, event.local
+            if isinstance(event, schema.Accepted):  # an accepted client: no Connecting
+                with contextlib.suppress(SchemaError):
+                    m.framing = describe(FramingSpec.from_wire(event.framing))
             return [self._event(t, sid, "open", "", m)]
         if isinstance(event, schema.SessionError):
             return [self._event(t, sid, "error", event.message, self._sessions.get(sid))]

@@ -7,6 +7,7 @@ import socket
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import trio
@@ -14,6 +15,7 @@ import trio
 from engine import Engine, open_engine
 from ipc import schema
 from ipc.framing import DEFAULT, PRESETS, FrameDecoder, FramingSpec, encode_frames
+from ipc.recording import EventRecord, FrameRecord, read_recording
 from tests.engine.helpers import (
     echo_with,
     next_event,
@@ -280,3 +282,26 @@ async def test_a_frame_too_long_for_the_other_framing_ends_the_pair(
         await upstream.wait_for(lambda: upstream.ended)
         assert upstream.ended == ["reset"]  # the other leg of a failed one is reset
         assert upstream.frames == []  # the batch that fails is not passed on in part
+
+
+async def test_a_capture_records_relayed_frames_with_their_pair_and_direction(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    port = await start_server(nursery, echo_with(DEFAULT))
+    path = tmp_path / "relay.jsonl"
+    async with _relay_to(port) as (engine, listening):
+        engine.start_capture(str(path))
+        client = await trio.open_tcp_stream("127.0.0.1", listening.port)
+        await client.send_all(encode_frames([b"ping"]))
+        assert await _read(client, DEFAULT, 1) == [b"re:ping"]
+        await client.aclose()
+        await next_event(engine, schema.PairClosed)
+        await engine.stop_capture()
+    records = list(read_recording(path.read_text().splitlines()))
+    frames = [r for r in records if isinstance(r, FrameRecord)]
+    assert [(r.dir, r.payload, r.extra) for r in frames] == [
+        ("c2s", b"ping", {"pair": 1}),
+        ("s2c", b"re:ping", {"pair": 1}),
+    ]
+    opened = [r for r in records if isinstance(r, EventRecord) and r.event == "open"]
+    assert [r.framing for r in opened] == ["le32", "le32"]  # the accepted leg and the upstream
