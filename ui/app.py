@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "'unverified'; implies --tls)",
     )
     parser.add_argument(
+        "--project",
+        metavar="FILE",
+        help="the saved messages' project file (TOML; default: messages.toml beside the settings)",
+    )
+    parser.add_argument(
         "--settings",
         metavar="PATH",
         help="remember the window's state in this INI file (default: the per-user "
@@ -228,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         framing=args.framing or "le32",
         capture=args.capture,
         settings=window_settings.open_settings(args.settings),
+        project=args.project,
     )
     assert window.settings is not None
     window_settings.restore(

@@ -9,9 +9,10 @@ log, the engine banner); there are no modal dialogs.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from decoders import Decoder
+from exchanges import SessionFrame, script_text
 from ipc import schema
 from ipc.diagnosis import guess_framing, looks_like
 from ipc.framing import PRESETS, parse_framing
@@ -37,7 +40,7 @@ from ui.event_log import ENGINE_SESSION, log_entries
 from ui.formatting import format_time, plural, preview
 from ui.log_export import LogExporter
 from ui.log_model import LogModel, SessionContext
-from ui.log_store import Direction
+from ui.log_store import Direction, LogRow
 from ui.session_model import SessionInfo, SessionModel
 from ui.supervisor import EngineState, EngineStatus, EngineSupervisor
 from ui.tick_probe import TickProbe
@@ -45,6 +48,7 @@ from ui.widgets.compose import ComposePanel
 from ui.widgets.engine_status import EngineBanner, EngineStatusLabel
 from ui.widgets.log_view import LogPanel
 from ui.widgets.pulse import TICK_INTERVAL_MS, PulseWidget
+from ui.widgets.saved_messages import SavedMessagesPanel
 from ui.widgets.session_panel import SessionPanel
 
 __all__ = ["MainWindow"]
@@ -75,6 +79,7 @@ class MainWindow(QMainWindow):
         framing: str = "le32",
         capture: str | None = None,
         settings: QSettings | None = None,
+        project: str | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("framewire")
@@ -121,6 +126,10 @@ class MainWindow(QMainWindow):
         self.capture_status = QLabel()
         self.capture_status.setStyleSheet("color: #555;")
         self.compose = ComposePanel()
+        # Saved messages: --project, else messages.toml beside the remembered settings.
+        if project is None and settings is not None:
+            project = str(Path(settings.fileName()).parent / "messages.toml")
+        self.saved = SavedMessagesPanel(project)
         self.log_panel = LogPanel(log_model)
         self.status_label = EngineStatusLabel()
         self.statusBar().addPermanentWidget(self.status_label, 1)
@@ -145,7 +154,12 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         for pane, stretch in (
             (_group("Sessions", self.sessions), _SESSIONS_STRETCH),
-            (_group("Compose", self.compose), _COMPOSE_STRETCH),
+            (
+                _side_by_side(
+                    _group("Compose", self.compose), _group("Saved messages", self.saved)
+                ),
+                _COMPOSE_STRETCH,
+            ),
             (_group("Log", self.log_panel), _LOG_STRETCH),
         ):
             self.splitter.addWidget(pane)
@@ -189,6 +203,11 @@ class MainWindow(QMainWindow):
         self.sessions.reconnect_requested.connect(self._on_reconnect_requested)
         self.sessions.selection_changed.connect(self._on_session_selected)
         self.compose.send_requested.connect(self._on_send_requested)
+        self.saved.send_requested.connect(self._on_send_requested)
+        self.saved.edit_requested.connect(self.compose.load_message)
+        self.saved.save_button.clicked.connect(self._on_save_message)
+        self.log_panel.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.log_panel.table.customContextMenuRequested.connect(self._on_log_menu)
         self.sessions.decoder.decoder_chosen.connect(self._on_decoder_chosen)
         self.log_panel.save_requested.connect(self.save_log)
         self._on_status_changed(supervisor.status)
@@ -490,10 +509,65 @@ class MainWindow(QMainWindow):
     def _on_session_selected(self, info: SessionInfo | None) -> None:
         if info is not None and info.can_send:
             self.compose.set_target(info.name, info.encoding, pair=info.kind == "pair")
+            self.saved.set_target(True, info.encoding)
         else:
             self.compose.set_target(None)
+            self.saved.set_target(False)
         if info is not None:
             self.sessions.decoder.show_choice(self.log_model.decoding.label(info.name))
+
+    # ------------------------------------------------------------------ saved messages
+
+    def _on_save_message(self) -> None:
+        self.saved.save(self.saved.name.text(), self.compose.message())
+
+    def _on_log_menu(self, position: QPoint) -> None:
+        """The log's context menu: a row's payload as a saved message, its session as a
+        script (non-modal: the menu pops up and the window goes on)."""
+        index = self.log_panel.table.indexAt(position)
+        if not index.isValid():
+            return
+        row: LogRow = self.log_model.data(index, Qt.ItemDataRole.UserRole)
+        if row.direction not in (Direction.IN, Direction.OUT):
+            return
+        encoding = self.log_model.context(row.session).encoding
+        menu = QMenu(self)
+        menu.addAction("Save as message", lambda: self.saved.save_payload(row.payload, encoding))
+        menu.addAction(
+            f"Save session {row.session} as script…", lambda: self._save_session_script(row.session)
+        )
+        menu.popup(self.log_panel.table.viewport().mapToGlobal(position))
+
+    def _save_session_script(self, session: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session as script", f"session-{session.strip('#')}.toml", "Scripts (*.toml)"
+        )
+        if path:
+            self._note(*self.write_session_script(session, path), session=session)
+
+    def write_session_script(self, session: str, path: str) -> tuple[Direction, str]:
+        """Write ``session``'s frames held in the log as a script (``exchanges.script_text``):
+        its sends as send steps, its replies as expect steps. Returns the log note."""
+        store = self.log_model.store
+        frames = [
+            SessionFrame(row.direction.value, row.payload)
+            for row in store.rows(store.first_seq, store.end_seq)
+            if row.session == session and row.direction in (Direction.IN, Direction.OUT)
+        ]
+        context = self.log_model.context(session)
+        text = script_text(
+            frames,
+            name=f"session {session} {context.peer}".strip(),
+            framing=context.framing,
+            encoding=context.encoding,
+            comment=f"saved by framewire from session {session} ({context.peer}); run it with\n"
+            f"framewire-engine HOST:PORT --script {Path(path).name}",
+        )
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return Direction.ERROR, f"cannot save the script: {exc.strerror}"
+        return Direction.INFO, f"saved {len(frames)} frames of {session} as a script: {path}"
 
     def _on_decoder_chosen(self, decoder: Decoder, label: str) -> None:
         info = self.sessions.selected()
@@ -577,6 +651,16 @@ class MainWindow(QMainWindow):
 
     def _on_engine_stopped(self) -> None:
         self.close()
+
+
+def _side_by_side(left: QWidget, right: QWidget) -> QWidget:
+    """Compose and the saved messages beside it (the panel narrower)."""
+    pair = QWidget()
+    row = QHBoxLayout(pair)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(left, 3)
+    row.addWidget(right, 1)
+    return pair
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:

@@ -9,6 +9,8 @@ JSON is sent as written, or encoded as MessagePack or CBOR (``decoders.encode``:
 
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from decoders import EncodeError, encode_json_text
+from exchanges import Message
 from ipc.text import DEFAULT_ENCODING, ENCODINGS, TextEncodingError, encode_text
 from ui.formatting import HexError, hex_error, parse_hex, preview
 
@@ -36,6 +39,8 @@ MAX_HISTORY = 100
 _BAD_INPUT_STYLE = "QLineEdit { border: 1px solid #c62828; background: #ffebee; }"
 #: What JSON is sent as: the combo's text and ``decoders.encode``'s name.
 JSON_ENCODINGS = {"as JSON": "json", "as MessagePack": "msgpack", "as CBOR": "cbor"}
+#: The editor's modes as ``exchanges.Message`` forms.
+_FORMS = {"Text": "text", "Hex": "hex", "JSON": "json"}
 _HINTS = {
     "Text": "frame payload (text, {encoding})",
     "Hex": "hex bytes, e.g. 68 65 6c 6c 6f",
@@ -143,6 +148,22 @@ class ComposePanel(QWidget):
     def show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.setVisible(bool(message))
+
+    def message(self) -> Message:
+        """What the editor holds as a saved message (the saved-messages panel keeps it):
+        its form, text as typed (placeholders and all) and, for JSON, what it is sent as."""
+        form = _FORMS[self.mode.currentText()]
+        encoding = JSON_ENCODINGS[self.encoding.currentText()] if form == "json" else "json"
+        return Message(form, self.editor.text(), encoding)
+
+    def load_message(self, message: Message) -> None:
+        """Put a saved message into the editor, to edit and save back or send as it is."""
+        self.mode.setCurrentText(next(k for k, v in _FORMS.items() if v == message.form))
+        if message.form == "json":
+            shown = {v: k for k, v in JSON_ENCODINGS.items()}[message.encoding]
+            self.encoding.setCurrentText(shown)
+        body = message.body
+        self.editor.setText(body if isinstance(body, str) else json.dumps(body))
 
     def history_payloads(self) -> list[bytes]:
         """The history's payloads, the newest first."""
