@@ -2,13 +2,13 @@
 
 The panel shows the messages of a project file (``exchanges.messages``: TOML, the file
 ``framewire-engine --project`` reads). Double-click (or Send) sends the selected one to
-the selected session, its placeholders expanded (``{{seq}}`` counts this panel's sends);
-Save keeps what Compose holds under the name typed beside it (the same name replaces the
-message: that is how a message is edited, after Edit put it back into Compose); a name
-is renamed in place (F2, or the list's context menu), Delete removes it; a log row's
-payload is saved with the log's "Save as message". Every change is written to the file at once (through a
-temporary file, so a crash never leaves half a file); a file that cannot be read or
-written is said in the panel, and nothing else is lost.
+the selected session, its placeholders expanded (``{{seq}}`` counts this panel's sends).
+Save keeps what Compose holds under the name typed beside it; the same name replaces the
+message, which is how a message is edited once "Edit in Compose" put it there. The
+list's context menu renames (F2) and deletes (Del); the log's context menu saves a row's
+payload as a message. Every change is written to the file at once, through a temporary
+file (a crash never leaves half a file); a file that cannot be read is never written
+over, and what went wrong is said in the panel.
 """
 
 from __future__ import annotations
