@@ -1,0 +1,84 @@
+"""The Saved messages panel and the log's "Save as message" / "Save session as script",
+in the real window with its engine and the demo server."""
+
+from __future__ import annotations
+
+import tomllib
+
+import msgpack
+from exchanges import Message, parse_script
+from tests.ui.helpers import open_session, payloads, send_text
+from ui.log_store import Direction
+from ui.widgets.saved_messages import SavedMessagesPanel
+
+
+def test_saved_messages_are_kept_sent_renamed_edited_and_deleted(
+    qtbot, window, demo_server, tmp_path
+) -> None:
+    project = tmp_path / "messages.toml"
+    saved = window.saved
+    saved.path = str(project)
+    saved.load()
+    info = open_session(qtbot, window, *demo_server)
+
+    window.compose.mode.setCurrentText("JSON")
+    window.compose.encoding.setCurrentText("as MessagePack")
+    window.compose.editor.setText('{"op": "hi", "seq": "{{seq}}"}')
+    saved.name.setText("hi")
+    saved.save_button.click()
+    assert tomllib.loads(project.read_text())["messages"] == {
+        "hi": {"json": '{"op": "hi", "seq": "{{seq}}"}', "encoding": "msgpack"}
+    }
+
+    item = saved.list.item(0)
+    saved.list.setCurrentItem(item)
+    saved.list.itemDoubleClicked.emit(item)
+    saved.send_button.click()
+    sent = lambda: payloads(window, info.name, Direction.OUT)  # noqa: E731
+    qtbot.waitUntil(lambda: len(sent()) == 2, timeout=5_000)
+    assert [msgpack.unpackb(p) for p in sent()] == [{"op": "hi", "seq": 1}, {"op": "hi", "seq": 2}]
+
+    item.setText("hello")  # renamed in place
+    assert list(tomllib.loads(project.read_text())["messages"]) == ["hello"]
+    window.compose.editor.clear()
+    saved.list.setCurrentRow(0)
+    saved.edit_action.trigger()
+    assert window.compose.editor.text() == '{"op": "hi", "seq": "{{seq}}"}'
+    assert saved.name.text() == "hello"
+
+    name = saved.save_payload(b"\x00\xff")
+    assert tomllib.loads(project.read_text())["messages"][name] == {"hex": "00 ff"}
+    saved.list.setCurrentRow(0)
+    saved.delete_action.trigger()
+    assert list(tomllib.loads(project.read_text())["messages"]) == [name]
+
+
+def test_a_session_is_saved_as_a_script_that_reads_back(
+    qtbot, window, demo_server, tmp_path
+) -> None:
+    info = open_session(qtbot, window, *demo_server)
+    send_text(window, "hello")
+    qtbot.waitUntil(lambda: len(payloads(window, info.name, Direction.IN)) == 1, timeout=5_000)
+    path = tmp_path / "session.toml"
+    direction, note = window.write_session_script(info.name, str(path))
+    assert (direction, note) == (
+        Direction.INFO, f"saved 2 frames of {info.name} as a script: {path}"
+    )  # fmt: skip
+    script = parse_script(path.read_text(), str(path))
+    assert [step.kind for step in script.steps] == ["send", "expect"]
+    assert script.steps[0].message is not None and script.steps[0].message.body == "hello"
+    reply = payloads(window, info.name, Direction.IN)[0]
+    assert script.steps[1].expectation is not None
+    assert script.steps[1].expectation.text == reply.decode()
+
+
+def test_a_project_file_that_does_not_read_is_said_and_never_written_over(qtbot, tmp_path) -> None:
+    project = tmp_path / "messages.toml"
+    project.write_text("[messages.a]\ntext = \n")
+    panel = SavedMessagesPanel(str(project))
+    qtbot.addWidget(panel)
+    assert panel.error.text() == (
+        f"{project}:2: not valid TOML: Invalid value (column 8) (the panel will not write over it)"
+    )
+    assert not panel.save("b", Message("text", "x"))
+    assert project.read_text() == "[messages.a]\ntext = \n"
