@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from decoders import Decoder
-from exchanges import SessionFrame, script_text
+from exchanges import Outcome, ScriptError, SessionFrame, script_text
 from ipc import schema
 from ipc.diagnosis import guess_framing, looks_like
 from ipc.framing import PRESETS, parse_framing
@@ -41,6 +41,7 @@ from ui.formatting import format_time, plural, preview
 from ui.log_export import LogExporter
 from ui.log_model import LogModel, SessionContext
 from ui.log_store import Direction, LogRow
+from ui.script_player import ScriptPlayer, load_for_session
 from ui.session_model import SessionInfo, SessionModel
 from ui.supervisor import EngineState, EngineStatus, EngineSupervisor
 from ui.tick_probe import TickProbe
@@ -102,6 +103,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._exporter: LogExporter | None = None
         self._select_when_seen: tuple[int, int] | None = None  # a session just opened
+        #: Scripts and replays running in sessions (ui.script_player).
+        self.players: list[ScriptPlayer] = []
 
         # --- widgets
         self.pulse = PulseWidget(probe)
@@ -206,6 +209,7 @@ class MainWindow(QMainWindow):
         self.saved.send_requested.connect(self._on_send_requested)
         self.saved.edit_requested.connect(self.compose.load_message)
         self.saved.save_button.clicked.connect(self._on_save_message)
+        self.saved.run_requested.connect(self.run_script)
         self.log_panel.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.log_panel.table.customContextMenuRequested.connect(self._on_log_menu)
         self.sessions.decoder.decoder_chosen.connect(self._on_decoder_chosen)
@@ -263,6 +267,9 @@ class MainWindow(QMainWindow):
         self._note(Direction.ERROR, f"engine {generation} {why}")
 
     def _on_engine_lost(self, generation: int, why: str) -> None:
+        for player in list(self.players):
+            if player.generation == generation:
+                player.engine_lost(f"the engine went away: {why}")
         lost = self.session_model.mark_lost(generation, why)
         self.banner.sessions_lost(lost)
         if lost:
@@ -287,6 +294,8 @@ class MainWindow(QMainWindow):
             append(entry.session, entry.direction, entry.wall, entry.payloads)
         if self.do_it.running:
             self.do_it.on_events(generation, events)
+        for player in list(self.players):
+            player.on_events(generation, events)
         if self._select_when_seen is not None:
             info = self.session_model.session(*self._select_when_seen)
             if info is not None:
@@ -520,6 +529,44 @@ class MainWindow(QMainWindow):
 
     def _on_save_message(self) -> None:
         self.saved.save(self.saved.name.text(), self.compose.message())
+
+    def run_script(self, path: str) -> ScriptPlayer | None:
+        """Run a script, or replay a recording, in the selected session; its frames show in
+        the log as any others, and its result (the failing step's report) as a note after
+        them. Returns the player (None if it could not start: said in the panel)."""
+        info = self.sessions.selected()
+        if info is None or not info.is_open:
+            self.saved.show_error("select an open session to run the script in")
+            return None
+        try:
+            script = load_for_session(path)
+        except ScriptError as exc:
+            self.saved.show_error(str(exc))
+            return None
+        self.saved.show_error("")
+        player = ScriptPlayer(
+            script, info.generation, info.session_id,
+            send=self.client.send, close=self.client.close,
+            decoder=self.log_model.decoding.decoder(info.name), encoding=info.encoding,
+            parent=self,
+        )  # fmt: skip
+        self.players.append(player)
+        player.finished.connect(lambda outcome: self._script_finished(player, info.name, outcome))
+        steps = script.step_count()
+        self._note(Direction.INFO, f"running {path} ({plural(steps, 'step')})", session=info.name)
+        player.start()
+        return player
+
+    def _script_finished(self, player: ScriptPlayer, session: str, outcome: Outcome) -> None:
+        if player in self.players:
+            self.players.remove(player)
+        runner = player.runner
+        if outcome.passed:
+            sent, received = plural(runner.frames_out, "frame"), runner.frames_in
+            text = f"✓ {runner.script.path}: passed ({sent} sent, {received} received)"
+            self._note(Direction.INFO, text, session=session)
+        else:
+            self._note(Direction.ERROR, f"✗ {outcome.report}", session=session)
 
     def _on_log_menu(self, position: QPoint) -> None:
         """The log's context menu: a row's payload as a saved message, its session as a

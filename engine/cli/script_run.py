@@ -8,7 +8,7 @@ and hex). The run's exit code is that of the first script that did not pass: 6 a
 expectation failed, 5 a timeout, 4 a protocol error, 3 no connection, 2 a mistake in the
 script found while running (a placeholder without a value).
 
-``describe_end`` and ``make_runner`` are shared with the scripted server
+``make_runner`` and ``close_session`` are shared with the scripted server
 (``engine.cli.listen``).
 """
 
@@ -34,6 +34,7 @@ from engine.cli.script_plan import ScriptPlan
 from engine.engine import Engine, open_engine
 from engine.errors import ConnectFailed, SessionBroken, SessionClosed
 from exchanges import Case, Outcome, Runner, Script, Variables, junit_xml
+from exchanges.session_end import describe_end
 from ipc import schema
 from ipc.errors import RemoteProtocolError
 from ipc.framing import FramingSpec, describe
@@ -41,7 +42,6 @@ from ipc.tls import TlsInfo
 
 __all__ = [
     "CLOSE_GRACE_SECONDS",
-    "describe_end",
     "failure_error",
     "make_runner",
     "run_scripts",
@@ -146,16 +146,6 @@ def failure_error(outcome: Outcome, message: str) -> Exception:
     if outcome.kind == "script":
         return UsageError(message)
     return SessionBroken(message)
-
-
-def describe_end(event: schema.Closed, error: schema.SessionError | None) -> tuple[str, str]:
-    """How a session ended, in words, and what a step still waiting fails as."""
-    if event.by == "error" and error is not None:
-        kind = "protocol" if error.kind in ("frame_too_large", "truncated_frame") else "expectation"
-        return error.message, kind
-    if event.by == "peer":
-        return "the peer closed the connection", "expectation"
-    return f"the connection was closed on this side ({event.by})", "expectation"
 
 
 def _counts(runner: Runner, seconds: float) -> str:

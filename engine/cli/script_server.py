@@ -25,13 +25,13 @@ from engine.cli.script_plan import ScriptPlan
 from engine.cli.script_run import (
     case_of,
     close_session,
-    describe_end,
     failure_error,
     make_runner,
     write_junit,
 )
 from engine.engine import Engine
 from exchanges import Case, Outcome
+from exchanges.session_end import describe_end
 from ipc import schema
 
 __all__ = ["ScriptedClients", "server_plan"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tomllib
 
 import msgpack
+
 from exchanges import Message, parse_script
 from tests.ui.helpers import open_session, payloads, send_text
 from ui.log_store import Direction
@@ -82,3 +83,60 @@ def test_a_project_file_that_does_not_read_is_said_and_never_written_over(qtbot,
     )
     assert not panel.save("b", Message("text", "x"))
     assert project.read_text() == "[messages.a]\ntext = \n"
+
+
+def notes(window, session: str, direction: Direction) -> list[str]:
+    return [p.decode() for p in payloads(window, session, direction)]
+
+
+def test_run_passes_a_script_and_marks_a_replay_that_differs_in_the_log(
+    qtbot, window, demo_server, tmp_path
+) -> None:
+    info = open_session(qtbot, window, *demo_server)
+    script = tmp_path / "hello.toml"
+    script.write_text(
+        '[[steps]]\nsend.text = "hello"\n[[steps]]\nexpect.regex = "you said: (?P<w>\\\\w+)"\n'
+        '[[steps]]\nsend.text = "again {{w}}"\n[[steps]]\nexpect.text = "hello, client! you '
+        'said: again hello"\n'
+    )
+    player = window.run_script(str(script))
+    assert player is not None
+    with qtbot.waitSignal(player.finished, timeout=5_000) as finished:
+        pass
+    assert finished.args[0].passed
+    assert notes(window, info.name, Direction.INFO)[-1] == (
+        f"✓ {script}: passed (2 frames sent, 2 received)"
+    )
+    assert window.players == []
+
+    recording = tmp_path / "changed.jsonl"  # the server's reply to "hello", but changed
+    recording.write_text(
+        '{"v": 1, "t": 1.0, "session": 1, "dir": "out", "len": 5, "hex": "68656c6c6f"}\n'
+        '{"v": 1, "t": 1.1, "session": 1, "dir": "in", "len": 5, "hex": "68656c6c70"}\n'
+    )
+    player = window.run_script(str(recording))
+    assert player is not None
+    with qtbot.waitSignal(player.finished, timeout=5_000) as finished:
+        pass
+    outcome = finished.args[0]
+    assert outcome.kind == "expectation"
+    report = notes(window, info.name, Direction.ERROR)[-1]
+    assert report.splitlines()[0] == (
+        f"✗ {recording}:2: frame 2 failed: expect the recorded frame (in, 5 bytes)"
+    )
+    # The difference is marked right after the frame that differs.
+    store = window.log_model.store
+    rows = [r for r in store.rows(store.first_seq, store.end_seq) if r.session == info.name]
+    assert rows[-1].direction is Direction.ERROR
+    assert rows[-2].direction is Direction.IN and rows[-2].payload.startswith(b"hello, client!")
+
+
+def test_run_says_what_is_wrong_with_a_bad_file(qtbot, window, demo_server, tmp_path) -> None:
+    open_session(qtbot, window, *demo_server)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[steps]]\nsned.text = 'x'\n")
+    assert window.run_script(str(bad)) is None
+    assert window.saved.error.text() == (
+        f"{bad}:2: unknown step 'sned' (did you mean 'send'?): a step is one of send, "
+        "expect, wait, repeat, close"
+    )

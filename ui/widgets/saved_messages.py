@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -65,6 +66,7 @@ class SavedMessagesPanel(QWidget):
 
     send_requested = Signal(bytes)
     edit_requested = Signal(object)
+    run_requested = Signal(str)
 
     def __init__(self, path: str | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +89,11 @@ class SavedMessagesPanel(QWidget):
         self.save_button.setToolTip("save what Compose holds under this name")
         self.send_button = QPushButton("Send")
         self.send_button.setToolTip("send the selected message to the selected session")
+        self.run_button = QPushButton("Run…")
+        self.run_button.setToolTip(
+            "run a script (.toml) or replay a recording (.jsonl) in the selected session; "
+            "the result, and the step that failed, go to the log"
+        )
         # The list's context menu (and keys): Edit, Rename (F2), Delete (Del).
         self.edit_action = QAction("Edit in Compose", self.list)
         self.edit_action.setToolTip("put the message into Compose (Save puts it back)")
@@ -106,6 +113,7 @@ class SavedMessagesPanel(QWidget):
         self.list.itemChanged.connect(self._on_renamed)
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self.send_button.clicked.connect(self._on_send)
+        self.run_button.clicked.connect(self._on_run)
         self.edit_action.triggered.connect(self._on_edit)
         self.rename_action.triggered.connect(self._on_rename)
         self.delete_action.triggered.connect(self._on_delete)
@@ -114,6 +122,7 @@ class SavedMessagesPanel(QWidget):
         row.addWidget(self.name, 1)
         row.addWidget(self.save_button)
         row.addWidget(self.send_button)
+        row.addWidget(self.run_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -233,6 +242,14 @@ class SavedMessagesPanel(QWidget):
         self.show_error("")
         self.send_requested.emit(payload)
 
+    def _on_run(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Run a script or replay a recording", "",
+            "Scripts and recordings (*.toml *.jsonl *.json);;All files (*)",
+        )  # fmt: skip
+        if path:
+            self.run_requested.emit(path)
+
     def _on_edit(self) -> None:
         name = self.selected_name()
         if name is not None:
@@ -278,5 +295,6 @@ class SavedMessagesPanel(QWidget):
     def _update_buttons(self) -> None:
         selected = self.selected_name() is not None
         self.send_button.setEnabled(selected and self._has_target)
+        self.run_button.setEnabled(self._has_target)
         for action in (self.edit_action, self.rename_action, self.delete_action):
             action.setEnabled(selected)
