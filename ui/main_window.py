@@ -705,7 +705,7 @@ def _side_by_side(left: QWidget, right: QWidget) -> QWidget:
     pair = QWidget()
     row = QHBoxLayout(pair)
     row.setContentsMargins(0, 0, 0, 0)
-    row.addWidget(left, 3)
+    row.addWidget(left, 2)
     row.addWidget(right, 1)
     return pair
 

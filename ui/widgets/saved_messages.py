@@ -118,6 +118,9 @@ class SavedMessagesPanel(QWidget):
         self.rename_action.triggered.connect(self._on_rename)
         self.delete_action.triggered.connect(self._on_delete)
 
+        self.name.setMinimumWidth(self.name.fontMetrics().horizontalAdvance("message 10") + 12)
+        for button in (self.save_button, self.send_button, self.run_button):
+            button.setStyleSheet("padding: 3px 8px;")  # compact: the name gets the width
         row = QHBoxLayout()
         row.addWidget(self.name, 1)
         row.addWidget(self.save_button)
