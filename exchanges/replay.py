@@ -29,7 +29,7 @@ import tomli_w
 from exchanges.errors import ScriptError
 from exchanges.matching import Expectation, Ignore
 from exchanges.messages import Message
-from exchanges.script import DEFAULT_STEP_TIMEOUT, Script, Step
+from exchanges.script import DEFAULT_STEP_TIMEOUT, MAX_STEPS, Script, Step
 from ipc.payload_text import looks_like_text
 from ipc.recording import FrameRecord, RecordingError, parse_line
 
@@ -87,6 +87,13 @@ def script_from_recording(
             names = ", ".join(_session_name(key) for key in sessions)
             raise ScriptError(f"the recording has no session {session} (it has {names})", path=path)
         chosen = matching[-1]
+    count = sum(1 for _, r in records if _session_key(r) == chosen)
+    if count > MAX_STEPS:
+        raise ScriptError(
+            f"the session holds {count:,} frames; a replay takes at most {MAX_STEPS:,} "
+            "(split the recording)",
+            path=path,
+        )
     ours = CLIENT_SIDE if role == "client" else SERVER_SIDE
     steps: list[Step] = []
     previous: float | None = None

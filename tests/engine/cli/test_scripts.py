@@ -285,3 +285,31 @@ async def test_bad_script_files_and_failures_exit_with_their_codes(
     assert result.stderr.decode().splitlines()[0] == (
         f"framewire-engine: {slow}:1: step 1 failed: expect text 'never'"
     )
+
+
+async def test_listen_replay_plays_the_servers_side_to_a_client(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    classic = await demo(nursery)
+    recording = tmp_path / "hello.jsonl"
+    recording.write_bytes(await recorded(classic, "hello"))
+    plan = script_plan("--listen", "0", "--replay", str(recording), "--clients", "1")
+    err = Stderr()
+    finished = trio.Event()
+
+    async def serve() -> None:
+        await run_scripted_server(plan, io.BytesIO(), err)
+        finished.set()
+
+    nursery.start_soon(serve)
+    with trio.fail_after(DEADLINE_SECONDS):
+        await err.listening.wait()
+        client = await trio.open_tcp_stream("127.0.0.1", err.port)
+        await client.send_all(encode_frame(b"hello", DEFAULT))
+        decoder, got = FrameDecoder(DEFAULT), list[bytes]()
+        while not got:
+            got += decoder.feed(await client.receive_some(4096))
+        await client.aclose()
+        await finished.wait()
+    assert got == [f"{CLASSIC}hello".encode()]
+    assert "hello.jsonl: passed" in err.getvalue()
