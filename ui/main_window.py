@@ -535,8 +535,8 @@ class MainWindow(QMainWindow):
         the log as any others, and its result (the failing step's report) as a note after
         them. Returns the player (None if it could not start: said in the panel)."""
         info = self.sessions.selected()
-        if info is None or not info.is_open:
-            self.saved.show_error("select an open session to run the script in")
+        if info is None or not info.can_send or info.kind == "pair":
+            self.saved.show_error("select an open session (not a relay pair) to run it in")
             return None
         try:
             script = load_for_session(path)
