@@ -47,7 +47,7 @@ __all__ = ["ScriptPlan", "make_script_plan"]
 
 #: Options the script modes do not take: what they would mean is the script's job.
 _NOT_WITH_SCRIPTS = {
-    "sends": "--send (put send steps in the script)",
+    "sends": "--send",
     "file": "--file",
     "stdin": "--stdin",
     "count": "--count",
@@ -97,7 +97,10 @@ def make_script_plan(args: argparse.Namespace) -> ScriptPlan:
     for name, option in _NOT_WITH_SCRIPTS.items():
         value = getattr(args, name)
         if value not in (None, False, []):
-            raise UsageError(f"{option} does not go with --script or --replay")
+            raise UsageError(
+                f"{option} does not go with --script or --replay (a script says what to send "
+                "and what to expect)"
+            )
     server = args.listen is not None
     if server:
         if args.address is not None:
