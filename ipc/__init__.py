@@ -2,7 +2,8 @@
 
 Layout: ``schema`` holds every command and event (the contract between the engine, the
 GUI and any other controller); ``codec`` turns bytes into typed messages and back,
-without I/O; ``rpc`` is the controller-side msgid/credit bookkeeping; ``errors`` is the
+without I/O, with ``header_guard`` checking each declared size against the limits as it
+arrives; ``rpc`` is the controller-side msgid/credit bookkeeping; ``errors`` is the
 root of the exception tree. The core imports neither trio nor Qt. Two small adapters
 do: ``ipc.trio_channel`` (the only trio import here) and ``ipc.qt_channel`` (the only Qt
 import); import them explicitly. The protocol is documented in ``docs/ipc.md``.
@@ -23,6 +24,7 @@ from ipc.errors import (
     FramewireError as FramewireError,
     LocalProtocolError as LocalProtocolError,
     ProtocolError as ProtocolError,
+    ProtocolViolation as ProtocolViolation,
     RemoteProtocolError as RemoteProtocolError,
     SchemaError as SchemaError,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "MessageType",
     "Notification",
     "ProtocolError",
+    "ProtocolViolation",
     "RemoteProtocolError",
     "Request",
     "Response",

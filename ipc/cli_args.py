@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import math
+import os
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
@@ -30,6 +31,7 @@ __all__ = [
     "parse_host_port",
     "parse_listen_address",
     "positive",
+    "writable_file",
 ]
 
 #: argparse's exit code for a bad command line; every framewire program uses it.
@@ -160,3 +162,20 @@ def framing_words(text: str) -> str:
         return describe(parse_framing(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def writable_file(text: str) -> str:
+    """An argparse ``type=`` for a file a program appends to (a log): not a directory, in
+    a directory that exists, writable. Checked before anything starts, so a bad path is
+    one usage line (exit 2), not a traceback after the demo server came up. The file
+    itself is not created here."""
+    directory = os.path.dirname(text) or "."
+    if os.path.isdir(text):
+        problem = "is a directory"
+    elif not os.path.isdir(directory):
+        problem = f"needs the directory {directory!r}, which does not exist"
+    elif not os.access(text if os.path.exists(text) else directory, os.W_OK):
+        problem = "cannot be written (permission denied)"
+    else:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} {problem}; give a file to write the log to")

@@ -6,22 +6,34 @@ element, a map of details), a notification ``[2, method, params]``. ``params`` i
 array whose first element is the map of named fields (``ipc.schema``).
 
 Theory of operation of ``MessageDecoder``: ``receive_data`` only appends to a buffer;
-``next_message`` (or iterating the decoder) feeds the msgpack ``Unpacker`` in bounded
-pieces and returns one message at a time, ``None`` when it needs more bytes. Every limit
-below is set on the unpacker, so no length field on the pipe can make us allocate more.
+``next_message`` (or iterating the decoder) feeds msgpack's C ``Unpacker`` in bounded
+pieces and returns one message at a time, ``None`` when it needs more bytes.
 
-Strategy for bad input. MessagePack has no framing, so after a bad message there is no
-marker to resynchronise on. The decoder keeps the bytes of the message in progress and,
-when the unpacker rejects it (too large, too deep, a reserved byte, an impossible
-length), walks the *structure* of that one object with a tiny header scanner that
-allocates nothing, skips exactly its bytes, and starts a fresh unpacker after it. Thus an
-oversize or too-deep but well-formed message costs one ``BadMessage`` (carrying its
-``msgid`` when the prefix ``[0, msgid`` could be read, so the server can answer it) and the
-stream stays in sync. True garbage is read as whatever msgpack values its bytes spell:
-each yields ``BadMessage`` and the decoder moves on, so the stream resyncs once the
-garbage is consumed -- but garbage that happens to spell a container header may swallow
-the messages that follow it (their callers see a timeout). A skip is capped at
-``MAX_SKIP_BYTES``; past that the decoder resumes parsing where it stands.
+Strategy for sizes. msgpack checks a str's, bin's or ext's length only once its payload
+has arrived, so a lying five-byte header used to make the decoder buffer whatever
+followed. Now a message that the unpacker could not finish within the piece it was fed
+is handed to ``ipc.header_guard.HeaderGuard``, which checks each of its headers against
+the limits (and against the room left in the message) before the unpacker gets more of
+it. Messages that fit in one piece -- nearly all of them -- are never walked in Python.
+A reader that knows more bytes are already waiting (``receive_data(more_pending=True)``:
+the clients, during a flood) lets the check wait for them, up to
+``DEFERRED_CHECK_BYTES`` of a message; the engine never does, so a lying header from a
+controller is refused as soon as it is read.
+
+Strategy for bad input. MessagePack has no framing to resynchronise on, so there are
+two kinds of bad input:
+
+- a message whose *structure* is sound (the guard walked it to its end) but whose
+  content is not: a value msgpack cannot decode (invalid UTF-8, a non-string map key),
+  a wrong shape (``[0, 1]``), a wrong type. It raises ``BadMessage`` (carrying the
+  ``msgid`` when the prefix ``[0, msgid`` could be read, so the server can answer it)
+  and the decoder carries on after it: it costs that message only.
+- bytes that break the stream: a size or count over its limit, a value that cannot
+  start a message (anything but an array of at most four values), nesting deeper than
+  msgpack allows, the reserved byte 0xc1. Nothing after such bytes can be trusted (a
+  lying length would swallow the messages that follow), so ``ProtocolViolation`` is
+  raised, with the byte offset, and the decoder is *broken*: it drops everything it is
+  given and raises again on every call. Its owner closes the channel.
 """
 
 from __future__ import annotations
@@ -33,12 +45,27 @@ from typing import Any
 
 import msgpack
 
-from ipc.errors import LocalProtocolError, SchemaError
+from ipc.errors import LocalProtocolError, ProtocolViolation, SchemaError
+from ipc.header_guard import (
+    MAX_ARRAY_LEN,
+    MAX_BIN_LEN,
+    MAX_DEPTH,
+    MAX_EXT_LEN,
+    MAX_MAP_LEN,
+    MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_VALUES,
+    MAX_STR_LEN,
+    HeaderGuard,
+    check_message_header,
+)
 from ipc.schema import COMMANDS, EVENTS, Command, Event
 
 __all__ = [
+    "DEFERRED_CHECK_BYTES",
     "MAX_ARRAY_LEN",
     "MAX_BIN_LEN",
+    "MAX_DEPTH",
+    "MAX_EXT_LEN",
     "MAX_MAP_LEN",
     "MAX_MESSAGE_BYTES",
     "MAX_MSGID",
@@ -49,6 +76,7 @@ __all__ = [
     "MessageDecoder",
     "MessageType",
     "Notification",
+    "ProtocolViolation",
     "Request",
     "Response",
     "UnknownMethod",
@@ -62,32 +90,19 @@ __all__ = [
     "to_wire",
 ]
 
-# Limits. A session's frames are 8 MiB at most by default (ipc.framing), and a session
-# may raise that to just under this message limit (engine.rpc.commands.MAX_IPC_FRAME_LENGTH
-# keeps 64 KiB for the rest of the message), so a `send` or a `received` holding one
-# largest frame always fits in one message. Neovim's msgpack-rpc sets no limit at all;
-# msgpack's own default max_buffer_size is 100 MiB.
-#: Largest encoded message either side accepts (unpacker ``max_buffer_size``).
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-#: Largest bin (one frame's payload).
-MAX_BIN_LEN = MAX_MESSAGE_BYTES
-#: Largest str: hosts, labels, methods and error messages are short; 1 MiB is generous.
-MAX_STR_LEN = 1024 * 1024
-#: Largest array: the frames of one `send` or `received` (the engine batches at most
-#: ``engine.rpc.batching.MAX_FRAMES_PER_NOTIFICATION``) or the session list (10,000 max).
-MAX_ARRAY_LEN = 131_072
-#: Largest map: every map in the schema has a handful of keys.
-MAX_MAP_LEN = 1024
+# The limits live with the guard that enforces them (ipc.header_guard); they are
+# re-exported here, where they have always been imported from.
 #: Msgids are MessagePack-RPC's uint32.
 MAX_MSGID = 2**32 - 1
-#: The unpacker is fed at most this much at a time, so a too-large message is detected
-#: when its prefix passes the buffer limit rather than after buffering the whole of it.
+#: The unpacker is fed at most this much at a time: a message that does not fit is
+#: checked by the header guard before the unpacker gets more of it.
 FEED_CHUNK_BYTES = 1024 * 1024
-#: A bad message's bytes are skipped structurally up to this many bytes; a header that
-#: claims more is treated as garbage (a legitimate peer never sends 16x the limit).
-MAX_SKIP_BYTES = 16 * MAX_MESSAGE_BYTES
-#: Likewise for a container header's element count.
-MAX_SKIP_OBJECTS = 16 * MAX_ARRAY_LEN
+#: How much of an incomplete message may wait unchecked while the caller says more bytes
+#: are pending (``receive_data``): more than an event batch (about 1 MiB), so a flood's
+#: notifications split across reads are never walked in Python.
+DEFERRED_CHECK_BYTES = 2 * 1024 * 1024
+#: The unpacker's first buffer: requests and most events are small.
+UNPACKER_START_BYTES = 16 * 1024
 
 
 class MessageType(IntEnum):
@@ -312,100 +327,6 @@ def decode_event(msg: Notification) -> Event | None:
     return None if cls is None else cls.from_params(msg.params)
 
 
-class _Skipper:
-    """Walks msgpack headers to find where one (possibly huge or deep) object ends.
-
-    Counts objects still to skip and payload bytes still to skip; allocates nothing.
-    """
-
-    __slots__ = ("budget", "objects", "payload")
-
-    def __init__(self) -> None:
-        self.objects = 1
-        self.payload = 0
-        self.budget = MAX_SKIP_BYTES
-
-    @property
-    def done(self) -> bool:
-        return self.objects == 0 and self.payload == 0
-
-    def consume(self, buf: bytearray, i: int) -> int:
-        """Skip from ``buf[i]``; return the index where skipping stopped."""
-        end = len(buf)
-        while self.objects or self.payload:
-            if self.budget <= 0:
-                self.objects = self.payload = 0  # give up: resume parsing from here
-                break
-            if self.payload:
-                n = min(self.payload, end - i)
-                i += n
-                self.payload -= n
-                self.budget -= n
-                if self.payload:
-                    break
-                continue
-            header = _header(buf, i)
-            if header is None:
-                break
-            size, payload, children = header
-            if payload > MAX_SKIP_BYTES or children > MAX_SKIP_OBJECTS:
-                # Implausible even for an oversize message: garbage. Drop one byte and
-                # resume parsing right after it rather than swallow the stream.
-                self.objects = self.payload = 0
-                i += 1
-                break
-            i += size
-            self.budget -= size + payload
-            self.objects += children - 1
-            self.payload = payload
-        return i
-
-
-# Fixed-size msgpack headers: first byte -> (header size, payload size).
-_FIXED: dict[int, tuple[int, int]] = {
-    0xC0: (1, 0), 0xC1: (1, 0), 0xC2: (1, 0), 0xC3: (1, 0),  # nil, (reserved), false, true
-    0xCA: (5, 0), 0xCB: (9, 0),  # float32, float64
-    0xCC: (2, 0), 0xCD: (3, 0), 0xCE: (5, 0), 0xCF: (9, 0),  # uint8..64
-    0xD0: (2, 0), 0xD1: (3, 0), 0xD2: (5, 0), 0xD3: (9, 0),  # int8..64
-    0xD4: (2, 1), 0xD5: (2, 2), 0xD6: (2, 4), 0xD7: (2, 8), 0xD8: (2, 16),  # fixext
-}  # fmt: skip
-# Length-prefixed: first byte -> (bytes of length, extra header bytes, kind).
-_SIZED: dict[int, tuple[int, int, str]] = {
-    0xC4: (1, 0, "bytes"), 0xC5: (2, 0, "bytes"), 0xC6: (4, 0, "bytes"),  # bin
-    0xC7: (1, 1, "bytes"), 0xC8: (2, 1, "bytes"), 0xC9: (4, 1, "bytes"),  # ext (+type)
-    0xD9: (1, 0, "bytes"), 0xDA: (2, 0, "bytes"), 0xDB: (4, 0, "bytes"),  # str
-    0xDC: (2, 0, "array"), 0xDD: (4, 0, "array"),
-    0xDE: (2, 0, "map"), 0xDF: (4, 0, "map"),
-}  # fmt: skip
-
-
-def _header(buf: bytearray, i: int) -> tuple[int, int, int] | None:
-    """Return (header size, payload bytes, child objects) of the object at ``buf[i]``,
-    or ``None`` when the header is not complete yet."""
-    if i >= len(buf):
-        return None
-    b = buf[i]
-    if b <= 0x7F or b >= 0xE0:
-        return 1, 0, 0
-    if b <= 0x8F:
-        return 1, 0, 2 * (b & 0x0F)
-    if b <= 0x9F:
-        return 1, 0, b & 0x0F
-    if b <= 0xBF:
-        return 1, b & 0x1F, 0
-    fixed = _FIXED.get(b)
-    if fixed is not None:
-        return fixed[0], fixed[1], 0
-    width, extra, kind = _SIZED[b]
-    size = 1 + width + extra
-    if i + 1 + width > len(buf):
-        return None
-    n = int.from_bytes(buf[i + 1 : i + 1 + width], "big")
-    if kind == "bytes":
-        return size, n, 0
-    return size, 0, n if kind == "array" else 2 * n
-
-
 def _peek_msgid(buf: bytearray, i: int) -> int | None:
     """Read ``msgid`` from a request prefix ``[0, msgid, ...`` at ``buf[i]``, if present."""
     prefix = bytes(buf[i : i + 13])
@@ -430,21 +351,27 @@ def _peek_msgid(buf: bytearray, i: int) -> int | None:
 
 
 def _new_unpacker() -> msgpack.Unpacker:
+    # The same limits as the guard's, so that msgpack refuses nothing the guard accepts
+    # for a reason the guard would call a violation. The buffer never holds more than one
+    # checked message and one unchecked piece; it starts small (read_size) and grows as
+    # it is fed, instead of msgpack's default 1 MiB per unpacker.
     return msgpack.Unpacker(
         raw=False,
         use_list=True,
         strict_map_key=True,
+        read_size=UNPACKER_START_BYTES,
         max_buffer_size=MAX_MESSAGE_BYTES + FEED_CHUNK_BYTES,
         max_str_len=MAX_STR_LEN,
         max_bin_len=MAX_BIN_LEN,
         max_array_len=MAX_ARRAY_LEN,
         max_map_len=MAX_MAP_LEN,
-        max_ext_len=MAX_STR_LEN,
+        max_ext_len=MAX_EXT_LEN,
     )
 
 
-#: What msgpack's C unpacker raises on bad input (FormatError, StackError and the limit
-#: errors are ValueErrors; TypeError/OverflowError cover odd keys and ext values).
+#: What msgpack's C unpacker raises on bad input (FormatError, StackError, the limit
+#: errors and UnicodeDecodeError are ValueErrors; TypeError/OverflowError cover odd keys
+#: and ext values).
 _UNPACK_ERRORS = (msgpack.UnpackException, ValueError, TypeError, OverflowError)
 
 
@@ -453,29 +380,51 @@ class MessageDecoder:
 
     Feed bytes with ``receive_data``; take messages with ``next_message()`` or by
     iterating (``for msg in decoder``, which stops when more bytes are needed). After a
-    ``BadMessage`` the decoder has moved past the bad input: keep calling.
+    ``BadMessage`` the decoder has moved past the bad message: keep calling. After a
+    ``ProtocolViolation`` it is ``broken``: close the channel.
     """
 
     def __init__(self) -> None:
-        # _buf holds the bytes from the start of the message in progress (absolute offset
+        # _buf holds the bytes from the start of the message in progress (stream offset
         # _buf_offset) to the last byte received; the unpacker has been fed up to _fed_to.
         self._buf = bytearray()
         self._buf_offset = 0
         self._fed_to = 0
         self._msg_start = 0
-        self._origin = 0  # absolute offset of the current unpacker's first byte
+        self._origin = 0  # stream offset of the current unpacker's first byte
         self._unpacker = _new_unpacker()
-        self._skipper: _Skipper | None = None
-        self._skip_at = 0
+        # Checks the message in progress once the unpacker could not finish it in one
+        # piece, or walks to the end of a message msgpack refused (_refusal: reported
+        # once the message is behind us, unless the guard finds a violation in it).
+        self._guard: HeaderGuard | None = None
+        self._refusal: BadMessage | None = None
+        self._broken: ProtocolViolation | None = None
+        self._more_pending = False  # see receive_data
 
     @property
     def buffered_bytes(self) -> int:
         """Bytes received but not yet returned as messages."""
         return len(self._buf)
 
-    def receive_data(self, data: bytes | bytearray) -> None:
-        """Append bytes from the pipe. Never raises; call ``next_message`` until ``None``."""
-        self._buf += data
+    @property
+    def broken(self) -> ProtocolViolation | None:
+        """Why the stream cannot go on (``next_message`` raised it), or None."""
+        return self._broken
+
+    def receive_data(self, data: bytes | bytearray, *, more_pending: bool = False) -> None:
+        """Append bytes from the pipe (dropped once ``broken``). Never raises; call
+        ``next_message`` until ``None``.
+
+        ``more_pending``: the caller already holds more bytes it will pass next (its read
+        filled the buffer it offered; its device has more). The check of an incomplete
+        message may then wait for them -- up to ``DEFERRED_CHECK_BYTES`` of the message
+        -- instead of walking a message the next bytes complete anyway. A reader that is
+        about to wait for input passes False (the default), and every incomplete
+        message is then checked up to the last byte received.
+        """
+        if self._broken is None:
+            self._buf += data
+            self._more_pending = more_pending
 
     def __iter__(self) -> Iterator[Message]:
         return self
@@ -490,11 +439,19 @@ class MessageDecoder:
         """Return the next complete message, or ``None`` when more bytes are needed.
 
         Raises:
-            BadMessage: the next message was malformed, too large, too deep or of the
-                wrong shape; it has been skipped.
+            BadMessage: the next message was undecodable or of the wrong shape; it has
+                been skipped (the stream is still in step).
+            ProtocolViolation: the bytes broke the stream (see the module docstring);
+                raised again by every later call.
         """
+        if self._broken is not None:
+            broken = self._broken
+            raise ProtocolViolation(
+                broken.kind, str(broken), offset=broken.offset, msgid=broken.msgid
+            )
         while True:
-            if self._skipper is not None and not self._continue_skip():
+            if self._refusal is not None:
+                self._skip_refused()  # raises once the refused message is behind us
                 return None
             try:
                 obj = self._unpacker.unpack()
@@ -504,64 +461,123 @@ class MessageDecoder:
                 self._trim(self._msg_start)
                 return None
             except _UNPACK_ERRORS as exc:
-                raise self._start_skip(f"undecodable message: {exc or type(exc).__name__}") from exc
-            self._msg_start = self._unpacked_to()
-            return from_wire(obj)
+                # Judged once the whole message is in: a violation anywhere in it wins.
+                self._refusal = BadMessage(
+                    f"undecodable message: {str(exc) or type(exc).__name__}",
+                    msgid=_peek_msgid(self._buf, self._msg_start - self._buf_offset),
+                )
+                self._guard_message()
+                continue
+            end: int = self._origin + self._unpacker.tell()
+            try:
+                msg = from_wire(obj)
+            except BadMessage:
+                if type(obj) is not list or len(obj) > MAX_MESSAGE_VALUES:
+                    # Only in a message that fit in one piece (the guard checks the
+                    # others): the exact words the guard would have said.
+                    start = self._msg_start - self._buf_offset
+                    try:
+                        check_message_header(self._buf, start, self._buf_offset)
+                    except ProtocolViolation as violation:
+                        raise self._break(violation, None) from None
+                self._msg_start = end
+                raise
+            self._msg_start = end
+            return msg
 
     # -- internals
 
-    def _unpacked_to(self) -> int:
-        unpacked: int = self._unpacker.tell()
-        return self._origin + unpacked
+    def _guard_message(self) -> HeaderGuard:
+        """The guard of the message in progress (a new one for a new message)."""
+        guard = self._guard
+        if guard is None or guard.start != self._msg_start:
+            guard = self._guard = HeaderGuard(self._msg_start)
+        return guard
 
     def _feed_more(self) -> bool:
-        """Feed the next piece of the buffer; False when everything was fed already."""
-        start = self._fed_to - self._buf_offset
-        if start >= len(self._buf):
+        """Feed the next piece of the buffer; False when there is nothing (checked) left.
+
+        A message goes in unchecked while there is more of it to try (buffered, or
+        pending: ``receive_data``), up to ``DEFERRED_CHECK_BYTES``. If the unpacker still
+        cannot finish it, the guard checks its headers in everything buffered, and from
+        then on the unpacker gets only what the guard has checked.
+        """
+        available = self._buf_offset + len(self._buf)
+        limit = available
+        if self._fed_to > self._msg_start:
+            deferred = self._msg_start + DEFERRED_CHECK_BYTES
+            # Unchecked while there is more of the message to try (here, or pending), up
+            # to a bound; checked once the reader is about to wait with it incomplete.
+            if (
+                (self._guard is None or self._guard.start != self._msg_start)
+                and self._fed_to < deferred
+                and (self._fed_to < available or self._more_pending)
+            ):
+                limit = min(available, deferred)
+            else:
+                guard = self._guard_message()
+                self._advance_guard()
+                limit = guard.pos
+        size = min(limit - self._fed_to, FEED_CHUNK_BYTES)
+        if size <= 0:
             return False
-        if self._fed_to - self._msg_start > MAX_MESSAGE_BYTES:
-            # The unpacker's buffer only holds bytes it has not parsed yet, so its
-            # max_buffer_size alone does not bound a message made of many big parts.
-            raise self._start_skip(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+        start = self._fed_to - self._buf_offset
         # A view, not a slice: the unpacker copies it into its own buffer anyway. The
         # view is released before the bytearray is resized again.
-        with memoryview(self._buf) as view, view[start : start + FEED_CHUNK_BYTES] as piece:
-            size = len(piece)
-            try:
-                self._unpacker.feed(piece)
-            except msgpack.BufferFull:
-                full = True
-            else:
-                full = False
-        if full:
-            raise self._start_skip(f"message larger than {MAX_MESSAGE_BYTES} bytes")
+        with memoryview(self._buf) as view, view[start : start + size] as piece:
+            self._unpacker.feed(piece)
         self._fed_to += size
         return True
 
-    def _start_skip(self, reason: str) -> BadMessage:
-        start = self._msg_start - self._buf_offset
-        msgid = _peek_msgid(self._buf, start)
-        self._skipper = _Skipper()
-        self._skip_at = self._msg_start
-        return BadMessage(reason, msgid=msgid)
+    def _advance_guard(self) -> int | None:
+        """Check the buffered headers of the message in progress; its end, once known.
 
-    def _continue_skip(self) -> bool:
-        """Skip more of a bad object; True once it is behind us (a fresh unpacker starts)."""
-        assert self._skipper is not None
-        stop = self._skipper.consume(self._buf, self._skip_at - self._buf_offset)
-        self._skip_at = self._buf_offset + stop
-        self._trim(self._skip_at)
-        if not self._skipper.done:
-            return False
-        self._skipper = None
-        self._restart_at(self._skip_at)
-        return True
+        Raises:
+            ProtocolViolation: a header broke a rule (the decoder is now broken).
+        """
+        assert self._guard is not None
+        try:
+            return self._guard.advance(self._buf, self._buf_offset)
+        except ProtocolViolation as violation:
+            msgid = _peek_msgid(self._buf, self._msg_start - self._buf_offset)
+            raise self._break(violation, msgid) from None
+
+    def _skip_refused(self) -> None:
+        """Walk the rest of a message msgpack refused, then raise its ``BadMessage`` and
+        start afresh after it; returns while its bytes are still arriving (they are
+        dropped as they come).
+
+        Raises:
+            BadMessage: the refused message is behind us.
+            ProtocolViolation: a header in it broke a rule.
+        """
+        assert self._guard is not None and self._refusal is not None
+        end = self._advance_guard()
+        if end is None:
+            # The msgid was read already; only the guard's position matters now.
+            self._trim(self._guard.pos)
+            return
+        refusal, self._refusal, self._guard = self._refusal, None, None
+        self._restart_at(end)
+        raise refusal
+
+    def _break(self, violation: ProtocolViolation, msgid: int | None) -> ProtocolViolation:
+        """The stream cannot go on: remember why, and drop everything."""
+        if self._refusal is not None:
+            msgid = self._refusal.msgid
+        violation.msgid = msgid
+        self._broken = violation
+        self._buf = bytearray()
+        self._guard = None
+        self._refusal = None
+        return violation
 
     def _restart_at(self, offset: int) -> None:
         self._unpacker = _new_unpacker()
         self._origin = offset
         self._fed_to = offset
         self._msg_start = offset
+        self._trim(offset)
 
     def _trim(self, offset: int) -> None:
         drop = offset - self._buf_offset

@@ -13,6 +13,7 @@ __all__ = [
     "FramewireError",
     "LocalProtocolError",
     "ProtocolError",
+    "ProtocolViolation",
     "RemoteProtocolError",
     "SchemaError",
     "TruncatedFrame",
@@ -49,6 +50,23 @@ class FrameTooLarge(RemoteProtocolError):
 
 class TruncatedFrame(RemoteProtocolError):
     """The peer closed the stream in the middle of a frame."""
+
+
+class ProtocolViolation(RemoteProtocolError):
+    """Bytes on the IPC pipe broke the stream itself (a size or count over its limit, a
+    value that cannot start a message, nesting too deep, a reserved byte): nothing after
+    them can be read reliably, so the channel must close.
+
+    ``kind`` is ``too_large``, ``too_deep``, ``not_a_message`` or ``malformed``;
+    ``offset`` the stream offset of the offending byte; ``msgid`` the request it was
+    part of, when its ``[0, msgid`` prefix could be read (answer it before closing).
+    """
+
+    def __init__(self, kind: str, message: str, *, offset: int, msgid: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.offset = offset
+        self.msgid = msgid
 
 
 class SchemaError(RemoteProtocolError):

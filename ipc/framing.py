@@ -165,9 +165,10 @@ class FramingSpec:
             raise LocalProtocolError(
                 f"length_includes_header must be a bool, not {includes_header!r}"
             )
-        if type(max_length) is not int or not 0 <= max_length <= MAX_FRAME_LENGTH_CEILING:
+        if type(max_length) is not int or not 1 <= max_length <= MAX_FRAME_LENGTH_CEILING:
+            # 0 would allow only empty frames: every real frame an error.
             raise LocalProtocolError(
-                f"max_frame_length must be an int from 0 to {MAX_FRAME_LENGTH_CEILING}, "
+                f"max_frame_length must be an int from 1 to {MAX_FRAME_LENGTH_CEILING}, "
                 f"not {max_length!r}"
             )
         if type(offset) is not int or not 0 <= offset <= MAX_LENGTH_OFFSET:

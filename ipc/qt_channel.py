@@ -21,7 +21,10 @@ keeps pinging and the user can still abort the session whose sends piled up.
 
 One channel per engine process: when the process ends, call ``close()`` (pending
 requests get their callback with a ``CommandFailed("EngineGone", ...)``) and build a new
-channel for the next process.
+channel for the next process. Bytes from the engine that break the stream (a size over
+its limit, checked as each header arrives: ``ipc.codec``) end the channel's reading and
+emit ``broken``: the owner treats the engine as failed (the supervisor kills and
+restarts it).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from PySide6.QtCore import QIODevice, QObject, Qt, QTimer, Signal
 from ipc.codec import ErrorInfo
 from ipc.rpc import (
     DEFAULT_WINDOW_BYTES,
+    Broken,
     ClientConnection,
     CommandFailed,
     Completed,
@@ -88,13 +92,16 @@ class EngineChannel(QObject):
             right after it.
         events_received(list[Event]): decoded events, in order (a turn emits one list
             per ``EMIT_COST_BYTES`` of data events, and before each response callback).
-        protocol_error(str): the engine sent something that is not valid protocol (the
+        protocol_error(str): the engine sent a message that is not valid protocol (the
             channel keeps going; the supervisor may choose to restart the engine).
+        broken(str): the engine's bytes broke the stream; nothing more is read (pending
+            requests wait for ``close()``). Emitted once.
     """
 
     hello_received = Signal(object)
     events_received = Signal(list)
     protocol_error = Signal(str)
+    broken = Signal(str)
 
     def __init__(
         self,
@@ -116,6 +123,7 @@ class EngineChannel(QObject):
         self._hello: Hello | None = None
         self._drain_scheduled = False
         self._closed = False
+        self._reading = True
         self._yield_timer = QTimer(self)
         self._yield_timer.setSingleShot(True)
         self._yield_timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -175,14 +183,19 @@ class EngineChannel(QObject):
         if self._closed:
             return
         self._closed = True
-        self._yield_timer.stop()
-        self._device.readyRead.disconnect(self._on_ready_read)
+        self._stop_reading()
         error = CommandFailed(ErrorInfo("EngineGone", "the engine process ended"))
         for callback in self._conn.forget_all():
             if callback is not None:
                 callback(None, error)
 
     # -- internals
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._yield_timer.stop()
+            self._device.readyRead.disconnect(self._on_ready_read)
 
     def _write(self, data: bytes) -> None:
         if not self._closed:
@@ -195,14 +208,14 @@ class EngineChannel(QObject):
             self._drain()
 
     def _schedule_drain(self) -> None:
-        if not self._drain_scheduled and not self._closed:
+        if not self._drain_scheduled and self._reading:
             self._drain_scheduled = True
             self._yield_timer.start(self._yield_ms)
 
     def _drain(self) -> None:
         """Read, decode and emit for about one turn's budget; defer the rest."""
         self._drain_scheduled = False
-        if self._closed:
+        if not self._reading:
             return
         deadline = time.perf_counter() + self._budget
         events: list[Event] = []
@@ -213,7 +226,9 @@ class EngineChannel(QObject):
                 outcome = self._conn.next_outcome()
                 if outcome is None:
                     if self._device.bytesAvailable() > 0:
-                        self._conn.receive_data(bytes(self._device.read(READ_CHUNK_BYTES).data()))
+                        data = bytes(self._device.read(READ_CHUNK_BYTES).data())
+                        more = self._device.bytesAvailable() > 0
+                        self._conn.receive_data(data, more_pending=more)
                         continue
                     finished = True
                     break
@@ -231,6 +246,12 @@ class EngineChannel(QObject):
                     self._complete(outcome)
                 elif isinstance(outcome, Malformed):
                     self.protocol_error.emit(f"bad message from the engine: {outcome.error}")
+                elif isinstance(outcome, Broken):
+                    events, cost = self._flush(events, cost)
+                    finished = True
+                    self._stop_reading()
+                    self.broken.emit(f"its output broke the IPC stream: {outcome.error}")
+                    break
                 elif isinstance(outcome, Unmatched):
                     pass  # a late response to a forgotten request
             self._flush(events, cost)

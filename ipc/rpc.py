@@ -2,7 +2,8 @@
 
 Both controller clients (``ipc.trio_channel`` and ``ipc.qt_channel``) are thin shells over
 ``ClientConnection``: it turns commands into bytes and incoming bytes into outcomes
-(``Completed``, ``Failed``, ``EventReceived``, ``Unmatched``, ``Malformed``). It also holds
+(``Completed``, ``Failed``, ``EventReceived``, ``Unmatched``, ``Malformed``, and at most
+once ``Broken``: the engine's bytes broke the stream, so nothing more can be read). It also holds
 each pending request's *waiter* (whatever the shell wakes with the outcome: a trio event,
 a Qt callback), so the shells keep no msgid table of their own. Waiting and timeouts
 belong to the caller (a trio cancel scope, a ``QTimer``); a caller that gives up on a
@@ -27,7 +28,7 @@ from ipc.codec import (
     encode_notification,
     encode_request,
 )
-from ipc.errors import FramewireError, SchemaError
+from ipc.errors import FramewireError, ProtocolViolation, SchemaError
 from ipc.schema import Ack, Command, Event, FlowControl, History, Received, Sent
 
 #: What a shell wakes when a request's response arrives (see ``ClientConnection``).
@@ -37,6 +38,8 @@ __all__ = [
     "DEFAULT_WINDOW_BYTES",
     "ENGINE_ARGS",
     "FRAME_CREDIT_OVERHEAD",
+    "MAX_WINDOW_BYTES",
+    "Broken",
     "ClientConnection",
     "CommandFailed",
     "Completed",
@@ -56,6 +59,9 @@ ENGINE_ARGS = ("-m", "engine", "--stdio")
 #: reader never waits on acks (about 40,000 100-byte frames in flight), small enough that
 #: a stalled GUI holds at most this much decoded data.
 DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024
+#: Largest window the engine accepts: a controller that wants no credit at all leaves
+#: ``flow_control`` off (pipe back-pressure) rather than asking for an endless window.
+MAX_WINDOW_BYTES = 1024 * 1024 * 1024
 #: Each frame costs its payload plus this, so a flood of empty frames still uses credit.
 FRAME_CREDIT_OVERHEAD = 16
 
@@ -123,12 +129,22 @@ class Unmatched:
 
 @dataclass(frozen=True, slots=True)
 class Malformed:
-    """Bytes from the engine broke the protocol; the decoder has moved past them."""
+    """A message from the engine was wrong (undecodable, of the wrong shape or types);
+    the decoder has moved past it."""
 
     error: SchemaError
 
 
-Outcome = Completed[W] | Failed[W] | EventReceived | Unmatched | Malformed
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """The engine's bytes broke the stream (a size over its limit, a value that cannot
+    start a message): nothing after them can be read. Close the channel and treat the
+    engine as failed; ``next_outcome`` returns only ``None`` from now on."""
+
+    error: ProtocolViolation
+
+
+Outcome = Completed[W] | Failed[W] | EventReceived | Unmatched | Malformed | Broken
 
 
 class ClientConnection(Generic[W]):
@@ -192,9 +208,10 @@ class ClientConnection(Generic[W]):
         nbytes, self._unacked = self._unacked, 0
         return self.notification(Ack(nbytes=nbytes))
 
-    def receive_data(self, data: bytes | bytearray) -> None:
-        """Append bytes read from the engine; then drain ``outcomes()``."""
-        self._decoder.receive_data(data)
+    def receive_data(self, data: bytes | bytearray, *, more_pending: bool = False) -> None:
+        """Append bytes read from the engine; then drain ``outcomes()``. ``more_pending``:
+        more bytes are already waiting to be passed (``MessageDecoder.receive_data``)."""
+        self._decoder.receive_data(data, more_pending=more_pending)
 
     def outcomes(self) -> Iterator[Outcome[W]]:
         """Yield what the buffered bytes mean, in order; stops when more bytes are needed."""
@@ -203,11 +220,15 @@ class ClientConnection(Generic[W]):
 
     def next_outcome(self) -> Outcome[W] | None:
         """The next outcome, or ``None`` when more bytes are needed (never raises)."""
+        if self._decoder.broken is not None:
+            return None  # reported once, as Broken
         while True:
             try:
                 msg = self._decoder.next_message()
             except BadMessage as exc:
                 return Malformed(exc)
+            except ProtocolViolation as exc:
+                return Broken(exc)
             if msg is None:
                 return None
             if isinstance(msg, Notification):

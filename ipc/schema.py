@@ -389,10 +389,13 @@ class ListSessions(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ping(Command):
-    """Liveness probe. Result: ``{"token": token, "at": engine monotonic time}``."""
+    """Liveness probe. Result: ``{"token": token, "at": engine monotonic time}``.
+
+    ``token`` is required: it is how a controller matches a pong to its ping.
+    """
 
     METHOD: ClassVar[str] = "ping"
-    token: int = 0
+    token: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -780,13 +783,21 @@ class ChannelClosed(Event):
     """The engine's last message on this channel before it closes it; the engine and the
     other controllers carry on (unless ``reason`` is ``shutdown``). ``reason``:
     ``fell_behind`` (events unread past the backlog bound), ``refused`` (another user,
-    or too many controllers), ``shutdown`` (the engine is exiting), or another word
-    a newer engine adds; ``message`` says it for a person."""
+    or too many controllers), ``shutdown`` (the engine is exiting),
+    ``protocol_violation`` (the controller's bytes broke the stream: a size or count
+    over its limit, a value that cannot start a message; see docs/ipc.md, "Bad input"),
+    or another word a newer engine adds; ``message`` says it for a person.
+
+    ``details`` (may be empty; older engines leave it out): for ``protocol_violation``,
+    ``kind`` (``too_large``, ``too_deep``, ``not_a_message``, ``malformed``) and
+    ``offset``, the byte of the controller's stream where the offending header starts.
+    """
 
     METHOD: ClassVar[str] = "channel_closed"
     reason: str
     message: str
     at: float
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _registry(*classes: type[_M]) -> dict[str, type[_M]]:

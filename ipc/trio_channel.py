@@ -59,6 +59,7 @@ from ipc.rpc import (
     DEFAULT_WINDOW_BYTES,
     ENGINE_ARGS,
     FRAME_CREDIT_OVERHEAD,
+    Broken,
     ClientConnection,
     CommandFailed,
     Completed,
@@ -247,6 +248,7 @@ class EngineClient:
     async def _serve_reader(self, *, task_status: trio.TaskStatus[None]) -> None:
         started = False
         closed: ChannelClosed | None = None  # the engine's last word, if it said one
+        why = "the engine closed its pipe"
         try:
             while True:
                 try:
@@ -255,7 +257,8 @@ class EngineClient:
                     data = b""
                 if not data:
                     break
-                self._conn.receive_data(data)
+                # A full read: the pipe has more, which may complete a message split here.
+                self._conn.receive_data(data, more_pending=len(data) == READ_BYTES)
                 while (outcome := self._conn.next_outcome()) is not None:
                     if isinstance(outcome, EventReceived):
                         if isinstance(outcome.event, Hello) and self._hello is None:
@@ -276,8 +279,11 @@ class EngineClient:
                         outcome.waiter.done.set()
                     elif isinstance(outcome, Malformed):
                         raise RemoteProtocolError(f"bad message from the engine: {outcome.error}")
+                    elif isinstance(outcome, Broken):
+                        why = f"the engine's output broke the IPC stream: {outcome.error}"
+                        raise outcome.error
         finally:
-            self._engine_gone("the engine closed its pipe")
+            self._engine_gone(why)
             self._events_send.close()
         if not started:
             if closed is not None:

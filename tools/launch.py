@@ -50,6 +50,7 @@ from ipc.cli_args import (
     host_port,
     non_negative,
     positive,
+    writable_file,
 )
 from ipc.framing import PRESETS
 from tools import demo_server
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-file",
+        type=writable_file,
         metavar="PATH",
         help="also write the log to PATH (the GUI's log; with --headless, the terminal output)",
     )
@@ -246,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--tick-log",
+        type=writable_file,
         metavar="PATH",
         help="record the animation's tick intervals to PATH (the GUI's responsiveness probe)",
     )

@@ -23,12 +23,12 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive
+from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive, writable_file
 from ipc.socket_path import SocketPathError, find_engine
 from ipc.tls import ClientTls
 from ui import window_settings
@@ -104,10 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         "location, ~/.config/framewire/framewire.ini on Linux)",
     )
     parser.add_argument(
-        "--log-file", help="append the log's rows and the GUI's and engine's log lines here"
+        "--log-file",
+        type=writable_file,
+        help="append the log's rows and the GUI's and engine's log lines here",
     )
     parser.add_argument(
         "--tick-log",
+        type=writable_file,
         default=os.environ.get(TICK_LOG_ENV) or None,
         help=f"record animation tick intervals to this file (env {TICK_LOG_ENV})",
     )
@@ -125,13 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cannot_open(what: str, path: str, exc: OSError) -> NoReturn:
+    """A file the command line named cannot be opened after all (its path was checked
+    when parsed, so something changed since): one line, exit 2 like any usage error."""
+    print(f"{PROG}: cannot open {what} {path!r}: {exc.strerror or exc}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
 def _open_text(path: str | None, what: str) -> TextIO | None:
     if path is None:
         return None
     try:
         return open(path, "a", encoding="utf-8", buffering=1)
     except OSError as exc:
-        raise SystemExit(f"framewire-gui: cannot open {what} {path!r}: {exc}") from None
+        _cannot_open(what, path, exc)
 
 
 class NoDisplay(Exception):
@@ -145,7 +155,7 @@ def _open_log_file(path: str | None, model: LogModel) -> LogFile | None:
     try:
         log_file = LogFile(path)
     except OSError as exc:
-        raise SystemExit(f"{PROG}: cannot open --log-file {path!r}: {exc}") from None
+        _cannot_open("--log-file", path, exc)
     handler = logging.StreamHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s gui %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])

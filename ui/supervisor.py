@@ -176,6 +176,7 @@ class EngineSupervisor(QObject):
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_partial = b""
         self._banner_hidden_until = 0.0
+        self._kill_reason: str | None = None  # why the supervisor killed the engine
         self.stderr_sink: TextSink | None = None  # where the engine's stderr is copied to
 
         self._tick = QTimer(self)
@@ -293,6 +294,7 @@ class EngineSupervisor(QObject):
         self._monitor.reset()
         self._stderr_tail.clear()
         self._stderr_partial = b""
+        self._kill_reason = None
         process = QProcess(self)
         process.setProgram(self._program)
         process.setArguments(self._args)
@@ -309,6 +311,7 @@ class EngineSupervisor(QObject):
         channel.hello_received.connect(lambda hello: self._on_hello(generation, hello))
         channel.events_received.connect(lambda events: self._on_events(generation, events))
         channel.protocol_error.connect(self.protocol_error)
+        channel.broken.connect(lambda why: self._on_channel_broken(process, why))
         self._process, self._channel = process, channel
         self.client.attach(channel, generation)
         self._set(
@@ -337,6 +340,7 @@ class EngineSupervisor(QObject):
         channel.hello_received.connect(lambda hello: self._on_hello(generation, hello))
         channel.events_received.connect(lambda events: self._on_events(generation, events))
         channel.protocol_error.connect(self.protocol_error)
+        channel.broken.connect(lambda why: self._on_socket_broken(socket, why))
         self._socket, self._channel = socket, channel
         self.client.attach(channel, generation)
         self._set(
@@ -370,6 +374,13 @@ class EngineSupervisor(QObject):
         why = self._goodbye or why or "the engine closed the connection (it exited or was killed)"
         self._set(state=EngineState.GONE, pid=None, detail=why, banner=False)
         self.engine_lost.emit(self._generation, why)
+
+    def _on_socket_broken(self, socket: QLocalSocket, why: str) -> None:
+        """The attached engine's output broke the IPC stream: give up on the connection
+        (GONE, saying why); the engine is not ours to restart."""
+        if socket is self._socket:
+            self._goodbye = why
+            self._drop_socket()
 
     def _drop_socket(self) -> None:
         """Give up on the attached engine's connection (GONE, with ``_goodbye``)."""
@@ -466,13 +477,23 @@ class EngineSupervisor(QObject):
             self.engine_lost.emit(self._generation, "engine stopped")
             self.stopped.emit()
             return
-        self._crashed(describe_exit(exit_code, crashed))
+        how = describe_exit(exit_code, crashed)
+        if self._kill_reason is not None:
+            how, self._kill_reason = f"{self._kill_reason} (killed)", None
+        self._crashed(how)
 
     def _on_process_error(self, process: QProcess, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and process is self._process:
             self._retire(process)
             process.deleteLater()
             self._crashed(f"failed to start: {process.errorString()}")
+
+    def _on_channel_broken(self, process: QProcess, why: str) -> None:
+        """The engine's output broke the IPC stream: nothing more can be read from it, so
+        it counts as failed (restarted within the budget), with ``why`` as the reason."""
+        if process is self._process:
+            self._kill_reason = why
+            process.kill()  # finished() reports it as a crash, with the reason
 
     def _on_handshake_timeout(self) -> None:
         if self._socket is not None:
@@ -525,7 +546,9 @@ class EngineSupervisor(QObject):
             self._monitor.pinged(now)
             generation = self._generation
             self.client.request(
-                schema.Ping(), lambda r, e: self._on_pong(generation, r, e), timeout_s=None
+                schema.Ping(token=generation),
+                lambda r, e: self._on_pong(generation, r, e),
+                timeout_s=None,
             )
         if self._monitor.is_hung(now):
             silent = self._monitor.silent_for(now)

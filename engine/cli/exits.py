@@ -20,6 +20,7 @@ from ipc.errors import RemoteProtocolError
 __all__ = [
     "EXIT_CODES",
     "EXIT_OK",
+    "EXIT_PROTOCOL",
     "EXIT_USAGE",
     "ExpectationFailed",
     "ReplyTimeout",

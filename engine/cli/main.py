@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from engine.allocator import tune_allocator
 from engine.cli.connect import run_client
-from engine.cli.exits import EXIT_OK, UsageError, run_mode
+from engine.cli.exits import EXIT_OK, EXIT_PROTOCOL, UsageError, run_mode
 from engine.cli.parse import PROG, build_parser
 from engine.cli.plan import Plan, ServerPlan, make_plan, make_server_plan
 
@@ -93,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         interval = args.stats_interval
         if not (interval >= 0 and math.isfinite(interval)):
             parser.error(f"--stats-interval must be >= 0 (0: no stats events), not {interval}")
-        sys.exit(run_stdio(interval))
+        # 4 (protocol error): the controller's bytes broke the IPC stream.
+        sys.exit(EXIT_OK if run_stdio(interval) is None else EXIT_PROTOCOL)
     if args.serve_ipc is not None:
         from engine.cli.serve import run_serve
 

@@ -102,8 +102,9 @@ exit codes:
   3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
   replies arrived; --listen/--relay: the address cannot be listened on; a failed TLS
   handshake, a plaintext server on a TLS session or a TLS server on a plaintext one);
-  4 protocol error (frame too large, truncated frame); 5 timeout (no reply within 10 s,
-  or --timeout elapsed); 130 interrupted. --listen and --relay end with 0 on Ctrl-C or
+  4 protocol error (frame too large, truncated frame; with --stdio: the controller's
+  bytes broke the IPC stream); 5 timeout (no reply within 10 s, or --timeout elapsed);
+  130 interrupted. --listen and --relay end with 0 on Ctrl-C or
   SIGTERM; a client's trouble is logged on stderr and ends only that client.
   With --attach: 3 also when no engine runs there, it refused, or it went away; 2 for a
   session ID it does not have. --serve-ipc: 2 when the socket is in use or unusable.

@@ -51,6 +51,23 @@ MAX_SNIFF_BYTES = 64 * 1024
 Handler = Callable[[Any], Awaitable[dict[str, Any]]]
 
 
+def _check_host(method: str, host: str, field: str = "host") -> None:
+    """A host name or address as the resolver takes it: not empty, no control characters
+    (the C resolver would stop at a NUL: ``"127.0.0.1\\x00x"`` would reach 127.0.0.1).
+
+    Raises:
+        SchemaError: empty, or a control character in it.
+    """
+    if not host:
+        raise SchemaError(f"{method}: {field} must not be empty")
+    bad = next((c for c in host if c < " " or c == "\x7f"), None)
+    if bad is not None:
+        raise SchemaError(
+            f"{method}: {field} {host[:64]!r} contains the control character {bad!r} "
+            f"at {host.index(bad)}"
+        )
+
+
 class Commands:
     """The session commands of one engine, by command type."""
 
@@ -74,8 +91,9 @@ class Commands:
         spec = _framing_spec("open", command.framing)
         if not 1 <= command.port <= 65535:
             raise SchemaError(f"open: port {command.port} out of range")
-        if not command.host or not command.connect_timeout > 0:
-            raise SchemaError("open: host must not be empty and connect_timeout must be > 0")
+        _check_host("open", command.host)
+        if not command.connect_timeout > 0:
+            raise SchemaError("open: connect_timeout must be > 0")
         session_id = await self._engine.connect(
             command.host,
             command.port,
@@ -122,8 +140,9 @@ class Commands:
         return {"path": command.path, "active": True, "lines": 0}
 
     async def _sniff(self, command: Sniff) -> dict[str, Any]:
-        if not 1 <= command.port <= 65535 or not command.host:
-            raise SchemaError("sniff: host must not be empty and port must be in 1..65535")
+        _check_host("sniff", command.host)
+        if not 1 <= command.port <= 65535:
+            raise SchemaError("sniff: port must be in 1..65535")
         if not 1 <= command.max_bytes <= MAX_SNIFF_BYTES:
             raise SchemaError(f"sniff: max_bytes must be in 1..{MAX_SNIFF_BYTES}")
         if not 0 < command.wait <= 60 or not command.connect_timeout > 0:
@@ -158,8 +177,9 @@ class Commands:
             if command.upstream_framing is None
             else _framing_spec("relay", command.upstream_framing)
         )
-        if not command.upstream_host or not 1 <= command.upstream_port <= 65535:
-            raise SchemaError("relay: upstream_host must not be empty, upstream_port in 1..65535")
+        _check_host("relay", command.upstream_host, "upstream_host")
+        if not 1 <= command.upstream_port <= 65535:
+            raise SchemaError("relay: upstream_port must be in 1..65535")
         if not command.connect_timeout > 0:
             raise SchemaError("relay: connect_timeout must be > 0")
         event = await self._engine.relay(
@@ -225,6 +245,7 @@ def _server_tls(method: str, tls: dict[str, Any] | None) -> ServerTls | None:
 def _listen_host(method: str, host: str, port: int) -> str:
     if not host:
         raise SchemaError(f"{method}: host must not be empty (0.0.0.0 or :: for every address)")
+    _check_host(method, host)
     if not 0 <= port <= 65535:
         raise SchemaError(f"{method}: port {port} out of range (0 picks a free one)")
     return host

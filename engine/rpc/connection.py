@@ -9,8 +9,16 @@ pushes back on the controller through its stream. It also stops while
 The *writer* is the only task that writes to the stream: it drains the ``Outbox``.
 The *stats* task queues a ``stats`` event every ``stats_interval`` seconds.
 
-Bad input from the controller gets an error response when it has a msgid, a log line
-otherwise (at most ``MAX_BAD_INPUT_LINES_PER_SECOND``), and never ends the connection.
+Bad input from the controller comes in two kinds (``ipc.codec``). A message that is
+well formed MessagePack but wrong (an unknown method, a wrong type, an undecodable
+string) gets an error response when it has a msgid, a log line otherwise (at most
+``MAX_BAD_INPUT_LINES_PER_SECOND``), and costs only itself. Bytes that break the stream
+(a size over its limit, a value that cannot start a message: ``ProtocolViolation``) end
+*this channel* (``close_channel``, reason ``protocol_violation``): the replies queued so
+far still go out, the request the bytes were part of is answered with ``BadMessage`` if
+its msgid could be read, and ``channel_closed`` names the violation and its offset. The
+engine, its sessions and any other controller's connection carry on; the stdio engine
+exits because its only channel died (``violation`` says why).
 
 ``shutdown`` cancels the requests still running (or waiting for a slot) and answers each
 with a ``ShuttingDown`` error after the ``shutdown`` response, since the controller still
@@ -52,7 +60,8 @@ from ipc.codec import (
     encode_notification,
     encode_response,
 )
-from ipc.errors import FramewireError, SchemaError
+from ipc.errors import FramewireError, ProtocolViolation, SchemaError
+from ipc.rpc import MAX_WINDOW_BYTES
 from ipc.schema import (
     Ack,
     ChannelClosed,
@@ -125,6 +134,8 @@ class Connection:
         self._decoder = MessageDecoder()
         self._clock_offset = time.time() - trio.current_time()
         self._bad_messages = 0
+        #: Why this channel must close: the controller's bytes broke the stream.
+        self.violation: ProtocolViolation | None = None
         self._warn_window_start = -math.inf
         self._warn_count = 0
         self._warn_suppressed = 0
@@ -172,6 +183,9 @@ class Connection:
                 except BadMessage as exc:
                     self._on_bad_message(exc, exc.msgid)
                     continue
+                except ProtocolViolation as exc:
+                    self._on_violation(exc)
+                    return
                 if msg is None:
                     break
                 await self._dispatch(msg, requests)
@@ -192,6 +206,21 @@ class Connection:
             self.outbox.put_control(encode_response(msgid, _error_info(exc)))
         else:
             self._warn("bad message from %s: %s", self.name, exc)
+
+    def _on_violation(self, exc: ProtocolViolation) -> None:
+        """The controller's bytes broke the stream: answer the request they were part of,
+        then close the channel saying why and where."""
+        self._bad_messages += 1
+        self.violation = exc
+        if exc.msgid is not None:
+            self.outbox.put_control(encode_response(exc.msgid, ErrorInfo("BadMessage", str(exc))))
+        log.error("closing %s's channel: it broke the IPC protocol: %s", self.name, exc)
+        self.close_channel(
+            "protocol_violation",
+            f"the controller's bytes broke the IPC protocol: {exc}",
+            details={"kind": exc.kind, "offset": exc.offset},
+            keep_replies=True,
+        )
 
     def _warn(self, message: str, *args: object) -> None:
         """Log a line about bad input, at most ``MAX_BAD_INPUT_LINES_PER_SECOND``: a
@@ -214,6 +243,8 @@ class Connection:
                 return
             try:
                 ack = Ack.from_params(msg.params)
+                if ack.nbytes < 0:
+                    raise SchemaError(f"ack: nbytes must be >= 0, not {ack.nbytes}")
             except SchemaError as exc:
                 self._on_bad_message(exc, None)
                 return
@@ -232,9 +263,15 @@ class Connection:
         elif isinstance(command, GetApiInfo):
             self._reply(msg.msgid, self._hello().to_params())
         elif isinstance(command, FlowControl):
-            if command.window_bytes <= 0:
+            if not 0 < command.window_bytes <= MAX_WINDOW_BYTES:
+                # A window the engine can never fill would turn credit off while the
+                # controller believes it is on.
                 self._on_bad_message(
-                    SchemaError("flow_control: window_bytes must be > 0"), msg.msgid
+                    SchemaError(
+                        f"flow_control: window_bytes must be from 1 to {MAX_WINDOW_BYTES:,}, "
+                        f"not {command.window_bytes}"
+                    ),
+                    msg.msgid,
                 )
             else:
                 self.outbox.set_window(command.window_bytes)
@@ -280,15 +317,28 @@ class Connection:
         self._shutdown_requested.set()
         self._reader_scope.cancel()
 
-    def close_channel(self, reason: str, message: str) -> None:
-        """End this controller's channel: drop what waits for it, queue a
+    def close_channel(
+        self,
+        reason: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        keep_replies: bool = False,
+    ) -> None:
+        """End this controller's channel: drop what waits for it (but the replies queued
+        so far, with ``keep_replies``: the controller may still be reading), queue a
         ``channel_closed`` notification as its last message, stop reading. The transport
         then lets the writer flush that (within a deadline) and closes the stream."""
         if self.closed_reason is not None:
             return
         self.closed_reason = reason
-        self.outbox.discard()
-        event = ChannelClosed(reason=reason, message=message, at=trio.current_time())
+        if keep_replies:
+            self.outbox.close_events()
+        else:
+            self.outbox.discard()
+        event = ChannelClosed(
+            reason=reason, message=message, at=trio.current_time(), details=details or {}
+        )
         self.outbox.put_control(encode_notification(event.METHOD, event.to_params()))
         self._reader_scope.cancel()
 

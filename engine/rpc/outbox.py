@@ -57,6 +57,7 @@ class Outbox:
         self._prelude_next: tuple[bytes, int] | None = None
         #: Called when the queued events went under ``MAX_QUEUED_EVENT_BYTES``.
         self.on_space: Callable[[], None] | None = None
+        self._events_closed = False  # close_events: the channel is closing
 
     @property
     def event_bytes(self) -> int:
@@ -82,13 +83,17 @@ class Outbox:
             await self._control_space.wait()
 
     async def put_event(self, data: bytes, cost: int) -> None:
-        """Queue an encoded event; waits while the queue is full (back-pressure)."""
+        """Queue an encoded event; waits while the queue is full (back-pressure). Dropped
+        once ``close_events`` was called."""
         while self._event_bytes >= MAX_QUEUED_EVENT_BYTES:
             await self._space.wait()
         self.push_event(data, cost)
 
     def push_event(self, data: bytes, cost: int) -> None:
-        """Queue an encoded event even past the bound (the caller bounds the backlog)."""
+        """Queue an encoded event even past the bound (the caller bounds the backlog).
+        Dropped once ``close_events`` was called."""
+        if self._events_closed:
+            return
         self._events.append((data, cost))
         self._event_bytes += len(data)
         self._wakeup.set()
@@ -149,6 +154,16 @@ class Outbox:
             if self.on_space is not None:
                 self.on_space()
         return chunks
+
+    def close_events(self) -> None:
+        """Drop the queued events and every later one; control messages still go out (the
+        channel is closing: its last words overtake the data nobody will read)."""
+        self._events_closed = True
+        self._events.clear()
+        self._event_bytes = 0
+        self._prelude = self._prelude_next = None
+        self._space.set()
+        self._wakeup.set()
 
     def discard(self) -> None:
         """Drop everything queued: the stream is gone (wakes ``wait_flushed``)."""

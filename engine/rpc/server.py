@@ -4,9 +4,14 @@ the end of it (EOF or ``shutdown``).
 ``serve_rpc`` runs the connection's writer, the event pump into the connection's outbox,
 the stats task and the connection's reader in one nursery. It ends when the
 controller's stream ends (EOF: its process died; ``open_engine`` then closes the
-sessions within its grace period) or after ``shutdown``: every session closed and its
+sessions within its grace period), after ``shutdown`` (every session closed and its
 last events flushed to the controller within ``SHUTDOWN_DEADLINE_SECONDS``, while the
-connection keeps reading its acks.
+connection keeps reading its acks), or when the controller's bytes broke the stream
+(``ProtocolViolation``): then the channel dies alone -- its last words (the replies
+queued before, the error response to the broken request, ``channel_closed``) are
+written within ``CLOSE_CHANNEL_GRACE_SECONDS``, queued events are dropped, and both
+directions are closed, so the controller sees EOF at once. The engine's sessions are
+not touched; the caller decides (the stdio engine exits: its only channel died).
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import trio
 from engine.rpc.commands import Commands
 from engine.rpc.connection import Connection
 from engine.rpc.pump import EventPump
-from ipc.errors import FramewireError
+from ipc.errors import FramewireError, ProtocolViolation
 from ipc.schema import Event
 
 if TYPE_CHECKING:
     from engine.engine import Engine
 
 __all__ = [
+    "CLOSE_CHANNEL_GRACE_SECONDS",
     "ENGINE_EVENT_BUFFER",
     "SHUTDOWN_DEADLINE_SECONDS",
     "close_all_sessions",
@@ -43,6 +49,8 @@ log = logging.getLogger("framewire.rpc")
 ENGINE_EVENT_BUFFER = 4
 #: Shutdown (on EOF or ``shutdown``) closes the engine and flushes within this.
 SHUTDOWN_DEADLINE_SECONDS = 5.0
+#: How long a closing channel's last messages may take to leave before the stream closes.
+CLOSE_CHANNEL_GRACE_SECONDS = 1.0
 
 
 async def serve_rpc(
@@ -52,12 +60,14 @@ async def serve_rpc(
     *,
     stats_interval: float | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve one controller until its stream ends or it sends ``shutdown``.
+) -> ProtocolViolation | None:
+    """Serve one controller until its stream ends, it sends ``shutdown``, or its bytes
+    break the stream.
 
     The hello is the first message written. After ``shutdown`` every session has been
     closed and its last events flushed (within ``SHUTDOWN_DEADLINE_SECONDS``); after EOF
-    it returns at once and the caller's ``open_engine`` closes the sessions.
+    it returns at once and the caller's ``open_engine`` closes the sessions. Returns the
+    violation that closed the channel (both streams are then closed), or None.
     """
     connection = Connection(engine, Commands(engine))
     pump = EventPump(engine.events, connection.outbox.put_event)
@@ -72,7 +82,10 @@ async def serve_rpc(
         # sessions. After `shutdown` the controller still reads: close the sessions
         # here and flush their last events to it, all within the deadline, reading
         # its acks (and refusing its requests) meanwhile.
-        if not connection.shutdown_requested:
+        if connection.closed_reason is not None:  # a protocol violation: its last words
+            with trio.move_on_after(CLOSE_CHANNEL_GRACE_SECONDS):
+                await connection.outbox.wait_flushed()
+        elif not connection.shutdown_requested:
             log.info("shutting down")
         else:
             nursery.start_soon(connection.read_after_shutdown, receive_stream)
@@ -83,6 +96,10 @@ async def serve_rpc(
             if deadline.cancelled_caught:
                 log.warning("shutdown deadline passed; exiting anyway")
         nursery.cancel_scope.cancel()
+    if connection.violation is not None:
+        await send_stream.aclose()
+        await receive_stream.aclose()
+    return connection.violation
 
 
 async def close_all_sessions(engine: Engine) -> None:
@@ -110,9 +127,10 @@ async def serve_engine(
     send_stream: trio.abc.SendStream,
     *,
     stats_interval: float | None = None,
-) -> None:
-    """Run an engine for one controller: ``serve_rpc`` until EOF or ``shutdown``, then
-    close every session (within ``open_engine``'s deadline).
+) -> ProtocolViolation | None:
+    """Run an engine for one controller: ``serve_rpc`` until EOF, ``shutdown`` or a
+    protocol violation (returned), then close every session (within ``open_engine``'s
+    deadline).
 
     Once ``serve_rpc`` has returned nobody reads the engine's events; a task discards
     them while the sessions close, or each one would wait ``FINAL_EVENT_GRACE_SECONDS``
@@ -124,8 +142,11 @@ async def serve_engine(
         trio.open_nursery() as nursery,
         open_engine(event_buffer=ENGINE_EVENT_BUFFER) as engine,
     ):
-        await serve_rpc(engine, receive_stream, send_stream, stats_interval=stats_interval)
+        violation = await serve_rpc(
+            engine, receive_stream, send_stream, stats_interval=stats_interval
+        )
         nursery.start_soon(discard_events, engine.events)
+    return violation
 
 
 async def discard_events(events: trio.MemoryReceiveChannel[Event]) -> None:

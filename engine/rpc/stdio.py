@@ -1,7 +1,8 @@
 """The stdio transport: ``framewire-engine --stdio``, the engine a GUI starts.
 
 The real stdin/stdout carry MessagePack-RPC and nothing else; ``server.serve_engine``
-serves them until EOF (the GUI's process is gone) or ``shutdown``.
+serves them until EOF (the GUI's process is gone), ``shutdown``, or bytes from the
+controller that break the stream (then the engine exits too: its only channel died).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 import trio
 
 from engine.rpc.server import serve_engine
+from ipc.errors import ProtocolViolation
 
 __all__ = ["run_stdio"]
 
@@ -60,19 +62,21 @@ def _blocking_restored(*fds: int) -> Iterator[None]:
             os.close(fd)
 
 
-async def _serve_stdio(ipc_in: int, ipc_out: int, stats_interval: float | None) -> None:
+async def _serve_stdio(
+    ipc_in: int, ipc_out: int, stats_interval: float | None
+) -> ProtocolViolation | None:
     async with (
         trio.lowlevel.FdStream(ipc_in) as receive_stream,
         trio.lowlevel.FdStream(ipc_out) as send_stream,
     ):
-        await serve_engine(receive_stream, send_stream, stats_interval=stats_interval)
+        return await serve_engine(receive_stream, send_stream, stats_interval=stats_interval)
 
 
-def run_stdio(stats_interval: float | None) -> int:
-    """Serve the controller on stdin/stdout until EOF or ``shutdown``, with a ``stats``
-    event every ``stats_interval`` seconds (None or 0: none).
+def run_stdio(stats_interval: float | None) -> ProtocolViolation | None:
+    """Serve the controller on stdin/stdout until EOF, ``shutdown`` or a protocol
+    violation, with a ``stats`` event every ``stats_interval`` seconds (None or 0: none).
 
-    Returns the process exit code (0 after EOF or ``shutdown``).
+    Returns the violation that closed the channel (the CLI exits 4), or None (exit 0).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -80,5 +84,4 @@ def run_stdio(stats_interval: float | None) -> int:
         )
     ipc_in, ipc_out = _take_stdio()
     with _blocking_restored(ipc_in, ipc_out):
-        trio.run(functools.partial(_serve_stdio, ipc_in, ipc_out, stats_interval or None))
-    return 0
+        return trio.run(functools.partial(_serve_stdio, ipc_in, ipc_out, stats_interval or None))

@@ -45,6 +45,7 @@ from engine.rpc.connection import Connection
 from engine.rpc.history import Chunk, History as FrameHistory
 from engine.rpc.pump import EventPump
 from engine.rpc.server import (
+    CLOSE_CHANNEL_GRACE_SECONDS,
     ENGINE_EVENT_BUFFER,
     SHUTDOWN_DEADLINE_SECONDS,
     close_all_sessions,
@@ -71,8 +72,6 @@ MAX_CONTROLLERS = 16
 #: writes and wake-ups (with the default ~200 KiB the socket path ran at half the pipe's
 #: speed, tools/bench/attach.py).
 SEND_BUFFER_BYTES = 1024 * 1024
-#: How long a closing channel's last message may take to leave before the socket closes.
-CLOSE_CHANNEL_GRACE_SECONDS = 1.0
 
 
 @dataclass(slots=True)

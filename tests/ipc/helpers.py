@@ -35,10 +35,12 @@ class RawEngine:
         self.process = process
         self._decoder = MessageDecoder()
         self.notifications: list[Notification] = []
+        self.written = 0  # bytes written to the engine's stdin so far
 
     async def write(self, data: bytes) -> None:
         assert self.process.stdin is not None
         await self.process.stdin.send_all(data)
+        self.written += len(data)
 
     async def next_message(self) -> Message | None:
         """The next message, or None at EOF. A bad message from the engine fails the test."""
@@ -110,6 +112,7 @@ class FakeEngine:
         self.client_stream = trio.StapledStream(client_send, client_receive)
         self._decoder = MessageDecoder()
         self._released: trio.Event | None = None
+        self.sent = 0  # bytes sent to the client so far
 
         async def pump() -> None:
             while self._released is not None:
@@ -132,6 +135,7 @@ class FakeEngine:
 
     async def send(self, data: bytes) -> None:
         await self._to_client.send_all(data)
+        self.sent += len(data)
 
     async def next_message(self) -> Message:
         """The client's next message (the client must not have closed its stream)."""

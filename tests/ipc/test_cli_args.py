@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from ipc.cli_args import (
     parse_host_port,
     parse_listen_address,
     positive,
+    writable_file,
 )
 
 
@@ -95,3 +97,14 @@ def test_a_listen_address_is_loopback_unless_a_host_is_named(
 def test_a_bad_listen_address_says_why(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_listen_address(text)
+
+
+def test_writable_file_refuses_directories_and_missing_ones(tmp_path: Path) -> None:
+    assert writable_file(str(tmp_path / "new.log")) == str(tmp_path / "new.log")
+    for path, words in [
+        (str(tmp_path), "is a directory"),
+        (str(tmp_path / "missing" / "x.log"), "which does not exist"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=words):
+            writable_file(path)
+    assert not (tmp_path / "new.log").exists()  # checked, not created

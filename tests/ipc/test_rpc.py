@@ -7,6 +7,7 @@ import msgpack
 from ipc.codec import ErrorInfo, encode_notification, encode_response
 from ipc.rpc import (
     FRAME_CREDIT_OVERHEAD,
+    Broken,
     ClientConnection,
     Completed,
     EventReceived,
@@ -34,8 +35,8 @@ def test_request_round_trip_completes_with_the_waiter() -> None:
 
 def test_msgids_are_distinct_and_errors_become_failed() -> None:
     conn = ClientConnection[None]()
-    first, _ = conn.start_request(Ping(), None)
-    second, _ = conn.start_request(Ping(), None)
+    first, _ = conn.start_request(Ping(token=0), None)
+    second, _ = conn.start_request(Ping(token=0), None)
     assert first != second
     conn.receive_data(encode_response(second, ErrorInfo("UnknownSession", "no", {"x": 1})))
     (outcome,) = conn.outcomes()
@@ -49,7 +50,7 @@ def test_msgids_are_distinct_and_errors_become_failed() -> None:
 
 def test_a_forgotten_request_reports_its_late_response_as_unmatched() -> None:
     conn = ClientConnection[None]()
-    msgid, _ = conn.start_request(Ping(), None)
+    msgid, _ = conn.start_request(Ping(token=0), None)
     conn.forget(msgid)
     conn.receive_data(encode_response(msgid, None, {}))
     (outcome,) = conn.outcomes()
@@ -58,8 +59,8 @@ def test_a_forgotten_request_reports_its_late_response_as_unmatched() -> None:
 
 def test_forget_all_returns_every_waiter_and_their_responses_are_unmatched() -> None:
     conn = ClientConnection[str]()
-    first, _ = conn.start_request(Ping(), "first")
-    conn.start_request(Ping(), "second")
+    first, _ = conn.start_request(Ping(token=0), "first")
+    conn.start_request(Ping(token=0), "second")
     assert conn.forget_all() == ["first", "second"]
     assert conn.pending == 0
     conn.receive_data(encode_response(first, None, {}))
@@ -83,10 +84,27 @@ def test_events_are_typed_with_their_credit_cost_and_unknown_events_skipped() ->
 
 def test_bad_events_are_malformed_and_decoding_continues() -> None:
     conn = ClientConnection[None]()
-    conn.receive_data(encode_notification("received", {"session_id": "x"}) + b"\xc1")
+    conn.receive_data(encode_notification("received", {"session_id": "x"}))
+    conn.receive_data(b"\x93\x02\xa3log\x91\x81\xa5level\xa2\xff\xfe")  # not UTF-8
     conn.receive_data(received([b"ok"]))
     outcomes = list(conn.outcomes())
     assert [type(o) for o in outcomes] == [Malformed, Malformed, EventReceived]
+
+
+def test_bytes_that_break_the_stream_are_broken_once_and_nothing_after() -> None:
+    conn = ClientConnection[None]()
+    first = received([b"before"])
+    # A received notification whose one frame declares 4 GiB, then a good event.
+    bomb = b"\x93\x02\xa8received\x91\x81\xa6frames\x91\xc6\xff\xff\xff\xff"
+    conn.receive_data(first + bomb)
+    outcomes = list(conn.outcomes())
+    assert [type(o) for o in outcomes] == [EventReceived, Broken]
+    broken = outcomes[1]
+    assert isinstance(broken, Broken)
+    assert broken.error.kind == "too_large"
+    assert broken.error.offset == len(first) + bomb.index(b"\xc6")
+    conn.receive_data(received([b"after"]))
+    assert list(conn.outcomes()) == []
 
 
 def test_acks_are_sent_once_a_quarter_of_the_window_was_consumed() -> None:

@@ -21,6 +21,7 @@ from ipc.codec import (
     encode_notification,
     encode_response,
 )
+from ipc.errors import ProtocolViolation
 from ipc.rpc import ENGINE_ARGS, FRAME_CREDIT_OVERHEAD, CommandFailed
 from ipc.schema import (
     Abort,
@@ -273,7 +274,7 @@ async def test_engine_dying_fails_pending_calls_and_ends_events(nursery: trio.Nu
             assert outcome[0].type == "EngineGone"
             assert [event async for event in client.events() if isinstance(event, Received)] == []
             with pytest.raises(CommandFailed):
-                await client.call(Ping())
+                await client.call(Ping(token=0))
 
 
 async def test_shutdown_closes_sessions_and_the_engine_exits(nursery: trio.Nursery) -> None:
@@ -501,3 +502,40 @@ async def test_acks_go_through_the_writer_and_survive_a_cancelled_hand_off() -> 
                 acks = [await fake.next_message() for _ in range(2)]
     assert got == data
     assert acks == [Notification("ack", {"nbytes": cost})] * 2
+
+
+def leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions in ``group`` and its nested groups."""
+    return [
+        leaf
+        for exc in group.exceptions
+        for leaf in (leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    ]
+
+
+async def test_a_size_bomb_from_the_engine_ends_the_client_at_its_header() -> None:
+    # A received notification whose frame declares 4 GiB: refused when the header
+    # arrives (the fake engine then keeps the pipe open and quiet); waiting calls fail
+    # with EngineGone saying why.
+    fake = FakeEngine()
+    bomb = b"\x93\x02\xa8received\x91\x81\xa6frames\x91\xc6\xff\xff\xff\xff"
+    failures: list[CommandFailed] = []
+
+    async def ping(client: EngineClient) -> None:
+        with pytest.raises(CommandFailed) as info:
+            await client.call(Ping(token=1))
+        failures.append(info.value)
+
+    with trio.fail_after(10), pytest.raises(ExceptionGroup) as group:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fake.handshake, None)
+            async with connect_stream(fake.client_stream, window_bytes=None) as client:
+                nursery.start_soon(ping, client)
+                await fake.next_message()
+                await fake.send(bomb)
+                await trio.sleep_forever()  # ended by the reader's error
+    (violation,) = leaves(group.value)
+    assert isinstance(violation, ProtocolViolation)
+    assert (violation.kind, violation.offset) == ("too_large", fake.sent - len(bomb) + 21)
+    assert [f.type for f in failures] == ["EngineGone"]
+    assert "broke the IPC stream" in failures[0].message

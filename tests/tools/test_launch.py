@@ -59,6 +59,11 @@ SENT_LINE = re.compile(rb"^\d\d:\d\d:\d\d\.\d{6} > hello$", re.M)
         (["--quit-after", "0"], "expected a positive number of seconds"),
         (["--quit-after", "nan"], "expected a positive number of seconds"),
         (["--quit-after", "soon"], "expected a positive number of seconds, got 'soon'"),
+        # Checked before anything starts (the demo server included), on both paths.
+        (["--headless", "--log-file", "."], "argument --log-file: '.' is a directory"),
+        (["--offscreen", "--log-file", "."], "argument --log-file: '.' is a directory"),
+        (["--log-file", "no/such/dir/x.log"], "needs the directory 'no/such/dir'"),
+        (["--tick-log", "."], "argument --tick-log: '.' is a directory"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(

@@ -17,6 +17,14 @@ def test_bad_options_exit_with_a_message(capsys):
     assert "expected a positive number of seconds, got '-1'" in capsys.readouterr().err
 
 
+def test_a_log_file_that_is_a_directory_is_a_usage_error(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--log-file", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory" in err
+
+
 def test_scripted_run_records_ticks_and_stops_its_engine(tmp_path, demo_server):
     ticks = tmp_path / "ticks.txt"
     log = tmp_path / "gui.log"

@@ -155,3 +155,43 @@ def test_gui_attach_where_no_engine_runs_exits_2_saying_how_to_start_one(
     assert main(["--attach", str(tmp_path / "none.sock")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("framewire-gui: --attach: no engine at") and "--serve-ipc" in err
+
+
+def test_an_attached_engine_whose_output_breaks_the_stream_is_given_up(qtbot, tmp_path):
+    # A stand-in for a long-lived engine: a real hello, then a frame declaring 4 GiB, and
+    # the connection left open. The window gives the connection up at the header, says
+    # why, and restarts nothing (the engine is not its own).
+    import socket
+    import threading
+
+    from engine.rpc.handshake import hello
+    from ipc.codec import encode_notification
+
+    greeting = encode_notification("hello", hello(clock_offset=0.0).to_params())
+    bomb = b"\x93\x02\xa8received\x91\x81\xa6frames\x91\xc6\xff\xff\xff\xff"
+    path = tmp_path / "e.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    served = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(greeting + bomb)
+            served.wait(10)  # open until the test is done
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    supervisor = EngineSupervisor()
+    try:
+        with qtbot.waitSignal(supervisor.engine_lost, timeout=10_000):
+            supervisor.attach(str(path))
+        status = supervisor.status
+        assert status.state is EngineState.GONE
+        assert status.detail.startswith("its output broke the IPC stream: bin32 declares")
+    finally:
+        served.set()
+        thread.join(5)
+        server.close()
+    stop_supervisor(qtbot, supervisor)

@@ -53,6 +53,7 @@ REGISTRY: dict[str, str] = {
     "gui": "tools.bench.gui:BENCHMARK",
     "ipc": "tools.bench.ipc:BENCHMARK",
     "attach": "tools.bench.attach:BENCHMARK",
+    "intake": "tools.bench.intake:BENCHMARK",
     "decoders": "tools.bench.decoders:BENCHMARK",
     "gui-decoded": "tools.bench.gui:DECODED_BENCHMARK",
     "log": "tools.bench.log:BENCHMARK",

@@ -171,7 +171,7 @@ async def test_detaching_never_stops_the_engine_and_shutdown_from_one_stops_it_f
                 assert isinstance(last, ChannelClosed) and last.reason == "shutdown"
                 assert "controller 3" in last.message and "asked" in last.message
                 with pytest.raises(CommandFailed) as failed:
-                    await watcher.call(Ping())
+                    await watcher.call(Ping(token=0))
                 assert failed.value.type == "EngineGone"
             assert not path.exists()  # the engine is gone, and so is its socket
 
@@ -261,7 +261,7 @@ async def _refusal(path: Path) -> str | None:
     refusal = None
     try:
         async with connect_socket(path) as client:
-            await client.call(Ping())
+            await client.call(Ping(token=0))
     except* ChannelRefused as group:
         refusal = str(group.exceptions[0])
     return refusal
@@ -282,3 +282,31 @@ async def test_a_bug_met_serving_one_controller_costs_only_its_connection(
                 assert failed.value.type == "EngineGone"
             assert (await bystander.call(Ping(token=4)))["token"] == 4
     assert "internal error" in caplog.text and "a bug in the snapshot" in caplog.text
+
+
+async def test_a_controller_whose_bytes_break_the_stream_is_the_only_one_disconnected(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    # The attached GUI keeps its session and its events; the offender (a raw socket)
+    # gets channel_closed naming the violation and its offset, then EOF.
+    port = await nursery.start(functools.partial(serve_demo, mode="echo"))
+    bomb = b"\x94\x00\x05\xa4ping\x91\x81\xa5token\xc6\xff\xff\xff\xff"  # a 4 GiB token
+    with trio.fail_after(20):
+        async with serving(tmp_path) as path, connect_socket(path) as gui:
+            await gui.call(Attach(history=False))
+            sid = await _open(gui, port)
+            offender = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            await offender.connect(os.fspath(path))
+            ping = _request(1, "ping", {"token": 1})
+            await offender.send(ping + bomb + ping * 100)
+            messages = await _read_until_eof(offender)
+            offender.close()
+            last = messages[-1]
+            assert isinstance(last, Notification) and last.method == "channel_closed"
+            assert last.params["reason"] == "protocol_violation"
+            assert last.params["details"] == {"kind": "too_large", "offset": len(ping) + 16}
+            await gui.call(Send(session_id=sid, frames=[b"still here"]))
+            async for event in gui.events():
+                if isinstance(event, Received) and event.frames == [b"still here"]:
+                    break
+            assert (await gui.call(Ping(token=7)))["token"] == 7
