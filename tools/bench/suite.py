@@ -58,6 +58,7 @@ REGISTRY: dict[str, str] = {
     "gui-decoded": "tools.bench.gui:DECODED_BENCHMARK",
     "log": "tools.bench.log:BENCHMARK",
     "relay": "tools.bench.relay:BENCHMARK",
+    "replay": "tools.bench.replay:BENCHMARK",
     "gui-relay": "tools.bench.gui:RELAY_BENCHMARK",
     # Last: runs every benchmark above that did not run before it (plus the design
     # comparison and the idle sessions) and writes docs/benchmarks.md.
