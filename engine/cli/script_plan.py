@@ -168,22 +168,20 @@ def _replay(args: argparse.Namespace, role: str) -> Script:
     except ValueError as exc:
         raise UsageError(f"--ignore: {exc}") from None
     try:
-        with open(args.replay, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        with open(args.replay, encoding="utf-8") as f:  # line by line: no copy of the file
+            return script_from_recording(
+                f,
+                path=args.replay,
+                role=role,
+                session=args.session,
+                ignore=ignore,
+                keep_timing=args.keep_timing,
+                step_timeout=DEFAULT_STEP_TIMEOUT,
+            )
     except OSError as exc:
         raise UsageError(f"cannot read --replay {args.replay}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise UsageError(f"--replay {args.replay} is not UTF-8 text: {exc.reason}") from None
-    return script_from_recording(
-        lines,
-        path=args.replay,
-        role=role,
-        session=args.session,
-        ignore=ignore,
-        keep_timing=args.keep_timing,
-        step_timeout=DEFAULT_STEP_TIMEOUT,
-    )
-
 
 def _with_timeout(script: Script, seconds: float) -> Script:
     return replace(script, timeout=seconds or None)
