@@ -2,8 +2,8 @@
 
 A placeholder is ``{{name}}`` or ``{{name:N}}``. The names built in:
 
-- ``seq``: the number of this send, 1 for the first message a script (or the window's
-  saved-messages panel, per session) sends, then 2, 3, ...;
+- ``seq``: the number of this send, 1 for the first message a script run (or the
+  window's saved-messages panel, or a ``--send-saved`` run) sends, then 2, 3, ...;
 - ``index``: inside a ``repeat``, the iteration, from 0;
 - ``now`` (Unix seconds, an integer), ``now_ms`` (milliseconds), ``now_iso`` (UTC, ISO
   8601 with milliseconds): one reading of the clock per message;

@@ -183,6 +183,7 @@ def _replay(args: argparse.Namespace, role: str) -> Script:
     except UnicodeDecodeError as exc:
         raise UsageError(f"--replay {args.replay} is not UTF-8 text: {exc.reason}") from None
 
+
 def _with_timeout(script: Script, seconds: float) -> Script:
     return replace(script, timeout=seconds or None)
 
