@@ -29,8 +29,20 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The suite runs in two passes (tests/README.md): every test not marked `serial` on
+# TEST_WORKERS processes, then the `serial` ones (timings, rates, memory) alone. Both run
+# and both must pass; PYTEST_ARGS goes to both, and a pass it leaves empty (exit 5) is fine
+# as long as the other ran something.
+TEST_WORKERS ?= 2
+PYTEST := QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
 test: lint
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) -n $(TEST_WORKERS) --suite-pass=parallel $(PYTEST_ARGS); parallel=$$?; \
+	$(PYTEST) --suite-pass=serial $(PYTEST_ARGS); serial=$$?; \
+	for code in $$parallel $$serial; do \
+		if [ $$code -ne 0 ] && [ $$code -ne 5 ]; then exit $$code; fi; \
+	done; \
+	if [ $$parallel -eq 5 ] && [ $$serial -eq 5 ]; then echo "make test: no test selected"; exit 5; fi
 
 # Benchmarks compare with Twisted, qt-reactor, qtrio and qasync: the bench extra adds them.
 $(BENCH_STAMP): pyproject.toml

@@ -32,6 +32,9 @@ EXIT_DEADLINE_SECONDS = 3.0
 #: A cold start of the GUI and its engine on a busy machine.
 START_TIMEOUT_SECONDS = 30.0
 
+#: Exit deadlines are wall-clock claims: these run alone (tests/README.md).
+pytestmark = pytest.mark.serial
+
 
 @dataclass
 class AppTree:

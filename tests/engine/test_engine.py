@@ -553,6 +553,7 @@ async def test_abort_sends_a_reset_to_the_peer(nursery: trio.Nursery) -> None:
             assert isinstance(peer_error[0], ConnectionResetError)
 
 
+@pytest.mark.serial
 async def test_shutdown_finishes_within_its_deadline_while_sessions_receive(
     nursery: trio.Nursery,
 ) -> None:

@@ -29,7 +29,7 @@ async def _pair(
     client_stream, server_stream = trio.testing.memory_stream_pair()
     results: dict[str, TlsInfo | TlsFailed] = {}
     read: bytes | Exception | None = None
-    deadline = trio.current_time() + 5
+    deadline = trio.current_time() + 5  # load-safe: fails loudly, far beyond a handshake
 
     async def serve() -> None:
         try:
@@ -197,7 +197,7 @@ async def _against(peer: bytes | None, *, close: bool) -> TlsFailed:
             await handshake(
                 client_stream,
                 client_context(ClientTls()),
-                deadline=trio.current_time() + 10,
+                deadline=trio.current_time() + 10,  # load-safe: fails loudly
                 where="127.0.0.1:9000",
                 client=ClientTls(),
                 server_name="127.0.0.1",

@@ -5,6 +5,7 @@ import os
 import signal
 import struct
 
+import pytest
 from PySide6.QtCore import QTimer
 
 from ui.log_export import LogExporter
@@ -16,6 +17,9 @@ from ui.tick_probe import TickProbe, percentile
 from ui.widgets.pulse import PulseWidget
 
 from .helpers import open_session, payloads, send_text
+
+#: The tick intervals are wall-clock figures: measured alone (tests/README.md).
+pytestmark = pytest.mark.serial
 
 #: The animation ticks every 25 ms; a p99 interval at or under 35 ms means no visible stall.
 P99_LIMIT_S = 0.035

@@ -3,7 +3,7 @@ import io
 from ui.tick_probe import TickProbe, percentile
 
 
-def test_percentile_nearest_rank():
+def test_percentile_nearest_rank():  # load-safe: made-up numbers
     assert percentile([], 99) == 0.0
     values = list(range(1, 101))
     assert percentile(values, 99) == 99
@@ -11,7 +11,7 @@ def test_percentile_nearest_rank():
     assert percentile([5.0], 50) == 5.0
 
 
-def test_probe_records_intervals_and_lateness_and_writes_sink():
+def test_probe_records_intervals_and_lateness_and_writes_sink():  # load-safe: made-up ticks
     sink = io.StringIO()
     probe = TickProbe(nominal=0.025, sink=sink)
     assert probe.tick(1.000) is None

@@ -201,7 +201,7 @@ async def test_requests_the_schema_refuses_get_a_schema_error(setup: Setup) -> N
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith("VmRSS:"):  # load-safe: memory at rest, no clock involved
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
 

@@ -106,6 +106,7 @@ async def test_every_bomb_costs_its_channel_only(nursery: trio.Nursery) -> None:
                     break
 
 
+@pytest.mark.serial
 async def test_the_stdio_engine_says_why_and_exits_4_within_100_ms(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
