@@ -253,10 +253,10 @@ def test_headless_with_a_framing_preset_and_a_log_file(tmp_path: Path) -> None:
 
 
 def test_headless_against_a_closed_port_exits_3_with_the_engine_cli() -> None:
-    with socket.socket() as probe:  # a port nobody listens on once this closes
+    # A port bound but not listening: refused, and no other test can take it meanwhile.
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    done = _launch("--headless", "--server", f"127.0.0.1:{port}")
+        done = _launch("--headless", "--server", f"127.0.0.1:{probe.getsockname()[1]}")
     assert done.returncode == 3
     assert b"refused" in done.stderr
 

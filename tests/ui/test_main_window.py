@@ -116,12 +116,12 @@ def test_oversize_frame_is_an_error_on_that_session_only(qtbot, window, demo_ser
 
 
 def test_a_failed_do_it_says_why_once_under_its_session(qtbot, window):
-    with socket.socket() as probe:  # a loopback port nobody listens on
+    # A loopback port bound but not listening: refused, and no other test can take it.
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    window._server = ("127.0.0.1", closed_port)
-    with qtbot.waitSignal(window.do_it.failed, timeout=10_000):
-        window.do_it_button.click()
+        window._server = ("127.0.0.1", probe.getsockname()[1])
+        with qtbot.waitSignal(window.do_it.failed, timeout=10_000):
+            window.do_it_button.click()
     shown = window.do_it_result.text()
     assert shown.startswith("Do it! failed: connection to 127.0.0.1:") and "refused" in shown
     assert shown.count("failed") == 1
