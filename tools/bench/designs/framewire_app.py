@@ -127,12 +127,14 @@ class FramewireHarness(Harness):
         generation = self._started_generation
         self.mark("kill")
         os.kill(self._engine_pid(), signal.SIGKILL)
-        yield Until(lambda: self._started_generation > generation, plan.restart_window_seconds)
+        yield Until(lambda: self._started_generation > generation, plan.restart_timeout_seconds)
         if "restarted" in self.result.marks:
             remaining = plan.restart_window_seconds - (self.now() - self.result.marks["kill"])
             yield Sleep(max(0.0, remaining))
         else:
-            self.result.notes.append("the engine did not come back within the window")
+            self.result.notes.append(
+                f"the engine did not come back within {plan.restart_timeout_seconds:g} s"
+            )
         self.end_phase()
 
     def trigger_block(self) -> None:

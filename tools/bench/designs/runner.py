@@ -40,7 +40,8 @@ def plan_worst_case_seconds(plan_name: str) -> float:
     plan = PLANS[plan_name]
     return (
         plan.idle_seconds
-        + 2 * (plan.settle_seconds + plan.stall_seconds + plan.restart_window_seconds)
+        + 2 * (plan.settle_seconds + plan.stall_seconds)
+        + max(plan.restart_window_seconds, plan.restart_timeout_seconds)
         + plan.flood_timeout_seconds
         + plan.tail_seconds
         + RUN_GRACE_SECONDS
