@@ -11,7 +11,14 @@ import trio
 import trio.testing
 
 from engine.errors import TlsConfigError, TlsFailed
-from engine.tls import client_context, failure_after_handshake, handshake, server_context
+from engine.tls import (
+    TlsStream,
+    client_context,
+    failure_after_handshake,
+    handshake,
+    server_context,
+    ssl_internals,
+)
 from ipc.tls import ClientTls, ServerTls, TlsInfo
 from tests.tls_certs import Certs
 
@@ -256,3 +263,74 @@ def test_options_round_trip_and_refuse_bad_values() -> None:
     assert ServerTls.from_wire(listener.to_wire()) == listener
     with pytest.raises(ValueError, match="certificate"):
         ServerTls.from_wire({})
+
+
+async def _connected(certs: Certs) -> tuple[TlsStream, TlsStream, trio.abc.Stream]:
+    """A client and a server TLS stream over memory streams, and the server's transport."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    server_options = ServerTls(cert=str(certs.good))
+    client_options = ClientTls(cafile=str(certs.ca))
+    deadline = trio.current_time() + 60  # load-safe: a timeout only, 100x the handshake
+    servers: list[TlsStream] = []
+
+    async def serve() -> None:
+        tls, _ = await handshake(
+            server_stream,
+            server_context(server_options),
+            deadline=deadline,
+            where="client",
+            server=server_options,
+        )
+        servers.append(tls)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        client, _ = await handshake(
+            client_stream,
+            client_context(client_options),
+            deadline=deadline,
+            where="localhost:9000",
+            client=client_options,
+            server_name="localhost",
+        )
+    return client, servers[0], server_stream
+
+
+async def test_a_read_decrypts_every_record_already_received(tls_certs: Certs) -> None:
+    # ssl decrypts one record (16 KiB) per call; each SSLStream read is a trip through
+    # trio's scheduler. A read takes every record that came, up to max_bytes.
+    client, server, _ = await _connected(tls_certs)
+    payload = bytes(range(256)) * 800  # 200 KiB: 13 records, in the client's buffer at once
+    await server.send_all(payload)
+    assert await client.receive_some(1 << 20) == payload
+    await server.send_all(payload)
+    assert await client.receive_some(50_000) == payload[:50_000]
+    assert await client.receive_some(1 << 20) == payload[50_000:]
+    await server.aclose()
+    assert await client.receive_some(1 << 20) == b""
+
+
+async def test_a_bad_record_is_raised_after_the_good_ones(tls_certs: Certs) -> None:
+    client, server, transport = await _connected(tls_certs)
+    payload = b"x" * 40_000  # 3 records, then one whose MAC cannot be right
+    await server.send_all(payload)
+    await transport.send_all(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)
+    assert await client.receive_some(1 << 20) == payload
+    with pytest.raises(trio.BrokenResourceError) as caught:
+        await client.receive_some(1 << 20)
+    assert isinstance(caught.value.__cause__, ssl.SSLError)
+
+
+def test_trio_still_has_the_ssl_stream_parts_engine_tls_reads() -> None:
+    # engine.tls reads SSLStream's SSLObject and memory BIOs (private attributes): the
+    # reads of many records at once and the alert of a failed handshake depend on them.
+    # Without them TLS still works, slower and without alerts: this says so on a trio
+    # upgrade instead of letting it pass unnoticed (test_verification_failures_name_their
+    # _cause sees the alert, test_a_read_decrypts_every_record_already_received the reads).
+    stream, _ = trio.testing.memory_stream_pair()
+    tls: trio.SSLStream[trio.abc.Stream] = trio.SSLStream(
+        stream, ssl.create_default_context(), server_hostname="localhost"
+    )
+    internals = ssl_internals(tls)
+    assert internals is not None, f"trio {trio.__version__} moved SSLStream's internals"
+    assert internals.tls_object.server_hostname == "localhost"

@@ -51,7 +51,16 @@ from typing import Any
 
 from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 
-__all__ = ["BENCHMARK", "CONTENDERS", "ReceiveResult", "measure", "run"]
+__all__ = [
+    "BENCHMARK",
+    "CONTENDERS",
+    "Clock",
+    "Measurement",
+    "ReceiveResult",
+    "blocking_loop",
+    "measure",
+    "run",
+]
 
 LOOPBACK = "127.0.0.1"
 CONTENDERS = (
@@ -124,7 +133,7 @@ def _serve_frames(count: int, size: int) -> None:
 Measurement = tuple[int, int, float, float]
 
 
-class _Clock:
+class Clock:
     """Wall and process CPU time since creation (CPU time shows a receiver that waited)."""
 
     def __init__(self) -> None:
@@ -153,7 +162,7 @@ def _receive_framewire(port: int) -> Measurement:
             size += sum(map(len, batch))
 
         stream = await trio.open_tcp_stream(LOOPBACK, port)
-        clock = _Clock()
+        clock = Clock()
         await receive_frames(stream, FrameDecoder(FramingSpec()), deliver)
         elapsed = clock.elapsed()
         await stream.aclose()
@@ -175,7 +184,7 @@ def _receive_framewire_engine(port: int) -> Measurement:
         frames = size = 0
         async with open_engine() as engine:
             await engine.connect(LOOPBACK, port)
-            clock = _Clock()
+            clock = Clock()
             async for event in engine.events:
                 if isinstance(event, schema.Received):
                     frames += len(event.frames)
@@ -203,7 +212,7 @@ def _receive_twisted(port: int) -> Measurement:
 
         def connectionMade(self) -> None:  # noqa: N802
             self.frames = self.size = 0
-            self.clock = _Clock()
+            self.clock = Clock()
 
         def stringReceived(self, string: bytes) -> None:  # noqa: N802
             self.frames += 1
@@ -229,7 +238,7 @@ def _receive_asyncio_protocol(port: int) -> Measurement:
             self.frames = self.size = 0
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.clock = _Clock()
+            self.clock = Clock()
 
         def data_received(self, data: bytes) -> None:
             buffer = self.buffer
@@ -268,7 +277,7 @@ def _receive_asyncio_streams(port: int) -> Measurement:
 
     async def main() -> Measurement:
         reader, writer = await asyncio.open_connection(LOOPBACK, port)
-        clock = _Clock()
+        clock = Clock()
         frames = size = 0
         unpack = _HEADER.unpack
         while True:
@@ -291,34 +300,40 @@ def _receive_asyncio_streams(port: int) -> Measurement:
 
 def _receive_blocking(port: int) -> Measurement:
     with socket.create_connection((LOOPBACK, port)) as sock:
-        clock = _Clock()
-        buffer = bytearray(BLOCKING_BUFFER_BYTES)
-        view = memoryview(buffer)
-        unpack_from = _HEADER.unpack_from
-        frames = size = 0
-        start = end = 0
-        while True:
-            while end - start >= 4:
-                (length,) = unpack_from(buffer, start)
-                if end - start - 4 >= length:
-                    payload: bytes | bytearray = bytes(view[start + 4 : start + 4 + length])
-                    start += 4 + length
-                elif length > BLOCKING_BUFFER_BYTES // 2:
-                    payload = _receive_large(sock, view[start + 4 : end], length)
-                    start = end = 0
-                else:
-                    break
-                frames += 1
-                size += len(payload)
-            if start:  # move the partial frame to the front (it is small)
-                buffer[: end - start] = view[start:end]
-                end -= start
-                start = 0
-            received = sock.recv_into(view[end:])
-            if not received:
-                break
-            end += received
+        clock = Clock()
+        frames, size = blocking_loop(sock)
         return frames, size, *clock.elapsed()
+
+
+def blocking_loop(sock: socket.socket) -> tuple[int, int]:
+    """The blocking contender's loop over a connected socket (an ``ssl.SSLSocket`` too):
+    frames and payload bytes received until EOF."""
+    buffer = bytearray(BLOCKING_BUFFER_BYTES)
+    view = memoryview(buffer)
+    unpack_from = _HEADER.unpack_from
+    frames = size = 0
+    start = end = 0
+    while True:
+        while end - start >= 4:
+            (length,) = unpack_from(buffer, start)
+            if end - start - 4 >= length:
+                payload: bytes | bytearray = bytes(view[start + 4 : start + 4 + length])
+                start += 4 + length
+            elif length > BLOCKING_BUFFER_BYTES // 2:
+                payload = _receive_large(sock, view[start + 4 : end], length)
+                start = end = 0
+            else:
+                break
+            frames += 1
+            size += len(payload)
+        if start:  # move the partial frame to the front (it is small)
+            buffer[: end - start] = view[start:end]
+            end -= start
+            start = 0
+        received = sock.recv_into(view[end:])
+        if not received:
+            return frames, size
+        end += received
 
 
 def _receive_large(sock: socket.socket, head: memoryview, length: int) -> bytearray:

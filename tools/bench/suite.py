@@ -49,6 +49,7 @@ __all__ = [
 #: Every sub-benchmark, in report order: ``--only`` name -> ``"module:ATTRIBUTE"``.
 REGISTRY: dict[str, str] = {
     "receive": "tools.bench.receive:BENCHMARK",
+    "tls": "tools.bench.tls:BENCHMARK",
     "framing": "tools.bench.framing:BENCHMARK",
     "gui": "tools.bench.gui:BENCHMARK",
     "ipc": "tools.bench.ipc:BENCHMARK",
