@@ -63,8 +63,12 @@ __all__ = [
 #: The most plaintext one TLS record holds (RFC 8446, 5.1): ``ssl`` returns at most this
 #: much per read.
 TLS_RECORD_BYTES = 16384
-#: What a TLS session reads from its socket at once (up to): many records.
-TRANSPORT_READ_BYTES = 1024 * 1024
+#: What a TLS session reads from its socket at once (up to): many records. Larger than a
+#: plaintext session's 1 MiB (``engine.session.RECEIVE_BYTES``): decrypted records are
+#: returned up to the size asked for, so a 1 MiB body then usually comes whole in one
+#: read instead of being joined from two. The bytes are copied into ``SSLStream``'s
+#: incoming buffer at once: the 4 MiB is transient, and bounds what one read buffers.
+TRANSPORT_READ_BYTES = 4 * 1024 * 1024
 
 #: First bytes of the peer kept during a handshake, to say what a plaintext peer sent.
 HEAD_BYTES = 64
@@ -138,17 +142,18 @@ class TlsStream(trio.abc.Stream):
     (``https_compatible`` False). ``SSLStream`` is final, hence a wrapper.
 
     Reads: ``ssl`` decrypts one TLS record (at most 16 KiB) per call, and each of
-    ``SSLStream.receive_some``'s calls passes through trio's scheduler. A 1 MiB frame took
-    64 of them: 0.4x the MB/s of a blocking ``ssl`` socket (``make bench ARGS="--only
-    tls"``). So the transport is read in large pieces (``TRANSPORT_READ_BYTES``), and
-    after ``SSLStream.receive_some`` returns a record, the records already in its
-    incoming buffer are decrypted in the same call, up to ``max_bytes``: one trip
-    through the scheduler per transport read. This reads ``SSLStream``'s ``SSLObject``
-    and incoming ``MemoryBIO``, private attributes (``ssl_internals``; a test fails
-    if a trio release renames them, and without them reads fall back to one record each).
-    Decrypting from the buffer never waits and never writes to the transport: what
-    OpenSSL wants to send in reply (a TLS 1.3 key update) waits in the outgoing buffer
-    for ``SSLStream``'s next operation, in order. An error found there is raised by the
+    ``SSLStream.receive_some``'s calls passes through trio's scheduler. A 1 MiB frame
+    took 64 of them: 0.4x the MB/s of a blocking ``ssl`` socket (``make bench
+    ARGS="--only tls"``; the README's TLS section says what bounds it now). So the
+    transport is read in large pieces (``TRANSPORT_READ_BYTES``), and after
+    ``SSLStream.receive_some`` returns a record, the records already in its incoming
+    buffer are decrypted in the same call, up to ``max_bytes``: one trip through the
+    scheduler per transport read. This reads ``SSLStream``'s ``SSLObject`` and incoming
+    ``MemoryBIO``, private attributes (``ssl_internals``; a test fails if a trio release
+    renames them, and without them reads fall back to one record each). Decrypting
+    from the buffer never waits and never writes to the transport: what OpenSSL wants
+    to send in reply (a TLS 1.3 key update) waits in the outgoing buffer for
+    ``SSLStream``'s next operation, in order. An error found there is raised by the
     next ``receive_some``, after the records before it have been returned.
     """
 
