@@ -6,8 +6,10 @@ always a one-element array holding a map of named fields, so fields can be added
 breaking old peers: a receiver ignores keys it does not know (add-only evolution).
 
 Commands (controller -> engine requests) and events (engine -> controller notifications)
-are small frozen dataclasses. ``from_params`` validates a decoded map and raises
-``SchemaError``; constructing one with bad values in code raises ``LocalProtocolError``.
+are small frozen records (``ipc.message_class.message``: a frozen, slotted, keyword-only
+dataclass without the dataclass's start-up cost). ``from_params`` validates a decoded
+map and raises ``SchemaError``; constructing one with bad values in code raises
+``LocalProtocolError``.
 
 Times: every event carries ``at``, the engine's monotonic clock in seconds. The ``hello``
 event carries ``clock_offset``; ``at + clock_offset`` is wall-clock Unix time.
@@ -20,10 +22,11 @@ import reprlib
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import field
 from typing import Any, ClassVar, Literal, NamedTuple, Self, get_args, get_origin
 
 from ipc.errors import LocalProtocolError, SchemaError
+from ipc.message_class import MessageBase, message
 
 __all__ = [
     "COMMANDS",
@@ -99,26 +102,42 @@ DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_PARTIAL_FRAME_TIMEOUT = 30.0
 
 
-class _Message:
-    """Shared to/from-params logic; concrete messages are frozen dataclasses."""
+class _Message(MessageBase):
+    """Shared to/from-params logic; concrete messages are ``@message`` classes."""
 
     __slots__ = ()
     METHOD: ClassVar[str]
-    #: Each field's name, type hint, checker and whether it is required; built once per
-    #: class by ``_registry`` so checking a message does not interpret type hints again.
-    _fields: ClassVar[tuple[_FieldSpec, ...]]
-    # Set by @dataclass on every concrete message; declared so fields() type-checks.
-    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
-    def __post_init__(self) -> None:
-        for spec in self._fields:
+    def _check(self) -> None:
+        for spec in self._specs():
             value = getattr(self, spec.name)
             if not spec.conforms(value):
                 raise _WrongType(type(self), spec, value)
 
+    @classmethod
+    def _specs(cls) -> tuple[_FieldSpec, ...]:
+        """Each field's name, type hint, checker and whether it is required: built on the
+        class's first check, so that checking a message does not interpret type hints
+        again, and importing the schema interprets none (most processes use a few of its
+        classes)."""
+        specs: tuple[_FieldSpec, ...] | None = cls.__dict__.get("_field_specs")
+        if specs is None:
+            hints = typing.get_type_hints(cls)
+            specs = tuple(
+                _FieldSpec(
+                    name,
+                    hints[name],
+                    _checker(hints[name]),
+                    name not in cls._defaults and name not in cls._factories,
+                )
+                for name in cls._field_names
+            )
+            type.__setattr__(cls, "_field_specs", specs)
+        return specs
+
     def to_params(self) -> dict[str, Any]:
         """Return the map that travels as the message's single parameter."""
-        return {spec.name: getattr(self, spec.name) for spec in self._fields}
+        return {name: getattr(self, name) for name in self._field_names}
 
     @classmethod
     def from_params(cls, params: object) -> Self:
@@ -130,14 +149,14 @@ class _Message:
         if not isinstance(params, dict):
             raise SchemaError(f"{cls.METHOD}: params must be a map, got {type(params).__name__}")
         kwargs: dict[str, Any] = {}
-        for spec in cls._fields:
+        for spec in cls._specs():
             if spec.name in params:
                 kwargs[spec.name] = params[spec.name]
             elif spec.required:
                 raise SchemaError(f"{cls.METHOD}: missing field {spec.name!r}")
         try:
-            # The values are checked once, by __post_init__ (a received batch holds
-            # thousands of frames).
+            # The values are checked once, by _check (a received batch holds thousands
+            # of frames).
             return cls(**kwargs)
         except _WrongType as exc:
             raise SchemaError(
@@ -211,14 +230,14 @@ class Command(_Message):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class GetApiInfo(Command):
     """Ask for the same information as the ``hello`` event. Result: ``Hello.to_params()``."""
 
     METHOD: ClassVar[str] = "get_api_info"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Open(Command):
     """Open a TCP session. The response comes once connected: ``{"session_id": int,
     "local": str, "peer": str}`` (and ``tls``, the ``tls_established`` map, for a TLS
@@ -240,7 +259,7 @@ class Open(Command):
     tls: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Listen(Command):
     """Start a listener (be the server): each client that connects becomes a session
     like any other (``accepted``, then ``received``, ``sent``, ``closed``...).
@@ -270,7 +289,7 @@ class Listen(Command):
     tls: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Relay(Command):
     """Start a relay: listen like ``listen``, and for each client that connects, connect
     to the upstream server and pass frames both ways, decoded with each leg's framing
@@ -301,7 +320,7 @@ class Relay(Command):
     upstream_tls: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class CloseListener(Command):
     """Stop accepting; the sessions already accepted stay, unless ``close_sessions``
     (then each is closed gracefully, as ``close`` does). A ``listener_closed`` event
@@ -312,7 +331,7 @@ class CloseListener(Command):
     close_sessions: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class ListListeners(Command):
     """Result: ``{"listeners": [map, ...]}``, one per live listener: the fields of its
     ``listening`` event (but ``at``) plus ``clients`` (live sessions), ``accepted`` and
@@ -321,7 +340,7 @@ class ListListeners(Command):
     METHOD: ClassVar[str] = "list_listeners"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Send(Command):
     """Send frames, in order, on a session. Completes when written to the socket (a peer
     that never reads makes it wait). Result: ``{"frames": int, "bytes": int}``."""
@@ -331,7 +350,7 @@ class Send(Command):
     frames: list[bytes]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Close(Command):
     """Close gracefully: queued frames are flushed, then the socket is closed."""
 
@@ -339,7 +358,7 @@ class Close(Command):
     session_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Abort(Command):
     """Close at once: pending sends are dropped and the socket is reset."""
 
@@ -347,7 +366,7 @@ class Abort(Command):
     session_id: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Capture(Command):
     """Start (``path`` given) or stop (``path`` empty) the continuous capture: every frame
     and session event, appended to ``path`` as recording lines (docs/recording.md),
@@ -361,7 +380,7 @@ class Capture(Command):
     keep: int = 5
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Sniff(Command):
     """Connect to host:port outside any session, write ``send`` (raw bytes, headers and
     all), read what comes back for up to ``wait`` seconds or ``max_bytes`` (at most
@@ -377,7 +396,7 @@ class Sniff(Command):
     connect_timeout: float = 10.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class ListSessions(Command):
     """Result: ``{"sessions": [map, ...]}``; each map has session_id, label, host, port,
     state, framing, frames_in, bytes_in, frames_out, bytes_out, opened_at, local, peer,
@@ -387,7 +406,7 @@ class ListSessions(Command):
     METHOD: ClassVar[str] = "list_sessions"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Ping(Command):
     """Liveness probe. Result: ``{"token": token, "at": engine monotonic time}``.
 
@@ -398,14 +417,14 @@ class Ping(Command):
     token: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Shutdown(Command):
     """Close every session and exit. Result ``{}`` is sent before the engine exits."""
 
     METHOD: ClassVar[str] = "shutdown"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class FlowControl(Command):
     """Switch on credit-based flow control for data events (``received``, ``sent``).
 
@@ -420,7 +439,7 @@ class FlowControl(Command):
     window_bytes: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Ack(Command):
     """Controller -> engine *notification*: ``nbytes`` of data events were consumed."""
 
@@ -428,7 +447,7 @@ class Ack(Command):
     nbytes: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Attach(Command):
     """Subscribe this controller to the engine's events (the Unix-socket transport of a
     long-lived engine, ``--serve-ipc``; a stdio controller gets events from the start).
@@ -457,7 +476,7 @@ class Event(_Message):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Hello(Event):
     """The engine's first message; also the result of ``get_api_info``."""
 
@@ -473,7 +492,7 @@ class Hello(Event):
     started_at: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Connecting(Event):
     """A session was created and is connecting (``pair_id``: the relay pair whose
     upstream leg it is)."""
@@ -488,7 +507,7 @@ class Connecting(Event):
     pair_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Connected(Event):
     """The session's TCP connection is up. ``local``/``peer`` are "host:port"."""
 
@@ -499,7 +518,7 @@ class Connected(Event):
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class ConnectFailed(Event):
     """The connection could not be made; the session is gone (no ``closed`` follows).
 
@@ -517,7 +536,7 @@ class ConnectFailed(Event):
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class TlsEstablished(Event):
     """A session's TLS handshake is done (right after ``connected``, or ``accepted``):
     ``tls`` is ``ipc.tls.TlsInfo.to_wire()``: side, version, cipher, bits, alpn,
@@ -531,7 +550,7 @@ class TlsEstablished(Event):
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Received(Event):
     """A batch of frames arrived on one session, in order (one event, many frames).
 
@@ -558,7 +577,7 @@ class Received(Event):
         return _frame_spans(self.at, self.times, len(self.frames))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Sent(Event):
     """A batch of frames is being written to one session's socket, in order.
 
@@ -596,7 +615,7 @@ def _frame_spans(at: float, times: list[list[float]], frames: int) -> list[tuple
     return spans
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class SessionError(Event):
     """Something went wrong on one session; a ``closed`` event follows.
 
@@ -613,7 +632,7 @@ class SessionError(Event):
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Closed(Event):
     """The session is over; the counters are final.
 
@@ -635,7 +654,7 @@ class Closed(Event):
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Accepted(Event):
     """A listener accepted a client: a new session, already connected (``local`` and
     ``peer`` are "host:port"). ``pair_id``: the relay pair whose client leg it is."""
@@ -651,7 +670,7 @@ class Accepted(Event):
     pair_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Listening(Event):
     """A listener is accepting clients on ``local`` ("host:port"; ``port`` is the one
     bound, also when 0 was asked for). ``reachable``: bound to an address other than
@@ -679,7 +698,7 @@ class Listening(Event):
     upstream_tls: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class ListenerClosed(Event):
     """A listener stopped accepting (``by``: "local" for ``close_listener``, or
     "shutdown"); its sessions carry on unless they were closed too.
@@ -693,7 +712,7 @@ class ListenerClosed(Event):
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class PairOpened(Event):
     """Both legs of a relay pair are up: frames now pass between ``client`` and
     ``upstream`` ("host:port" each)."""
@@ -708,7 +727,7 @@ class PairOpened(Event):
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class PairClosed(Event):
     """Both legs of a relay pair are over; the counts of frames relayed each way are
     final. ``reason``: how it ended (which leg first, and why)."""
@@ -724,7 +743,7 @@ class PairClosed(Event):
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Stats(Event):
     """Periodic engine-wide counters (totals since the engine started)."""
 
@@ -738,7 +757,7 @@ class Stats(Event):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class LogLine(Event):
     """A log line from the engine worth showing to the user."""
 
@@ -748,7 +767,7 @@ class LogLine(Event):
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class History(Event):
     """Frames a session received (``in``) or sent (``out``) before this controller
     attached, replayed after ``attach`` in the order they happened. They cost credit like
@@ -767,7 +786,7 @@ class History(Event):
         return _frame_spans(self.at, self.times, len(self.frames))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class HistoryEnd(Event):
     """The replay after ``attach`` is over (``frames``/``bytes`` replayed); every event
     from here on is live."""
@@ -778,7 +797,7 @@ class HistoryEnd(Event):
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class ChannelClosed(Event):
     """The engine's last message on this channel before it closes it; the engine and the
     other controllers carry on (unless ``reason`` is ``shutdown``). ``reason``:
@@ -802,16 +821,8 @@ class ChannelClosed(Event):
 
 def _registry(*classes: type[_M]) -> dict[str, type[_M]]:
     for cls in classes:
-        hints = typing.get_type_hints(cls)
-        cls._fields = tuple(
-            _FieldSpec(
-                f.name,
-                hints[f.name],
-                _checker(hints[f.name]),
-                f.default is MISSING and f.default_factory is MISSING,
-            )
-            for f in fields(cls)
-        )
+        if "_field_names" not in cls.__dict__:
+            raise TypeError(f"{cls.__name__} is not a @message class")
     return {cls.METHOD: cls for cls in classes}
 
 
