@@ -13,56 +13,77 @@ PySide6.
         sid = await engine.connect("127.0.0.1", 9000)
         await engine.send(sid, [b"hello"])
         async for event in engine.events: ...
+
+The names below are loaded on first use (``ipc.lazy_exports``), so ``import engine.cli``
+costs only what the command line's mode imports.
 """
 
-from engine.engine import (
-    EVENT_BUFFER as EVENT_BUFFER,
-    SHUTDOWN_GRACE_SECONDS as SHUTDOWN_GRACE_SECONDS,
-    Engine as Engine,
-    EngineStatistics as EngineStatistics,
-    open_engine as open_engine,
-)
-from engine.errors import (
-    ConnectFailed as ConnectFailed,
-    EngineError as EngineError,
-    ListenFailed as ListenFailed,
-    SessionBroken as SessionBroken,
-    SessionClosed as SessionClosed,
-    TooManySessions as TooManySessions,
-    UnknownListener as UnknownListener,
-    UnknownSession as UnknownSession,
-)
-from engine.limits import Limits as Limits
-from ipc.framing import (
-    DEFAULT as DEFAULT,
-    DEFAULT_MAX_FRAME_LENGTH as DEFAULT_MAX_FRAME_LENGTH,
-    PRESETS as PRESETS,
-    FrameDecoder as FrameDecoder,
-    FramingSpec as FramingSpec,
-    encode_frame as encode_frame,
-    encode_frames as encode_frames,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT",
-    "DEFAULT_MAX_FRAME_LENGTH",
-    "EVENT_BUFFER",
-    "PRESETS",
-    "SHUTDOWN_GRACE_SECONDS",
-    "ConnectFailed",
-    "Engine",
-    "EngineError",
-    "EngineStatistics",
-    "FrameDecoder",
-    "FramingSpec",
-    "Limits",
-    "ListenFailed",
-    "SessionBroken",
-    "SessionClosed",
-    "TooManySessions",
-    "UnknownListener",
-    "UnknownSession",
-    "encode_frame",
-    "encode_frames",
-    "open_engine",
-]
+from typing import TYPE_CHECKING
+
+from ipc.lazy_exports import exports, lazy_module_attributes
+
+if TYPE_CHECKING:
+    from engine.engine import (
+        EVENT_BUFFER as EVENT_BUFFER,
+        SHUTDOWN_GRACE_SECONDS as SHUTDOWN_GRACE_SECONDS,
+        Engine as Engine,
+        EngineStatistics as EngineStatistics,
+        open_engine as open_engine,
+    )
+    from engine.errors import (
+        ConnectFailed as ConnectFailed,
+        EngineError as EngineError,
+        ListenFailed as ListenFailed,
+        SessionBroken as SessionBroken,
+        SessionClosed as SessionClosed,
+        TooManySessions as TooManySessions,
+        UnknownListener as UnknownListener,
+        UnknownSession as UnknownSession,
+    )
+    from engine.limits import Limits as Limits
+    from ipc.framing import (
+        DEFAULT as DEFAULT,
+        DEFAULT_MAX_FRAME_LENGTH as DEFAULT_MAX_FRAME_LENGTH,
+        PRESETS as PRESETS,
+        FrameDecoder as FrameDecoder,
+        FramingSpec as FramingSpec,
+        encode_frame as encode_frame,
+        encode_frames as encode_frames,
+    )
+
+_EXPORTS = {
+    **exports(
+        "engine.engine",
+        ("EVENT_BUFFER", "SHUTDOWN_GRACE_SECONDS", "Engine", "EngineStatistics", "open_engine"),
+    ),
+    **exports(
+        "engine.errors",
+        (
+            "ConnectFailed",
+            "EngineError",
+            "ListenFailed",
+            "SessionBroken",
+            "SessionClosed",
+            "TooManySessions",
+            "UnknownListener",
+            "UnknownSession",
+        ),
+    ),
+    **exports("engine.limits", ("Limits",)),
+    **exports(
+        "ipc.framing",
+        (
+            "DEFAULT",
+            "DEFAULT_MAX_FRAME_LENGTH",
+            "PRESETS",
+            "FrameDecoder",
+            "FramingSpec",
+            "encode_frame",
+            "encode_frames",
+        ),
+    ),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_module_attributes(__name__, _EXPORTS, globals())

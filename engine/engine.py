@@ -24,25 +24,29 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
-from engine.capture import DEFAULT_CAPTURE_BYTES, DEFAULT_CAPTURE_KEEP, Capture
 from engine.errors import EngineError, TooManySessions, UnknownListener, UnknownSession
 from engine.limits import Limits
-from engine.listener import Listener
 from engine.readiness import ReadinessWatcher, open_watcher
-from engine.relay import Upstream
-from engine.role import Role
 from engine.session import Counters, Session
 from engine.streams import Connect, Opening
-from engine.tls import SecureConnect, ServerHandshake, client_context, server_context
 from ipc import schema
-from ipc.diagnosis import Diagnosis
 from ipc.errors import LocalProtocolError
 from ipc.framing import DEFAULT, FramingSpec, encode_frames
-from ipc.tls import ClientTls, ServerTls
+
+# The roles' and layers' modules (listen, relay, TLS, capture) are imported by the
+# methods that use them: a one-shot client (``framewire-engine HOST:PORT --send x``,
+# run in loops by scripts) pays only for the client's imports (tools/bench/startup.py).
+if TYPE_CHECKING:
+    from engine.capture import Capture
+    from engine.listener import Listener
+    from engine.relay import Upstream
+    from engine.role import Role
+    from ipc.diagnosis import Diagnosis
+    from ipc.tls import ClientTls, ServerTls
 
 __all__ = [
     "DEFAULT_MAX_SESSIONS",
@@ -158,6 +162,8 @@ class Engine:
             raise LocalProtocolError(f"connect_timeout must be > 0, not {connect_timeout}")
         opening: Opening = Connect(connect_timeout)
         if tls is not None:
+            from engine.tls import SecureConnect, client_context
+
             opening = SecureConnect(Connect(connect_timeout), client_context(tls), tls)
         session = self.start_session(opening, host, port, spec=framing, label=label)
         await session.wait_connected()
@@ -280,6 +286,9 @@ class Engine:
             raise LocalProtocolError(f"upstream port {upstream_port} is out of range 1-65535")
         if not connect_timeout > 0:
             raise LocalProtocolError(f"connect_timeout must be > 0, not {connect_timeout}")
+        from engine.relay import Upstream
+        from engine.tls import client_context
+
         upstream = Upstream(
             host=upstream_host,
             port=upstream_port,
@@ -314,6 +323,9 @@ class Engine:
             raise LocalProtocolError(f"port {port} is out of range 0-65535")
         if self._closing:
             raise EngineError("the engine is shutting down")
+        from engine.listener import Listener
+        from engine.tls import ServerHandshake, server_context
+
         listener = Listener(
             self,
             self._emit,
@@ -378,10 +390,12 @@ class Engine:
         self,
         path: str,
         *,
-        max_bytes: int = DEFAULT_CAPTURE_BYTES,
-        keep: int = DEFAULT_CAPTURE_KEEP,
+        max_bytes: int | None = None,
+        keep: int | None = None,
     ) -> Capture:
-        """Append every frame and session event from now on to ``path`` (``engine.capture``).
+        """Append every frame and session event from now on to ``path`` (``engine.capture``;
+        ``max_bytes`` and ``keep``: its ``DEFAULT_CAPTURE_BYTES`` and ``DEFAULT_CAPTURE_KEEP``
+        when not given).
 
         A capture already running is stopped first (its queued lines are written).
 
@@ -389,7 +403,13 @@ class Engine:
             OSError: ``path`` cannot be opened for appending.
             ValueError: ``max_bytes`` or ``keep`` out of range.
         """
-        capture = Capture(path, max_bytes=max_bytes, keep=keep)
+        from engine.capture import DEFAULT_CAPTURE_BYTES, DEFAULT_CAPTURE_KEEP, Capture
+
+        capture = Capture(
+            path,
+            max_bytes=DEFAULT_CAPTURE_BYTES if max_bytes is None else max_bytes,
+            keep=DEFAULT_CAPTURE_KEEP if keep is None else keep,
+        )
         previous, self._capture = self._capture, capture
         if previous is not None:
             self._nursery.start_soon(previous.aclose)

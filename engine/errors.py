@@ -9,11 +9,13 @@ events.
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from ipc.errors import FramewireError
 from ipc.schema import ConnectFailReason
-from ipc.tls import TlsCause
+
+if TYPE_CHECKING:
+    from ipc.tls import TlsCause
 
 __all__ = [
     "ConnectFailed",

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,6 @@ from engine.errors import ConnectFailed, SessionBroken, SessionClosed, TlsFailed
 from engine.limits import IdleTimeout, PartialFrameTimeout, ReadGuard
 from engine.readiness import ReadinessWatcher
 from engine.streams import Opening, Secure, Transport, connect_failure, set_linger_zero
-from engine.tls import TlsStream, failure_after_handshake
 from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import FrameTooLarge, RemoteProtocolError, TruncatedFrame
@@ -494,12 +494,14 @@ class Session:
         if self._current is not None and not self._current.done.is_set():
             self._current.error = error
             self._current.done.set()
-        if isinstance(self._stream, TlsStream) and self._closed_by in ("local", "peer", "shutdown"):
+        # self.tls is set with the TLS stream that established it (engine.tls.TlsStream).
+        tls_stream = self._stream if self.tls is not None else None
+        if tls_stream is not None and self._closed_by in ("local", "peer", "shutdown"):
             # A graceful end says so in TLS too (close_notify), without waiting for the
             # peer's answer; bounded, so a peer that stopped reading cannot hold it up.
             with trio.move_on_after(CLOSE_NOTIFY_SECONDS, shield=True):
                 with contextlib.suppress(trio.BrokenResourceError, trio.BusyResourceError, OSError):
-                    await self._stream.aclose()
+                    await tls_stream.aclose()
         if self._socket is not None:
             if self._closed_by == "abort":
                 set_linger_zero(self._socket)
@@ -826,9 +828,13 @@ def error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
     """The ``SessionError`` kind and message for what ended a session."""
     if isinstance(exc, TlsFailed):
         return "tls", str(exc)
-    tls_alert = failure_after_handshake(exc)
-    if tls_alert is not None:
-        return "tls", tls_alert
+    cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+    if isinstance(cause, ssl.SSLError):  # only a TLS session's stream raises it
+        from engine.tls import failure_after_handshake
+
+        tls_alert = failure_after_handshake(exc)
+        if tls_alert is not None:
+            return "tls", tls_alert
     if isinstance(exc, PartialFrameTimeout):
         return "timeout", str(exc)
     if isinstance(exc, FrameTooLarge):
@@ -839,7 +845,6 @@ def error_kind(exc: BaseException) -> tuple[SessionErrorKind, str]:
         # A length field smaller than the header it includes: a bogus length, like an
         # oversize one.
         return "frame_too_large", str(exc)
-    cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
     if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
         return "reset", f"connection reset by peer ({cause})"
     return "io", f"I/O error: {cause or exc}"

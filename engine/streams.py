@@ -32,10 +32,10 @@ import trio
 
 from ipc import schema
 from ipc.schema import ConnectFailReason
-from ipc.tls import TlsInfo
 
 if TYPE_CHECKING:
     from engine.session import Session
+    from ipc.tls import TlsInfo
 
 __all__ = [
     "Accept",
@@ -54,7 +54,7 @@ __all__ = [
 
 #: Makes the TLS handshake over a stream with the peer named (for messages); returns
 #: the TLS stream and what it established (raises ``engine.errors.TlsFailed``).
-Secure = Callable[[trio.abc.Stream, str], Awaitable[tuple[trio.abc.Stream, TlsInfo]]]
+Secure = Callable[[trio.abc.Stream, str], Awaitable[tuple[trio.abc.Stream, "TlsInfo"]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ call these; nobody re-implements them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -232,6 +231,8 @@ def _as_text(data: bytes) -> str | None:
 
 
 def _json_like(text: str) -> bool:
+    import json  # only text that looks like a document pays for it (CLI start-up)
+
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:

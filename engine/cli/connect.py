@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import trio
 
@@ -31,7 +31,9 @@ from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import LocalProtocolError, RemoteProtocolError
 from ipc.framing import describe, encode_frames
-from ipc.tls import TlsInfo
+
+if TYPE_CHECKING:
+    from ipc.tls import TlsInfo
 
 __all__ = ["INSECURE_WARNING", "SessionLink", "exchange", "hint", "report_tls", "run_client"]
 
@@ -192,9 +194,12 @@ async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
         )
         described = engine.describe(session_id)
         printer.peer = described["peer"] if described is not None else ""
-        info = TlsInfo.from_wire(described.get("tls")) if described is not None else None
-        if info is not None:
-            report_tls(printer, session_id, info, trio.current_time())
+        if described is not None and "tls" in described:
+            from ipc.tls import TlsInfo  # only a TLS session pays for it
+
+            info = TlsInfo.from_wire(described["tls"])
+            if info is not None:
+                report_tls(printer, session_id, info, trio.current_time())
 
         async def close() -> None:
             with trio.move_on_after(CLOSE_GRACE_SECONDS):

@@ -1,11 +1,11 @@
-"""The entry point of ``framewire-engine`` / ``python -m engine``: parse the command line,
-tune the process, run the chosen mode, exit with its documented code."""
+"""The command line's main function (``framewire-engine`` / ``python -m engine`` start in
+``engine.cli.start``, which calls it): parse the command line, tune the process, run the
+chosen mode, exit with its documented code."""
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -83,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     tune_allocator()
     tune_gc()
     if args.api_info:
+        import json
+
         from engine.rpc.handshake import api_info  # lazily: client mode needs no IPC layer
 
         print(json.dumps(api_info(), indent=2, default=str))

@@ -26,11 +26,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ipc.payload_text import escape_text, hex_dump
-from ipc.recording import event_line, frame_line
-from ipc.tls import TlsInfo
 
 if TYPE_CHECKING:
     from decoders import Decoded, Decoder
+    from ipc.tls import TlsInfo
 
 __all__ = ["ARROWS", "Printer", "format_timestamp"]
 
@@ -151,6 +150,8 @@ class Printer:
         for frames (the caller says it on stderr)."""
         if self.output != "json":
             return False
+        from ipc.recording import event_line  # only JSON output pays for the format
+
         line = event_line(
             at + self.clock_offset,
             session_id,
@@ -198,6 +199,8 @@ class Printer:
 
             decoded = self._decode(frame)
             extra = {**(extra or {}), "decoder": decoded.decoder, "decoded": to_plain(decoded.root)}
+        from ipc.recording import frame_line  # only JSON output pays for the format
+
         return frame_line(
             unix, session_id, direction, frame, peer=self.peer if peer is None else peer,
             framing=self.framing, enc=self.encoding, extra=extra,
