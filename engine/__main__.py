@@ -1,6 +1,6 @@
 """``python -m engine``: the headless engine (see ``engine.cli``)."""
 
-from engine.cli.main import main
+from engine.cli.start import main
 
 if __name__ == "__main__":
     main()
