@@ -61,6 +61,7 @@ REGISTRY: dict[str, str] = {
     "relay": "tools.bench.relay:BENCHMARK",
     "replay": "tools.bench.replay:BENCHMARK",
     "gui-relay": "tools.bench.gui:RELAY_BENCHMARK",
+    "startup": "tools.bench.startup:BENCHMARK",
     # Last: runs every benchmark above that did not run before it (plus the design
     # comparison and the idle sessions) and writes docs/benchmarks.md.
     "report": "tools.bench.report:BENCHMARK",
