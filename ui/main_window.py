@@ -648,31 +648,28 @@ class MainWindow(QMainWindow):
 
     def save_log(self, path: str) -> LogExporter | None:
         """Save the visible log rows to ``path`` while the window goes on (returns the
-        exporter; None while another save runs). Progress and Cancel are in the log's
-        footer; the outcome goes to the status bar."""
+        exporter; None while another save runs: Save… is disabled then). Progress and
+        Cancel are in the log's footer, and then how the save ended."""
         if self._exporter is not None and self._exporter.running:
-            self.statusBar().showMessage(f"still saving to {self._exporter.path}", 10_000)
             return None
         exporter = LogExporter(self.log_model, path, self)
-        panel, status = self.log_panel, self.statusBar()
+        panel = self.log_panel
 
-        def finished(rows: int, where: str) -> None:
-            skipped = exporter.skipped
-            note = f" ({skipped:,} dropped by the cap before their turn)" if skipped else ""
-            status.showMessage(f"saved {rows:,} rows to {where}{note}", 10_000)
-
-        def over() -> None:
-            panel.saving_over()
+        def over(outcome: str, failed: bool = False) -> None:
+            panel.saving_over(outcome, failed=failed)
             exporter.deleteLater()
             if self._exporter is exporter:
                 self._exporter = None
 
+        def finished(rows: int, where: str) -> None:
+            skipped = exporter.skipped
+            note = f" ({skipped:,} dropped by the cap before their turn)" if skipped else ""
+            over(f"saved {rows:,} rows to {where}{note}")
+
         exporter.progressed.connect(panel.show_saving)
         exporter.finished.connect(finished)
-        exporter.failed.connect(lambda why: status.showMessage(why, 10_000))
-        exporter.cancelled.connect(lambda: status.showMessage(f"not saved: {path}", 10_000))
-        for ended in (exporter.finished, exporter.failed, exporter.cancelled):
-            ended.connect(over)
+        exporter.failed.connect(lambda why: over(why, failed=True))
+        exporter.cancelled.connect(lambda: over(f"not saved: {path}"))
         panel.save_cancel_requested.connect(exporter.cancel)
         self._exporter = exporter
         panel.show_saving(0, exporter.total)
@@ -692,8 +689,7 @@ class MainWindow(QMainWindow):
                     window_settings.save(self, self.settings)
                 self.closed.emit()
             return
-        event.ignore()
-        self.statusBar().showMessage("stopping the engine…")
+        event.ignore()  # the status line says "engine stopping" meanwhile
         self.supervisor.shutdown()
 
     def _on_engine_stopped(self) -> None:

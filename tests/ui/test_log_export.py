@@ -51,7 +51,7 @@ def test_a_save_shows_progress_and_cancel_leaves_no_file(qtbot, idle_window, tmp
     with qtbot.waitSignal(exporter.cancelled, timeout=2000):
         panel.save_cancel.click()
     assert not panel.save_progress.isVisible() and panel.save_button.isEnabled()
-    assert "not saved" in idle_window.statusBar().currentMessage()
+    assert panel.save_result.isVisible() and panel.save_result.text() == f"not saved: {path}"
     qtbot.waitUntil(lambda: not (tmp_path / "log.txt.part").exists(), timeout=5000)
     assert not path.exists()
 
@@ -64,7 +64,11 @@ def test_a_finished_save_replaces_the_file_and_says_so(qtbot, idle_window, tmp_p
     assert exporter is not None
     with qtbot.waitSignal(exporter.finished, timeout=5000):
         pass
-    assert idle_window.statusBar().currentMessage() == f"saved 2,000 rows to {path}"
+    # Said in the log's footer, where the progress was (a status bar message would sit
+    # under the engine status, which takes the bar's whole width, and never show).
+    result = idle_window.log_panel.save_result
+    assert result.isVisible() and result.text() == f"saved 2,000 rows to {path}"
+    assert result.geometry().width() >= result.sizeHint().width()
     lines = path.read_text().splitlines()
     assert len(lines) == 2000
     assert lines[0] == f"{format_datetime(1_764_000_000.0)}\t#1\tin\t10\trow 000000"
@@ -109,3 +113,21 @@ def test_the_writer_thread_never_holds_more_than_its_bound(tmp_path):
     assert writer.error is None
     assert (tmp_path / "out.bin").read_bytes() == b"x" * 6 * sum(taken)
     assert not writer.offer(b"late")  # after finish
+
+
+def test_a_save_that_fails_says_why_in_the_footer_and_a_new_save_clears_it(
+    qtbot, idle_window, tmp_path
+):
+    fill(idle_window.log_model, 1000)
+    result = idle_window.log_panel.save_result
+    exporter = idle_window.save_log(str(tmp_path / "missing" / "log.txt"))
+    assert exporter is not None
+    with qtbot.waitSignal(exporter.failed, timeout=5000):
+        pass
+    assert result.isVisible() and "missing" in result.text()
+    assert "#b71c1c" in result.styleSheet()  # in red
+    again = idle_window.save_log(str(tmp_path / "log.txt"))
+    assert again is not None and not result.isVisible()  # the progress bar's turn
+    with qtbot.waitSignal(again.finished, timeout=5000):
+        pass
+    assert result.text().startswith("saved 1,000 rows") and "#b71c1c" not in result.styleSheet()

@@ -129,6 +129,10 @@ class LogPanel(QWidget):
         self.save_cancel.clicked.connect(self.save_cancel_requested)
         self.save_progress.hide()
         self.save_cancel.hide()
+        #: How the last save ended, beside the counter line where its progress was.
+        self.save_result = QLabel()
+        self.save_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_result.hide()
 
         self.table = QTableView()
         self.table.setModel(model)
@@ -192,6 +196,7 @@ class LogPanel(QWidget):
         layout.addWidget(splitter, 1)
         footer = QHBoxLayout()
         footer.addWidget(self.counts, 1)
+        footer.addWidget(self.save_result)
         footer.addWidget(self.save_progress)
         footer.addWidget(self.save_cancel)
         layout.addLayout(footer)
@@ -420,14 +425,19 @@ class LogPanel(QWidget):
         """A save is under way: ``done`` of ``total`` rows (Save… waits until it ends)."""
         self.save_progress.setRange(0, max(total, 1))
         self.save_progress.setValue(done)
+        self.save_result.hide()
         self.save_progress.show()
         self.save_cancel.show()
         self.save_button.setEnabled(False)
 
-    def saving_over(self) -> None:
+    def saving_over(self, outcome: str, *, failed: bool = False) -> None:
+        """The save ended: ``outcome`` says how, in the footer, until the next save."""
         self.save_progress.hide()
         self.save_cancel.hide()
         self.save_button.setEnabled(True)
+        self.save_result.setStyleSheet(f"color: {'#b71c1c' if failed else '#555'};")
+        self.save_result.setText(outcome)
+        self.save_result.show()
 
     def _on_save_clicked(self) -> None:
         # A non-modal dialog: the window (and its animation) keeps running meanwhile.
