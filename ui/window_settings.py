@@ -9,6 +9,9 @@ read back (an older or hand-edited file) is ignored, never an error.
 Where: Qt's per-user location for organisation and application "framewire" (on Linux
 ``$XDG_CONFIG_HOME/framewire/framewire.ini``, ``~/.config`` by default), or the INI
 file of ``framewire-gui --settings PATH``.
+
+A window that remembers no geometry opens at its default size, cut down to the screen's
+free area (a 1024x640 laptop screen gets a window that fits, not one past its edges).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from PySide6.QtCore import QByteArray, QSettings
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
-__all__ = ["open_settings", "restore", "save"]
+__all__ = ["fit_to_screen", "open_settings", "restore", "save"]
 
 #: Bumped when a key changes meaning; values saved under another version are ignored.
 VERSION = 1
@@ -55,6 +58,7 @@ def restore(
 ) -> None:
     """Put back what ``save`` remembered; the command line's choices stay."""
     if _get(settings, "version", int) != VERSION:
+        fit_to_screen(window)
         return
     sessions = window.sessions
     if not server_given:
@@ -67,8 +71,10 @@ def restore(
     framing = _get(settings, "open/framing", str)
     if not framing_given and framing and sessions.framing.findText(framing) >= 0:
         sessions.framing.setCurrentText(framing)
+    geometry = _get(settings, "window/geometry", QByteArray)
+    if geometry is None or not window.restoreGeometry(geometry):
+        fit_to_screen(window)
     for key, restore_state in (
-        ("window/geometry", window.restoreGeometry),
         ("window/splitter", window.splitter.restoreState),
         ("window/log_splitter", window.log_panel.splitter.restoreState),
     ):
@@ -88,6 +94,16 @@ def restore(
         except ValueError:
             continue
     window.compose.set_history(payloads)
+
+
+def fit_to_screen(window: MainWindow) -> None:
+    """Cut the window's size down to its screen's free area (less the panels), at its
+    top left, if it does not fit there."""
+    free = window.screen().availableGeometry()
+    size = window.size().boundedTo(free.size())
+    if size != window.size():
+        window.resize(size)
+        window.move(free.topLeft())
 
 
 def _get(settings: QSettings, key: str, kind: type) -> Any:

@@ -112,3 +112,15 @@ def test_reconnect_opens_the_same_server_with_the_same_framing(qtbot, window, de
     second = window.sessions.selected()
     assert second is not None
     assert (second.host, second.port, second.framing) == (first.host, first.port, "le32")
+
+
+def test_a_window_with_nothing_remembered_fits_its_screen(qtbot, tmp_path):
+    window = idle_window(qtbot, window_settings.open_settings(str(tmp_path / "new.conf")))
+    free = window.screen().availableGeometry()
+    assert free.width() < window.width()  # the offscreen screen is 800 px wide
+    window_settings.restore(window, window.settings, server_given=False, framing_given=False)
+    # As narrow as the screen lets it be: the window's own minimum width (the open form's
+    # row, made to fit 1024 px) is the floor.
+    narrowest = max(free.width(), window.minimumSizeHint().width())
+    qtbot.waitUntil(lambda: window.width() == narrowest, timeout=2000)
+    assert narrowest <= 1024 and window.height() <= free.height()
