@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._exporter: LogExporter | None = None
         self._select_when_seen: tuple[int, int] | None = None  # a session just opened
+        self._reveal_when_seen: tuple[int, int] | None = None  # a listener just started
         #: Scripts and replays running in sessions (ui.script_player).
         self.players: list[ScriptPlayer] = []
 
@@ -169,6 +170,9 @@ class MainWindow(QMainWindow):
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
             self.splitter.setCollapsible(self.splitter.count() - 1, False)
         self.splitter.setSizes(list(_SPLITTER_START))
+        #: The open form's height over the sessions table (``_keep_sessions_table``).
+        self._form_height: int | None = None
+        self.sessions.table.installEventFilter(self)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 4, 6, 0)
@@ -216,6 +220,29 @@ class MainWindow(QMainWindow):
         self.log_panel.save_requested.connect(self.save_log)
         self._on_status_changed(supervisor.status)
         self._update_do_it_target()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.sessions.table and event.type() == QEvent.Type.Resize:
+            self._keep_sessions_table()
+        return super().eventFilter(watched, event)
+
+    def _keep_sessions_table(self) -> None:
+        """Rows of the open form coming and going (Listen and Relay's second row, the
+        custom framing row, a note under the form) move the splitter, so the sessions
+        table keeps its height: the log gives or takes the difference. Without this a
+        relay's form left the table two rows, and the new listener's row out of sight."""
+        form = self.sessions.height() - self.sessions.table.height()
+        previous, self._form_height = self._form_height, form
+        if previous is None or form == previous or not self.splitter.isVisible():
+            return
+        sessions, compose, log = self.splitter.sizes()
+        grow = form - previous
+        # The log gives first, then Compose (its history list), each down to its minimum.
+        from_log = min(grow, log - _pane_minimum(self.splitter, 2))
+        from_compose = min(grow - from_log, compose - _pane_minimum(self.splitter, 1))
+        grow = from_log + from_compose
+        if grow != 0:
+            self.splitter.setSizes([sessions + grow, compose - from_compose, log - from_log])
 
     def _on_frame(self) -> None:
         """Right after an animation tick: do the periodic view work that is due before the
@@ -296,6 +323,11 @@ class MainWindow(QMainWindow):
             self.do_it.on_events(generation, events)
         for player in list(self.players):
             player.on_events(generation, events)
+        if self._reveal_when_seen is not None:
+            listener = self.session_model.listener(*self._reveal_when_seen)
+            if listener is not None:
+                self._reveal_when_seen = None
+                self.sessions.reveal(listener)
         if self._select_when_seen is not None:
             info = self.session_model.session(*self._select_when_seen)
             if info is not None:
@@ -376,6 +408,7 @@ class MainWindow(QMainWindow):
     def _on_serve_requested(self, command: schema.Listen | schema.Relay) -> None:
         """Listen or Relay: start a listener; its row comes with its ``listening`` event."""
         self.sessions.open_button.setEnabled(False)
+        generation = self.client.generation
 
         def done(result: Any, error: CommandFailed | None) -> None:
             self.sessions.open_button.setEnabled(self.client.generation > 0)
@@ -383,6 +416,12 @@ class MainWindow(QMainWindow):
                 self.sessions.show_error(error.message or error.type)
                 return
             where = str(result["local"])
+            key = (generation, int(result["listener_id"]))
+            listener = self.session_model.listener(*key)
+            if listener is not None:  # in view, as a new session is
+                self.sessions.reveal(listener)
+            else:  # the answer overtook the listener's first event: when it comes
+                self._reveal_when_seen = key
             if result["reachable"]:
                 self.sessions.show_error(
                     f"listening on {where}: reachable from the network, not only from this machine"
@@ -694,6 +733,13 @@ class MainWindow(QMainWindow):
 
     def _on_engine_stopped(self) -> None:
         self.close()
+
+
+def _pane_minimum(splitter: QSplitter, index: int) -> int:
+    """The height below which the splitter would not shrink its pane ``index``."""
+    pane = splitter.widget(index)
+    assert pane is not None
+    return max(pane.minimumSizeHint().height(), pane.minimumHeight())
 
 
 def _side_by_side(left: QWidget, right: QWidget) -> QWidget:

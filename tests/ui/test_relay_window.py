@@ -147,3 +147,30 @@ def test_listen_accepts_clients_as_sessions_and_closing_it_keeps_them(qtbot, win
         window.compose.editor.setText("from the server")
         window.compose.send_button.click()
         assert client.frame(qtbot) == b"from the server"
+
+
+def test_the_listen_form_leaves_the_table_its_height_and_each_new_listener_is_in_view(
+    qtbot, window
+):
+    panel, model, table = window.sessions, window.session_model, window.sessions.table
+    height = table.height()
+    panel.mode.setCurrentText("Listen")  # a second row: echo and the limits
+    qtbot.waitUntil(lambda: panel.max_clients.isVisible() and table.height() == height)
+    generation = window.client.generation
+    rows = height // table.verticalHeader().defaultSectionSize()
+    for number in range(1, rows + 3):  # more listeners than the table shows at once
+        qtbot.waitUntil(panel.open_button.isEnabled, timeout=TIMEOUT_MS)
+        panel.open_button.click()
+
+        def in_view(number: int = number) -> bool:
+            listener = model.listener(generation, number)
+            if listener is None:
+                return False
+            row = model.sessions().index(listener)
+            return table.viewport().rect().contains(table.visualRect(model.index(row, 0)))
+
+        qtbot.waitUntil(in_view, timeout=TIMEOUT_MS)
+    assert panel.error.isVisible()  # "listening on …": one more line under the form
+    assert table.height() == height and table.verticalScrollBar().value() > 0
+    panel.mode.setCurrentText("Connect")
+    qtbot.waitUntil(lambda: not panel.max_clients.isVisible() and table.height() == height)

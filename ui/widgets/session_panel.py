@@ -497,14 +497,24 @@ class SessionPanel(QWidget):
                     QItemSelectionModel.SelectionFlag.ClearAndSelect
                     | QItemSelectionModel.SelectionFlag.Rows,
                 )
-                # A new session at the bottom: in view, whole. Once the table has laid out
-                # the row just inserted (before that there is nothing to scroll to).
-                target = QPersistentModelIndex(index)
+                self.reveal(info)
+                return
+
+    def reveal(self, info: SessionInfo) -> None:
+        """Scroll ``info``'s row into view, whole (a new session or listener at the
+        bottom), once the table has laid out the row just inserted (before that there is
+        nothing to scroll to)."""
+        for row in range(self._model.rowCount()):
+            if self._model.session_at(row) is info:
+                target = QPersistentModelIndex(self._model.index(row, 0))
                 QTimer.singleShot(0, self.table, functools.partial(self._scroll_to, target))
                 return
 
     def _scroll_to(self, target: QPersistentModelIndex) -> None:
         if target.isValid():
+            # The view lays out inserted rows (and sets its scroll range) on a zero timer
+            # of its own, which may not have run yet: now, or the range stops short.
+            self.table.executeDelayedItemsLayout()
             self.table.scrollTo(self._model.index(target.row(), target.column()))
 
     def _on_open_clicked(self) -> None:
