@@ -7,7 +7,7 @@ state events become one informational or error row with a readable text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 from ipc import schema
@@ -16,7 +16,7 @@ from ipc.tls import TlsInfo
 from ui.formatting import listener_name, pair_name, plural, session_name
 from ui.log_store import Direction
 
-__all__ = ["ENGINE_SESSION", "LogEntry", "diagnosis_text", "log_entries"]
+__all__ = ["ENGINE_SESSION", "LogEntry", "RelayLeg", "diagnosis_text", "log_entries"]
 
 #: The session column for rows about the engine itself.
 ENGINE_SESSION = "engine"
@@ -27,6 +27,14 @@ class LogEntry(NamedTuple):
     direction: Direction
     wall: float
     payloads: list[bytes]
+
+
+class RelayLeg(NamedTuple):
+    """A session that is one leg of a relay pair: the pair, and whether it is the client's
+    leg (else the upstream's)."""
+
+    pair_id: int
+    client: bool
 
 
 def _note(session: str, direction: Direction, wall: float, text: str) -> LogEntry:
@@ -42,9 +50,16 @@ def diagnosis_text(diagnosis: Diagnosis) -> str:
 
 
 def log_entries(
-    generation: int, clock_offset: float, events: list[schema.Event]
+    generation: int,
+    clock_offset: float,
+    events: list[schema.Event],
+    legs: Mapping[int, RelayLeg] | None = None,
 ) -> Iterator[LogEntry]:
-    """Log rows for ``events`` of engine ``generation``; ``at + clock_offset`` is wall time."""
+    """Log rows for ``events`` of engine ``generation``; ``at + clock_offset`` is wall time.
+
+    ``legs`` names the relay legs among the sessions (by session id) of an engine attached
+    to: their ``history`` events carry no pair, and are logged as the pair's frames, as
+    its live ones are."""
     for ev in events:
         wall = ev.at + clock_offset if hasattr(ev, "at") else 0.0
         sid = getattr(ev, "session_id", None)
@@ -58,6 +73,11 @@ def log_entries(
                 # A relay leg's frames are the pair's, with the way they went.
                 name = pair_name(generation, ev.pair_id)
                 direction = Direction.C2S if ev.direction == "c2s" else Direction.S2C
+            elif isinstance(ev, schema.History) and legs and ev.session_id in legs:
+                # Read from the client or written to the upstream: client to server.
+                leg = legs[ev.session_id]
+                name = pair_name(generation, leg.pair_id)
+                direction = Direction.C2S if incoming == leg.client else Direction.S2C
             if not ev.times:
                 yield LogEntry(name, direction, wall, ev.frames)
                 continue

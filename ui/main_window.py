@@ -36,7 +36,7 @@ from ipc.framing import PRESETS, parse_framing
 from ipc.rpc import CommandFailed
 from ui import window_settings
 from ui.do_it import DO_IT_PAYLOAD, DoItFlow
-from ui.event_log import ENGINE_SESSION, log_entries
+from ui.event_log import ENGINE_SESSION, RelayLeg, log_entries
 from ui.formatting import format_time, plural, preview
 from ui.log_export import LogExporter
 from ui.log_model import LogModel, SessionContext
@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         self._exporter: LogExporter | None = None
         self._select_when_seen: tuple[int, int] | None = None  # a session just opened
         self._reveal_when_seen: tuple[int, int] | None = None  # a listener just started
+        #: The relay legs of the engine attached to (its generation, legs by session id),
+        #: whose history is logged under their pairs.
+        self._attached_legs: tuple[int, dict[int, RelayLeg]] = (0, {})
         #: Scripts and replays running in sessions (ui.script_player).
         self.players: list[ScriptPlayer] = []
 
@@ -271,7 +274,8 @@ class MainWindow(QMainWindow):
                                    f"{hello.engine_version})")  # fmt: skip
 
     def _on_attached(self, generation: int, snapshot: dict[str, Any]) -> None:
-        """The attached engine's sessions so far; its history follows as events."""
+        """The attached engine's sessions, listeners and relay pairs so far; its history
+        follows as events."""
         sessions = snapshot.get("sessions")
         if not isinstance(sessions, list):
             sessions = []
@@ -282,12 +286,25 @@ class MainWindow(QMainWindow):
             listeners if isinstance(listeners, list) else [],
             pairs if isinstance(pairs, list) else [],
         )
+        legs: dict[int, RelayLeg] = {}
+        shown = {"session": 0, "listener": 0, "relay pair": 0}
+        for info in self.session_model.sessions():
+            if info.generation != generation:
+                continue
+            shown["relay pair" if info.kind == "pair" else info.kind] += 1
+            if info.kind == "pair":
+                legs[info.client_session_id] = RelayLeg(info.session_id, client=True)
+                legs[info.upstream_session_id] = RelayLeg(info.session_id, client=False)
+                context = SessionContext(peer=info.peer_text.partition(" ⇄ ")[0],
+                                         framing=info.framing)  # fmt: skip
+                self.log_model.set_context(info.name, context)
+        self._attached_legs = (generation, legs)
         history = snapshot.get("history")
         frames = history.get("frames", 0) if isinstance(history, dict) else 0
+        what = [plural(count, kind) for kind, count in shown.items() if count or kind == "session"]
         self._note(
             Direction.INFO,
-            f"attached: {plural(len(sessions), 'session')}, "
-            f"{plural(frames, 'frame')} of history follow",
+            f"attached: {', '.join(what)}; {plural(frames, 'frame')} of history follow",
         )
 
     def _on_engine_crashed(self, generation: int, why: str) -> None:
@@ -317,7 +334,8 @@ class MainWindow(QMainWindow):
                     self.log_model.set_context(pair.name, context)
         offset = self._clock_offsets.get(generation, 0.0)
         append = self.log_model.append
-        for entry in log_entries(generation, offset, events):
+        legs = self._attached_legs[1] if self._attached_legs[0] == generation else None
+        for entry in log_entries(generation, offset, events, legs):
             append(entry.session, entry.direction, entry.wall, entry.payloads)
         if self.do_it.running:
             self.do_it.on_events(generation, events)

@@ -401,7 +401,10 @@ class SessionModel(QAbstractTableModel):
         now = time.monotonic()
         for item in pairs:
             try:
-                client, upstream = str(item["client"]), str(item["upstream"] or "?")
+                # An upstream not connected (yet, or ever): where its listener relays to.
+                listener = self.listener(generation, int(item["listener_id"]))
+                upstream = item["upstream"] or (listener.upstream if listener else "") or "?"
+                client, upstream = str(item["client"]), str(upstream)
                 host, _, port = client.rpartition(":")
                 pair = SessionInfo(
                     generation, int(item["pair_id"]), host.strip("[]"), int(port or 0), "",
@@ -415,7 +418,6 @@ class SessionModel(QAbstractTableModel):
                 )  # fmt: skip
             except (KeyError, TypeError, ValueError):
                 continue
-            listener = self.listener(generation, pair.listener_id)
             if listener is not None:
                 pair.framing = listener.framing
             pair._rate_frames, pair._rate_frames_out = pair.frames_in, pair.frames_out

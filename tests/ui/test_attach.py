@@ -6,6 +6,8 @@ restarts it, and offers a local engine instead."""
 from __future__ import annotations
 
 import signal
+import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,6 +107,50 @@ def test_detach_and_reattach_keep_the_session_and_show_its_history(
         banner.start_local_button.click()
     assert second.supervisor.status.attached_to == "" and not banner.isVisible()
     stop_supervisor(qtbot, second.supervisor)
+
+
+def test_a_window_attaching_later_shows_the_relay_and_its_history_under_the_pair(
+    qtbot, long_lived_engine, demo_server
+):
+    _, path = long_lived_engine
+    first = _attached_window(qtbot, path)
+    panel = first.sessions
+    panel.mode.setCurrentText("Relay")
+    panel.upstream_host.setText(demo_server[0])
+    panel.upstream_port.setValue(demo_server[1])
+    panel.open_button.click()
+    generation = first.client.generation
+    qtbot.waitUntil(lambda: first.session_model.listener(generation, 1) is not None, timeout=10_000)
+    local = first.session_model.listener(generation, 1).peer_text.split(" ")[0]
+    host, _, port = local.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(struct.pack("<I", 5) + b"hello")
+        reply = b"hello, client! you said: hello"
+        received = b""
+        while len(received) < 4 + len(reply):
+            received += client.recv(4096)
+        assert received[4:] == reply
+        _close(qtbot, first)  # detaches: the listener and the pair stay
+
+        second = _attached_window(qtbot, path)
+        model = second.session_model
+        generation = second.client.generation
+        listener, pair = model.listener(generation, 1), model.pair(generation, 1)
+        assert listener is not None and listener.state == "listening"
+        assert listener.peer_text.startswith(local) and listener.clients == 1
+        assert pair is not None and pair.state == "open" and pair.name == "⇄1"
+        assert (pair.frames_in, pair.frames_out) == (1, 1)  # → 1, ← 1
+        # The legs' history is the pair's frames, each the way it went, as live ones are.
+        qtbot.waitUntil(lambda: payloads(second, "⇄1", Direction.S2C) == [reply], timeout=10_000)
+        assert payloads(second, "⇄1", Direction.C2S) == [b"hello"]
+        legs = {f"#{pair.client_session_id}", f"#{pair.upstream_session_id}"}
+        store = second.log_model.store
+        assert not legs & {row.session for row in store.rows(store.first_seq, store.end_seq)}
+        notes = payloads(second, "engine", Direction.INFO)
+        said = b"attached: 0 sessions, 1 listener, 1 relay pair; 2 frames of history follow"
+        assert said in notes
+        assert second.log_model.context("⇄1").peer == pair.peer_text.partition(" ⇄ ")[0]
+        _close(qtbot, second)
 
 
 def test_attaching_where_no_engine_runs_says_so_and_restarts_nothing(qtbot, tmp_path):

@@ -1,5 +1,5 @@
 from ipc import schema
-from ui.event_log import ENGINE_SESSION, log_entries
+from ui.event_log import ENGINE_SESSION, RelayLeg, log_entries
 from ui.log_store import Direction
 
 
@@ -78,3 +78,22 @@ def test_a_relay_pairs_frames_are_the_pairs_rows_with_their_direction():
     ]
     assert rows[2].payloads == [b"client 127.0.0.1:5000 connected to L1 (127.0.0.1:9001), as #1"]
     assert rows[6].payloads[0].startswith(b"pair closed: the client closed the connection")
+
+
+def test_a_relay_leg_s_history_is_the_pair_s_each_way_it_went():
+    legs = {3: RelayLeg(1, client=True), 4: RelayLeg(1, client=False)}
+    events = [
+        schema.History(session_id=3, direction="in", frames=[b"request"], at=1.0),
+        schema.History(session_id=4, direction="in", frames=[b"reply"], at=2.0),
+        schema.History(session_id=4, direction="out", frames=[b"injected up"], at=3.0),
+        schema.History(session_id=3, direction="out", frames=[b"injected down"], at=4.0),
+        schema.History(session_id=5, direction="in", frames=[b"a session"], at=5.0),
+    ]
+    rows = [(r.session, r.direction, r.payloads) for r in log_entries(1, 0.0, events, legs)]
+    assert rows == [
+        ("⇄1", Direction.C2S, [b"request"]),  # read from the client
+        ("⇄1", Direction.S2C, [b"reply"]),  # read from the upstream
+        ("⇄1", Direction.C2S, [b"injected up"]),  # written to the upstream
+        ("⇄1", Direction.S2C, [b"injected down"]),  # written to the client
+        ("#5", Direction.IN, [b"a session"]),
+    ]

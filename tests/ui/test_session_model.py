@@ -140,9 +140,14 @@ def test_an_attached_engines_listeners_and_pairs_come_from_its_snapshot(qtbot):
           "clients": 1, "accepted": 1}],
         [{"pair_id": 1, "listener_id": 1, "client_session_id": 1, "upstream_session_id": 2,
           "client": "127.0.0.1:5000", "upstream": "h:1", "state": "open", "frames_c2s": 3,
-          "bytes_c2s": 30, "frames_s2c": 4, "bytes_s2c": 40}],
+          "bytes_c2s": 30, "frames_s2c": 4, "bytes_s2c": 40},
+         {"pair_id": 2, "listener_id": 1, "client_session_id": 3, "upstream_session_id": None,
+          "client": "127.0.0.1:5001", "upstream": None, "state": "closed", "frames_c2s": 0,
+          "bytes_c2s": 0, "frames_s2c": 0, "bytes_s2c": 0}],
     )  # fmt: skip
-    assert [info.kind for info in model.sessions()] == ["listener", "pair"]
+    assert [info.kind for info in model.sessions()] == ["listener", "pair", "pair"]
+    # an upstream never connected: where the listener relays to, not "?"
+    assert model.pair(1, 2).peer_text == "127.0.0.1:5001 ⇄ h:1"
     assert model.listener(1, 1).clients == 1
     model.apply_events(1, [schema.Received(session_id=2, frames=[b"x"], at=1.0, pair_id=1,
                                            direction="s2c")])  # fmt: skip
