@@ -8,18 +8,20 @@ log, the engine banner); there are no modal dialogs.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QPushButton,
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         self.pulse = PulseWidget(probe)
         self.do_it_button = QPushButton("Do it!")
         self.do_it_button.setStyleSheet("font-weight: bold; padding: 6px 18px;")
+        self.do_it_button.setToolTip("the classic sample: connect, send “hello”, log the reply")
         self.do_it_result = QLabel()
         self.do_it_result.setWordWrap(True)
         self.do_it_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -221,8 +224,30 @@ class MainWindow(QMainWindow):
         self.log_panel.table.customContextMenuRequested.connect(self._on_log_menu)
         self.sessions.decoder.decoder_chosen.connect(self._on_decoder_chosen)
         self.log_panel.save_requested.connect(self.save_log)
+        self._add_shortcuts()
         self._on_status_changed(supervisor.status)
         self._update_do_it_target()
+
+    def _add_shortcuts(self) -> None:
+        """The window's keys (docs/gui.md lists them; each control's tooltip names its
+        own). A disabled button's key does nothing, as a click would."""
+        save = self.log_panel.save_button
+        keys: list[tuple[QKeySequence, Any, QWidget | None]] = [
+            (QKeySequence("F5"), self.do_it_button.click, self.do_it_button),
+            (QKeySequence(QKeySequence.StandardKey.New), self.sessions.host, None),
+            (QKeySequence("Ctrl+L"), self.compose.editor, None),
+            (QKeySequence(QKeySequence.StandardKey.Find), self.log_panel.text_filter, None),
+            (QKeySequence(QKeySequence.StandardKey.Save), save.click, save),
+            (QKeySequence(QKeySequence.StandardKey.Quit), self.close, None),
+        ]
+        for sequence, action, tipped in keys:
+            if isinstance(action, QLineEdit):
+                action = functools.partial(_focus, action)
+            QShortcut(sequence, self, action)
+            if tipped is not None:
+                text = sequence.toString(QKeySequence.SequenceFormat.NativeText)
+                tip = tipped.toolTip()
+                tipped.setToolTip(f"{tip} ({text})" if tip else text)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.sessions.table and event.type() == QEvent.Type.Resize:
@@ -751,6 +776,12 @@ class MainWindow(QMainWindow):
 
     def _on_engine_stopped(self) -> None:
         self.close()
+
+
+def _focus(field: QLineEdit) -> None:
+    """A shortcut's field: focused, its text selected to be typed over."""
+    field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+    field.selectAll()
 
 
 def _pane_minimum(splitter: QSplitter, index: int) -> int:
