@@ -120,3 +120,16 @@ def test_a_sessions_decoder_changes_its_summaries_and_its_tree(qtbot):
     assert model.data(model.index(1, COL_DATA), Qt.ItemDataRole.DisplayRole) == "[1, 2]"
     panel.table.selectRow(0)
     assert panel.fields.fields.root.type == "bytes"
+
+
+def test_the_root_field_s_name_is_shown_whole(qtbot):
+    model, panel = make_panel(qtbot)
+    model.append("#1", Direction.IN, 1.0, [PAYLOAD])
+    model.flush()
+    panel.table.selectRow(0)
+    tree = panel.fields
+    root = tree.fields.index(0, 0)
+    name = tree.fields.data(root, Qt.ItemDataRole.DisplayRole)
+    assert name == "payload (msgpack)"
+    room = tree.visualRect(root).width()  # the cell, less the tree's indentation
+    assert tree.fontMetrics().horizontalAdvance(name) + 8 <= room

@@ -181,7 +181,9 @@ class FieldTree(QTreeView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_VALUE, QHeaderView.ResizeMode.Stretch)
-        self.setColumnWidth(COL_FIELD, 140)
+        # Field: the root's name whole ("payload (protobuf)"), and a level below it.
+        root = self.fontMetrics().horizontalAdvance("payload (protobuf)")
+        self.setColumnWidth(COL_FIELD, root + 2 * self.indentation() + 8)
         self.setColumnWidth(COL_TYPE, 80)
         self.setColumnWidth(COL_BYTES, 70)
         self.selectionModel().selectionChanged.connect(self._on_selection)
