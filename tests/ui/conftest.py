@@ -37,14 +37,20 @@ def stop_supervisor(qtbot, supervisor: EngineSupervisor) -> None:
 
 
 @pytest.fixture
-def window(qtbot, demo_server) -> Iterator[MainWindow]:
+def probe() -> TickProbe:
+    """The ``window``'s animation probe (a module that measures ticks overrides it)."""
+    return TickProbe(0.025)
+
+
+@pytest.fixture
+def window(qtbot, demo_server, probe: TickProbe) -> Iterator[MainWindow]:
     """A shown MainWindow whose engine is ready; Do it! talks to the demo server."""
     supervisor = EngineSupervisor()
     win = MainWindow(
         supervisor,
         log_model=LogModel(cap=2_000_000),
         session_model=SessionModel(),
-        probe=TickProbe(0.025),
+        probe=probe,
         server=demo_server,
     )
     qtbot.addWidget(win)
