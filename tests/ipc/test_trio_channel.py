@@ -171,9 +171,33 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-@pytest.mark.serial
-async def test_stalled_controller_leaves_engine_rss_bounded_and_loses_nothing(
-    nursery: trio.Nursery,
+#: How often, and how many looks in a row, a process must be seen idle to count as stalled.
+STALL_POLL_SECONDS = 0.05
+STALL_LOOKS = 10
+
+
+def asleep_and_cpu_ns(pid: int) -> tuple[bool, int]:
+    """Whether ``pid`` sleeps (state S: blocked, not waiting for a CPU) and its CPU time."""
+    with open(f"/proc/{pid}/stat") as stat:
+        state = stat.read().rpartition(")")[2].split()[0]
+    with open(f"/proc/{pid}/schedstat") as schedstat:
+        return state == "S", int(schedstat.read().split()[0])
+
+
+async def wait_stalled(pid: int) -> None:
+    """Wait until ``pid`` stops working: asleep, its CPU time unchanged to the nanosecond,
+    ``STALL_LOOKS`` looks in a row. Load cannot fake it: a process that waits for a CPU is
+    not asleep, and while this task polls, the flood's sender in this process runs too."""
+    looks, last = 0, -1
+    while looks < STALL_LOOKS:
+        await trio.sleep(STALL_POLL_SECONDS)
+        asleep, cpu_ns = asleep_and_cpu_ns(pid)
+        looks = looks + 1 if asleep and cpu_ns == last else 0
+        last = cpu_ns
+
+
+async def test_stalled_controller_leaves_engine_rss_bounded_and_loses_nothing(  # load-safe: RSS
+    nursery: trio.Nursery,  # read once the engine is seen stalled, which load cannot fake
 ) -> None:
     count = 1_000_000  # 100 MB of frames: far more than every buffer on the way together
     port = await nursery.start(serve_demo)
@@ -185,9 +209,12 @@ async def test_stalled_controller_leaves_engine_rss_bounded_and_loses_nothing(
             sid = (await client.call(Open(host="127.0.0.1", port=port)))["session_id"]
             before = rss_kib(pid)
             await client.call(Send(session_id=sid, frames=[b"!stream %d %d" % (count, FRAME_SIZE)]))
-            await trio.sleep(5)  # the scenario itself: the controller reads nothing for 5 s
+            # The scenario: the controller reads nothing. An engine that buffered the flood
+            # would keep reading (and growing) until all 100 MB were in; a bounded one
+            # stops once its buffers and the pipe are full.
+            await wait_stalled(pid)
             during = rss_kib(pid)
-            print(f"\nengine VmRSS: {before} KiB before the flood, {during} KiB after 5 s stalled")
+            print(f"\nengine VmRSS: {before} KiB before the flood, {during} KiB once stalled")
             assert during - before < 40 * 1024, "the engine buffered the flood"
             await check_sequence(client.events(), sid, count)
 
