@@ -181,11 +181,16 @@ class FieldTree(QTreeView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_VALUE, QHeaderView.ResizeMode.Stretch)
-        # Field: the root's name whole ("payload (protobuf)"), and a level below it.
-        root = self.fontMetrics().horizontalAdvance("payload (protobuf)")
-        self.setColumnWidth(COL_FIELD, root + 2 * self.indentation() + 8)
-        self.setColumnWidth(COL_TYPE, 80)
-        self.setColumnWidth(COL_BYTES, 70)
+        # Field: the root's name whole ("payload (protobuf)") beside its arrow; Type: its
+        # longest words ("fixed64"); Bytes: "offset+length"; Value gets the rest, which on
+        # a 1024 px screen is little.
+        metrics = self.fontMetrics()
+        for col, sample, extra in (
+            (COL_FIELD, "payload (protobuf)", self.indentation()),
+            (COL_TYPE, "fixed64", 0),
+            (COL_BYTES, "1234+5678", 0),
+        ):
+            self.setColumnWidth(col, metrics.horizontalAdvance(sample) + extra + 12)
         self.selectionModel().selectionChanged.connect(self._on_selection)
 
     def show_decoded(self, decoded: Decoded | None) -> None:
