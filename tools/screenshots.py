@@ -34,6 +34,10 @@ The states, in order:
 ``crashed.png``
     the engine SIGKILLed: its sessions are lost, the banner gives the signal, and the
     replacement engine is ready.
+``gave_up.png``
+    the engine SIGKILLed again each time a new one is ready, until the restart budget is
+    spent: the window waits for Restart engine (then pressed, so the tool ends with an
+    engine that stops cleanly).
 
 Between the first two it also checks that the animation moves: two pictures 0.5 s apart
 must differ inside the circle (it fails otherwise; the pictures are not kept).
@@ -94,7 +98,7 @@ __all__ = [
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: The pictures, in the order they are taken.
-SHOTS = ("idle", "traffic", "decoding", "relay", "not_responding", "crashed")
+SHOTS = ("idle", "traffic", "decoding", "relay", "not_responding", "crashed", "gave_up")
 #: Animation ticks to let pass before a picture: the log flushes every 80 ms and the
 #: status line changes every 250 ms, so after this everything on screen is current.
 SETTLE_TICKS = 12
@@ -437,7 +441,7 @@ class _Driver:
         model = window.log_model
         row = next(
             r
-            for r in range(model.rowCount())
+            for r in reversed(range(model.rowCount()))  # newest first: the log holds a million
             if model.row_at(r).session == samples.name and model.row_at(r).payload[:1] == b"\x87"
         )  # the MessagePack sample: a map of 7 entries
         window.log_panel.table.selectRow(row)
@@ -478,6 +482,8 @@ class _Driver:
         panel.select(pair)
         self.send_text("injected by hand")
         self.wait_until(lambda: pair.frames_out > RELAY_CLIENT_FRAMES, "the injected frame's reply")
+        if not window.log_panel.follow.isChecked():  # the injected frame and its reply last
+            self.click(window.log_panel.follow)
         self.shoot("relay")
         panel.mode.setCurrentText("Connect")
 
@@ -514,6 +520,26 @@ class _Driver:
         )
         self.shoot("crashed")
 
+    def gave_up(self) -> None:
+        """Crash the engine until the restart budget is spent, then Restart engine."""
+        while self.supervisor.status.state is EngineState.READY:
+            generation = self.supervisor.generation
+            os.kill(self._engine_pid(), signal.SIGKILL)
+
+            def replaced_or_given_up(generation: int = generation) -> bool:
+                status = self.supervisor.status
+                return status.waiting_for_user or (
+                    self.supervisor.generation > generation and status.state is EngineState.READY
+                )
+
+            self.wait_until(replaced_or_given_up, "a new engine, or the window to give up")
+        self.shoot("gave_up")
+        self.click(self.window.banner.restart_button)
+        self.wait_until(
+            lambda: self.supervisor.status.state is EngineState.READY,
+            "the engine to be ready after Restart engine",
+        )
+
     def _engine_pid(self) -> int:
         pid = self.supervisor.pid
         if pid is None:
@@ -529,6 +555,7 @@ class _Driver:
         self.relay()
         self.not_responding()
         self.crashed()
+        self.gave_up()
 
 
 def _relay_client(port: int) -> None:
