@@ -22,6 +22,7 @@ from ipc.framing import describe, parse_framing
 __all__ = [
     "EXIT_USAGE",
     "LOOPBACK",
+    "HelpFormatter",
     "OneLineErrorParser",
     "format_address",
     "framing_words",
@@ -36,6 +37,17 @@ __all__ = [
 
 #: argparse's exit code for a bad command line; every framewire program uses it.
 EXIT_USAGE = 2
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` as the programs lay it out: a description or epilog written with line
+    breaks (tables, examples) is kept as it is; a one-paragraph text, such as an option
+    group's description, is wrapped to the terminal like the options' help."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

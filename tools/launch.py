@@ -44,6 +44,7 @@ from typing import IO, Any
 
 from ipc.cli_args import (
     EXIT_USAGE,
+    HelpFormatter,
     OneLineErrorParser,
     format_address,
     framing_words,
@@ -150,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
             "or against a demo server started on a free loopback port when none is given."
         ),
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--server",

@@ -28,7 +28,14 @@ from typing import NoReturn, TextIO
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ipc.cli_args import OneLineErrorParser, framing_words, host_port, positive, writable_file
+from ipc.cli_args import (
+    HelpFormatter,
+    OneLineErrorParser,
+    framing_words,
+    host_port,
+    positive,
+    writable_file,
+)
 from ipc.socket_path import SocketPathError, find_engine
 from ipc.tls import ClientTls
 from ui import window_settings
@@ -52,12 +59,34 @@ EXIT_USAGE = 2
 
 log = logging.getLogger("framewire.ui")
 
+_EPILOG = f"""\
+examples:
+  {PROG} --server 127.0.0.1:9000 --framing be32
+  {PROG} --attach                 the sessions of a running framewire-engine --serve-ipc
+  {PROG} --quit-after 2           a scripted run (offscreen without a display)
+
+exit codes:
+  0  the window was closed (or --quit-after elapsed)
+  2  usage error (one line on stderr), no display, a Qt platform plugin that cannot
+     start (the line names the missing X11 libraries), or --attach with no such engine
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
-        prog=PROG, description="framewire: a desktop client for length-prefixed TCP"
+        prog=PROG,
+        description="The framewire window alone: a desktop client for length-prefixed TCP "
+        "that starts and supervises its own network engine process (or attaches to a "
+        "running one). The launcher, framewire, also starts a demo server.",
+        epilog=_EPILOG,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--server", type=host_port, help="HOST:PORT that Do it! talks to")
+    parser.add_argument(
+        "--server",
+        type=host_port,
+        metavar="HOST:PORT",
+        help="the server Do it! and the open form talk to (default: the last one used)",
+    )
     parser.add_argument(
         "--attach",
         nargs="?",
@@ -70,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--framing",
         type=framing_words,
+        metavar="SPEC",
         help="framing: a preset or framing words such as 'be32,offset=1,adjust=-4' "
         "(default: the last one used, at first le32)",
     )
@@ -106,24 +136,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-file",
         type=writable_file,
+        metavar="PATH",
         help="append the log's rows and the GUI's and engine's log lines here",
     )
     parser.add_argument(
         "--tick-log",
         type=writable_file,
         default=os.environ.get(TICK_LOG_ENV) or None,
+        metavar="PATH",
         help=f"record animation tick intervals to this file (env {TICK_LOG_ENV})",
     )
     parser.add_argument(
         "--log-cap",
         type=positive(int, "number of rows"),
         default=DEFAULT_LOG_CAP,
+        metavar="N",
         help=f"rows the log holds before dropping the oldest (default {DEFAULT_LOG_CAP:,})",
     )
     parser.add_argument(
         "--quit-after",
         type=positive(float, "number of seconds"),
-        help="close the window after SECONDS",
+        metavar="SECONDS",
+        help="close the window after SECONDS, as a user would (scripted runs; without a "
+        "display it then runs offscreen)",
     )
     return parser
 

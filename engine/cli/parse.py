@@ -7,7 +7,13 @@ import argparse
 from typing import Any
 
 from engine.rpc.history import DEFAULT_FRAMES_PER_SESSION, DEFAULT_TOTAL_BYTES
-from ipc.cli_args import OneLineErrorParser, listen_address, non_negative, positive
+from ipc.cli_args import (
+    HelpFormatter,
+    OneLineErrorParser,
+    listen_address,
+    non_negative,
+    positive,
+)
 from ipc.framing import LENGTH_SIZES, PRESETS, FramingSpec, parse_framing
 from ipc.text import ENCODINGS, check_encoding
 from ipc.tls import DEFAULT_MIN_VERSION, TLS_VERSIONS
@@ -21,6 +27,14 @@ DECODER_CHOICES = ("auto", "json", "msgpack", "cbor", "protobuf", "text", "hex")
 #: ``--output`` formats and ``--timestamps`` styles (engine.cli.output prints them).
 OUTPUTS = ("text", "hex", "hexdump", "raw", "json")
 TIMESTAMPS = ("time", "iso", "unix", "none")
+
+USAGE = f"""\
+{PROG} HOST:PORT [--send TEXT ...] [options]       (client)
+       {PROG} --listen [HOST:]PORT [--echo] [options]     (server)
+       {PROG} HOST:PORT --relay [HOST:]PORT [options]     (relay)
+       {PROG} HOST:PORT --script FILE.toml | --replay FILE.jsonl
+       {PROG} --serve-ipc [PATH] | --attach [PATH] ... | --list-engines
+       {PROG} --guess-from FILE | --to-pcapng JSONL PCAPNG | --api-info"""
 
 DESCRIPTION = """\
 The netcat of length-prefixed framing: connect to HOST:PORT, send frames, print the
@@ -98,20 +112,23 @@ decoding (--decode, --layout, --proto-*):
   --layout takes a Python file that builds a construct layout, and the name of it.
 
 exit codes:
-  0 ok; 1 unexpected error; 2 usage error (bad option, bad hex, unreadable file);
-  3 connection failure (refused, DNS, connect timeout, reset, peer closed before all
-  replies arrived; --listen/--relay: the address cannot be listened on; a failed TLS
-  handshake, a plaintext server on a TLS session or a TLS server on a plaintext one);
-  4 protocol error (frame too large, truncated frame; with --stdio: the controller's
-  bytes broke the IPC stream); 5 timeout (no reply within 10 s, or --timeout elapsed);
-  130 interrupted. --listen and --relay end with 0 on Ctrl-C or
-  SIGTERM; a client's trouble is logged on stderr and ends only that client.
-  With --attach: 3 also when no engine runs there, it refused, or it went away; 2 for a
-  session ID it does not have. --serve-ipc: 2 when the socket is in use or unusable.
-  --script and --replay: 6 an expectation failed (stderr says which step, what was
-  expected and what came, as text and hex); 5 a step or the script timed out; 2 also
-  for a bad script or recording (with its line); --listen --script: the first client's
-  failure, once the run ends.
+  0    ok; --listen, --relay and --serve-ipc also after Ctrl-C or SIGTERM
+  1    unexpected error (a bug: the message says where)
+  2    usage error: a bad option, bad hex, an unreadable file, a bad script, project or
+       recording (with its line); --attach: a session ID the engine does not have;
+       --serve-ipc: the socket is in use or unusable
+  3    connection failure: refused, DNS, connect timeout, reset, the peer closed before
+       all replies arrived; a failed TLS handshake, a plaintext server on a TLS session
+       or a TLS server on a plaintext one; --listen/--relay: the address cannot be
+       listened on; --attach: no engine runs there, it refused, or it went away
+  4    protocol error: a frame too large, a truncated frame; --stdio: the controller's
+       bytes broke the IPC stream
+  5    timeout: no reply within 10 s, --timeout elapsed, a script's step timed out
+  6    an expectation failed (--script, --replay): stderr says which step, what was
+       expected and what came, as text and hex
+  130  interrupted (Ctrl-C while connecting or waiting for replies)
+  With --listen or --relay a client's trouble is logged on stderr and ends only that
+  client; --listen --script exits with the first client's failure once the run ends.
 
 examples:
   {PROG} 127.0.0.1:9000 --send hello
@@ -123,7 +140,8 @@ examples:
   {PROG} 127.0.0.1:9000 --count 100 --output json > frames.jsonl
       print the first 100 frames the server sends
   {PROG} 127.0.0.1:9000 --length-size 2 --byte-order big --max-frame 4096 --send hi
-  {PROG} 127.0.0.1:5432 --framing pg --send-hex ...
+  {PROG} 127.0.0.1:5432 --framing pg --send-hex '51 53454c4543542031 00'
+      a PostgreSQL Query message: type byte 'Q', then "SELECT 1" and its NUL
   {PROG} 127.0.0.1:9000 --guess-framing
       print the framings that parse what the server sends first, best first
   {PROG} example.com:9443 --tls --send hello
@@ -134,7 +152,7 @@ examples:
   {PROG} --to-pcapng session.jsonl session.pcapng
   {PROG} 127.0.0.1:9000 --send '!samples' --count 5 --decode auto
       decode the demo server's sample messages
-  {PROG} 127.0.0.1:9000 --send-hex 0801 --decode protobuf \
+  {PROG} 127.0.0.1:9000 --send-hex 0801 --decode protobuf \\
       --proto-descriptor demo.desc --proto-message framewire.demo.Event
   {PROG} 127.0.0.1:9000 --count 10 --layout layouts.py:MESSAGE --output json
   {PROG} --listen 9000 --echo
@@ -170,9 +188,10 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog=PROG,
+        usage=USAGE,
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "address", nargs="?", metavar="HOST:PORT", help="server to connect to ([::1]:PORT for IPv6)"

@@ -130,7 +130,10 @@ def make_plan(args: argparse.Namespace, *, address_required: bool = True) -> Pla
     """
     host, port = "", 0
     if args.address is None and address_required:
-        raise UsageError("HOST:PORT is required (or --listen / --stdio / --api-info / --serve-ipc)")
+        raise UsageError(
+            "HOST:PORT is required: the server to connect to (or --listen, --attach, "
+            "--serve-ipc, --list-engines, --guess-from, --to-pcapng: see the usage lines)"
+        )
     for name, default in _SERVER_ONLY.items():
         if getattr(args, name) != default:
             option = "--" + name.replace("_", "-")
