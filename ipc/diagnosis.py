@@ -85,7 +85,8 @@ class Guess:
         whole = f"{self.frames} whole frame{'' if self.frames == 1 else 's'}"
         if self.empty:
             whole += f" ({self.empty} empty)"
-        tail = "" if self.exact else f" and {self.total - self.consumed} bytes of the next"
+        rest = self.total - self.consumed
+        tail = "" if self.exact else f" and {rest} byte{'' if rest == 1 else 's'} of the next"
         return f"as {self.name}, these {self.total} bytes are {whole}{tail}"
 
     def _rank(self) -> tuple[int, int, int, int, int]:
@@ -320,8 +321,14 @@ def diagnose(
         if seen is not None:
             return Diagnosis(kind=seen[0], summary=seen[1], head=received)
         guesses = guess_framing(received, max_frame_length=spec.max_frame_length)
-        # Keep the framing in use in the ranking, so a better one is named only if it is.
-        if guesses and (current is None or guesses[0]._rank() > current._rank()):
+        # Keep the framing in use in the ranking, so a better one is named only if it is;
+        # and name one only if it reads the bytes well: a few bytes that leave a piece of
+        # a frame, or frames that are empty, are a coincidence any framing meets.
+        if (
+            guesses
+            and _fits(guesses[0])
+            and (current is None or guesses[0]._rank() > current._rank())
+        ):
             best = guesses[0]
             if best.spec != spec:
                 also = tuple(g.name for g in guesses[1:4] if g._rank() == best._rank())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
 from ipc.diagnosis import Diagnosis, diagnose, guess_framing, looks_like
@@ -151,3 +153,25 @@ def test_a_session_that_ends_well_in_its_own_framing_is_not_second_guessed() -> 
     stream = encode_frames([b"x" * 100] * 5, BE32)[:256]
     assert diagnose("leftover", BE32, received=stream) is None
     assert diagnose("leftover", LE32, received=stream) is not None
+
+
+@pytest.mark.parametrize(
+    ("situation", "received"),
+    [
+        # the demo server's !oversize: a le32 header over the maximum, then nothing; as
+        # le16 these 4 bytes are "1 whole frame and 1 byte of the next" (said: try le16)
+        ("frame_too_large", (8 * 2**20 + 1).to_bytes(4, "little")),
+        # its !truncate: a header for 100 bytes, 48 of them; as mqtt "2 whole frames
+        # (2 empty) and 48 bytes of the next" (said: try mqtt)
+        ("truncated", (100).to_bytes(4, "little") + b"x" * 48),
+    ],
+)
+def test_no_framing_is_named_from_bytes_that_any_framing_would_explain(
+    situation: Literal["frame_too_large", "truncated"], received: bytes
+) -> None:
+    assert diagnose(situation, LE32, received=received) is None
+
+
+def test_a_guess_counts_one_byte_in_the_singular() -> None:
+    (guess,) = [g for g in guess_framing(b"\x01\x00\x80\x00") if g.name == "le16"]
+    assert guess.sentence() == "as le16, these 4 bytes are 1 whole frame and 1 byte of the next"

@@ -113,3 +113,20 @@ async def test_a_custom_spec_is_spelled_out_in_the_early_close_hint(nursery: tri
         "a be16,includes_header peer reads your le16,includes_header header 03 00 as 766 "
         "bytes and waits for them: try --framing be16,includes_header"
     ) in result.stderr.decode()
+
+
+async def test_an_oversized_or_cut_frame_names_no_framing_its_few_bytes_do_not_show(
+    nursery: trio.Nursery,
+) -> None:
+    """The demo server's !oversize and !truncate: the error says what happened, without a
+    "try --framing le16" (or mqtt) that some framing's reading of 4 bytes suggested."""
+    oversize = await start_server(nursery, reply_then_close((8 * 2**20 + 1).to_bytes(4, "little")))
+    result = await run_cli(f"127.0.0.1:{oversize}", "--send", "x")
+    assert result.returncode == 4
+    assert lines(result.stderr) == ["framewire-engine: frame length 8388609 > max 8388608"]
+    cut = await start_server(nursery, reply_then_close((100).to_bytes(4, "little") + b"x" * 48))
+    result = await run_cli(f"127.0.0.1:{cut}", "--send", "x")
+    assert result.returncode == 4
+    assert lines(result.stderr) == [
+        "framewire-engine: peer closed mid-frame: 48 of 100 payload bytes received"
+    ]
