@@ -68,3 +68,14 @@ def test_each_mode_keeps_its_address_and_says_when_it_is_reachable(qtbot):
     panel.mode.setCurrentText("Listen")
     assert panel.echo.isVisible() and not panel.upstream_host.isVisible()
     assert isinstance(panel.serve_command(), schema.Listen)
+
+
+def test_the_last_mode_s_note_goes_when_the_mode_changes(qtbot):
+    panel = SessionPanel(SessionModel())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.mode.setCurrentText("Relay")
+    panel.show_note("listening on 127.0.0.1:41615")
+    assert panel.error.isVisible()
+    panel.mode.setCurrentText("Connect")
+    assert not panel.error.isVisible() and panel.error.text() == ""

@@ -355,6 +355,7 @@ class SessionPanel(QWidget):
             widget.setVisible(mode == "Relay")
         self.echo.setVisible(mode == "Listen")
         self._check_reachable()
+        self.show_error("")  # the last mode's note ("listening on …") is not about this one
 
     def _check_reachable(self, *_args: Any) -> None:
         """Say, before anything listens, when the address is reachable from the network."""
