@@ -3,9 +3,10 @@
 ``open_engine()`` opens the engine's nursery and yields an ``Engine``. Each session runs as
 one task in that nursery (``Session.run``), with its own nursery inside it (its reader,
 and its writer once it has sent something), so closing or losing one session cancels
-exactly its tasks and never touches the others. An idle session's task waits for its
-first bytes parked on the engine's ``ReadinessWatcher`` (one task, one epoll set; see
-``engine.readiness``). Everything the engine observes is an ``ipc.schema`` event on
+exactly its tasks and never touches the others. An idle session has no task: until its
+first bytes it dozes in the engine's ``ReadinessWatcher`` (one task, one epoll set; see
+``engine.readiness``), which starts its task again (``Session.resume``) in this nursery.
+Everything the engine observes is an ``ipc.schema`` event on
 ``Engine.events``, a bounded channel with one consumer: when the consumer falls behind,
 sessions stop reading their sockets (TCP pushes back on the peers) rather than buffering
 without bound or dropping events.
@@ -557,14 +558,14 @@ async def open_engine(
     On exit every session is closed (``Engine.aclose``) within the shutdown deadline.
     """
     # One nursery around the body (an exception from it comes out one group deep): the
-    # watcher's task runs beside the sessions' and ``aclose`` cancels both. Only its epoll
-    # set outlives that nursery, for the cancelled sessions to unregister from.
+    # watcher's task runs beside the sessions' and ``aclose`` cancels both (having woken
+    # the dozing sessions to close). Its epoll set closes after that nursery.
     engine: Engine | None = None
     try:
         with open_watcher() as watcher:
             async with trio.open_nursery() as nursery:
                 if watcher is not None:
-                    nursery.start_soon(watcher.run)
+                    watcher.start(nursery)
                 engine = Engine(
                     nursery, max_sessions=max_sessions, event_buffer=event_buffer, watcher=watcher
                 )

@@ -2,9 +2,9 @@
 
 Theory of operation. ``Session.run`` is started in the engine's nursery with
 ``start_soon``, and ``Engine.connect`` waits for it in ``wait_connected``; everything the
-session does happens inside that task. Where the stream comes from is the session's
-``Opening`` (``engine.streams``: connect, or a stream a listener accepted); the rest is
-the same for every role:
+session does happens inside that task (or, after it dozed, ``resume``'s). Where the
+stream comes from is the session's ``Opening`` (``engine.streams``: connect, or a stream
+a listener accepted); the rest is the same for every role:
 
 1. emit what the opening announces (``Connecting``); obtain the stream (connect, bounded
    by the connect timeout). On failure emit ``ConnectFailed``; ``wait_connected`` raises
@@ -14,10 +14,14 @@ the same for every role:
 3. open the session's own nursery; its body is the **reader** (``receive_frames``: large
    reads, whole chunks decoded at once, one ``Received`` event per read). The **writer**
    (takes queued sends one by one, emits ``Sent``, writes them) is a task started in that
-   nursery by the first ``send`` or ``close``, so an idle session is one task;
+   nursery by the first ``send`` or ``close``. Until its first bytes, a connected session
+   with nothing to do *dozes* instead: its socket waits in the engine's watcher and its
+   task ends (an idle session is no task at all: ``engine.readiness``); bytes, a send or
+   an end start its task again (``resume``), which goes on as here;
 4. the session ends when the peer closes, a task hits an error, or someone calls
    ``close``/``abort``/``shutdown``: ``_end(by)`` records the first reason and cancels the
-   session's cancel scope, which cancels exactly this session's tasks;
+   session's cancel scope, which cancels exactly this session's tasks (or wakes a dozing
+   session, whose task then ends it);
 5. the socket is closed (with ``SO_LINGER`` 0 for an abort, so the peer sees a reset);
    ``SessionError`` is emitted if a task failed, then ``Closed`` with the final counters.
    A bad peer or a failed socket ends only its own session, as these two events: the
@@ -200,6 +204,7 @@ class Session:
         "_connect_done",
         "_current",
         "_decoder",
+        "_dozing",
         "_emit",
         "_error",
         "_nursery",
@@ -262,8 +267,10 @@ class Session:
         self._emit = emit
         self._totals = totals
         self._on_end = on_end
-        #: Where the session waits for its first bytes (trio's wait_readable if None).
+        #: Where the session dozes until its first bytes (None: it waits in its task).
         self._watcher = watcher
+        #: Whether it dozes in the watcher now (no task; ``_wake`` starts one).
+        self._dozing = False
         #: None for a session the user connected; see ``engine.role``.
         self.role = role
         self._closed_by: ClosedBy | None = None
@@ -321,13 +328,16 @@ class Session:
 
     async def run(self, opening: Opening) -> None:
         """Obtain the stream from ``opening``, wake ``wait_connected``, serve until the
-        session ends.
+        session ends, or until it dozes: connected and with nothing to do, a session
+        waits in the engine's watcher with no task (``engine.readiness``), which starts
+        ``resume`` when it has something to do.
 
         Calls ``on_end(self)`` last, once the session is over. Started with ``start_soon``
         rather than ``nursery.start``: ``start`` opens a nursery for every session and
         moves the task out of it once started (setting up 10,000 idle sessions took ~10%
         longer that way, tools/bench/sessions.py).
         """
+        dozing = False
         try:
             # The nursery's cancel scope is the session's: _end cancels it, and with it
             # exactly this session's work (the connect, the reader, the writer).
@@ -360,40 +370,85 @@ class Session:
                         # OpenSSL may hold decrypted bytes already: no waiting on the
                         # socket for the first ones.
                         sock = None
-                    # The reader runs in this task, the nursery's own body: one task per
-                    # idle session. The writer joins it on the first send (_outbox).
+                    # The reader runs in this task, the nursery's own body. The writer
+                    # joins it on the first send (_outbox).
                     if self._outbox_receive is not None:  # sends queued while connecting
                         nursery.start_soon(self._write, self._outbox_receive)
-                    # Until the peer first sends something, only wait for the socket to
-                    # become readable, in this frame: a session that was never spoken to
-                    # holds no decoder and no reader frames (receive_frames' stack of
-                    # waiting frames, ~2 KiB), and, parked on the engine's watcher, not
-                    # trio's stack for wait_readable either (~1.4 KiB; engine/readiness.py).
-                    # An accepted session waits within its idle timeout instead.
-                    try:
-                        if sock is None:
-                            pass
-                        elif self.role is not None:
-                            await self._first_bytes_within(self.role.guard, sock)
-                        elif self._watcher is None:
-                            await trio.lowlevel.wait_readable(sock.fileno())
-                        else:
-                            self._watcher.park(sock.fileno())
-                            await trio.lowlevel.wait_task_rescheduled(self._unpark)
-                    except OSError as exc:  # epoll refused the socket (max_user_watches)
-                        self._end("error", exc)
-                    except IdleTimeout as exc:
-                        self._end("local", reason=str(exc))
-                    else:
-                        await self._read()
+                    dozing = await self._serve(sock, may_doze=True)
+        finally:
+            if not dozing:  # else resume() takes over, in a task of its own
+                self._nursery = None
+                await self._close_out()
+
+    async def resume(self, readable: bool) -> None:
+        """The session's task again, after dozing (started by the engine's watcher):
+        ``readable``, the socket has bytes (or a hang-up) to read; else the session was
+        woken to send (its writer starts here) or to end. Then as ``run``."""
+        self._dozing = False
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                if self._closed_by is not None:  # woken to end
+                    nursery.cancel_scope.cancel()
+                if self._outbox_receive is not None:
+                    nursery.start_soon(self._write, self._outbox_receive)
+                await self._serve(None if readable else self._socket, may_doze=False)
         finally:
             self._nursery = None
-            try:
-                await self._finish()
-            finally:
-                self._on_end(self)
-                if self._connect_done is not None:  # ended while connecting
-                    self._connect_done.set()
+            await self._close_out()
+
+    async def _serve(self, sock: trio.socket.SocketType | None, *, may_doze: bool) -> bool:
+        """Wait for the first bytes on ``sock`` (None: read now), then read until the
+        session ends. Returns True instead if the session dozes: the caller's task ends
+        and the engine's watcher starts ``resume`` when there is something to do.
+
+        Until the peer first sends something, a session only waits for its socket to
+        become readable: one that was never spoken to holds no decoder and no reader
+        frames (receive_frames' stack of waiting frames, ~2 KiB), and, dozing, no task
+        either (engine/readiness.py). An accepted session waits within its idle timeout.
+        """
+        try:
+            if sock is None:
+                pass
+            elif self.role is not None:
+                await self._first_bytes_within(self.role.guard, sock)
+            elif (
+                may_doze
+                and self._watcher is not None
+                and self._outbox_receive is None
+                and self._closed_by is None
+            ):
+                self._watcher.doze(sock.fileno(), self)
+                # From here an _end or a send wakes the session through the watcher.
+                self._nursery = None
+                self._dozing = True
+                return True
+            else:
+                await trio.lowlevel.wait_readable(sock.fileno())
+        except OSError as exc:  # epoll refused the socket (max_user_watches)
+            self._end("error", exc)
+        except IdleTimeout as exc:
+            self._end("local", reason=str(exc))
+        else:
+            await self._read()
+        return False
+
+    def _wake(self) -> None:
+        """Have the watcher start a dozing session's task (``resume``), to send or end."""
+        if self._dozing:
+            self._dozing = False
+            assert self._watcher is not None and self._socket is not None
+            self._watcher.wake(self._socket.fileno())
+
+    async def _close_out(self) -> None:
+        """The session's last steps: its socket closed and last events emitted
+        (``_finish``), then ``on_end``."""
+        try:
+            await self._finish()
+        finally:
+            self._on_end(self)
+            if self._connect_done is not None:  # ended while connecting
+                self._connect_done.set()
 
     async def _secure(self, secure: Secure) -> bool:
         """Make the TLS handshake of an accepted client (announced already); on failure
@@ -441,11 +496,6 @@ class Session:
                 self._connect_done = None
         if not self._started:
             raise self.ended_error()
-
-    def _unpark(self, _: Any) -> trio.lowlevel.Abort:
-        """The abort function of the wait for the first bytes (the session is cancelled)."""
-        assert self._watcher is not None and self._socket is not None
-        return self._watcher.unpark(self._socket.fileno())
 
     async def _open(self, opening: Opening) -> Transport | None:
         """The opening's transport; ``None`` once a failure was recorded and emitted."""
@@ -607,6 +657,8 @@ class Session:
             self.state = SessionState.CLOSING
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
+        else:
+            self._wake()
 
     def end_now(self, by: ClosedBy, reason: str) -> None:
         """Start ending the session without a flush (``abort``, or ``local`` for one still
@@ -719,12 +771,15 @@ class Session:
 
         Unbuffered: a send waits until the writer takes it, so a peer that never reads
         holds up the senders rather than a queue. While connecting, the writer is started
-        with the session's nursery (in ``run``).
+        with the session's nursery (in ``run``); a dozing session is woken to start it
+        (in ``resume``).
         """
         if self._outbox_send is None:
             self._outbox_send, self._outbox_receive = trio.open_memory_channel[_Outgoing | None](0)
             if self._started and self._nursery is not None:
                 self._nursery.start_soon(self._write, self._outbox_receive)
+            else:
+                self._wake()  # a dozing session: resume() starts the writer
         return self._outbox_send
 
     # ------------------------------------------------------------------ tasks

@@ -21,8 +21,13 @@ _E = TypeVar("_E", bound=schema.Event)
 
 
 def session_tasks(engine: Engine) -> list[trio.lowlevel.Task]:
-    """The engine's session tasks (its nursery also runs the readiness watcher's task)."""
-    return [task for task in engine._nursery.child_tasks if task.name.endswith("Session.run")]
+    """The engine's session tasks (its nursery also runs the readiness watcher's task); a
+    dozing session has none."""
+    return [
+        task
+        for task in engine._nursery.child_tasks
+        if task.name.endswith(("Session.run", "Session.resume"))
+    ]
 
 
 async def start_server(nursery: trio.Nursery, handler: Handler) -> int:

@@ -1,5 +1,5 @@
-"""Idle sessions parked on the engine's readiness watcher (engine/readiness.py), over real
-sockets on 127.0.0.1."""
+"""Idle sessions dozing in the engine's readiness watcher, with no task (engine/readiness.py),
+over real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.engine.helpers import (
     echo,
     next_event,
     reply_then_close,
+    session_tasks,
     sleep_forever,
     start_server,
 )
@@ -38,14 +39,16 @@ async def test_idle_sessions_wait_in_the_watcher_and_leave_it_when_spoken_to(
             ids = [await engine.connect("127.0.0.1", port) for _ in range(3)]
             watcher = watcher_of(engine)
             await trio.testing.wait_all_tasks_blocked()
-            assert len(watcher._waiting) == 3
+            assert len(watcher) == 3
+            assert session_tasks(engine) == []  # dozing: no task at all
             await engine.send(ids[1], [b"wake"])
             received = await next_event(engine, schema.Received)
             assert (received.session_id, received.frames) == (ids[1], [b"re:wake"])
-            assert len(watcher._waiting) == 2
+            assert len(watcher) == 2
+            assert len(session_tasks(engine)) == 1
 
 
-async def test_closing_a_parked_session_takes_it_out_and_spares_the_others(
+async def test_closing_a_dozing_session_takes_it_out_and_spares_the_others(
     nursery: trio.Nursery,
 ) -> None:
     port = await start_server(nursery, echo)
@@ -58,7 +61,7 @@ async def test_closing_a_parked_session_takes_it_out_and_spares_the_others(
             await trio.testing.wait_all_tasks_blocked()
             await engine.abort(first)
             await engine.close(second)
-            assert len(watcher._waiting) == 1
+            assert len(watcher) == 1
             # The socket numbers are reused by new sessions: no stale registration.
             fourth = await engine.connect("127.0.0.1", port)
             for session_id in (third, fourth):
@@ -67,7 +70,7 @@ async def test_closing_a_parked_session_takes_it_out_and_spares_the_others(
                 assert (received.session_id, received.frames) == (session_id, [b"re:still here"])
 
 
-async def test_a_peer_closing_a_parked_session_wakes_it_as_closed_by_peer(
+async def test_a_peer_closing_a_dozing_session_wakes_it_as_closed_by_peer(
     nursery: trio.Nursery,
 ) -> None:
     port = await start_server(nursery, reply_then_close(b""))
@@ -76,10 +79,12 @@ async def test_a_peer_closing_a_parked_session_wakes_it_as_closed_by_peer(
             session_id = await engine.connect("127.0.0.1", port)
             closed = await next_event(engine, schema.Closed)
             assert (closed.session_id, closed.by) == (session_id, "peer")
-            assert watcher_of(engine)._waiting == {}
+            assert len(watcher_of(engine)) == 0
 
 
-async def test_shutdown_cancels_parked_sessions_within_the_deadline(nursery: trio.Nursery) -> None:
+async def test_shutdown_wakes_dozing_sessions_to_close_within_the_deadline(
+    nursery: trio.Nursery,
+) -> None:
     port = await start_server(nursery, sleep_forever)
     with trio.fail_after(DEADLINE_SECONDS):
         async with open_engine() as engine:
@@ -89,7 +94,7 @@ async def test_shutdown_cancels_parked_sessions_within_the_deadline(nursery: tri
             event.session_id async for event in engine.events if isinstance(event, schema.Closed)
         }
         assert closed == ids
-        assert watcher._waiting == {}
+        assert len(watcher) == 0
 
 
 async def test_a_descriptor_epoll_refuses_is_an_os_error_and_not_kept() -> None:
@@ -100,8 +105,41 @@ async def test_a_descriptor_epoll_refuses_is_an_os_error_and_not_kept() -> None:
     with open_watcher() as watcher:
         assert watcher is not None
         with pytest.raises(OSError):
-            watcher.park(fd)
-        assert watcher._waiting == {}
+            watcher.doze(fd, Sleeper())
+        assert len(watcher) == 0
+
+
+class Sleeper:
+    """A stand-in sleeper that records how it was started again."""
+
+    def __init__(self) -> None:
+        self.resumed: list[bool] = []
+
+    async def resume(self, readable: bool) -> None:
+        self.resumed.append(readable)
+
+
+async def test_a_sleeper_starts_again_when_readable_or_woken_and_only_once(
+    nursery: trio.Nursery,
+) -> None:
+    readable, woken = Sleeper(), Sleeper()
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    with a, b, c, d, open_watcher() as watcher:
+        assert watcher is not None
+        watcher.start(nursery)
+        watcher.doze(a.fileno(), readable)
+        watcher.doze(c.fileno(), woken)
+        b.send(b"x")
+        watcher.wake(c.fileno())
+        with trio.fail_after(DEADLINE_SECONDS):
+            while not (readable.resumed and woken.resumed):
+                await trio.testing.wait_all_tasks_blocked()
+        watcher.wake(a.fileno())  # started already: a wake changes nothing
+        d.send(b"x")  # nor bytes after the wake: the socket left the set
+        await trio.testing.wait_all_tasks_blocked()
+        assert (readable.resumed, woken.resumed) == ([True], [False])
+        assert len(watcher) == 0
 
 
 async def test_without_epoll_sessions_wait_with_trio(

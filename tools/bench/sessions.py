@@ -18,15 +18,24 @@ The contenders, each how a developer of that library keeps idle sessions:
 
 Connects are issued ``CONNECT_CONCURRENCY`` at a time by every contender, so the
 listener's accept backlog never overflows into SYN retries (which would measure the
-kernel's 1 s retransmission timer, not the client).
+kernel's 1 s retransmission timer, not the client). The trio and asyncio clients do it
+with that many workers taking the next connect in turn, not a task per session waiting
+on a semaphore: 10,000 waiting tasks are the harness's, not the sessions', and the
+memory they held during set-up stayed in the RSS as freed-but-kept pools (~2 KiB a
+session). Twisted's ``DeferredSemaphore`` holds a small Deferred per waiting connect.
 
-Run: ``python -m tools.bench.sessions [--quick] [--sessions N] [--runs R] [--json OUT]``
+Targets (issue 15): framewire's set-up time and RSS per session at most Twisted's
+(``make bench``'s ``sessions``; the report shows the same table).
+
+Run: ``python -m tools.bench --only sessions`` or
+``python -m tools.bench.sessions [--quick] [--sessions N] [--runs R] [--json OUT]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -38,7 +47,11 @@ from pathlib import Path
 
 import psutil
 
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target
+
 CONTENDERS = ("framewire", "framewire-process", "twisted", "asyncio")
+#: The issue's targets: framewire / Twisted, for set-up time and RSS per session.
+GOAL_RATIO = 1.0
 #: Connects in flight at once, below the default listen backlog (and somaxconn).
 CONNECT_CONCURRENCY = 128
 LOOPBACK = "127.0.0.1"
@@ -56,6 +69,9 @@ class SessionsResult:
     contender: str
     sessions: int
     setup_seconds: float
+    #: CPU time of the process holding the sessions during set-up (steadier than the wall
+    #: time on a busy machine).
+    setup_cpu_seconds: float
     rss_per_session_kib: float
     rss_total_mib: float  # RSS of the client process with every session open
     runs: int
@@ -102,9 +118,16 @@ def _serve_idle() -> None:
 
 
 # ----------------------------------------------------------------------------- the clients
-# Each returns (setup_seconds, rss_before, rss_after) with all sessions open and idle.
+# Each returns (setup_seconds, setup_cpu_seconds, rss_before, rss_after) with all
+# sessions open and idle.
 
-Measurement = tuple[float, int, int]
+Measurement = tuple[float, float, int, int]
+
+
+def _cpu_seconds(process: psutil.Process | None = None) -> float:
+    """User + system CPU seconds of ``process`` (default: this one)."""
+    times = (process or psutil.Process()).cpu_times()
+    return float(times.user + times.system)
 
 
 def _client_framewire(port: int, count: int) -> Measurement:
@@ -122,22 +145,22 @@ def _client_framewire(port: int, count: int) -> Measurement:
             pass
 
     async def main() -> Measurement:
-        limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
         async with trio.open_nursery() as outer, open_engine(max_sessions=count) as engine:
             outer.start_soon(drain, engine.events)
+            left = iter(range(count))
 
-            async def connect_one() -> None:
-                async with limiter:
+            async def connect_some() -> None:
+                for _ in left:
                     await engine.connect(LOOPBACK, port)
 
             before = _rss()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu_seconds()
             async with trio.open_nursery() as nursery:
-                for _ in range(count):
-                    nursery.start_soon(connect_one)
-            elapsed = time.perf_counter() - start
-            await trio.sleep(0.2)  # let every reader task reach its idle wait
-            return elapsed, before, _rss()
+                for _ in range(CONNECT_CONCURRENCY):
+                    nursery.start_soon(connect_some)
+            elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+            await trio.sleep(0.2)  # let every session reach its idle wait
+            return elapsed, cpu, before, _rss()
 
     return trio.run(main)
 
@@ -151,7 +174,7 @@ def _client_framewire_process(port: int, count: int) -> Measurement:
     from ipc.trio_channel import open_engine_process
 
     async def main() -> Measurement:
-        limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+        left = iter(range(count))
         async with open_engine_process() as client:
             assert client.process is not None
             engine = psutil.Process(client.process.pid)
@@ -160,22 +183,22 @@ def _client_framewire_process(port: int, count: int) -> Measurement:
                 async for _ in client.events():
                     pass
 
-            async def open_one() -> None:
-                async with limiter:
+            async def open_some() -> None:
+                for _ in left:
                     await client.call(Open(host=LOOPBACK, port=port))
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(drain)
                 before = engine.memory_info().rss
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), _cpu_seconds(engine)
                 async with trio.open_nursery() as opening:
-                    for _ in range(count):
-                        opening.start_soon(open_one)
-                elapsed = time.perf_counter() - start
+                    for _ in range(CONNECT_CONCURRENCY):
+                        opening.start_soon(open_some)
+                elapsed, cpu = time.perf_counter() - start, _cpu_seconds(engine) - cpu
                 await trio.sleep(0.2)
                 after = engine.memory_info().rss
                 nursery.cancel_scope.cancel()
-            return elapsed, before, after
+            return elapsed, cpu, before, after
 
     return trio.run(main)
 
@@ -194,14 +217,14 @@ def _client_twisted(port: int, count: int) -> Measurement:
 
     async def main() -> None:
         before = _rss()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         connections = await defer.gatherResults(
             [semaphore.run(endpoint.connect, factory) for _ in range(count)],
             consumeErrors=True,
         )
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
         await task.deferLater(reactor, 0.2, lambda: None)
-        outcome.append((elapsed, before, _rss()))
+        outcome.append((elapsed, cpu, before, _rss()))
         del connections  # held open until measured
 
     def run() -> None:
@@ -220,27 +243,27 @@ def _client_asyncio(port: int, count: int) -> Measurement:
     import asyncio
 
     async def main() -> Measurement:
-        limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
         readers: list[asyncio.Task[bytes]] = []
         writers: list[asyncio.StreamWriter] = []
+        left = iter(range(count))
 
-        async def connect_one() -> None:
-            async with limit:
+        async def connect_some() -> None:
+            for _ in left:
                 reader, writer = await asyncio.open_connection(LOOPBACK, port)
-            writers.append(writer)
-            readers.append(asyncio.ensure_future(reader.read(1)))
+                writers.append(writer)
+                readers.append(asyncio.ensure_future(reader.read(1)))
 
         before = _rss()
-        start = time.perf_counter()
-        await asyncio.gather(*(connect_one() for _ in range(count)))
-        elapsed = time.perf_counter() - start
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        await asyncio.gather(*(connect_some() for _ in range(CONNECT_CONCURRENCY)))
+        elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
         await asyncio.sleep(0.2)
         after = _rss()
         for reading in readers:
             reading.cancel()
         for writer in writers:
             writer.close()
-        return elapsed, before, after
+        return elapsed, cpu, before, after
 
     return asyncio.run(main())
 
@@ -280,8 +303,8 @@ def _measure_once(contender: str, count: int) -> Measurement:
             raise RuntimeError(f"{contender} client: no result after {exc.timeout:.0f} s") from exc
         if client.returncode != 0:
             raise RuntimeError(f"{contender} client failed:\n{client.stderr[-2000:]}")
-        elapsed, before, after = json.loads(client.stdout.strip().splitlines()[-1])
-        return elapsed, before, after
+        elapsed, cpu, before, after = json.loads(client.stdout.strip().splitlines()[-1])
+        return elapsed, cpu, before, after
     finally:
         assert listener.stdin is not None
         listener.stdin.close()  # the listener's cue to stop
@@ -298,8 +321,9 @@ def measure(contender: str, count: int, runs: int) -> SessionsResult:
         contender=contender,
         sessions=count,
         setup_seconds=statistics.median(s[0] for s in samples),
-        rss_per_session_kib=statistics.median((s[2] - s[1]) / count / 1024 for s in samples),
-        rss_total_mib=statistics.median(s[2] / 2**20 for s in samples),
+        setup_cpu_seconds=statistics.median(s[1] for s in samples),
+        rss_per_session_kib=statistics.median((s[3] - s[2]) / count / 1024 for s in samples),
+        rss_total_mib=statistics.median(s[3] / 2**20 for s in samples),
         runs=runs,
     )
 
@@ -322,20 +346,84 @@ def run_all(*, sessions: int, runs: int, problems: list[str] | None = None) -> l
 
 
 def format_table(results: list[SessionsResult]) -> str:
-    """Markdown table with each contender's ratio to framewire (the in-process engine)."""
-    base = next((r for r in results if r.contender == "framewire"), results[0])
+    """Markdown table; each ratio is the contender's figure over Twisted's (lower is
+    better), or over the first contender's if Twisted was not measured."""
+    base = next((r for r in results if r.contender == "twisted"), results[0])
+
+    def ratio(value: float, reference: float) -> str:
+        return f"{value / reference:.2f}x" if reference > 0 else "n/a"
+
     lines = [
-        f"| client ({base.sessions:,} idle sessions) | set-up s | vs framewire "
-        "| RSS KiB/session | vs framewire | RSS total MiB |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"| client ({base.sessions:,} idle sessions) | set-up s | vs {base.contender} "
+        f"| set-up CPU s | vs {base.contender} | RSS KiB/session | vs {base.contender} "
+        "| RSS total MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.contender} | {r.setup_seconds:.2f} | {r.setup_seconds / base.setup_seconds:.2f}x"
+            f"| {r.contender} | {r.setup_seconds:.2f} | "
+            f"{ratio(r.setup_seconds, base.setup_seconds)} | {r.setup_cpu_seconds:.2f} | "
+            f"{ratio(r.setup_cpu_seconds, base.setup_cpu_seconds)}"
             f" | {r.rss_per_session_kib:.1f} | "
-            f"{r.rss_per_session_kib / base.rss_per_session_kib:.2f}x | {r.rss_total_mib:.0f} |"
+            f"{ratio(r.rss_per_session_kib, base.rss_per_session_kib)} | {r.rss_total_mib:.0f} |"
         )
     return "\n".join(lines)
+
+
+def targets(results: list[SessionsResult]) -> tuple[Target, ...]:
+    """framewire / Twisted for set-up time and RSS per session (none if either is
+    missing)."""
+    by_name = {r.contender: r for r in results}
+    framewire, twisted = by_name.get("framewire"), by_name.get("twisted")
+    if framewire is None or twisted is None:
+        return ()
+    return (
+        Target(
+            name=f"{framewire.sessions:,} idle sessions: set-up time, framewire / Twisted",
+            measured=framewire.setup_seconds / twisted.setup_seconds,
+            goal=GOAL_RATIO,
+            higher_is_better=False,
+        ),
+        Target(
+            name=f"{framewire.sessions:,} idle sessions: RSS per session, framewire / Twisted",
+            measured=framewire.rss_per_session_kib / twisted.rss_per_session_kib,
+            goal=GOAL_RATIO,
+            higher_is_better=False,
+        ),
+    )
+
+
+def run(options: BenchOptions) -> BenchResult:
+    """``tools.bench`` entry: every contender, 10,000 sessions (1,000 quick)."""
+    problems: list[str] = []
+    results = run_all(
+        sessions=1_000 if options.quick else 10_000,
+        runs=options.runs_or(3, 1),
+        problems=problems,
+    )
+    if not results:
+        raise RuntimeError("; ".join(problems) or "no contender ran")
+    load = os.getloadavg()[0]
+    markdown = "\n".join(
+        [
+            format_table(results),
+            "",
+            f"Median of {results[0].runs} run(s); load average {load:.2f} at the end. Set-up "
+            "CPU: the process holding the sessions (for framewire-process, the engine's).",
+            *[f"Not measured: {p.splitlines()[0]}" for p in problems],
+        ]
+    )
+    return BenchResult(
+        markdown=markdown, data=[asdict(r) for r in results], targets=targets(results)
+    )
+
+
+BENCHMARK = Benchmark(
+    name="sessions",
+    title="Many idle sessions: set-up time and memory, framewire vs Twisted and asyncio",
+    run=run,
+    description=__doc__ or "",
+)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

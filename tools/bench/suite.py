@@ -62,8 +62,9 @@ REGISTRY: dict[str, str] = {
     "replay": "tools.bench.replay:BENCHMARK",
     "gui-relay": "tools.bench.gui:RELAY_BENCHMARK",
     "startup": "tools.bench.startup:BENCHMARK",
+    "sessions": "tools.bench.sessions:BENCHMARK",
     # Last: runs every benchmark above that did not run before it (plus the design
-    # comparison and the idle sessions) and writes docs/benchmarks.md.
+    # comparison) and writes docs/benchmarks.md.
     "report": "tools.bench.report:BENCHMARK",
 }
 
