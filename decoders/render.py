@@ -83,10 +83,13 @@ def _summarize(node: Node, out: list[str], budget: int) -> int:
                 key = _key_text(group[0])
                 out.append(f"{key}: ")
                 budget -= len(key) + 2
-            if len(group) == 1 and (group[0].kind is Kind.ARRAY or not _is_repeated(group[0])):
+            if node.kind is not Kind.MESSAGE or (
+                len(group) == 1 and (group[0].kind is Kind.ARRAY or not _is_repeated(group[0]))
+            ):
                 budget = _summarize(group[0], out, budget)
-            else:
-                budget = _summarize(Node(Kind.ARRAY, "repeated", children=group), out, budget)
+            else:  # a repeated field: its values as one list, packed runs flattened
+                values = [v for c in group for v in (c.children if c.kind is Kind.ARRAY else [c])]
+                budget = _summarize(Node(Kind.ARRAY, "repeated", children=values), out, budget)
         text = "}" if keyed else "]"
     out.append(text)
     return budget - len(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from decoders import DecoderConfigError, Kind, decode, decoder_for, to_plain
+from decoders import DecoderConfigError, Kind, decode, decoder_for, summary, to_plain
 from tools.demo_messages import DEMO_MESSAGE_NAME, descriptor_set_bytes, event_class
 
 
@@ -69,6 +69,17 @@ def test_descriptor_decode_names_fields_and_gives_typed_values(schema):
 def test_a_single_repeated_value_is_still_a_list_with_a_schema(schema):
     payload = event_class()(tags=["only"]).SerializeToString()
     assert to_plain(decode(payload, schema).root) == {"tags": ["only"]}
+
+
+def test_the_summary_of_repeated_fields_is_one_list_each(schema):
+    # a repeated string field summarised as "tags: [[[[[[…": the list of the field's
+    # values was itself taken for a repeated field, and wrapped again
+    payload = event_class()(tags=["demo", "framewire"], codes=[200, 404]).SerializeToString()
+    assert summary(decode(payload, schema)) == '{tags: ["demo", "framewire"], codes: [200, 404]}'
+    # a packed field sent in two runs reads as one list, as to_plain has it
+    twice = payload + event_class()(codes=[7]).SerializeToString()
+    assert summary(decode(twice, schema)).endswith("codes: [200, 404, 7]}")
+    assert to_plain(decode(twice, schema).root)["codes"] == [200, 404, 7]
 
 
 def test_unknown_fields_and_wrong_wire_types_are_shown_raw_not_dropped(schema):

@@ -54,6 +54,16 @@ async def test_json_lines_gain_the_decoded_value_with_a_schema_and_with_a_layout
         "at": {"x": -49, "y": 0.25}, "codes": [200, 405], "blob": "0100feff",
     }  # fmt: skip
     assert records[0]["hex"]  # the bytes stay, losslessly
+    as_text = await run_cli(
+        f"127.0.0.1:{port}", "--send", "!samples 1 protobuf", "--count", "1",
+        "--proto-descriptor", str(schema), "--proto-message", DEMO_MESSAGE_NAME,
+    )  # fmt: skip
+    assert as_text.returncode == 0, as_text.stderr
+    (line,) = lines(as_text.stdout)
+    assert payload(line) == (
+        '[protobuf] {op: "LOGIN", user: "ana", tags: ["demo", "framewire"], at: {x: -50}, '
+        "codes: [200, 404], blob: <00 00 fe ff>}"
+    )  # the tags were "[[[[[[…" (a repeated field's summary)
     with_layout = await run_cli(
         f"127.0.0.1:{port}", "--send", "!samples 2 layout", "--count", "2", "--output", "json",
         "--layout", "tools/demo_layout.py:MESSAGE",
