@@ -2,11 +2,13 @@
 
 Scripts depend on these codes (they are in ``--help`` too): 0 ok, 1 unexpected, 2 usage,
 3 connection failure, 4 protocol error, 5 timeout, 6 an expectation failed (``--script``,
-``--replay``), 130 interrupted.
+``--replay``), 130 interrupted. A reader of stdout that goes away (``| head``) ends the
+run quietly with 0.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVarTuple, Unpack
@@ -26,6 +28,7 @@ __all__ = [
     "ReplyTimeout",
     "UsageError",
     "run_mode",
+    "stdout_gone",
 ]
 
 EXIT_OK = 0
@@ -73,6 +76,11 @@ def run_mode(mode: Callable[[Unpack[Ts]], Awaitable[object]], *args: *Ts) -> int
         trio.run(mode, *args)
     except* KeyboardInterrupt:
         failures.append((EXIT_INTERRUPTED, None))
+    except* BrokenPipeError:
+        # The engine's sockets never raise it (trio makes it BrokenResourceError, the
+        # engine a SessionBroken): stdout's reader went away, as ``| head`` does.
+        stdout_gone()
+        failures.append((EXIT_OK, None))
     except* (UsageError, TlsConfigError) as group:
         failures.append((EXIT_USAGE, _first(group)))
     except* (ConnectFailed, SessionBroken) as group:
@@ -96,6 +104,15 @@ def run_mode(mode: Callable[[Unpack[Ts]], Awaitable[object]], *args: *Ts) -> int
             detail = f"unexpected error: {type(error).__name__}: {detail}"
         print(f"{PROG}: {detail}", file=sys.stderr)
     return code
+
+
+def stdout_gone() -> None:
+    """stdout's reader stopped reading (``framewire-engine ... | head``): the run ends
+    quietly, like any filter, and Python's last flush of stdout at exit goes nowhere
+    instead of printing a BrokenPipeError of its own."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _first(group: BaseExceptionGroup[Any]) -> BaseException:

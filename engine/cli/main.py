@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from engine.allocator import tune_allocator
 from engine.cli.connect import run_client
-from engine.cli.exits import EXIT_OK, EXIT_PROTOCOL, UsageError, run_mode
+from engine.cli.exits import EXIT_OK, EXIT_PROTOCOL, UsageError, run_mode, stdout_gone
 from engine.cli.parse import PROG, build_parser
 from engine.cli.plan import Plan, ServerPlan, make_plan, make_server_plan
 
@@ -87,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
         from engine.rpc.handshake import api_info  # lazily: client mode needs no IPC layer
 
-        print(json.dumps(api_info(), indent=2, default=str))
+        try:
+            print(json.dumps(api_info(), indent=2, default=str), flush=True)
+        except BrokenPipeError:
+            stdout_gone()
         sys.exit(EXIT_OK)
     if args.stdio:
         from engine.rpc.stdio import run_stdio

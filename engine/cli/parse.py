@@ -112,7 +112,8 @@ decoding (--decode, --layout, --proto-*):
   --layout takes a Python file that builds a construct layout, and the name of it.
 
 exit codes:
-  0    ok; --listen, --relay and --serve-ipc also after Ctrl-C or SIGTERM
+  0    ok; --listen, --relay and --serve-ipc also after Ctrl-C or SIGTERM; also when
+       the reader of stdout stops reading (| head)
   1    unexpected error (a bug: the message says where)
   2    usage error: a bad option, bad hex, an unreadable file, a bad script, project or
        recording (with its line); --attach: a session ID the engine does not have;

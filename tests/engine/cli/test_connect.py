@@ -3,12 +3,14 @@ in-test servers on 127.0.0.1; every way a run ends, with its exit code."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import trio
 
 from ipc.framing import PRESETS, encode_frame, encode_frames
-from tests.engine.cli.helpers import lines, payload, run_cli
+from tests.engine.cli.helpers import DEADLINE_SECONDS, ROOT, lines, payload, run_cli
 from tests.engine.helpers import (
     echo,
     echo_with,
@@ -130,3 +132,30 @@ async def test_an_oversized_or_cut_frame_names_no_framing_its_few_bytes_do_not_s
     assert lines(result.stderr) == [
         "framewire-engine: peer closed mid-frame: 48 of 100 payload bytes received"
     ]
+
+
+async def test_a_reader_that_stops_reading_ends_the_run_quietly_with_0(
+    nursery: trio.Nursery,
+) -> None:
+    """``framewire-engine ... | head -1``: once stdout's reader has gone the run ends,
+    exit 0, nothing on stderr (it was "unexpected error: BrokenPipeError", exit 1)."""
+    frames = 20_000  # 2 MB of output: far more than a pipe holds
+    port = await start_server(
+        nursery, reply_then_close(encode_frames([b"x" * 100] * frames, PRESETS["le32"]))
+    )
+    with trio.fail_after(DEADLINE_SECONDS):
+        process = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "engine", f"127.0.0.1:{port}", "--count", str(frames)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        try:
+            assert process.stdout is not None and process.stderr is not None
+            assert await process.stdout.receive_some(100)  # the first line has come
+            await process.stdout.aclose()  # as head does once it has its line
+            stderr = b"".join([chunk async for chunk in process.stderr])
+            assert await process.wait() == 0
+        finally:
+            process.kill()
+    assert stderr == b""
