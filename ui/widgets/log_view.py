@@ -161,6 +161,12 @@ class LogPanel(QWidget):
         self.detail.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.detail.setMinimumWidth(_DETAIL_MIN_WIDTH)
         self.fields = FieldTree()
+        # The fields above the dump may each shrink to two lines (their scroll areas would
+        # ask for 70 px each), so the window's minimum height stays under 640 px with the
+        # banner and the relay form shown (the splitter still starts them taller).
+        lines = 2 * self.detail.fontMetrics().height() + 10
+        self.detail.setMinimumHeight(lines)
+        self.fields.setMinimumHeight(lines)
         self._dump: DumpLayout | None = None
         self._moving_cursor = False
 
