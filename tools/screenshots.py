@@ -28,6 +28,10 @@ The states, in order:
     Relay mode: a relay in front of the demo server, a client talking through it (its
     pair's row counts both ways, the log shows c→s and c←s rows) and a frame injected
     into the pair's upstream leg from Compose.
+``tls.png``
+    Connect with TLS ticked and the CA of a second demo server (``--tls``, its
+    throwaway CA): a verified session (its lock) and one opened with Insecure ticked
+    (marked unverified, in red); the verified one's TLS details window open.
 ``not_responding.png``
     the engine SIGSTOPped until the window calls it not responding (after 2 s), then
     SIGCONT.
@@ -98,7 +102,7 @@ __all__ = [
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: The pictures, in the order they are taken.
-SHOTS = ("idle", "traffic", "decoding", "relay", "not_responding", "crashed", "gave_up")
+SHOTS = ("idle", "traffic", "decoding", "relay", "tls", "not_responding", "crashed", "gave_up")
 #: Animation ticks to let pass before a picture: the log flushes every 80 ms and the
 #: status line changes every 250 ms, so after this everything on screen is current.
 SETTLE_TICKS = 12
@@ -330,13 +334,15 @@ class _Driver:
     def click(self, widget: QWidget) -> None:
         QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
 
-    def open_session(self) -> SessionInfo:
-        """Open a session to the demo server through the form; wait until it is selected."""
+    def open_session(self, server: tuple[str, int] | None = None) -> SessionInfo:
+        """Open a session to ``server`` (default: the demo server) through the form; wait
+        until it is selected."""
         panel = self.window.sessions
         model = self.window.session_model
         known = {(s.generation, s.session_id) for s in model.sessions()}
-        panel.host.setText(self.server[0])
-        panel.port.setValue(self.server[1])
+        host, port = server or self.server
+        panel.host.setText(host)
+        panel.port.setValue(port)
         self.click(panel.open_button)
 
         def opened() -> SessionInfo | None:
@@ -487,6 +493,49 @@ class _Driver:
         self.shoot("relay")
         panel.mode.setCurrentText("Connect")
 
+    def tls(self) -> None:
+        """Two TLS sessions to a demo server over TLS, opened from the form: one verified
+        against the server's CA, one with Insecure ticked; the first one's details shown."""
+        panel = self.window.sessions
+        with tempfile.TemporaryDirectory(prefix="framewire-shots-tls-") as folder:
+            try:
+                server = start_demo_server(mode="classic", tls_dir=folder)
+            except LaunchError as exc:
+                raise ShotError(str(exc)) from None
+            _lower_priority(server.process.pid)
+            try:
+                address = (server.host, server.port)
+                panel.tls.setChecked(True)
+                panel.client_tls.cafile.setText(os.path.join(folder, "ca.pem"))
+                verified = self.open_session(address)
+                self.wait_until(lambda: verified.tls is not None, "the TLS details")
+                self.send_text("hello over TLS")
+                panel.client_tls.cafile.setText("")
+                panel.client_tls.insecure.setChecked(True)
+                unverified = self.open_session(address)
+                self.wait_until(lambda: unverified.tls is not None, "the unverified TLS details")
+                panel.client_tls.insecure.setChecked(False)
+                panel.client_tls.cafile.setText(os.path.join(folder, "ca.pem"))
+                panel.select(verified)
+                dialog = panel.show_tls_details()
+                screen = self.app.primaryScreen().geometry()
+                dialog.move(
+                    screen.width() - dialog.width() - 16, screen.height() - dialog.height() - 60
+                )
+                self.wait_until(lambda: dialog.windowHandle().isExposed(), "the TLS details")
+                self.shoot("tls")
+                dialog.close()
+                for info in (verified, unverified):
+                    panel.select(info)
+                    self.click(panel.close_button)
+                self.wait_until(
+                    lambda: all(i.state == "closed" for i in (verified, unverified)),
+                    "the TLS sessions to close",
+                )
+                panel.tls.setChecked(False)
+            finally:
+                stop_process(server.process, STOP_GRACE_SECONDS)
+
     def not_responding(self) -> None:
         pid = self._engine_pid()
         os.kill(pid, signal.SIGSTOP)
@@ -553,6 +602,7 @@ class _Driver:
         self.traffic()
         self.decoding()
         self.relay()
+        self.tls()
         self.not_responding()
         self.crashed()
         self.gave_up()

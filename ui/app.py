@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tls",
         action="store_true",
-        help="the sessions this window opens speak TLS, verified against the system's CAs",
+        help="Connect (and Do it!) speak TLS, verified against the system's CAs (the open "
+        "form's TLS tick and row, which the window then remembers)",
     )
     parser.add_argument(
         "--cafile", metavar="PATH", help="with --tls: trust the CAs in PATH instead (implies --tls)"
@@ -263,11 +264,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe = TickProbe(TICK_INTERVAL_MS / 1000, sink=tick_file)
     supervisor = EngineSupervisor()
     supervisor.stderr_sink = log_file
-    if args.tls or args.cafile or args.insecure:
-        tls = ClientTls(cafile=args.cafile or "", insecure=args.insecure)
-        supervisor.client.tls = tls.to_wire()
-        if tls.insecure:
-            log.warning("--insecure: the servers' certificates are NOT verified")
     supervisor.status_changed.connect(_StateChanges())
     window = MainWindow(
         supervisor,
@@ -287,6 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_given=args.server is not None,
         framing_given=args.framing is not None,
     )
+    if args.tls or args.cafile or args.insecure:  # the command line wins over the settings
+        window.sessions.use_client_tls(ClientTls(cafile=args.cafile or "", insecure=args.insecure))
+        if args.insecure:
+            log.warning("--insecure: the servers' certificates are NOT verified")
     window.closed.connect(app.quit)
 
     # Python runs signal handlers only between bytecodes: a periodic no-op timer lets

@@ -60,7 +60,14 @@ class DoItFlow(QObject):
         one: the run's summary is logged under it, beside the session's traffic."""
         return self._session_name
 
-    def start(self, host: str, port: int, framing: schema.Framing = "le32") -> None:
+    def start(
+        self,
+        host: str,
+        port: int,
+        framing: schema.Framing = "le32",
+        tls: dict[str, Any] | None = None,
+    ) -> None:
+        """Run it against ``host:port``; ``tls``: ``ClientTls``'s map (None: plaintext)."""
         if self._running:
             return
         self._running = True
@@ -71,7 +78,7 @@ class DoItFlow(QObject):
         generation = self._generation = self._client.generation
         self._client.open(
             host, port, framing, lambda r, e: self._on_open(generation, r, e), label=DO_IT_LABEL,
-            connect_timeout=5.0,
+            connect_timeout=5.0, tls=tls,
         )  # fmt: skip
 
     def on_events(self, generation: int, events: list[schema.Event]) -> None:

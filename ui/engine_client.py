@@ -50,9 +50,6 @@ class EngineClient(QObject):
         super().__init__(parent)
         self._channel: EngineChannel | None = None
         self._generation = 0
-        #: The TLS options of every session this window opens (``ipc.tls.ClientTls``'s
-        #: map; None: plaintext), from ``--tls``/``--cafile``/``--insecure``.
-        self.tls: dict[str, Any] | None = None
 
     @property
     def generation(self) -> int:
@@ -123,14 +120,16 @@ class EngineClient(QObject):
         *,
         label: str = "",
         connect_timeout: float = 10.0,
+        tls: dict[str, Any] | None = None,
     ) -> None:
+        """``tls``: ``ipc.tls.ClientTls``'s map (None: plaintext)."""
         cmd = schema.Open(
             host=host,
             port=port,
             framing=framing,
             label=label,
             connect_timeout=connect_timeout,
-            tls=self.tls,
+            tls=tls,
         )
         self.request(cmd, callback, connect_timeout + OPEN_MARGIN_S)
 

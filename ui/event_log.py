@@ -7,7 +7,7 @@ state events become one informational or error row with a readable text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
 from ipc import schema
@@ -15,6 +15,7 @@ from ipc.diagnosis import Diagnosis
 from ipc.tls import TlsInfo
 from ui.formatting import listener_name, pair_name, plural, session_name
 from ui.log_store import Direction
+from ui.tls_text import is_unverified, note_text
 
 __all__ = ["ENGINE_SESSION", "LogEntry", "RelayLeg", "diagnosis_text", "log_entries"]
 
@@ -54,12 +55,15 @@ def log_entries(
     clock_offset: float,
     events: list[schema.Event],
     legs: Mapping[int, RelayLeg] | None = None,
+    pair_of: Callable[[int], int | None] | None = None,
 ) -> Iterator[LogEntry]:
     """Log rows for ``events`` of engine ``generation``; ``at + clock_offset`` is wall time.
 
     ``legs`` names the relay legs among the sessions (by session id) of an engine attached
     to: their ``history`` events carry no pair, and are logged as the pair's frames, as
-    its live ones are."""
+    its live ones are. ``pair_of(session_id)``: the relay pair a session is a leg of, if
+    any (its TLS notes are the pair's rows, as its frames are).
+    """
     for ev in events:
         wall = ev.at + clock_offset if hasattr(ev, "at") else 0.0
         sid = getattr(ev, "session_id", None)
@@ -115,10 +119,13 @@ def log_entries(
         elif isinstance(ev, schema.TlsEstablished):
             info = TlsInfo.from_wire(ev.tls)
             if info is not None:
-                direction = (
-                    Direction.INFO if info.verified or info.side == "server" else Direction.ERROR
-                )
-                yield _note(name, direction, wall, f"TLS: {info.summary()} ({info.verification})")
+                direction = Direction.ERROR if is_unverified(info) else Direction.INFO
+                text = note_text(info)
+                pair = pair_of(ev.session_id) if pair_of is not None else None
+                if pair is not None:  # a relay leg: which side of the pair
+                    side = "with the client" if info.side == "server" else "with the upstream"
+                    name, text = pair_name(generation, pair), f"TLS {side}: {text[5:]}"
+                yield _note(name, direction, wall, text)
         elif isinstance(ev, schema.ConnectFailed):
             yield _note(name, Direction.ERROR, wall, f"connect failed ({ev.reason}): {ev.message}")
         elif isinstance(ev, schema.SessionError):

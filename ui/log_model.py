@@ -45,6 +45,7 @@ from ui.log_store import (
     LogStore,
 )
 from ui.payload_decoding import PayloadDecoding
+from ui.tls_text import UNVERIFIED_MARK
 
 __all__ = ["FLUSH_INTERVAL_MS", "LogModel", "SessionContext"]
 
@@ -74,6 +75,8 @@ _DIRECTION_COLOR = {
     Direction.C2S: QColor("#0d47a1"),
     Direction.S2C: QColor("#1b5e20"),
 }
+#: The Session cell of an unverified TLS session's rows.
+_UNVERIFIED_COLOR = QColor("#b71c1c")
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -86,11 +89,13 @@ _TEXT_BYTES = 800
 class SessionContext(NamedTuple):
     """How a session's rows are shown and saved: its text encoding (``ipc.text``; other
     than UTF-8, the Data column shows the payload as text in it), peer and framing (for
-    the saved JSON lines and pcapng)."""
+    the saved JSON lines and pcapng), and whether its TLS went unverified (its rows'
+    Session cell then carries the mark, in red)."""
 
     encoding: str = DEFAULT_ENCODING
     peer: str = ""
     framing: str = ""
+    unverified: bool = False
 
 
 _NO_CONTEXT = SessionContext()
@@ -300,10 +305,14 @@ class LogModel(QAbstractTableModel):
 
     def set_context(self, session: str, context: SessionContext) -> None:
         """Say how rows of ``session`` are shown and saved (its rows are repainted)."""
+        marked = context.unverified != self.context(session).unverified
         self._contexts[session] = context
         if len(self._contexts) > MAX_CONTEXTS:
             del self._contexts[next(iter(self._contexts))]
         self.refresh_data()
+        if marked and self.rowCount():
+            last = self.index(self.rowCount() - 1, COL_SESSION)
+            self.dataChanged.emit(self.index(0, COL_SESSION), last)
 
     def refresh_data(self) -> None:
         """Repaint the Data column (a session's decoder changed)."""
@@ -355,16 +364,28 @@ class LogModel(QAbstractTableModel):
             if col == COL_TIME:
                 return _time_text(row.wall)
             if col == COL_SESSION:
+                if self._contexts.get(row.session, _NO_CONTEXT).unverified:
+                    return f"{row.session} {UNVERIFIED_MARK}"
                 return row.session
             if col == COL_DIR:
                 return _DIRECTION_TEXT[row.direction]
             return len(row.payload) if row.direction in _DATA_DIRECTIONS else ""
         if role == _FOREGROUND:
-            return _DIRECTION_COLOR[self.row_at(index.row()).direction]
+            row = self.row_at(index.row())
+            if (
+                index.column() == COL_SESSION
+                and self._contexts.get(row.session, _NO_CONTEXT).unverified
+            ):
+                return _UNVERIFIED_COLOR
+            return _DIRECTION_COLOR[row.direction]
         if role == _USER:
             return self.row_at(index.row())
         if role == _ALIGNMENT and index.column() == COL_LENGTH:
             return _RIGHT
+        if role == _TOOLTIP and index.column() == COL_SESSION:
+            row = self.row_at(index.row())
+            if self._contexts.get(row.session, _NO_CONTEXT).unverified:
+                return f"{row.session}: TLS NOT VERIFIED (Insecure): the peer may be anyone"
         if role == _TOOLTIP and index.column() == COL_DATA:
             row = self.row_at(index.row())
             if row.direction not in _DATA_DIRECTIONS:  # a note: the column may cut it

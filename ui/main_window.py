@@ -47,6 +47,7 @@ from ui.script_player import ScriptPlayer, load_for_session
 from ui.session_model import SessionInfo, SessionModel
 from ui.supervisor import EngineState, EngineStatus, EngineSupervisor
 from ui.tick_probe import TickProbe
+from ui.tls_text import window_hint
 from ui.widgets.compose import ComposePanel
 from ui.widgets.engine_status import EngineBanner, EngineStatusLabel
 from ui.widgets.log_view import LogPanel
@@ -97,8 +98,10 @@ class MainWindow(QMainWindow):
         )
         #: The capture file while the Capture toggle is on (re-sent to each new engine).
         self._capture_path = capture
-        #: Text encodings of sessions just opened, until their events are in the model.
+        #: Text encodings and TLS options of sessions just opened, until their events are
+        #: in the model.
         self._encodings: dict[tuple[int, int], str] = {}
+        self._open_tls: dict[tuple[int, int], dict[str, Any] | None] = {}
         #: Where the window's state is remembered (ui.window_settings); None: nowhere.
         self.settings = settings
         self._clock_offsets: dict[int, float] = {}
@@ -215,6 +218,7 @@ class MainWindow(QMainWindow):
         self.sessions.abort_requested.connect(self._on_abort_requested)
         self.sessions.reconnect_requested.connect(self._on_reconnect_requested)
         self.sessions.selection_changed.connect(self._on_session_selected)
+        self.sessions.tls.toggled.connect(lambda _on: self._update_do_it_target())
         self.compose.send_requested.connect(self._on_send_requested)
         self.saved.send_requested.connect(self._on_send_requested)
         self.saved.edit_requested.connect(self.compose.load_message)
@@ -355,12 +359,17 @@ class MainWindow(QMainWindow):
             elif isinstance(ev, schema.PairOpened):
                 pair = self.session_model.pair(generation, ev.pair_id)
                 if pair is not None:  # the log's pair rows are the client's frames and back
-                    context = SessionContext(peer=ev.client, framing=pair.framing)
+                    context = SessionContext(
+                        peer=ev.client, framing=pair.framing, unverified=pair.unverified
+                    )
                     self.log_model.set_context(pair.name, context)
+            elif isinstance(ev, schema.TlsEstablished):
+                self._mark_unverified(generation, ev.session_id)
         offset = self._clock_offsets.get(generation, 0.0)
         append = self.log_model.append
         legs = self._attached_legs[1] if self._attached_legs[0] == generation else None
-        for entry in log_entries(generation, offset, events, legs):
+        pair_of = functools.partial(self.session_model.pair_of_leg, generation)
+        for entry in log_entries(generation, offset, events, legs, pair_of=pair_of):
             append(entry.session, entry.direction, entry.wall, entry.payloads)
         if self.do_it.running:
             self.do_it.on_events(generation, events)
@@ -378,6 +387,16 @@ class MainWindow(QMainWindow):
                 self._update_context(*key, "")
                 self.sessions.select(info)
 
+    def _mark_unverified(self, generation: int, session_id: int) -> None:
+        """Rows of a session (or pair) whose TLS was not verified carry the mark in the log."""
+        info = self.session_model.session(generation, session_id)
+        pair = self.session_model.pair_of_leg(generation, session_id)
+        if pair is not None:
+            info = self.session_model.pair(generation, pair)
+        if info is not None and info.unverified:
+            context = self.log_model.context(info.name)
+            self.log_model.set_context(info.name, context._replace(unverified=True))
+
     def _on_protocol_error(self, message: str) -> None:
         self._note(Direction.ERROR, f"IPC: {message}")
 
@@ -393,17 +412,24 @@ class MainWindow(QMainWindow):
 
     def _update_do_it_target(self) -> None:
         host, port = self._do_it_address()
+        tls = " over TLS" if self.sessions.tls_ticks()["Connect"] else ""
         self.do_it_target.setText(
-            f"connects to {host}:{port}, sends “{DO_IT_PAYLOAD.decode()}”, logs the reply"
+            f"connects to {host}:{port}{tls}, sends “{DO_IT_PAYLOAD.decode()}”, logs the reply"
         )
 
     def _on_do_it_clicked(self) -> None:
+        """Do it! speaks TLS as Connect's form says (ticked, with its options)."""
         host, port = self._do_it_address()
         self._update_do_it_target()
+        try:
+            tls = self.sessions.connect_tls()
+        except ValueError as exc:
+            self._on_do_it_failed(f"TLS: {exc}")
+            return
         self.do_it_result.setStyleSheet("color: #555;")
         self.do_it_result.setText("connecting…")
         self.do_it_button.setEnabled(False)
-        self.do_it.start(host, port, self._framing)
+        self.do_it.start(host, port, self._framing, tls.to_wire() if tls is not None else None)
 
     def _on_do_it_finished(self, reply: bytes, wall: float) -> None:
         text = f"[{format_time(wall)}] reply: {preview(reply)}"
@@ -423,7 +449,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ sessions, compose
 
-    def _on_open_requested(self, host: str, port: int, framing: Any) -> None:
+    def _on_open_requested(
+        self, host: str, port: int, framing: Any, tls: dict[str, Any] | None = None
+    ) -> None:
+        """Open a session (``tls``: ``ClientTls``'s map; None: plaintext)."""
         self.sessions.open_button.setEnabled(False)
         generation = self.client.generation
 
@@ -432,12 +461,15 @@ class MainWindow(QMainWindow):
             if error is not None:
                 message = error.message or error.type
                 # The engine's messages usually name the address already.
-                self.sessions.show_error(
-                    message if host in message else f"{host}:{port}: {message}"
-                )
+                if host not in message:
+                    message = f"{host}:{port}: {message}"
+                data = error.data if isinstance(error.data, dict) else {}
+                hint = window_hint(str(data.get("tls_cause", "")))
+                self.sessions.show_error(f"{message}\n→ {hint}" if hint else message)
                 return
             key = (generation, int(result["session_id"]))
             self._encodings[key] = encoding
+            self._open_tls[key] = tls
             info = self.session_model.session(*key)
             if info is not None:
                 self._update_context(*key, str(result.get("peer", "")))
@@ -446,7 +478,7 @@ class MainWindow(QMainWindow):
                 self._select_when_seen = key
 
         encoding = self.sessions.encoding_value()
-        self.client.open(host, port, framing, done)
+        self.client.open(host, port, framing, done, tls=tls)
 
     def _on_serve_requested(self, command: schema.Listen | schema.Relay) -> None:
         """Listen or Relay: start a listener; its row comes with its ``listening`` event."""
@@ -483,8 +515,10 @@ class MainWindow(QMainWindow):
         encoding = self._encodings.pop((generation, session_id), None)
         if encoding is not None:
             info.encoding = encoding
+        if (generation, session_id) in self._open_tls:
+            info.tls_options = self._open_tls.pop((generation, session_id))
         if peer:
-            context = SessionContext(info.encoding, peer, info.framing)
+            context = SessionContext(info.encoding, peer, info.framing, info.unverified)
             self.log_model.set_context(info.name, context)
         elif encoding is not None:
             self.log_model.set_context(
@@ -594,8 +628,16 @@ class MainWindow(QMainWindow):
         self.client.abort(info.generation, session_id, done)
 
     def _on_reconnect_requested(self, info: SessionInfo) -> None:
-        """A new session to where a closed, failed or lost one went, framed the same."""
-        self._on_open_requested(info.host, info.port, info.spec or info.framing)
+        """A new session to where a closed, failed or lost one went, framed the same and
+        with the same TLS options (one this window did not open: the form's)."""
+        tls = info.tls_options
+        if tls is None and info.tls is not None and info.tls.side == "client":
+            try:
+                options = self.sessions.connect_tls()
+            except ValueError:
+                options = None
+            tls = options.to_wire() if options is not None else {}
+        self._on_open_requested(info.host, info.port, info.spec or info.framing, tls)
 
     def _on_session_selected(self, info: SessionInfo | None) -> None:
         if info is not None and info.can_send:

@@ -41,8 +41,10 @@ from ui.formatting import (
     pair_name,
     session_name,
 )
+from ui.lock_icon import lock_icon
+from ui.tls_text import is_unverified, tls_mark
 
-__all__ = ["OPEN_STATES", "RowKind", "SessionInfo", "SessionModel", "tls_mark"]
+__all__ = ["OPEN_STATES", "RowKind", "SessionInfo", "SessionModel"]
 
 REFRESH_INTERVAL_MS = 500
 #: Closed sessions kept in the table before the oldest are removed.
@@ -70,18 +72,8 @@ _STATE_COLOR = {
     "lost": QColor("#b71c1c"),
 }
 _Index = QModelIndex | QPersistentModelIndex
-#: The peer of a TLS session whose certificate was not verified (--insecure) is red.
+#: The peer of a TLS session whose certificate was not verified (Insecure) is red.
 _UNVERIFIED = QColor("#b71c1c")
-
-
-def tls_mark(tls: TlsInfo | None) -> str:
-    """The peer column's prefix: a lock for a verified TLS session, a warning sign and
-    "unverified" for one that skipped verification; nothing for plaintext."""
-    if tls is None:
-        return ""
-    if tls.verified or tls.side == "server":
-        return "🔒 "
-    return "⚠ unverified TLS · "
 
 
 @dataclass(slots=True)
@@ -122,8 +114,19 @@ class SessionInfo:
     encoding: str = DEFAULT_ENCODING
     #: What the engine made of its bytes when it ended badly (``ipc.diagnosis``).
     diagnosis: Diagnosis | None = None
-    #: What its TLS handshake established (None: plaintext).
+    #: What its TLS handshake established (None: plaintext); a pair's client leg.
     tls: TlsInfo | None = None
+    #: A relay pair's upstream leg's TLS.
+    upstream_tls: TlsInfo | None = None
+    #: The client TLS options the window opened it with (``ClientTls``'s map; None:
+    #: plaintext, or not opened here): Reconnect opens it the same way.
+    tls_options: dict[str, Any] | None = None
+    #: Why its TLS failed (``ipc.tls.TlsCause``, "alert" after the handshake; "": it did
+    #: not), and the engine's sentence.
+    tls_cause: str = ""
+    tls_error: str = ""
+    #: A listener whose clients speak TLS to it.
+    serves_tls: bool = False
     _rate_frames: int = 0
     _rate_frames_out: int = 0
     _rate_at: float = 0.0
@@ -149,6 +152,22 @@ class SessionInfo:
         """A session closed, failed or lost: it can only be opened again (Reconnect).
         A listener or relay pair that is over is started again from the form."""
         return self.kind == "session" and self.state in ("closed", "failed", "lost")
+
+    @property
+    def unverified(self) -> bool:
+        """A TLS client side (the session, or a pair's upstream) that was not verified."""
+        return is_unverified(self.tls) or is_unverified(self.upstream_tls)
+
+    @property
+    def peer_cell(self) -> str:
+        """The Peer column: the address with each TLS side's lock or unverified mark."""
+        if self.kind == "pair":
+            client, _, upstream = (self.peer_text or f"{self.host}:{self.port}").partition(" ⇄ ")
+            marked = tls_mark(self.tls, pair_side=True) + client
+            if not upstream:
+                return marked
+            return f"{marked} ⇄ {tls_mark(self.upstream_tls, pair_side=True)}{upstream}"
+        return tls_mark(self.tls) + (self.peer_text or f"{self.host}:{self.port}")
 
     @property
     def can_send(self) -> bool:
@@ -186,6 +205,11 @@ class SessionModel(QAbstractTableModel):
     def listener(self, generation: int, listener_id: int) -> SessionInfo | None:
         return self._by_key.get((generation, "listener", listener_id))
 
+    def pair_of_leg(self, generation: int, session_id: int) -> int | None:
+        """The id of the relay pair whose leg ``session_id`` is (None: not a live leg)."""
+        pair = self._legs.get((generation, session_id))
+        return pair.session_id if pair is not None else None
+
     def session_at(self, row: int) -> SessionInfo:
         return self._rows[row]
 
@@ -212,24 +236,55 @@ class SessionModel(QAbstractTableModel):
             elif isinstance(ev, schema.Connected):
                 self._update(generation, ev.session_id, state="connected", detail=ev.local)
             elif isinstance(ev, schema.TlsEstablished):
-                self._update(generation, ev.session_id, tls=TlsInfo.from_wire(ev.tls))
+                self._tls_established(generation, ev)
             elif isinstance(ev, schema.ConnectFailed):
-                self._update(
-                    generation, ev.session_id, state="failed", detail=f"{ev.reason}: {ev.message}"
-                )
+                tls = {}
+                if ev.reason == "tls":
+                    tls = {"tls_cause": ev.details.get("tls_cause", "handshake"),
+                           "tls_error": ev.message}  # fmt: skip
+                if not self._leg_failed(generation, ev.session_id, tls):
+                    self._update(
+                        generation, ev.session_id, state="failed",
+                        detail=f"{ev.reason}: {ev.message}", **tls,
+                    )  # fmt: skip
             elif isinstance(ev, schema.SessionError):
-                self._update(
-                    generation,
-                    ev.session_id,
-                    detail=f"{ev.kind}: {ev.message}",
-                    diagnosis=Diagnosis.from_wire(ev.details.get("diagnosis")),
-                )
+                tls = {"tls_cause": "alert", "tls_error": ev.message} if ev.kind == "tls" else {}
+                if not self._leg_failed(generation, ev.session_id, tls):
+                    self._update(
+                        generation,
+                        ev.session_id,
+                        detail=f"{ev.kind}: {ev.message}",
+                        diagnosis=Diagnosis.from_wire(ev.details.get("diagnosis")),
+                        **tls,
+                    )
             elif isinstance(ev, schema.Closed):
                 self._closed(generation, ev)
             elif isinstance(ev, schema.Listening | schema.ListenerClosed):
                 self._listener_event(generation, ev)
             elif isinstance(ev, schema.PairOpened | schema.PairClosed):
                 self._pair_event(generation, ev)
+
+    def _tls_established(self, generation: int, ev: schema.TlsEstablished) -> None:
+        """A session's TLS, or a relay leg's on its pair (the client's or the upstream's)."""
+        tls = TlsInfo.from_wire(ev.tls)
+        pair = self._legs.get((generation, ev.session_id))
+        if pair is None:
+            self._update(generation, ev.session_id, tls=tls)
+        elif ev.session_id == pair.client_session_id:
+            self._update_row(pair, tls=tls)
+        else:
+            self._update_row(pair, upstream_tls=tls)
+
+    def _leg_failed(self, generation: int, session_id: int, tls: dict[str, str]) -> bool:
+        """A relay leg's TLS failure goes to its pair; True if ``session_id`` is a leg."""
+        pair = self._legs.get((generation, session_id))
+        if pair is None:
+            return False
+        if tls:
+            leg = "client" if session_id == pair.client_session_id else "upstream"
+            self._update_row(pair, tls_cause=tls["tls_cause"],
+                             tls_error=f"{leg}: {tls['tls_error']}")  # fmt: skip
+        return True
 
     def _count(self, generation: int, ev: schema.Received | schema.Sent) -> None:
         """A session's frames, or a relay leg's, counted on its pair's row by direction."""
@@ -329,8 +384,15 @@ class SessionModel(QAbstractTableModel):
         info = SessionInfo(
             generation, ev.listener_id, ev.host, ev.port, framing, label=ev.label,
             kind="listener", state="listening", peer_text=where, detail=detail,
-            upstream=ev.upstream, reachable=ev.reachable,
+            upstream=ev.upstream, reachable=ev.reachable, serves_tls=bool(ev.tls),
         )  # fmt: skip
+        if ev.tls:
+            detail += f"\nTLS: certificate {ev.tls.get('cert', '')}"
+            if ev.tls.get("client_ca"):
+                detail += f", client certificates from {ev.tls['client_ca']} required"
+        if ev.upstream_tls is not None:
+            detail += "\nTLS to the upstream server"
+        info.detail = detail
         self._add(info)
 
     def _pair_event(self, generation: int, ev: schema.PairOpened | schema.PairClosed) -> None:
@@ -535,7 +597,7 @@ class SessionModel(QAbstractTableModel):
             into, out = ("→ ", "← ") if info.kind == "pair" else ("", "")
             return (
                 info.name + (f" {info.label}" if info.label else ""),
-                info.peer_text or tls_mark(info.tls) + f"{info.host}:{info.port}",
+                info.peer_cell,
                 info.framing,
                 info.state,
                 f"{into}{info.frames_in:,}",
@@ -546,11 +608,15 @@ class SessionModel(QAbstractTableModel):
                 format_rate(info.rate_out),
             )[col]
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == 1 and info.tls is not None:  # the lock's details
-                return "\n".join(f"{label}: {value}" for label, value in info.tls.details())
+            if col == 1 and (info.tls or info.upstream_tls):  # the lock's summary
+                return "\n".join(_tls_tips(info)) + "\n(double-click: the details)"
             return info.detail or None
-        if role == Qt.ItemDataRole.ForegroundRole and col == 1 and info.tls is not None:
-            return None if info.tls.verified or info.tls.side == "server" else _UNVERIFIED
+        if role == Qt.ItemDataRole.DecorationRole and col == 1:
+            if info.tls or info.upstream_tls or info.serves_tls:
+                return lock_icon(not info.unverified)
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1 and info.unverified:
+            return _UNVERIFIED
         if role == Qt.ItemDataRole.ForegroundRole and col == 3:
             return _STATE_COLOR.get(info.state)
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= 4:
@@ -558,6 +624,14 @@ class SessionModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return info
         return None
+
+
+def _tls_tips(info: SessionInfo) -> list[str]:
+    """The Peer cell's tooltip: each TLS side in a line."""
+    sides = [("", info.tls)] if info.kind != "pair" else [
+        ("client side: ", info.tls), ("upstream: ", info.upstream_tls)
+    ]  # fmt: skip
+    return [f"{what}{tls.summary()}: {tls.verification}" for what, tls in sides if tls]
 
 
 def _listener_cells(info: SessionInfo) -> tuple[str, ...]:

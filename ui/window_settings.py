@@ -1,8 +1,10 @@
 """What the window remembers between runs, in ``QSettings`` (issue 17, item 12).
 
-The last host, port and framing of the open form, the window's geometry, the positions
-of its splitters, and the Compose history (payloads as hex, the newest first) with its
-Text/Hex mode. Saved when the window closes, restored when it opens; what the command
+The last host, port and framing of the open form and its TLS (each mode's tick, the
+relay upstream's, and the fields of the client, listener and upstream rows: never
+Insecure, which a window that opens again leaves off), the window's geometry, the
+positions of its splitters, and the Compose history (payloads as hex, the newest first)
+with its Text/Hex mode. Saved when the window closes, restored when it opens; what the command
 line says (``--server``, ``--framing``) wins over what was saved. A value that does not
 read back (an older or hand-edited file) is ignored, never an error.
 
@@ -22,6 +24,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
+    from ui.widgets.tls_options import ClientTlsRow, ServerTlsRow
 
 __all__ = ["fit_to_screen", "open_settings", "restore", "save"]
 
@@ -45,6 +48,11 @@ def save(window: MainWindow, settings: QSettings) -> None:
     settings.setValue("open/host", sessions.host.text().strip())
     settings.setValue("open/port", sessions.port.value())
     settings.setValue("open/framing", sessions.framing.currentText())
+    for mode, on in sessions.tls_ticks().items():
+        settings.setValue(f"tls/{mode.lower()}", on)
+    for group, row in _tls_rows(window):
+        for name, value in row.values().items():
+            settings.setValue(f"tls/{group}/{name}", value)
     settings.setValue("window/geometry", window.saveGeometry())
     settings.setValue("window/splitter", window.splitter.saveState())
     settings.setValue("window/log_splitter", window.log_panel.splitter.saveState())
@@ -71,6 +79,10 @@ def restore(
     framing = _get(settings, "open/framing", str)
     if not framing_given and framing and sessions.framing.findText(framing) >= 0:
         sessions.framing.setCurrentText(framing)
+    ticks = {mode: _get(settings, f"tls/{mode.lower()}", bool) for mode in sessions.tls_ticks()}
+    sessions.set_tls_ticks({mode: on for mode, on in ticks.items() if on is not None})
+    for group, row in _tls_rows(window):
+        row.set_values({name: _get(settings, f"tls/{group}/{name}", str) for name in row.values()})
     geometry = _get(settings, "window/geometry", QByteArray)
     if geometry is None or not window.restoreGeometry(geometry):
         fit_to_screen(window)
@@ -106,11 +118,23 @@ def fit_to_screen(window: MainWindow) -> None:
         window.move(free.topLeft())
 
 
+def _tls_rows(window: MainWindow) -> list[tuple[str, ClientTlsRow | ServerTlsRow]]:
+    sessions = window.sessions
+    return [
+        ("client", sessions.client_tls),
+        ("server", sessions.server_tls),
+        ("upstream", sessions.upstream_tls),
+    ]
+
+
 def _get(settings: QSettings, key: str, kind: type) -> Any:
-    """The value of ``key`` if it is a ``kind`` (ints come back from INI files as text)."""
+    """The value of ``key`` if it is a ``kind`` (ints and booleans come back from INI
+    files as text)."""
     value = settings.value(key)
     if value is None:
         return None
+    if kind is bool:
+        return {"true": True, "false": False}.get(str(value).lower())
     if kind is int:
         try:
             return int(value)

@@ -37,6 +37,11 @@ class DecoderChooser(QWidget):
             "how the selected session's payloads are decoded in the log "
             "(auto: JSON, MessagePack, CBOR, Protobuf, text or hex, whichever fits)"
         )
+        # A narrow box (its popup is as wide as its entries): the form must fit 1024 px.
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.combo.setMinimumContentsLength(7)
         self._shown = "auto"
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -1,11 +1,18 @@
-"""Open a session (host, port, framing preset or custom spec, text encoding), guess a
-server's framing, listen or relay, and list sessions, listeners and relay pairs.
+"""Open a session (host, port, framing preset or custom spec, text encoding, TLS), guess
+a server's framing, listen or relay, and list sessions, listeners and relay pairs.
 
 The mode box picks the role: **Connect** (open a session to HOST:PORT), **Listen** (be the
 server on HOST:PORT; 0 picks a free port) or **Relay** (listen on HOST:PORT and relay each
 client to the server named after "to"). Listen and relay show a second row: the upstream
 (relay), echo (listen), and the limits on the clients they accept. A host other than
 loopback is reachable from the network, and the form says so before anything listens.
+
+**TLS** (each mode keeps its own tick) shows a row of options: a client's for Connect
+(CA file, client certificate and key, ALPN, server name, Insecure), the listening side's
+for Listen and Relay (certificate, key, client CA, ALPN); the relay's upstream has its
+own TLS tick and client row. Double-clicking a TLS session (or the table's context menu,
+**TLS details…**) shows what its TLS established, or why it failed
+(``ui.widgets.tls_details``).
 """
 
 from __future__ import annotations
@@ -14,8 +21,15 @@ import functools
 import ipaddress
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -35,8 +49,11 @@ from ipc import schema
 from ipc.errors import LocalProtocolError
 from ipc.framing import PRESET_NOTES, PRESETS, FramingSpec, describe
 from ipc.text import ENCODINGS
+from ipc.tls import ClientTls
 from ui.session_model import SessionInfo, SessionModel
 from ui.widgets.decoder_chooser import DecoderChooser
+from ui.widgets.tls_details import TlsDetailsDialog
+from ui.widgets.tls_options import UNVERIFIED_COLOR, ClientTlsRow, ServerTlsRow
 
 __all__ = [
     "CUSTOM_FRAMING",
@@ -52,6 +69,11 @@ __all__ = [
 MODES = {"Connect": "Open", "Listen": "Listen", "Relay": "Relay"}
 #: The upstream framing box's first entry: the same framing as the clients'.
 SAME_FRAMING = "same"
+#: The open button's tooltip while a TLS row's Insecure is ticked (the button is red).
+_INSECURE_OPEN_TIP = (
+    "Insecure is ticked: the server's certificate will NOT be verified (chain and host "
+    "name); the session is marked unverified"
+)
 
 DEFAULT_PRESETS = tuple(PRESETS)
 #: The strip box's "nothing but the length field" value (``strip=None``).
@@ -91,7 +113,7 @@ class _SessionTable(QTableView):
 class SessionPanel(QWidget):
     """Signals carry what the user asked for; the window does the work."""
 
-    open_requested = Signal(str, int, object)  # host, port, framing (preset name or map)
+    open_requested = Signal(str, int, object, object)  # host, port, framing, TLS map | None
     serve_requested = Signal(object)  # schema.Listen | schema.Relay
     guess_requested = Signal(str, int)  # host, port
     close_requested = Signal(object)  # SessionInfo
@@ -137,6 +159,18 @@ class SessionPanel(QWidget):
             "the text encoding of the next session opened: how its payloads are shown and "
             "composed as text"
         )
+        self.tls = QCheckBox("TLS")
+        self.tls.setToolTip(
+            "Connect: speak TLS to the server, verified against the system's CAs or the CA "
+            "file. Listen and Relay: the clients speak TLS to this listener (its certificate)"
+        )
+        #: Each mode's TLS tick, kept while another mode shows the form.
+        self._tls_on = dict.fromkeys(MODES, False)
+        self.client_tls = ClientTlsRow("TLS")
+        self.server_tls = ServerTlsRow("TLS")
+        self.upstream_tls = ClientTlsRow("upstream TLS")
+        self.client_tls.insecure_toggled.connect(self._update_tls_note)
+        self.upstream_tls.insecure_toggled.connect(self._update_tls_note)
         # Narrow boxes (the popups are as wide as their entries): the form must fit 1024 px.
         for combo, chars in ((self.framing, 6), (self.encoding, 5)):
             combo.setSizeAdjustPolicy(
@@ -247,6 +281,18 @@ class SessionPanel(QWidget):
         self.reconnect_button.clicked.connect(
             lambda: self._emit_for_selected(self.reconnect_requested)
         )
+        # The TLS details: double-click a TLS row, or the table's context menu (no button:
+        # the form must fit 1024 px).
+        self.tls_action = QAction("TLS details…", self.table)
+        self.tls_action.setToolTip(
+            "what the selected session's TLS established (version, cipher, ALPN, the "
+            "peer's certificate, verification), or why it failed"
+        )
+        self.tls_action.triggered.connect(self.show_tls_details)
+        self.table.addAction(self.tls_action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.table.doubleClicked.connect(self._on_double_click)
+        self._tls_dialog: TlsDetailsDialog | None = None
         self.close_button.clicked.connect(lambda: self._emit_for_selected(self.close_requested))
         self.abort_button.clicked.connect(lambda: self._emit_for_selected(self.abort_requested))
 
@@ -261,6 +307,7 @@ class SessionPanel(QWidget):
         form.addWidget(QLabel("Framing"))
         form.addWidget(self.framing)
         form.addWidget(self.encoding)
+        form.addWidget(self.tls)
         form.addWidget(self.open_button)
         form.addStretch(1)
         form.addWidget(self.reconnect_button)
@@ -271,9 +318,14 @@ class SessionPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
         layout.addWidget(self._serve)
+        for row in (self.client_tls, self.server_tls, self.upstream_tls):
+            layout.addWidget(row)
         layout.addWidget(self._custom)
         layout.addWidget(self.error)
         layout.addWidget(self.table)
+        self.tls.toggled.connect(self._on_tls_toggled)
+        self.upstream_tls_on.toggled.connect(self._update_tls_rows)
+        self._update_tls_rows()
         self._update_buttons()
 
     def _build_serve_row(self) -> None:
@@ -288,6 +340,10 @@ class SessionPanel(QWidget):
         self.upstream_framing.addItems([SAME_FRAMING, *DEFAULT_PRESETS])
         self.upstream_framing.setToolTip(
             "the server's framing: frames are re-encoded when it differs from the clients'"
+        )
+        self.upstream_tls_on = QCheckBox("TLS")
+        self.upstream_tls_on.setToolTip(
+            "the relay speaks TLS to the upstream server (its options: the upstream TLS row)"
         )
         self.echo = QCheckBox("echo")
         self.echo.setToolTip("send each frame a client sends back to it")
@@ -321,6 +377,7 @@ class SessionPanel(QWidget):
             self.upstream_host,
             self.upstream_port,
             self.upstream_framing,
+            self.upstream_tls_on,
         ]
         for widget in [*self._upstream_widgets, self.echo]:
             row.addWidget(widget)
@@ -338,6 +395,7 @@ class SessionPanel(QWidget):
         """Show the form for ``mode``; each mode keeps its own host and port."""
         previous, self._mode = self._mode, mode
         self._addresses[previous] = (self.host.text(), self.port.value())
+        self.tls.setChecked(self._tls_on[mode])
         if mode == "Relay" and previous == "Connect":  # relay to the server just typed
             host, port = self._addresses["Connect"]
             self.upstream_host.setText(host)
@@ -354,6 +412,7 @@ class SessionPanel(QWidget):
         for widget in self._upstream_widgets:
             widget.setVisible(mode == "Relay")
         self.echo.setVisible(mode == "Listen")
+        self._update_tls_rows()
         self._check_reachable()
         self.show_error("")  # the last mode's note ("listening on …") is not about this one
 
@@ -364,8 +423,13 @@ class SessionPanel(QWidget):
         self.reachable.setText(f"{host} is reachable from the network" if warn else "")
 
     def serve_command(self) -> schema.Listen | schema.Relay:
-        """The Listen or Relay form as the engine's command."""
+        """The Listen or Relay form as the engine's command.
+
+        Raises:
+            ValueError: a TLS row's options do not go together (the message says why).
+        """
         host, port, framing = self.host.text().strip(), self.port.value(), self.framing_value()
+        tls = self.server_tls.options().to_wire() if self.tls.isChecked() else None
         max_clients = self.max_clients.value()
         idle = float(self.idle_timeout.value())
         partial = float(self.partial_timeout.value())
@@ -378,6 +442,7 @@ class SessionPanel(QWidget):
                 max_clients=max_clients,
                 idle_timeout=idle,
                 partial_frame_timeout=partial,
+                tls=tls,
             )
         upstream = self.upstream_framing.currentText()
         return schema.Relay(
@@ -390,7 +455,60 @@ class SessionPanel(QWidget):
             max_clients=max_clients,
             idle_timeout=idle,
             partial_frame_timeout=partial,
+            tls=tls,
+            upstream_tls=(
+                self.upstream_tls.options().to_wire() if self.upstream_tls_on.isChecked() else None
+            ),
         )
+
+    def connect_tls(self) -> ClientTls | None:
+        """Connect's TLS options (None: TLS is not ticked for Connect).
+
+        Raises:
+            ValueError: the options do not go together.
+        """
+        return self.client_tls.options() if self._tls_on["Connect"] else None
+
+    def use_client_tls(self, options: ClientTls | None) -> None:
+        """Tick (or untick, for None) Connect's TLS and fill its row in with ``options``."""
+        self._tls_on["Connect"] = options is not None
+        if options is not None:
+            self.client_tls.show_options(options)
+        if self._mode == "Connect":
+            self.tls.setChecked(options is not None)
+        self._update_tls_rows()
+
+    def tls_ticks(self) -> dict[str, bool]:
+        """Each mode's TLS tick, and the relay upstream's ("Upstream")."""
+        return {**self._tls_on, "Upstream": self.upstream_tls_on.isChecked()}
+
+    def set_tls_ticks(self, ticks: dict[str, bool]) -> None:
+        for mode in MODES:
+            self._tls_on[mode] = ticks.get(mode, self._tls_on[mode])
+        self.upstream_tls_on.setChecked(ticks.get("Upstream", self.upstream_tls_on.isChecked()))
+        self.tls.setChecked(self._tls_on[self._mode])
+        self._update_tls_rows()
+
+    def _on_tls_toggled(self, on: bool) -> None:
+        self._tls_on[self._mode] = on
+        self._update_tls_rows()
+
+    def _update_tls_rows(self, *_args: Any) -> None:
+        """Show the TLS rows the mode and its ticks ask for."""
+        tls = self._tls_on[self._mode]
+        self.client_tls.setVisible(self._mode == "Connect" and tls)
+        self.server_tls.setVisible(self._mode != "Connect" and tls)
+        self.upstream_tls.setVisible(self._mode == "Relay" and self.upstream_tls_on.isChecked())
+        self._update_tls_note()
+
+    def _update_tls_note(self, *_args: Any) -> None:
+        """Say, before anything opens, that Insecure skips verification."""
+        insecure = (self.client_tls.isVisibleTo(self) and self.client_tls.insecure.isChecked()) or (
+            self.upstream_tls.isVisibleTo(self) and self.upstream_tls.insecure.isChecked()
+        )
+        # Red, not reworded: a longer word would push the form past a 1024 px screen.
+        self.open_button.setStyleSheet(f"color: {UNVERIFIED_COLOR};" if insecure else "")
+        self.open_button.setToolTip(_INSECURE_OPEN_TIP if insecure else "")
 
     def set_presets(self, names: list[str]) -> None:
         current = self.framing.currentText()
@@ -526,18 +644,41 @@ class SessionPanel(QWidget):
         if self.framing.currentText() == CUSTOM_FRAMING and not self._check_custom():
             self.show_error(f"custom framing: {self.custom_summary.text()}")
             return
-        self.show_error("")
-        if self._mode == "Connect":
-            self.open_requested.emit(host, self.port.value(), self.framing_value())
-            return
         if self._mode == "Relay" and not self.upstream_host.text().strip():
             self.show_error("enter the server to relay to")
             return
-        self.serve_requested.emit(self.serve_command())
+        try:
+            tls = self.connect_tls() if self._mode == "Connect" else None
+            command = self.serve_command() if self._mode != "Connect" else None
+        except ValueError as exc:
+            self.show_error(f"TLS: {exc}")
+            return
+        self.show_error("")
+        if command is None:
+            wire = tls.to_wire() if tls is not None else None
+            self.open_requested.emit(host, self.port.value(), self.framing_value(), wire)
+            return
+        self.serve_requested.emit(command)
 
     def _on_selection(self, *_args: Any) -> None:
         self._update_buttons()
-        self.selection_changed.emit(self.selected())
+        info = self.selected()
+        if self._tls_dialog is not None and self._tls_dialog.isVisible():
+            self._tls_dialog.details.show_session(info)
+        self.selection_changed.emit(info)
+
+    def _on_double_click(self, _index: QModelIndex) -> None:
+        if _has_tls(self.selected()):
+            self.show_tls_details()
+
+    def show_tls_details(self) -> TlsDetailsDialog:
+        """Open (or raise) the TLS details window; it follows the selection while open."""
+        if self._tls_dialog is None:
+            self._tls_dialog = TlsDetailsDialog(self)
+        self._tls_dialog.details.show_session(self.selected())
+        self._tls_dialog.show()
+        self._tls_dialog.raise_()
+        return self._tls_dialog
 
     def _update_buttons(self) -> None:
         info = self.selected()
@@ -550,6 +691,7 @@ class SessionPanel(QWidget):
         self.decoder.setEnabled(info is not None and kind != "listener")
         # A session that is over can only be opened again: Reconnect takes the place of
         # Close and Abort (the form fits 1024 px that way).
+        self.tls_action.setEnabled(_has_tls(info))
         over = info is not None and info.is_over
         self.reconnect_button.setVisible(over)
         self.close_button.setVisible(not over)
@@ -581,6 +723,12 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _has_tls(info: SessionInfo | None) -> bool:
+    """Whether ``info`` has TLS details to show: what a handshake established, or why it
+    failed."""
+    return info is not None and bool(info.tls or info.upstream_tls or info.tls_error)
 
 
 def _fit(button: QPushButton) -> None:
