@@ -629,14 +629,15 @@ class MainWindow(QMainWindow):
 
     def _on_reconnect_requested(self, info: SessionInfo) -> None:
         """A new session to where a closed, failed or lost one went, framed the same and
-        with the same TLS options (one this window did not open: the form's)."""
+        with the same TLS options; one whose TLS failed (or that this window did not open)
+        takes the form's TLS row, where the failure's hint says to fix it."""
         tls = info.tls_options
-        if tls is None and info.tls is not None and info.tls.side == "client":
+        if info.tls_cause or (tls is None and info.tls is not None and info.tls.side == "client"):
             try:
-                options = self.sessions.connect_tls()
-            except ValueError:
-                options = None
-            tls = options.to_wire() if options is not None else {}
+                tls = self.sessions.client_tls.options().to_wire()
+            except ValueError as exc:
+                self.sessions.show_error(f"TLS: {exc}")
+                return
         self._on_open_requested(info.host, info.port, info.spec or info.framing, tls)
 
     def _on_session_selected(self, info: SessionInfo | None) -> None:
