@@ -504,6 +504,8 @@ class _Driver:
                 raise ShotError(str(exc)) from None
             _lower_priority(server.process.pid)
             try:
+                # Starting the server held up this loop: let that leave the readout.
+                self.settle(READOUT_TICKS)
                 address = (server.host, server.port)
                 panel.tls.setChecked(True)
                 panel.client_tls.cafile.setText(os.path.join(folder, "ca.pem"))
