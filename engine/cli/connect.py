@@ -361,6 +361,10 @@ async def _consume(link: SessionLink, progress: _Progress, printer: Printer) -> 
                 return
             waiting = progress.waiting_for(diagnosis, "closed_early")
             if event.by == "peer":
+                if progress.received == 0 and plan.tls is None:
+                    # A TLS server closes without a word on a client whose first bytes
+                    # are no TLS handshake.
+                    waiting += "; or it speaks TLS: try --tls"
                 raise SessionBroken(f"the peer closed the connection early: {waiting}")
             # Closed on our side before the replies came: another controller of a
             # long-lived engine, or the engine shutting down (--attach --session).

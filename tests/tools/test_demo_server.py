@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -401,3 +404,31 @@ def test_a_niced_demo_server_runs_that_much_nicer_than_its_parent():
         assert os.getpriority(os.PRIO_PROCESS, server.process.pid) == os.nice(0) + 3
     finally:
         assert stop_process(server.process, STOP_GRACE_SECONDS) == 0
+
+
+def test_tls_prints_the_ca_path_that_a_verifying_client_trusts() -> None:
+    server = start_demo_server("--tls", stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert server.process.stderr is not None
+        said = server.process.stderr.readline().decode()  # logged before it listens
+        found = re.search(r"trust it with --cafile (\S+)$", said.strip())
+        assert found is not None, said
+        ca = Path(found.group(1))
+        context = ssl.create_default_context(cafile=str(ca))  # verify, host name checked
+        with (
+            socket.create_connection((server.host, server.port), timeout=TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            assert tls.version() == "TLSv1.3"
+            tls.sendall(struct.pack("<I", 5) + b"hello")
+            reply = b""
+            while len(reply) < 9:
+                chunk = tls.recv(64)
+                assert chunk, reply
+                reply += chunk
+            assert reply == struct.pack("<I", 5) + b"hello"  # echo mode
+    finally:
+        stop_process(server.process, STOP_GRACE_SECONDS)
+        if server.process.stderr is not None:
+            server.process.stderr.close()
+    assert not ca.parent.exists()  # the throwaway CA's folder is removed at exit

@@ -324,3 +324,24 @@ def test_attach_hands_the_engine_to_the_gui_and_starts_no_demo_server(
         with pytest.raises(SystemExit) as exited:
             parse_args(bad)
         assert exited.value.code == EXIT_USAGE and why in capsys.readouterr().err
+
+
+def test_headless_tls_starts_the_demo_server_with_tls_and_trusts_it() -> None:
+    done = _launch("--headless", "--tls")
+    assert done.returncode == 0, done.stderr
+    assert REPLY_LINE.search(done.stdout), done.stdout
+    err = done.stderr.decode()
+    assert "(classic mode, TLS)" in err  # the demo server speaks TLS...
+    assert "TLS: TLSv1.3" in err and ", verified;" in err  # ...and the client verified it
+    ca = re.search(r"trust it with --cafile (\S+)", err)
+    assert ca is not None and not os.path.exists(ca.group(1))  # the throwaway CA is gone
+
+
+def test_tls_carries_the_demo_servers_ca_or_the_given_one_to_the_gui() -> None:
+    args = parse_args(["--tls"])
+    args.demo_cafile = "/tmp/demo/ca.pem"  # set by main() once the demo server made it
+    assert gui_command(args, "127.0.0.1:7", python="py")[-3:] == [
+        "--tls", "--cafile", "/tmp/demo/ca.pem"
+    ]  # fmt: skip
+    args = parse_args(["--server", "127.0.0.1:7", "--cafile", "ca.pem"])
+    assert gui_command(args, "127.0.0.1:7", python="py")[-3:] == ["--tls", "--cafile", "ca.pem"]

@@ -83,7 +83,7 @@ async def test_peer_closing_before_the_replies_exits_3(nursery: trio.Nursery) ->
         "framewire-engine: the peer closed the connection early: received 0 of 1 expected "
         "frames: the peer closed without sending anything; a be32 peer reads your le32 "
         "header 01 00 00 00 as 16,777,216 bytes (more than a server usually accepts, so it "
-        "closes): try --framing be32"
+        "closes): try --framing be32; or it speaks TLS: try --tls"
     ]
 
 

@@ -1,6 +1,7 @@
 """The engine CLI with TLS against the demo server's --tls (a real subprocess each): a
 verified run, the tls line of json output, --insecure's warning, exit code 3 with the
-cause for an unknown CA, 2 for a TLS option naming a missing file."""
+cause for an unknown CA and for a plaintext client of the TLS server, 2 for a TLS option
+naming a missing file."""
 
 from __future__ import annotations
 
@@ -59,3 +60,13 @@ def test_an_unknown_ca_is_exit_3_with_the_cause(tls_demo: tuple[str, Path]) -> N
 def test_tls_options_are_checked_before_connecting(tmp_path: Path) -> None:
     run = _run("127.0.0.1:9", "--cafile", str(tmp_path / "missing.pem"), "--send", "x")
     assert run.returncode == 2 and "cannot read --cafile" in run.stderr
+
+
+def test_a_plaintext_client_of_a_tls_server_is_exit_3_and_told_to_try_tls(
+    tls_demo: tuple[str, Path],
+) -> None:
+    # The server reads our frame as a broken handshake and closes without a word.
+    address, _ = tls_demo
+    run = _run(address, "--send", "hello")
+    assert run.returncode == 3
+    assert "closed the connection early" in run.stderr and "try --tls" in run.stderr
