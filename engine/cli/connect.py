@@ -334,9 +334,11 @@ async def _consume(link: SessionLink, progress: _Progress, printer: Printer) -> 
         elif isinstance(event, schema.Closed):
             diagnosis = _diagnosis(event.details)
             if progress.done.is_set():
-                if diagnosis is not None:
+                if diagnosis is not None and diagnosis.kind != "nothing":
                     # The run got what it waited for, but the bytes read as another
-                    # framing (an empty frame, a frame left half read): say so.
+                    # framing (an empty frame, a frame left half read): say so. That
+                    # nothing came back is no news to a run that waited for nothing
+                    # (--count 0).
                     print(f"{PROG}: warning: {hint(diagnosis)}", file=sys.stderr)
                 return
             if event.by == "error" and error is not None:

@@ -159,3 +159,12 @@ async def test_a_reader_that_stops_reading_ends_the_run_quietly_with_0(
         finally:
             process.kill()
     assert stderr == b""
+
+
+async def test_count_0_sends_and_leaves_without_a_word(nursery: trio.Nursery) -> None:
+    """--count 0 does not wait for replies: that none came is not worth a warning (it
+    said "warning: nothing came back; a be32 peer reads your le32 header ...")."""
+    port = await start_server(nursery, sleep_forever)
+    result = await run_cli(f"127.0.0.1:{port}", "--send", "x", "--count", "0")
+    assert result.returncode == 0
+    assert (result.stdout, result.stderr) == (b"", b"")
