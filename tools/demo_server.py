@@ -378,7 +378,14 @@ async def serve_demo_connection(
     finally:
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(stream)
-        log.info("%s %s (%d frames in, %d out)", name, outcome, conn.frames_in, conn.frames_out)
+        log.info(
+            "%s %s (%d frame%s in, %d out)",
+            name,
+            outcome,
+            conn.frames_in,
+            "" if conn.frames_in == 1 else "s",
+            conn.frames_out,
+        )
 
 
 def _check_loopback(host: str) -> str:
