@@ -43,6 +43,8 @@ class DoItFlow(QObject):
         self._session_name: str | None = None
         self._generation = 0
         self._running = False
+        #: Whether the run speaks TLS (a plaintext one closed by a server may have met TLS).
+        self._tls = False
         #: The run's session's error, until its ``closed`` says the run failed.
         self._error: schema.SessionError | None = None
         self._timer = QTimer(self)
@@ -71,6 +73,7 @@ class DoItFlow(QObject):
         if self._running:
             return
         self._running = True
+        self._tls = tls is not None
         self._session = None
         self._session_name = None
         self._error = None
@@ -112,6 +115,9 @@ class DoItFlow(QObject):
                 why += f": choose framing {found.suggestion}"
             return why
         why = f"the server closed the connection ({closed.by}) before replying"
+        if closed.by == "peer" and not self._tls:
+            # A TLS server closes without a word on a frame that is no TLS handshake.
+            why += " (if it speaks TLS: tick TLS)"
         found = Diagnosis.from_wire(closed.details.get("diagnosis"))
         return why if found is None else f"{why}: {diagnosis_text(found)}"
 

@@ -4,12 +4,15 @@ tests/tls_certs.py (real sockets on 127.0.0.1, real handshakes)."""
 
 from __future__ import annotations
 
+import subprocess
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 
 from ipc import schema
 from ipc.tls import ClientTls
 from tests.tls_certs import Certs
+from tools.demo_server import spawn_demo_server
 from ui import window_settings
 from ui.log_model import COL_SESSION, LogModel
 from ui.log_store import Direction
@@ -19,6 +22,7 @@ from ui.supervisor import EngineSupervisor
 from ui.tick_probe import TickProbe
 from ui.widgets.session_panel import SessionPanel
 
+from .conftest import ENGINE_START_TIMEOUT_MS, stop_supervisor
 from .helpers import payloads, send_text
 
 TIMEOUT_MS = 10_000
@@ -319,3 +323,36 @@ def test_tls_rows_are_remembered_but_insecure_never(qtbot, tmp_path, tls_certs):
     assert panel.tls_ticks() == {"Connect": True, "Listen": False, "Relay": False, "Upstream": True}
     assert panel.connect_tls() == ClientTls(cafile=str(tls_certs.ca), server_name="localhost")
     assert not panel.upstream_tls.insecure.isChecked()
+
+
+def test_do_it_speaks_tls_as_the_connect_row_says(qtbot, tmp_path):
+    """Do it! against a demo server over TLS (``--tls``): refused in plaintext, verified
+    with its CA in the Connect row."""
+    with spawn_demo_server(
+        "--mode", "classic", "--tls", "--tls-dir", str(tmp_path), stderr=subprocess.DEVNULL
+    ) as server:
+        supervisor = EngineSupervisor()
+        window = MainWindow(
+            supervisor, log_model=LogModel(cap=1000), session_model=SessionModel(),
+            probe=TickProbe(0.025), server=server,
+        )  # fmt: skip
+        qtbot.addWidget(window)
+        window.show()
+        with qtbot.waitSignal(supervisor.engine_started, timeout=ENGINE_START_TIMEOUT_MS):
+            supervisor.start()
+        try:
+            assert "over TLS" not in window.do_it_target.text()
+            window.do_it_button.click()  # plaintext to a TLS server: it closes, we say why
+            qtbot.waitUntil(
+                lambda: "Do it! failed" in window.do_it_result.text(), timeout=TIMEOUT_MS
+            )
+            assert "(if it speaks TLS: tick TLS)" in window.do_it_result.text()
+            qtbot.waitUntil(window.do_it_button.isEnabled, timeout=TIMEOUT_MS)
+
+            window.sessions.use_client_tls(ClientTls(cafile=str(tmp_path / "ca.pem")))
+            assert "over TLS" in window.do_it_target.text()
+            window.do_it_button.click()
+            qtbot.waitUntil(lambda: "reply:" in window.do_it_result.text(), timeout=TIMEOUT_MS)
+            assert "hello, client! you said: hello" in window.do_it_result.text()
+        finally:
+            stop_supervisor(qtbot, supervisor)
