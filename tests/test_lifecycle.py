@@ -194,7 +194,7 @@ def test_make_run_offscreen_with_scripted_quit_exits_0_and_leaves_nothing() -> N
     # The README's `make run`, as CI runs it: no display, the window closes itself.
     # -o: never reinstall the venv from inside a test (make test has just done it).
     make = subprocess.Popen(
-        ["make", "-s", "-o", ".venv/.installed", "run", "ARGS=--offscreen --quit-after 3"],
+        ["make", "-s", "-o", ".venv/.installed", "run", "ARGS=--offscreen --quit-after 2"],
         cwd=REPO,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

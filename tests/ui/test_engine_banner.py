@@ -15,7 +15,7 @@ from ui.session_model import SessionModel
 from ui.supervisor import EngineState, EngineSupervisor
 from ui.tick_probe import TickProbe
 
-from .conftest import stop_supervisor
+from .conftest import ENGINE_START_TIMEOUT_MS, stop_supervisor
 from .helpers import open_session
 from .test_supervisor import CRASHING_ENGINE
 
@@ -58,7 +58,9 @@ def kill_engine_and_wait_for_the_next(qtbot, win: MainWindow) -> None:
     with qtbot.waitSignal(supervisor.engine_crashed, timeout=10_000):
         os.kill(supervisor.pid, signal.SIGKILL)
     assert win.banner.isVisible() and not win.banner.restart_button.isVisible()
-    qtbot.waitUntil(lambda: supervisor.status.state is EngineState.READY, timeout=15_000)
+    qtbot.waitUntil(
+        lambda: supervisor.status.state is EngineState.READY, timeout=ENGINE_START_TIMEOUT_MS
+    )
 
 
 def test_once_the_new_engine_is_ready_the_banner_only_offers_dismiss(qtbot, window):

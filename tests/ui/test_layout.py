@@ -7,6 +7,8 @@ import signal
 
 from ui.supervisor import EngineState
 
+from .conftest import ENGINE_START_TIMEOUT_MS
+
 SMALL_SCREEN = (1024, 640)
 
 
@@ -14,7 +16,9 @@ def test_fits_a_small_screen_with_the_banner_and_the_log_gets_the_most(qtbot, wi
     supervisor = window.supervisor
     with qtbot.waitSignal(supervisor.engine_crashed, timeout=10_000):
         os.kill(supervisor.pid, signal.SIGKILL)
-    qtbot.waitUntil(lambda: supervisor.status.state is EngineState.READY, timeout=15_000)
+    qtbot.waitUntil(
+        lambda: supervisor.status.state is EngineState.READY, timeout=ENGINE_START_TIMEOUT_MS
+    )
     assert window.banner.isVisible()  # the crash report stays until dismissed
     window.resize(*SMALL_SCREEN)
     qtbot.waitUntil(lambda: (window.width(), window.height()) == SMALL_SCREEN, timeout=2000)

@@ -9,6 +9,7 @@ import pytest
 from ui.log_store import Direction
 from ui.supervisor import EngineState
 
+from .conftest import ENGINE_START_TIMEOUT_MS
 from .helpers import open_session, payloads, send_text
 
 
@@ -69,7 +70,9 @@ def test_engine_killed_is_reported_and_replaced(qtbot, window, demo_server):
     assert "crashed" in window.status_label.text()
     assert window.banner.isVisible() and "crashed" in window.banner._title.text()
     assert old.state == "lost"
-    qtbot.waitUntil(lambda: supervisor.status.state is EngineState.READY, timeout=15_000)
+    qtbot.waitUntil(
+        lambda: supervisor.status.state is EngineState.READY, timeout=ENGINE_START_TIMEOUT_MS
+    )
     assert supervisor.generation == 2 and supervisor.pid not in (None, pid)
     new = open_session(qtbot, window, *demo_server)
     assert new.name == "e2#1"
@@ -80,7 +83,7 @@ def test_engine_killed_is_reported_and_replaced(qtbot, window, demo_server):
 def test_user_restart_replaces_the_engine_and_its_sessions_are_lost(qtbot, window, demo_server):
     supervisor = window.supervisor
     old = open_session(qtbot, window, *demo_server)
-    with qtbot.waitSignal(supervisor.engine_started, timeout=15_000):
+    with qtbot.waitSignal(supervisor.engine_started, timeout=ENGINE_START_TIMEOUT_MS):
         window.banner.restart_button.click()
     assert old.state == "lost" and old.detail == "engine restarted by the user"
     assert not window.compose.send_button.isEnabled()

@@ -9,7 +9,7 @@ from ui.engine_client import EngineClient
 from ui.restart_budget import RestartBudget
 from ui.supervisor import EngineState, EngineSupervisor
 
-from .conftest import stop_supervisor
+from .conftest import ENGINE_START_TIMEOUT_MS, stop_supervisor
 
 CRASHING_ENGINE = ("-c", "import sys; sys.stderr.write('boom: no config\\n'); sys.exit(3)")
 
@@ -43,7 +43,7 @@ def test_client_fails_cleanly_without_an_engine_and_for_lost_sessions(qtbot):
 
 def test_requests_time_out_and_pending_ones_fail_when_the_engine_dies(qtbot):
     supervisor = EngineSupervisor()
-    with qtbot.waitSignal(supervisor.engine_started, timeout=15_000):
+    with qtbot.waitSignal(supervisor.engine_started, timeout=ENGINE_START_TIMEOUT_MS):
         supervisor.start()
     client = supervisor.client
     results = []
