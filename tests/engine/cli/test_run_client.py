@@ -82,17 +82,19 @@ async def test_the_reply_timeout_restarts_with_every_frame(nursery: trio.Nursery
     """Replies that keep coming, each within the timeout, never time out the run, however
     long it takes in all."""
 
+    # 6 x 0.2 s outlasts the 1 s timeout, and each gap leaves it 0.8 s to spare, which a
+    # loaded machine would have to stall this process most of a second to use up.
     @until_client_leaves
     async def slow_replies(stream: trio.SocketStream) -> None:
         await stream.receive_some()
-        for i in range(4):
-            await trio.sleep(0.1)
+        for i in range(6):
+            await trio.sleep(0.2)
             await stream.send_all(encode_frame(b"%d" % i))
 
     port = await start_server(nursery, slow_replies)
-    plan = plan_of(f"127.0.0.1:{port}", "--send", "go", "--count", "4", "--timestamps", "none")
-    out = await run(dataclasses.replace(plan, reply_timeout=0.3))
-    assert out == b"< 0\n< 1\n< 2\n< 3\n"
+    plan = plan_of(f"127.0.0.1:{port}", "--send", "go", "--count", "6", "--timestamps", "none")
+    out = await run(dataclasses.replace(plan, reply_timeout=1.0))
+    assert out == b"< 0\n< 1\n< 2\n< 3\n< 4\n< 5\n"
 
 
 async def test_raw_output_is_the_payloads_alone(nursery: trio.Nursery, tmp_path: Path) -> None:
