@@ -48,6 +48,16 @@ if TYPE_CHECKING:
 
 __all__ = ["CLOSE_GRACE_SECONDS", "ClientHandler", "greet", "run_scripted_server", "run_server"]
 
+#: How a client's session ended, on its stderr line (``#3 closed by the client (...)``).
+_CLOSED_BY: dict[schema.ClosedBy, str] = {
+    "peer": "closed by the client",
+    "local": "closed here",
+    "abort": "aborted here",
+    "error": "closed on an error",
+    "shutdown": "closed at shutdown",
+}
+
+
 #: How long the sessions may take to flush when the run ends; then they are reset.
 CLOSE_GRACE_SECONDS = 2.0
 
@@ -299,7 +309,7 @@ class _Run:
             if plain:
                 reason = event.details.get("reason")
                 self.log(
-                    f"#{event.session_id} closed by {event.by}"
+                    f"#{event.session_id} {_CLOSED_BY[event.by]}"
                     + (f": {reason}" if reason else "")
                     + f" ({_frames(event.frames_in)} in, {event.frames_out:,} out)"
                 )

@@ -230,3 +230,41 @@ def test_limits_default_and_can_be_set_or_turned_off() -> None:
     assert plan.limits.partial_frame_timeout == 2.5
     relay = server_plan("127.0.0.1:9000", "--relay", "9001")
     assert relay.upstream == ("127.0.0.1", 9000) and relay.upstream_spec == DEFAULT
+
+
+async def test_the_stderr_line_says_who_closed_a_client(nursery: trio.Nursery) -> None:
+    """'#1 closed by the client', '#2 closed here' (it said 'closed by peer', 'closed by
+    local')."""
+
+    class Log(Stderr):
+        def __init__(self) -> None:
+            super().__init__()
+            self.client_left = trio.Event()
+
+        def write(self, text: str) -> int:
+            if "closed by the client" in text:
+                self.client_left.set()
+            return super().write(text)
+
+    out, err, done = io.BytesIO(), Log(), trio.Event()
+
+    async def serve() -> None:
+        await run_server(server_plan("--listen", "0", "--echo", "--count", "2"), out, err)
+        done.set()
+
+    nursery.start_soon(serve)
+    with trio.fail_after(DEADLINE_SECONDS):
+        await err.listening.wait()
+        leaving = await trio.open_tcp_stream("127.0.0.1", err.port)
+        await leaving.send_all(encode_frames([b"bye"]))
+        assert await frames_from(leaving, 1) == [b"bye"]
+        await leaving.aclose()
+        await err.client_left.wait()
+        staying = await trio.open_tcp_stream("127.0.0.1", err.port)
+        await staying.send_all(encode_frames([b"last"]))  # --count 2: the run closes it
+        assert await staying.receive_some(65536) == encode_frames([b"last"])
+        assert await staying.receive_some(65536) == b""
+        await done.wait()
+    log = err.getvalue().splitlines()
+    assert "#1 closed by the client (1 frame in, 1 out)" in log
+    assert "#2 closed here (1 frame in, 1 out)" in log
