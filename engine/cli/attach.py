@@ -64,6 +64,12 @@ def make_attach_plan(args: argparse.Namespace) -> AttachPlan:
     Raises:
         UsageError: bad arguments, or no such engine (the message says how to start one).
     """
+    for option, given in (("--listen", args.listen), ("--relay", args.relay)):
+        if given is not None:  # else it was left out without a word: the sessions listed
+            raise UsageError(
+                f"{option} does not go with --attach: --attach opens and drives client "
+                f"sessions in a running engine; {option} runs in a process of its own"
+            )
     spec = args.attach or None
     if spec is not None and args.address is None and not Path(spec).exists():
         with contextlib.suppress(ValueError):

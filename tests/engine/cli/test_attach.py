@@ -158,3 +158,15 @@ def test_uptimes_read_at_a_glance() -> None:
         "3h02m",
         "2d04h",
     ]
+
+
+async def test_listen_or_relay_with_attach_is_a_usage_error_not_a_listing(tmp_path: Path) -> None:
+    """``--attach --listen 0`` listed the engine's sessions and exited 0, the --listen
+    left out without a word."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    for args in (("--listen", "0"), ("127.0.0.1:9", "--relay", "0")):
+        result = await _cli(env, "--attach", *args)
+        assert result.returncode == 2
+        assert result.stdout == b""
+        (line,) = lines(result.stderr)
+        assert f"{args[-2]} does not go with --attach" in line
