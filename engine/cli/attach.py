@@ -47,12 +47,14 @@ class AttachPlan:
     """What an ``--attach`` run does: in the engine ``engine`` names (``--attach``'s PATH,
     None for the default one), open a session (``session_id`` None and an address in
     ``plan``, named ``label``) or use ``session_id``; then ``plan``'s exchange, if it
-    sends or follows; or, with neither, list the sessions and listeners."""
+    sends or follows; or, with neither, list the sessions and listeners (a table, or
+    JSON lines when ``listing`` is "json")."""
 
     engine: str | None
     session_id: int | None
     plan: Plan | None
     label: str = ""
+    listing: str = "text"
 
 
 def make_attach_plan(args: argparse.Namespace) -> AttachPlan:
@@ -82,7 +84,7 @@ def make_attach_plan(args: argparse.Namespace) -> AttachPlan:
     if args.address is None and args.session is None:
         if args.sends or args.file or args.stdin:
             raise UsageError("--attach sends into a session: add HOST:PORT or --session ID")
-        return AttachPlan(spec, None, None)
+        return AttachPlan(spec, None, None, listing=args.output)
     plan = make_plan(args, address_required=False)
     return AttachPlan(spec, args.session, plan, args.label or "")
 
@@ -118,7 +120,10 @@ async def run_attach(attach: AttachPlan, out: BinaryIO | None = None) -> None:
         if plan is None:
             sessions = (await _call(client, schema.ListSessions()))["sessions"]
             listeners = (await _call(client, schema.ListListeners()))["listeners"]
-            _print_sessions(sessions, listeners, binary)
+            if attach.listing == "json":
+                _print_json(sessions, listeners, binary)
+            else:
+                _print_sessions(sessions, listeners, binary)
             return
         following = attach.session_id is not None or plan.count is not None
         prints = bool(plan.frames or plan.stdin or following)
@@ -279,6 +284,17 @@ def _print_sessions(
     out.flush()
     if not sessions and not listeners:
         print("framewire-engine: no open sessions", file=sys.stderr)
+
+
+def _print_json(
+    sessions: list[dict[str, Any]], listeners: list[dict[str, Any]], out: BinaryIO
+) -> None:
+    """One JSON object a line, as the engine lists them: the sessions (``list_sessions``),
+    then the listeners (``list_listeners``), each with ``"kind"`` saying which."""
+    for kind, items in (("session", sessions), ("listener", listeners)):
+        for info in items:
+            out.write((json.dumps({"kind": kind, **info}, default=str) + "\n").encode())
+    out.flush()
 
 
 def _framing_text(wire: Any) -> str:

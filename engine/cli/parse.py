@@ -662,7 +662,8 @@ def _add_long_lived(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="work in a running engine: with HOST:PORT open a session there (it stays open) "
         "and print its id; with --session ID send into that session (--send...) and print "
-        "the replies, or follow it; alone, list its sessions and listeners",
+        "the replies, or follow it; alone, list its sessions and listeners (--output json: "
+        "JSON lines)",
     )
     group.add_argument(
         "--session",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import subprocess
 import sys
@@ -146,6 +147,17 @@ async def test_the_engine_s_listeners_are_listed_after_its_sessions(tmp_path: Pa
         async with serving(tmp_path) as path, connect_socket(path) as other:
             local = (await other.call(Listen(echo=True, label="srv")))["local"]
             table = (await _run(str(path))).decode().splitlines()
+            # --output json: JSON lines a script reads (the table was printed instead)
+            listed = (await _run(str(path), "--output", "json")).decode().splitlines()
+    (record,) = [json.loads(line) for line in listed]
+    picked = {k: record[k] for k in ("kind", "listener_id", "role", "local", "label")}
+    assert picked == {
+        "kind": "listener",
+        "listener_id": 1,
+        "role": "listen",
+        "local": local,
+        "label": "srv",
+    }
     assert table[0].split() == ["ID", "ROLE", "STATE", "PEER", "FRAMING", "IN", "OUT", "LABEL"]
     assert table[-2].split()[0] == "LISTENER"
     assert table[-1].split() == ["1", "listen", local, "-", "0", "0", "srv"]
