@@ -285,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.tls or args.cafile or args.insecure:  # the command line wins over the settings
         window.sessions.use_client_tls(ClientTls(cafile=args.cafile or "", insecure=args.insecure))
+        window.tls_given = True
         if args.insecure:
             log.warning("--insecure: the servers' certificates are NOT verified")
     window.closed.connect(app.quit)

@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         self._open_tls: dict[tuple[int, int], dict[str, Any] | None] = {}
         #: Where the window's state is remembered (ui.window_settings); None: nowhere.
         self.settings = settings
+        #: Connect's TLS came from the command line (``--tls``/``--cafile``/``--insecure``):
+        #: for this run only, never remembered (the launcher's demo CA is a temporary file).
+        self.tls_given = False
         self._clock_offsets: dict[int, float] = {}
         self._closing = False
         self._exporter: LogExporter | None = None

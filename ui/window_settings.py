@@ -2,10 +2,12 @@
 
 The last host, port and framing of the open form and its TLS (each mode's tick, the
 relay upstream's, and the fields of the client, listener and upstream rows: never
-Insecure, which a window that opens again leaves off), the window's geometry, the
-positions of its splitters, and the Compose history (payloads as hex, the newest first)
-with its Text/Hex mode. Saved when the window closes, restored when it opens; what the command
-line says (``--server``, ``--framing``) wins over what was saved. A value that does not
+Insecure, which a window that opens again leaves off, nor Connect's TLS when the command
+line gave it), the window's geometry, the positions of its splitters, and the Compose
+history (payloads as hex, the newest first) with its Text/Hex mode. Saved when the
+window closes, restored when it opens; what the command line says (``--server``,
+``--framing``; with ``--server``, Connect speaks TLS only if ``--tls`` says so) wins over
+what was saved. A value that does not
 read back (an older or hand-edited file) is ignored, never an error.
 
 Where: Qt's per-user location for organisation and application "framewire" (on Linux
@@ -49,8 +51,11 @@ def save(window: MainWindow, settings: QSettings) -> None:
     settings.setValue("open/port", sessions.port.value())
     settings.setValue("open/framing", sessions.framing.currentText())
     for mode, on in sessions.tls_ticks().items():
-        settings.setValue(f"tls/{mode.lower()}", on)
+        if not (mode == "Connect" and window.tls_given):
+            settings.setValue(f"tls/{mode.lower()}", on)
     for group, row in _tls_rows(window):
+        if group == "client" and window.tls_given:
+            continue  # the command line's, for that run only
         for name, value in row.values().items():
             settings.setValue(f"tls/{group}/{name}", value)
     settings.setValue("window/geometry", window.saveGeometry())
@@ -80,6 +85,8 @@ def restore(
     if not framing_given and framing and sessions.framing.findText(framing) >= 0:
         sessions.framing.setCurrentText(framing)
     ticks = {mode: _get(settings, f"tls/{mode.lower()}", bool) for mode in sessions.tls_ticks()}
+    if server_given:  # the command line named the server: TLS to it only if it says so too
+        ticks["Connect"] = None
     sessions.set_tls_ticks({mode: on for mode, on in ticks.items() if on is not None})
     for group, row in _tls_rows(window):
         row.set_values({name: _get(settings, f"tls/{group}/{name}", str) for name in row.values()})

@@ -356,3 +356,37 @@ def test_do_it_speaks_tls_as_the_connect_row_says(qtbot, tmp_path):
             assert "hello, client! you said: hello" in window.do_it_result.text()
         finally:
             stop_supervisor(qtbot, supervisor)
+
+
+def test_tls_from_the_command_line_is_for_that_run_only(qtbot, tmp_path, tls_certs):
+    """The launcher's ``--tls`` hands the window a temporary CA: a later plain run must not
+    speak TLS to its plaintext demo server with a file that is gone."""
+    path = str(tmp_path / "framewire.conf")
+
+    def idle_window() -> MainWindow:
+        win = MainWindow(
+            EngineSupervisor(), log_model=LogModel(cap=1000), session_model=SessionModel(),
+            probe=TickProbe(0.025), settings=window_settings.open_settings(path),
+        )  # fmt: skip
+        qtbot.addWidget(win)
+        return win
+
+    first = idle_window()
+    first.sessions.client_tls.cafile.setText(str(tls_certs.other_ca))  # chosen in the form
+    window_settings.save(first, first.settings)
+    second = idle_window()
+    window_settings.restore(second, second.settings, server_given=False, framing_given=False)
+    second.sessions.use_client_tls(ClientTls(cafile=str(tls_certs.ca)))  # as ui.app does
+    second.tls_given = True
+    window_settings.save(second, second.settings)
+
+    third = idle_window()
+    window_settings.restore(third, third.settings, server_given=False, framing_given=False)
+    assert third.sessions.connect_tls() is None  # not ticked: the form never was
+    assert third.sessions.client_tls.cafile.text() == str(tls_certs.other_ca)
+    # A --server on the command line: Connect speaks TLS only if --tls says so.
+    third.sessions.use_client_tls(ClientTls(cafile=str(tls_certs.ca)))
+    window_settings.save(third, third.settings)
+    fourth = idle_window()
+    window_settings.restore(fourth, fourth.settings, server_given=True, framing_given=False)
+    assert fourth.sessions.connect_tls() is None
