@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import signal
 import time
+from collections.abc import Mapping
 
 from ipc.errors import SchemaError
 from ipc.framing import FramingSpec, describe
@@ -72,6 +73,20 @@ def format_rate(per_second: float, unit: str = "/s") -> str:
 def plural(count: int, noun: str) -> str:
     """``1 frame``, ``2 frames``, ``1,000 frames`` (nouns that take an ``s``)."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+#: How a row of the sessions table is called, by its kind.
+_ROW_NOUNS = {"session": "session", "listener": "listener", "pair": "relay pair"}
+
+
+def rows_in_words(counts: Mapping[str, int], adjective: str = "") -> str:
+    """``2 open sessions, 1 listener and 1 relay pair`` for counts by row kind
+    (``SessionModel.mark_lost``); ``adjective`` goes before the first noun."""
+    parts = [plural(counts[kind], noun) for kind, noun in _ROW_NOUNS.items() if counts.get(kind)]
+    if adjective and parts:
+        count, _, rest = parts[0].partition(" ")
+        parts[0] = f"{count} {adjective} {rest}"
+    return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
 
 
 def format_duration(seconds: float) -> str:

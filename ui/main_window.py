@@ -39,7 +39,7 @@ from ipc.rpc import CommandFailed
 from ui import window_settings
 from ui.do_it import DO_IT_PAYLOAD, DoItFlow
 from ui.event_log import ENGINE_SESSION, RelayLeg, log_entries
-from ui.formatting import format_time, plural, preview
+from ui.formatting import format_time, plural, preview, rows_in_words
 from ui.log_export import LogExporter
 from ui.log_model import LogModel, SessionContext
 from ui.log_store import Direction, LogRow
@@ -349,9 +349,8 @@ class MainWindow(QMainWindow):
         lost = self.session_model.mark_lost(generation, why)
         self.banner.sessions_lost(lost)
         if lost:
-            self._note(
-                Direction.ERROR, f"{plural(lost, 'session')} of engine {generation} lost: {why}"
-            )
+            what = rows_in_words(lost)
+            self._note(Direction.ERROR, f"{what} of engine {generation} lost: {why}")
         self.do_it.cancel("the engine went away")
 
     def _on_events(self, generation: int, events: list[schema.Event]) -> None:

@@ -15,6 +15,7 @@ When an engine dies its open sessions become ``lost`` (they are gone with the pr
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -492,18 +493,19 @@ class SessionModel(QAbstractTableModel):
     def mark_closing(self, info: SessionInfo) -> None:
         self._update_row(info, state="closing")
 
-    def mark_lost(self, generation: int, why: str) -> int:
-        """Sessions of a dead engine are lost; return how many were open."""
-        count = 0
+    def mark_lost(self, generation: int, why: str) -> Counter[str]:
+        """Sessions, listeners and pairs of a dead engine are lost; return how many of
+        each kind were open."""
+        lost: Counter[str] = Counter()
         for info in self._rows:
             if info.generation == generation and info.state in _LIVE_STATES:
                 info.state, info.detail = "lost", why
                 info.rate_in = info.rate_out = 0.0
-                count += 1
-        if count:
+                lost[info.kind] += 1
+        if lost:
             self._emit_all()
             self.rates_changed.emit(self.rate_in_total())
-        return count
+        return lost
 
     def _add(self, info: SessionInfo) -> None:
         key = info.key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -12,8 +13,9 @@ from ui.log_model import LogModel
 from ui.main_window import MainWindow
 from ui.restart_budget import RestartBudget
 from ui.session_model import SessionModel
-from ui.supervisor import EngineState, EngineSupervisor
+from ui.supervisor import EngineState, EngineStatus, EngineSupervisor
 from ui.tick_probe import TickProbe
+from ui.widgets.engine_status import EngineBanner
 
 from .conftest import ENGINE_START_TIMEOUT_MS, stop_supervisor
 from .helpers import open_session
@@ -82,3 +84,15 @@ def test_the_crash_report_counts_the_open_sessions_lost(qtbot, window, demo_serv
     kill_engine_and_wait_for_the_next(qtbot, window)
     assert "Its 2 open sessions were lost." in window.banner._title.text()
     assert not window.banner.restart_button.isVisible()
+
+
+def test_the_crash_report_names_what_was_lost_by_kind(qtbot):
+    banner = EngineBanner()
+    qtbot.addWidget(banner)
+    crashed = EngineStatus(state=EngineState.CRASHED, generation=1, detail="killed by signal 9")
+    banner.show_status(crashed)
+    banner.sessions_lost(Counter(listener=1))
+    assert banner._title.text().endswith("Its open listener was lost.</b>")  # not "session"
+    banner.sessions_lost(Counter(session=2, pair=1))  # the next crash of the same report
+    title = banner._title.text()
+    assert title.endswith("Its 2 open sessions, 1 listener and 1 relay pair were lost.</b>")

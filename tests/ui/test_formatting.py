@@ -13,6 +13,7 @@ from ui.formatting import (
     log_row_json,
     parse_hex,
     preview,
+    rows_in_words,
     session_name,
 )
 
@@ -111,3 +112,11 @@ def test_a_mostly_text_payload_previews_as_text_with_its_binary_bytes_escaped():
     """Issue 17, item 13: a reply that is mostly text with a few binary bytes was all hex."""
     assert preview(b"status: ok\x00\x01 done") == "status: ok\\x00\\x01 done"
     assert preview(b"\xde\xad\xbe\xef") == "de ad be ef"
+
+
+def test_rows_lost_are_named_by_kind():
+    assert rows_in_words({"session": 1}) == "1 session"
+    assert rows_in_words({"listener": 2, "session": 0}) == "2 listeners"
+    assert rows_in_words({"pair": 1, "session": 3}, "open") == "3 open sessions and 1 relay pair"
+    three = {"session": 2, "listener": 1, "pair": 2}
+    assert rows_in_words(three) == "2 sessions, 1 listener and 2 relay pairs"

@@ -58,7 +58,7 @@ def test_engine_death_marks_open_sessions_lost_and_generations_are_distinct(qtbo
     model.apply_events(
         1, [schema.ConnectFailed(session_id=3, reason="refused", message="no", at=0)]
     )
-    assert model.mark_lost(1, "engine killed by signal 9") == 2
+    assert model.mark_lost(1, "engine killed by signal 9") == {"session": 2}
     assert [s.state for s in model.sessions()] == ["lost", "lost"]
     model.apply_events(2, lifecycle(1))
     assert cell(model, 2, 0) == "e2#1" and model.session(2, 1).is_open

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ui.formatting import format_duration, format_rate
+from ui.formatting import format_duration, format_rate, rows_in_words
 from ui.supervisor import EngineState, EngineStatus
 
 __all__ = ["EngineBanner", "EngineStatusLabel", "status_text"]
@@ -107,7 +110,8 @@ class EngineBanner(QFrame):
         self.start_local_button.clicked.connect(self.start_local_clicked)
         self._kind = ""  # what the banner shows: "hang" or "crash"
         self._crash_detail = ""
-        self._lost = 0  # open sessions lost in the crashes this banner reports
+        #: Open sessions, listeners, pairs lost in the crashes this banner reports.
+        self._lost: Counter[str] = Counter()
         self._last_status = EngineStatus()
         self._shown: tuple[object, ...] = ()
         text = QVBoxLayout()
@@ -149,7 +153,7 @@ class EngineBanner(QFrame):
             )  # fmt: skip
         elif state is EngineState.CRASHED:
             if not (self._kind == "crash" and self.isVisible()):
-                self._lost = 0  # a new report
+                self._lost = Counter()  # a new report
             self._crash_detail = status.detail
             if status.waiting_for_user:
                 # Restart is the only way on: no Dismiss, or nothing would be left to
@@ -173,19 +177,18 @@ class EngineBanner(QFrame):
             # the new engine comes up within a second, too fast to read why the old one died.
             self.hide()
 
-    def sessions_lost(self, count: int) -> None:
-        """``count`` open sessions went with a crashed engine (the report says so)."""
-        if count and self._kind == "crash" and self.isVisible():
-            self._lost += count
+    def sessions_lost(self, lost: Mapping[str, int]) -> None:
+        """Open sessions, listeners and pairs (counts by kind) went with a crashed engine
+        (the report says so)."""
+        if sum(lost.values()) and self._kind == "crash" and self.isVisible():
+            self._lost.update(lost)
             self.show_status(self._last_status)
 
     def _show_crash(self, title: str, button: QPushButton | None = None) -> None:
-        if self._lost:
-            title += " " + (
-                "Its open session was lost."
-                if self._lost == 1
-                else f"Its {self._lost} open sessions were lost."
-            )
+        if self._lost.total() == 1:
+            title += f" Its {rows_in_words(self._lost, 'open').partition(' ')[2]} was lost."
+        elif self._lost:
+            title += f" Its {rows_in_words(self._lost, 'open')} were lost."
         buttons = (button or self.dismiss_button,)
         self._show("#ffebee", "#b71c1c", title, self._crash_detail, kind="crash", buttons=buttons)
 
