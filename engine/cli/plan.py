@@ -350,7 +350,7 @@ def _frames(args: argparse.Namespace, spec: FramingSpec) -> list[bytes]:
         if len(frame) > spec.payload_limit:
             raise UsageError(
                 f"a frame of {len(frame):,} bytes is over the limit of {describe(spec)}: "
-                f"{spec.payload_limit:,} bytes (see --framing, --max-frame)"
+                f"{spec.payload_limit:,} bytes (raise it with --max-frame)"
             )
     try:
         encode_frames(frames, spec)  # what else the layout cannot express (a short prefix)
@@ -427,7 +427,20 @@ def make_spec(args: argparse.Namespace) -> FramingSpec:
     try:
         return FramingSpec(**fields)
     except LocalProtocolError as exc:
-        raise UsageError(f"bad framing: {exc}") from None
+        message = str(exc)
+        for field, option in _FRAMING_OPTIONS.items():  # as the user spelled it
+            message = message.replace(field, option)
+        raise UsageError(f"bad framing: {message}") from None
+
+
+#: The framing fields a FramingSpec names in its errors, and the options that set them.
+_FRAMING_OPTIONS = {
+    "max_frame_length": "--max-frame",
+    "length_offset": "--length-offset",
+    "length_adjust": "--length-adjust",
+    "length_size": "--length-size",
+    "byte_order": "--byte-order",
+}
 
 
 def make_decoder(args: argparse.Namespace) -> Decoder | None:

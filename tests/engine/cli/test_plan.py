@@ -35,7 +35,9 @@ from tests.engine.cli.helpers import run_cli
         (["127.0.0.1:9", "--encoding", "latin-1", "--send", "€"], "cannot be written in Latin-1"),
         (["--guess-from", "/nonexistent/x"], "cannot read --guess-from"),
         (["--to-pcapng", "/nonexistent/x", "/tmp/x.pcapng"], "--to-pcapng: /nonexistent/x"),
-        (["127.0.0.1:9", "--max-frame", "-1"], "bad framing: max_frame_length"),
+        # the option as typed, not the field inside (it said "max_frame_length must be")
+        (["127.0.0.1:9", "--max-frame", "-1"], "bad framing: --max-frame must be an int"),
+        (["127.0.0.1:9", "--max-frame", "2000000000"], "--max-frame must be an int from 1 to"),
         (["127.0.0.1:9", "--file", "/nonexistent/x"], "cannot read --file /nonexistent/x"),
         (["127.0.0.1:9", "--file-frame", "/nonexistent/x"], "cannot read --file-frame"),
         # the limit is named (issue 17, item 11)
