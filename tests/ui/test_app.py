@@ -65,8 +65,11 @@ def test_scripted_run_records_ticks_and_stops_its_engine(tmp_path, demo_server):
     assert "propagateSizeHints" not in stderr
     assert all(float(line.split()[1]) > 0 for line in _lines(ticks))
     text = log.read_text()
-    # state changes only, not one line per pong (issue 17, item 3)
-    assert text.count("engine status: ready") == 1, text
+    # state changes only, not one line per pong (issue 17, item 3); a machine loaded enough
+    # to keep the engine from answering for 2 s adds a "not responding", then a "ready"
+    assert text.count("engine status: ready") == 1 + text.count("engine status: not responding"), (
+        text
+    )
     assert "engine status: stopped" in text
     # and the log's rows, with full dates
     (started,) = [line for line in text.splitlines() if "\tengine 1 started" in line]
