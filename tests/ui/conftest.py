@@ -37,6 +37,16 @@ def stop_supervisor(qtbot, supervisor: EngineSupervisor) -> None:
             supervisor.shutdown()
 
 
+def add_window(qtbot, win: MainWindow) -> None:
+    """Have pytest-qt close ``win`` after the test, stopping its engine first.
+
+    pytest-qt deletes a test's widgets before fixtures tear down; an engine still running
+    then could answer a request (a slow machine's late ``open`` reply) into a window whose
+    buttons are gone.
+    """
+    qtbot.addWidget(win, before_close_func=lambda _: stop_supervisor(qtbot, win.supervisor))
+
+
 @pytest.fixture
 def probe() -> TickProbe:
     """The ``window``'s animation probe (a module that measures ticks overrides it)."""
@@ -44,7 +54,7 @@ def probe() -> TickProbe:
 
 
 @pytest.fixture
-def window(qtbot, demo_server, probe: TickProbe) -> Iterator[MainWindow]:
+def window(qtbot, demo_server, probe: TickProbe) -> MainWindow:
     """A shown MainWindow whose engine is ready; Do it! talks to the demo server."""
     supervisor = EngineSupervisor()
     win = MainWindow(
@@ -54,9 +64,8 @@ def window(qtbot, demo_server, probe: TickProbe) -> Iterator[MainWindow]:
         probe=probe,
         server=demo_server,
     )
-    qtbot.addWidget(win)
+    add_window(qtbot, win)
     win.show()
     with qtbot.waitSignal(supervisor.engine_started, timeout=ENGINE_START_TIMEOUT_MS):
         supervisor.start()
-    yield win
-    stop_supervisor(qtbot, supervisor)
+    return win

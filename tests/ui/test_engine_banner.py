@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,13 +16,13 @@ from ui.supervisor import EngineState, EngineStatus, EngineSupervisor
 from ui.tick_probe import TickProbe
 from ui.widgets.engine_status import EngineBanner
 
-from .conftest import ENGINE_START_TIMEOUT_MS, stop_supervisor
+from .conftest import ENGINE_START_TIMEOUT_MS, add_window
 from .helpers import open_session
 from .test_supervisor import CRASHING_ENGINE
 
 
 @pytest.fixture
-def crash_loop_window(qtbot) -> Iterator[MainWindow]:
+def crash_loop_window(qtbot) -> MainWindow:
     """A shown window whose "engine" exits at once, with a budget of one restart."""
     supervisor = EngineSupervisor(args=CRASHING_ENGINE, budget=RestartBudget(max_restarts=1))
     win = MainWindow(
@@ -32,10 +31,9 @@ def crash_loop_window(qtbot) -> Iterator[MainWindow]:
         session_model=SessionModel(),
         probe=TickProbe(0.025),
     )
-    qtbot.addWidget(win)
+    add_window(qtbot, win)
     win.show()
-    yield win
-    stop_supervisor(qtbot, supervisor)
+    return win
 
 
 def test_after_too_many_crashes_restart_stays_reachable(qtbot, crash_loop_window):

@@ -22,7 +22,7 @@ from ui.tick_probe import TickProbe
 from ui.widgets.compose import ComposePanel
 from ui.widgets.session_panel import CUSTOM_FRAMING, SessionPanel
 
-from .conftest import ENGINE_START_TIMEOUT_MS, stop_supervisor
+from .conftest import ENGINE_START_TIMEOUT_MS, add_window
 from .helpers import open_session, send_text
 
 
@@ -35,19 +35,18 @@ def be32_server() -> Iterator[tuple[str, int]]:
 
 
 @pytest.fixture
-def capture_window(qtbot, tmp_path, be32_server) -> Iterator[MainWindow]:
+def capture_window(qtbot, tmp_path, be32_server) -> MainWindow:
     """A window with Capture on from the start, whose Do it! talks to a be32 server."""
     supervisor = EngineSupervisor()
     win = MainWindow(
         supervisor, log_model=LogModel(), session_model=SessionModel(), probe=TickProbe(0.025),
         server=be32_server, capture=str(tmp_path / "capture.jsonl"),
     )  # fmt: skip
-    qtbot.addWidget(win)
+    add_window(qtbot, win)
     win.show()
     with qtbot.waitSignal(supervisor.engine_started, timeout=ENGINE_START_TIMEOUT_MS):
         supervisor.start()
-    yield win
-    stop_supervisor(qtbot, supervisor)
+    return win
 
 
 def greeting_server(data: bytes) -> int:
