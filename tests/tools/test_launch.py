@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -207,16 +208,21 @@ def test_twenty_start_kill_cycles_leak_no_fds_and_leave_no_zombies() -> None:
     # (pipes it opens, children it must reap), so each cycle runs the launcher's functions
     # in this process against a real demo server, and kills it one way or the other.
     # Twenty full GUI trees would take about 30 s; tests/test_lifecycle.py covers those.
+    # Two cycles run at a time: a server spends most of its start importing, on one core.
     before = open_fds()
-    pids = []
-    for cycle in range(20):
+
+    def cycle(number: int) -> int:
         server = start_demo_server()
-        pids.append(server.process.pid)
-        if cycle % 2:
+        if number % 2:
             server.process.send_signal(signal.SIGKILL)
             assert stop_process(server.process, EXIT_DEADLINE_SECONDS) == -signal.SIGKILL
         else:
             assert stop_process(server.process, EXIT_DEADLINE_SECONDS) == 0
+        return server.process.pid
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pids = list(pool.map(cycle, range(20)))
+    assert len(set(pids)) == 20
     wait_gone(pids, timeout=EXIT_DEADLINE_SECONDS)
     # Reaped, not zombies: none of them is a child of ours any more.
     assert not {child.pid for child in psutil.Process().children()} & set(pids)
