@@ -153,46 +153,49 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument(
+    target = parser.add_argument_group("what to talk to")
+    window = parser.add_argument_group("the window (--capture and --log-file: --headless too)")
+    headless = parser.add_argument_group("--headless: no window, the exchange in the terminal")
+    target.add_argument(
         "--server",
         type=host_port,
         metavar="HOST:PORT",
         help="the server to talk to (default: start the demo server on 127.0.0.1, free port)",
     )
-    parser.add_argument(
+    target.add_argument(
         "--framing",
         type=framing_words,
         metavar="SPEC",
         help=f"length-prefix framing: a preset ({', '.join(PRESETS)}) or framing words "
         "such as 'be32,offset=1,adjust=-4' (default: le32, 4-byte little-endian)",
     )
-    parser.add_argument(
+    window.add_argument(
         "--capture",
         metavar="FILE",
         help="append every frame and session event to FILE (JSON lines, rotated by size; "
         "see docs/recording.md); the GUI's Capture toggle starts on",
     )
-    parser.add_argument(
+    target.add_argument(
         "--demo-mode",
         choices=("classic", "echo"),
         metavar="MODE",
         help="how the demo server answers: classic ('hello, client! you said: hello', the "
         "default) or echo; not with --server",
     )
-    parser.add_argument(
+    window.add_argument(
         "--log-file",
         type=writable_file,
         metavar="PATH",
         help="also write the log to PATH (the GUI's log; with --headless, the terminal output)",
     )
-    parser.add_argument(
+    headless.add_argument(
         "--headless",
         action="store_true",
         help="no GUI: connect, send 'hello' (or the frames of --send/--send-hex), print what "
         "was sent and the replies with timestamps, disconnect; exits with the engine CLI's "
         "code (for SSH sessions and CI)",
     )
-    parser.add_argument(
+    headless.add_argument(
         "--send",
         dest="sends",
         action=_KeepOrder,
@@ -200,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help="--headless only: send TEXT as one frame instead of 'hello'; repeatable",
     )
-    parser.add_argument(
+    headless.add_argument(
         "--send-hex",
         dest="sends",
         action=_KeepOrder,
@@ -208,26 +211,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="--headless only: send these bytes (e.g. 'de ad be ef') as one frame; repeatable "
         "(more: framewire-engine --help)",
     )
-    parser.add_argument(
+    headless.add_argument(
         "--timeout",
         type=non_negative(float, "number of seconds"),
         metavar="SECONDS",
         help="--headless only: give up (exit 5) if the replies have not come SECONDS after "
         "connecting (default: 10 s without a reply; 0: wait forever)",
     )
-    parser.add_argument(
+    target.add_argument(
         "--tls",
         action="store_true",
         help="TLS: the built-in demo server serves TLS with a throwaway CA made at start, which "
         "the window (or --headless) trusts; with --server, speak TLS to it (system CAs, or "
         "--cafile)",
     )
-    parser.add_argument(
+    target.add_argument(
         "--cafile",
         metavar="PATH",
         help="with --server: trust the CAs in PATH (implies --tls)",
     )
-    parser.add_argument(
+    target.add_argument(
         "--attach",
         nargs="?",
         const="",
@@ -236,18 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of starting its own, and no demo server is started; closing the window "
         "detaches and leaves that engine and its sessions running",
     )
-    parser.add_argument(
+    window.add_argument(
         "--offscreen",
         action="store_true",
         help="run the GUI without a display (QT_QPA_PLATFORM=offscreen), e.g. in CI",
     )
-    parser.add_argument(
+    window.add_argument(
         "--quit-after",
         type=positive(float, "number of seconds"),
         metavar="SECONDS",
         help="close the window after SECONDS, as a user would (scripted quit for CI)",
     )
-    parser.add_argument(
+    window.add_argument(
         "--tick-log",
         type=writable_file,
         metavar="PATH",
