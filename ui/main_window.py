@@ -713,11 +713,14 @@ class MainWindow(QMainWindow):
         menu.popup(self.log_panel.table.viewport().mapToGlobal(position))
 
     def _save_session_script(self, session: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save session as script", f"session-{session.strip('#')}.toml", "Scripts (*.toml)"
+        dialog = QFileDialog(self, "Save session as script", f"session-{session.strip('#')}.toml")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(["Scripts (*.toml)", "All files (*)"])
+        dialog.fileSelected.connect(
+            lambda path: self._note(*self.write_session_script(session, path), session=session)
         )
-        if path:
-            self._note(*self.write_session_script(session, path), session=session)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def write_session_script(self, session: str, path: str) -> tuple[Direction, str]:
         """Write ``session``'s frames held in the log as a script (``exchanges.script_text``):

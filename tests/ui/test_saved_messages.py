@@ -6,6 +6,7 @@ from __future__ import annotations
 import tomllib
 
 import msgpack
+from PySide6.QtWidgets import QFileDialog
 
 from exchanges import Message, parse_script
 from tests.ui.helpers import open_session, payloads, send_text
@@ -140,3 +141,17 @@ def test_run_says_what_is_wrong_with_a_bad_file(qtbot, window, demo_server, tmp_
         f"{bad}:2: unknown step 'sned' (did you mean 'send'?): a step is one of send, "
         "expect, wait, repeat, close"
     )
+
+
+def test_run_asks_for_its_file_without_holding_up_the_caller(qtbot, tmp_path) -> None:
+    panel = SavedMessagesPanel(str(tmp_path / "messages.toml"))
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_target(True, "utf-8")
+    panel.run_button.click()  # returns at once (a static dialog would run its own loop)
+    dialog = panel.findChild(QFileDialog)
+    assert dialog is not None and dialog.isVisible()
+    script = str(tmp_path / "check.toml")
+    with qtbot.waitSignal(panel.run_requested) as chosen:
+        dialog.fileSelected.emit(script)
+    assert chosen.args == [script]

@@ -246,12 +246,14 @@ class SavedMessagesPanel(QWidget):
         self.send_requested.emit(payload)
 
     def _on_run(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Run a script or replay a recording", "",
-            "Scripts and recordings (*.toml *.jsonl *.json);;All files (*)",
-        )  # fmt: skip
-        if path:
-            self.run_requested.emit(path)
+        # A dialog that returns at once, as Save… and Capture's: no nested event loop
+        # runs the window's events under this call meanwhile.
+        dialog = QFileDialog(self, "Run a script or replay a recording")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters(["Scripts and recordings (*.toml *.jsonl *.json)", "All files (*)"])
+        dialog.fileSelected.connect(self.run_requested)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def _on_edit(self) -> None:
         name = self.selected_name()
