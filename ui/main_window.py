@@ -744,7 +744,10 @@ class MainWindow(QMainWindow):
             Path(path).write_text(text, encoding="utf-8")
         except OSError as exc:
             return Direction.ERROR, f"cannot save the script: {exc.strerror}"
-        return Direction.INFO, f"saved {len(frames)} frames of {session} as a script: {path}"
+        return (
+            Direction.INFO,
+            f"saved {plural(len(frames), 'frame')} of {session} as a script: {path}",
+        )
 
     def _on_decoder_chosen(self, decoder: Decoder, label: str) -> None:
         info = self.sessions.selected()

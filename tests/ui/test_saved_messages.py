@@ -10,7 +10,12 @@ from PySide6.QtWidgets import QFileDialog
 
 from exchanges import Message, parse_script
 from tests.ui.helpers import open_session, payloads, send_text
+from ui.log_model import LogModel
 from ui.log_store import Direction
+from ui.main_window import MainWindow
+from ui.session_model import SessionModel
+from ui.supervisor import EngineSupervisor
+from ui.tick_probe import TickProbe
 from ui.widgets.saved_messages import SavedMessagesPanel
 
 
@@ -155,3 +160,25 @@ def test_run_asks_for_its_file_without_holding_up_the_caller(qtbot, tmp_path) ->
     with qtbot.waitSignal(panel.run_requested) as chosen:
         dialog.fileSelected.emit(script)
     assert chosen.args == [script]
+
+
+def test_save_session_as_script_asks_for_its_file_without_holding_up_the_caller(
+    qtbot, tmp_path
+) -> None:
+    window = MainWindow(
+        EngineSupervisor(), log_model=LogModel(cap=100), session_model=SessionModel(),
+        probe=TickProbe(0.025),
+    )  # fmt: skip
+    qtbot.addWidget(window)
+    window.show()
+    window.log_model.append("#1", Direction.OUT, 1.0, [b"hello"])
+    window.log_model.flush()
+    window._save_session_script("#1")  # what the log's context menu calls; returns at once
+    dialog = window.findChild(QFileDialog)
+    assert dialog is not None and dialog.isVisible()
+    path = tmp_path / "session-1.toml"
+    dialog.fileSelected.emit(str(path))
+    (step,) = parse_script(path.read_text(), str(path)).steps
+    assert step.kind == "send" and step.message is not None and step.message.body == "hello"
+    notes = payloads(window, "#1", Direction.INFO)
+    assert notes == [f"saved 1 frame of #1 as a script: {path}".encode()]
