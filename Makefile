@@ -30,9 +30,10 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # The suite runs in two passes (tests/README.md): every test not marked `serial` on
-# TEST_WORKERS processes, then the `serial` ones (timings, rates, memory) alone. Both run
-# and both must pass; PYTEST_ARGS goes to both, and a pass it leaves empty (exit 5) is fine
-# as long as the other ran something. ruff goes first (it takes no time); mypy, ~15 s on a
+# TEST_WORKERS processes (worksteal: no worker idles while the other has a queue), then
+# the `serial` ones (timings, rates, memory) alone. Both run and both must pass;
+# PYTEST_ARGS goes to both, and a pass it leaves empty (exit 5) is fine as long as the
+# other ran something. ruff goes first (it takes no time); mypy, ~15 s on a
 # clean checkout, runs beside the first pass (whose tests put up with a neighbour) and
 # says what it found once that pass is over.
 TEST_WORKERS ?= 2
@@ -43,7 +44,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy > $(MYPY_OUTPUT) 2>&1 & mypy=$$!; \
-	$(PYTEST) -n $(TEST_WORKERS) --suite-pass=parallel $(PYTEST_ARGS); parallel=$$?; \
+	$(PYTEST) -n $(TEST_WORKERS) --dist worksteal --suite-pass=parallel $(PYTEST_ARGS); parallel=$$?; \
 	wait $$mypy; typed=$$?; echo "mypy:"; cat $(MYPY_OUTPUT); \
 	$(PYTEST) --suite-pass=serial $(PYTEST_ARGS); serial=$$?; \
 	if [ $$typed -ne 0 ]; then exit $$typed; fi; \
