@@ -553,7 +553,7 @@ def _add_scripts(parser: argparse.ArgumentParser) -> None:
     """Saved messages, ``--script``, ``--replay`` (README, "Check your service in CI")."""
     group = parser.add_argument_group(
         "saved messages, scripts and replay",
-        "A project or script file is TOML (README: Saved messages, Scripts). Scripts and "
+        "A project or script file is TOML (their formats: docs/scripts.md). Scripts and "
         "replays run as the client with HOST:PORT, as the server with --listen.",
     )
     group.add_argument(
