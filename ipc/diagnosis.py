@@ -371,7 +371,9 @@ def _nothing_back(situation: Situation, spec: FramingSpec, sent: bytes) -> Diagn
     if theirs == mine:
         return Diagnosis(kind="nothing", summary=what)
     if theirs > DEFAULT_MAX_FRAME_LENGTH:
-        effect = "(more than a server usually accepts, so it closes)"
+        # "so it closes" only where it did close: after a timeout, it has not
+        effect = "(more than a server usually accepts"
+        effect += ", so it closes)" if situation == "closed_early" else ")"
     else:
         effect = "and waits for them"
     name = describe(other)

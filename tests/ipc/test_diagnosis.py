@@ -116,6 +116,14 @@ def test_nothing_back_says_how_the_other_byte_order_reads_our_header() -> None:
     assert diagnosis.kind == "nothing"
     assert diagnosis.suggestion == "be32"
     assert "reads your le32 header 05 00 00 00 as 83,886,080 bytes" in diagnosis.summary
+    assert "83,886,080 bytes (more than a server usually accepts, so it closes)" in (
+        diagnosis.summary
+    )
+    # a server that did not close (nothing came back in time) is not said to close
+    silent = diagnose("no_reply", LE32, sent=encode_frame(b"hello", LE32))
+    assert silent is not None and silent.summary.endswith(
+        "as 83,886,080 bytes (more than a server usually accepts)"
+    )
     small = diagnose("no_reply", PRESETS["le16"], sent=encode_frame(b"hello", PRESETS["le16"]))
     assert small is not None and "as 1,280 bytes and waits for them" in small.summary
 

@@ -101,7 +101,7 @@ async def test_no_reply_within_timeout_exits_5(nursery: trio.Nursery) -> None:
     assert lines(result.stderr) == [
         "framewire-engine: timed out after 0.3 s: received 0 of 1 expected frames: nothing "
         "came back; a be32 peer reads your le32 header 01 00 00 00 as 16,777,216 bytes (more "
-        "than a server usually accepts, so it closes): try --framing be32"
+        "than a server usually accepts): try --framing be32"
     ]
 
 

@@ -73,7 +73,7 @@ async def test_a_silent_server_times_out_by_default_with_a_hint(nursery: trio.Nu
     assert str(error) == (
         "no reply within 0.2 s: received 0 of 1 expected frames: nothing came back; a be32 "
         "peer reads your le32 header 01 00 00 00 as 16,777,216 bytes (more than a server "
-        "usually accepts, so it closes): try --framing be32; wait longer with --timeout S, "
+        "usually accepts): try --framing be32; wait longer with --timeout S, "
         "or --timeout 0 to wait forever"
     )
 
