@@ -58,8 +58,12 @@ __all__ = [
     "Measurement",
     "ReceiveResult",
     "blocking_loop",
+    "format_results",
     "measure",
+    "median_result",
     "run",
+    "run_sender_and_receiver",
+    "size_label",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -373,35 +377,49 @@ def measure_once(contender: str, count: int, size: int) -> tuple[float, float]:
     Raises:
         RuntimeError: a process failed, or the contender did not get every frame.
     """
-    sender = subprocess.Popen(
+    _, _, wall, cpu = run_sender_and_receiver(
         _module_command("--role", "sender", "--count", str(count), "--size", str(size)),
-        stdout=subprocess.PIPE,
-        text=True,
+        lambda port: _module_command("--role", contender, "--port", port),
+        contender,
+        count,
+        size,
     )
+    return wall, cpu
+
+
+def run_sender_and_receiver(
+    sender: list[str], receiver: Callable[[str], list[str]], contender: str, count: int, size: int
+) -> Measurement:
+    """Start the ``sender`` command, run ``receiver(port)``; the receiver's measurement.
+
+    The sender prints its port on its first line; the receiver prints its measurement as
+    the JSON list on its last line.
+
+    Raises:
+        RuntimeError: a process failed, or the contender did not get every frame.
+    """
+    process = subprocess.Popen(sender, stdout=subprocess.PIPE, text=True)
     try:
-        assert sender.stdout is not None
-        port = sender.stdout.readline().strip()
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
         if not port:
             raise RuntimeError("the sender did not start")
-        receiver = subprocess.run(
-            _module_command("--role", contender, "--port", port),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
+        received_by = subprocess.run(
+            receiver(port), capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS
         )
-        if receiver.returncode != 0:
-            raise RuntimeError(f"{contender} failed:\n{receiver.stderr.strip()}")
-        frames, received, wall, cpu = json.loads(receiver.stdout.strip().splitlines()[-1])
+        if received_by.returncode != 0:
+            raise RuntimeError(f"{contender} failed:\n{received_by.stderr.strip()}")
+        frames, received, wall, cpu = json.loads(received_by.stdout.strip().splitlines()[-1])
         if (frames, received) != (count, count * size):
             raise RuntimeError(
                 f"{contender} received {frames} frames / {received} bytes, "
                 f"expected {count} / {count * size}"
             )
-        sender.wait(timeout=RUN_TIMEOUT_SECONDS)
-        return float(wall), float(cpu)
+        process.wait(timeout=RUN_TIMEOUT_SECONDS)
+        return frames, received, float(wall), float(cpu)
     finally:
-        sender.kill()
-        sender.wait()
+        process.kill()
+        process.wait()
 
 
 def measure(contenders: tuple[str, ...], count: int, size: int, runs: int) -> list[ReceiveResult]:
@@ -410,25 +428,27 @@ def measure(contenders: tuple[str, ...], count: int, size: int, runs: int) -> li
     for _ in range(runs):
         for contender in contenders:
             times[contender].append(measure_once(contender, count, size))
-    results = []
-    for contender in contenders:
-        wall, cpu = statistics.median_low(times[contender])  # the median run, by wall time
-        results.append(
-            ReceiveResult(
-                contender=contender,
-                payload_bytes=size,
-                frames=count,
-                frames_per_second=count / wall,
-                megabytes_per_second=count * size / wall / 1e6,
-                cpu_share=cpu / wall,
-                runs=[round(w, 4) for w, _ in times[contender]],
-                cpu_runs=[round(c, 4) for _, c in times[contender]],
-            )
-        )
-    return results
+    return [median_result(c, count, size, times[c]) for c in contenders]
 
 
-def _size_label(size: int) -> str:
+def median_result(
+    contender: str, count: int, size: int, times: list[tuple[float, float]]
+) -> ReceiveResult:
+    """One contender's result from its runs' (wall, CPU) seconds: the median run by wall."""
+    wall, cpu = statistics.median_low(times)
+    return ReceiveResult(
+        contender=contender,
+        payload_bytes=size,
+        frames=count,
+        frames_per_second=count / wall,
+        megabytes_per_second=count * size / wall / 1e6,
+        cpu_share=cpu / wall,
+        runs=[round(w, 4) for w, _ in times],
+        cpu_runs=[round(c, 4) for _, c in times],
+    )
+
+
+def size_label(size: int) -> str:
     return f"{size // (1024 * 1024)} MiB" if size >= 1024 * 1024 else f"{size} B"
 
 
@@ -449,8 +469,8 @@ def run(options: BenchOptions) -> BenchResult:
         results = measure(CONTENDERS, count, size, runs)
         all_results += results
         sections.append(
-            f"**{_size_label(size)} payloads**, {count:,} frames per run, median of {runs} runs\n\n"
-            + _format_results(results)
+            f"**{size_label(size)} payloads**, {count:,} frames per run, median of {runs} runs\n\n"
+            + format_results(results)
         )
     targets = []
     for size, contender, goal in GOALS:
@@ -458,7 +478,7 @@ def run(options: BenchOptions) -> BenchResult:
         ratio = by_name[ENGINE].frames_per_second / by_name[contender].frames_per_second
         targets.append(
             Target(
-                name=f"{_size_label(size)} frames: framewire / {contender}",
+                name=f"{size_label(size)} frames: framewire / {contender}",
                 measured=ratio,
                 goal=goal,
             )
@@ -505,10 +525,11 @@ def _check_sender(count: int, size: int) -> None:
             elapsed = time.perf_counter() - started
         sender.wait()
         rate = f"{count / elapsed:,.0f} frames/s, {total / elapsed / 1e6:,.0f} MB/s"
-        print(f"{_size_label(size)}: drain-only ceiling {rate}")
+        print(f"{size_label(size)}: drain-only ceiling {rate}")
 
 
-def _format_results(results: list[ReceiveResult]) -> str:
+def format_results(results: list[ReceiveResult]) -> str:
+    """One workload's results as a table, with framewire's ratio to each contender."""
     engine = next((r for r in results if r.contender == ENGINE), None)
 
     def ratios(r: ReceiveResult) -> list[str]:
@@ -562,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(contenders) - set(CONTENDERS)
         if unknown:
             parser.error(f"unknown contenders {', '.join(sorted(unknown))}")
-        print(_format_results(measure(contenders, args.count, args.size, args.runs)))
+        print(format_results(measure(contenders, args.count, args.size, args.runs)))
         return 0
     die_with_parent()
     if args.role == "sender":

@@ -42,17 +42,24 @@ import json
 import select
 import socket
 import ssl
-import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from tools.bench.receive import Clock, Measurement, ReceiveResult, blocking_loop
-from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.receive import (
+    Clock,
+    Measurement,
+    ReceiveResult,
+    blocking_loop,
+    format_results,
+    median_result,
+    run_sender_and_receiver,
+    size_label,
+)
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target
 
 __all__ = ["BENCHMARK", "CONTENDERS", "make_certs", "measure", "measure_once", "run"]
 
@@ -239,37 +246,15 @@ def measure_once(contender: str, count: int, size: int, certs: tuple[str, str]) 
         RuntimeError: a process failed, or the contender did not get every frame.
     """
     cert, cafile = certs
-    sender = subprocess.Popen(
+    return run_sender_and_receiver(
         _module_command(
             "--role", "sender", "--count", str(count), "--size", str(size), "--cert", cert
         ),
-        stdout=subprocess.PIPE,
-        text=True,
+        lambda port: _module_command("--role", contender, "--port", port, "--cafile", cafile),
+        contender,
+        count,
+        size,
     )
-    try:
-        assert sender.stdout is not None
-        port = sender.stdout.readline().strip()
-        if not port:
-            raise RuntimeError("the sender did not start")
-        receiver = subprocess.run(
-            _module_command("--role", contender, "--port", port, "--cafile", cafile),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
-        )
-        if receiver.returncode != 0:
-            raise RuntimeError(f"{contender} failed:\n{receiver.stderr.strip()}")
-        frames, received, wall, cpu = json.loads(receiver.stdout.strip().splitlines()[-1])
-        if (frames, received) != (count, count * size):
-            raise RuntimeError(
-                f"{contender} received {frames} frames / {received} bytes, "
-                f"expected {count} / {count * size}"
-            )
-        sender.wait(timeout=RUN_TIMEOUT_SECONDS)
-        return frames, received, float(wall), float(cpu)
-    finally:
-        sender.kill()
-        sender.wait()
 
 
 def measure(
@@ -281,44 +266,7 @@ def measure(
         for contender in contenders:
             _, _, wall, cpu = measure_once(contender, count, size, certs)
             times[contender].append((wall, cpu))
-    results = []
-    for contender in contenders:
-        wall, cpu = statistics.median_low(times[contender])
-        results.append(
-            ReceiveResult(
-                contender=contender,
-                payload_bytes=size,
-                frames=count,
-                frames_per_second=count / wall,
-                megabytes_per_second=count * size / wall / 1e6,
-                cpu_share=cpu / wall,
-                runs=[round(w, 4) for w, _ in times[contender]],
-                cpu_runs=[round(c, 4) for _, c in times[contender]],
-            )
-        )
-    return results
-
-
-def _size_label(size: int) -> str:
-    return f"{size // (1024 * 1024)} MiB" if size >= 1024 * 1024 else f"{size} B"
-
-
-def _format_results(results: list[ReceiveResult]) -> str:
-    engine = next((r for r in results if r.contender == ENGINE), None)
-
-    def ratios(r: ReceiveResult) -> list[str]:
-        if engine is None:
-            return ["", ""]
-        # The same ratio from the receivers' median CPU times: steadier on a busy machine.
-        per_cpu = statistics.median_low(engine.cpu_runs) / statistics.median_low(r.cpu_runs)
-        return [f"{engine.frames_per_second / r.frames_per_second:.2f}", f"{1 / per_cpu:.2f}"]
-
-    rows = [
-        [r.contender, r.frames_per_second, r.megabytes_per_second, f"{r.cpu_share:.0%}", *ratios(r)]
-        for r in results
-    ]
-    headers = ["contender", "frames/s", "MB/s", "CPU", "framewire ratio", "ratio per CPU-s"]
-    return markdown_table(headers, rows)
+    return [median_result(c, count, size, times[c]) for c in contenders]
 
 
 def run(options: BenchOptions) -> BenchResult:
@@ -338,15 +286,15 @@ def run(options: BenchOptions) -> BenchResult:
             results = measure(CONTENDERS, count, size, runs, certs)
             all_results += results
             sections.append(
-                f"**{_size_label(size)} payloads over TLS**, {count:,} frames per run, median "
-                f"of {runs} runs\n\n" + _format_results(results)
+                f"**{size_label(size)} payloads over TLS**, {count:,} frames per run, median "
+                f"of {runs} runs\n\n" + format_results(results)
             )
     targets = []
     for size, contender, goal in GOALS:
         by_name = {r.contender: r for r in all_results if r.payload_bytes == size}
         targets.append(
             Target(
-                name=f"TLS {_size_label(size)} frames: framewire / {contender}",
+                name=f"TLS {size_label(size)} frames: framewire / {contender}",
                 measured=by_name[ENGINE].frames_per_second / by_name[contender].frames_per_second,
                 goal=goal,
             )
@@ -398,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown contenders {', '.join(sorted(unknown))}")
         with tempfile.TemporaryDirectory(prefix="framewire-bench-tls-") as directory:
             certs = make_certs(Path(directory))
-            print(_format_results(measure(contenders, args.count, args.size, args.runs, certs)))
+            print(format_results(measure(contenders, args.count, args.size, args.runs, certs)))
         return 0
     die_with_parent()
     if args.role == "sender":
