@@ -192,10 +192,8 @@ def _stream_through(port: int, frames: int, size: int) -> None:
             remaining -= n
 
 
-def run(options: BenchOptions) -> BenchResult:
-    frames = QUICK_FRAMES if options.quick else FULL_FRAMES
-    runs = options.runs_or(3, 1)
-    samples = [measure_once(frames) for _ in range(runs)]
+def _summarize(samples: list[dict[str, Any]], rate_header: str) -> tuple[float, float, float, str]:
+    """The runs' median frames/s and tick p99, their worst tick, and a table of every run."""
     fps = statistics.median(s["frames_per_second"] for s in samples)
     p99 = statistics.median(s["p99_ms"] for s in samples)
     worst = max(s["max_ms"] for s in samples)
@@ -204,11 +202,15 @@ def run(options: BenchOptions) -> BenchResult:
          s["load_average"]]
         for i, s in enumerate(samples)
     ]  # fmt: skip
-    table = markdown_table(
-        ["run", "frames", "seconds", "frames/s into log", "tick p99 ms", "tick max ms",
-         "load avg"],
-        rows,
-    )  # fmt: skip
+    headers = ["run", "frames", "seconds", rate_header, "tick p99 ms", "tick max ms", "load avg"]
+    return fps, p99, worst, markdown_table(headers, rows)
+
+
+def run(options: BenchOptions) -> BenchResult:
+    frames = QUICK_FRAMES if options.quick else FULL_FRAMES
+    runs = options.runs_or(3, 1)
+    samples = [measure_once(frames) for _ in range(runs)]
+    fps, p99, worst, table = _summarize(samples, "frames/s into log")
     note = (
         f"\n\n{FRAME_SIZE}-byte frames from the demo server through the engine and the pipe "
         f"into the window's log model (offscreen, cap {LOG_CAP:,} rows); the animation "
@@ -241,19 +243,7 @@ def run_decoded(options: BenchOptions) -> BenchResult:
     frames = DECODED_QUICK_FRAMES if options.quick else DECODED_FULL_FRAMES
     runs = options.runs_or(3, 1)
     samples = [measure_once(frames, payload="msgpack") for _ in range(runs)]
-    fps = statistics.median(s["frames_per_second"] for s in samples)
-    p99 = statistics.median(s["p99_ms"] for s in samples)
-    worst = max(s["max_ms"] for s in samples)
-    rows = [
-        [i + 1, s["frames"], s["seconds"], s["frames_per_second"], s["p99_ms"], s["max_ms"],
-         s["load_average"]]
-        for i, s in enumerate(samples)
-    ]  # fmt: skip
-    table = markdown_table(
-        ["run", "frames", "seconds", "frames/s into log", "tick p99 ms", "tick max ms",
-         "load avg"],
-        rows,
-    )  # fmt: skip
+    fps, p99, worst, table = _summarize(samples, "frames/s into log")
     note = (
         "\n\nThe demo server's MessagePack sample (`!samples N msgpack`, ~88 bytes, a map "
         "of 7 entries) through the engine into the window's log with its decoder on "
@@ -286,19 +276,7 @@ def run_relay(options: BenchOptions) -> BenchResult:
     frames = RELAY_QUICK_FRAMES if options.quick else RELAY_FULL_FRAMES
     runs = options.runs_or(3, 1)
     samples = [measure_once(frames, payload="relay") for _ in range(runs)]
-    fps = statistics.median(s["frames_per_second"] for s in samples)
-    p99 = statistics.median(s["p99_ms"] for s in samples)
-    worst = max(s["max_ms"] for s in samples)
-    rows = [
-        [i + 1, s["frames"], s["seconds"], s["frames_per_second"], s["p99_ms"], s["max_ms"],
-         s["load_average"]]
-        for i, s in enumerate(samples)
-    ]  # fmt: skip
-    table = markdown_table(
-        ["run", "frames", "seconds", "frames/s relayed and shown", "tick p99 ms",
-         "tick max ms", "load avg"],
-        rows,
-    )  # fmt: skip
+    fps, p99, worst, table = _summarize(samples, "frames/s relayed and shown")
     note = (
         f"\n\nThe window's engine relays a client to the demo server (Relay mode); the "
         f"client asks for `!stream N {FRAME_SIZE}` and reads it; the window shows the "
