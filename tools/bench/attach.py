@@ -21,7 +21,6 @@ Run: ``python -m tools.bench --only attach`` (or ``python -m tools.bench.attach 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import statistics
 import subprocess
@@ -35,7 +34,14 @@ import trio
 from ipc.schema import Abort, Attach, Open, Received, Send
 from ipc.trio_channel import EngineClient, connect_socket
 from tools.bench.ipc import FRAME_SIZE, Counter, measure_end_to_end
-from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import (
+    Benchmark,
+    BenchOptions,
+    BenchResult,
+    Target,
+    markdown_table,
+    run_alone,
+)
 from tools.demo_server import spawn_demo_server
 
 __all__ = ["BENCHMARK", "measure_socket", "run"]
@@ -188,16 +194,5 @@ BENCHMARK = Benchmark(
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--runs", type=int)
-    args = parser.parse_args()
-    result = run(BenchOptions(quick=args.quick, runs=args.runs))
-    print(result.markdown)
-    for target in result.targets:
-        print(f"{target.name}: {target.measured:.2f} (goal {target.goal:.2f}) met={target.met}")
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(run_alone(BENCHMARK))

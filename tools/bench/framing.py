@@ -30,7 +30,14 @@ from dataclasses import asdict, dataclass
 
 from ipc.framing import PRESETS, FrameDecoder, FramingSpec, encode_frames
 from tools.bench.designs import framing_v1
-from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import (
+    Benchmark,
+    BenchOptions,
+    BenchResult,
+    Target,
+    markdown_table,
+    run_alone,
+)
 
 __all__ = ["BENCHMARK", "DecodeResult", "measure", "run"]
 
@@ -148,14 +155,5 @@ BENCHMARK = Benchmark(
 )
 
 
-def main() -> int:
-    result = run(BenchOptions(quick="--quick" in sys.argv))
-    print(result.markdown)
-    for target in result.targets:
-        print(f"{target.name}: {target.measured:.3f} (goal {target.goal}) "
-              f"{'met' if target.met else 'NOT MET'}")  # fmt: skip
-    return 0 if all(t.met for t in result.targets) else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(BENCHMARK))

@@ -21,7 +21,6 @@ Run: ``python -m tools.bench --only intake`` (or ``python -m tools.bench.intake`
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import os
@@ -29,7 +28,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import trio
@@ -44,7 +43,14 @@ from ipc.codec import (
 )
 from ipc.rpc import ENGINE_ARGS
 from tools.bench.designs import codec_v1
-from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import (
+    Benchmark,
+    BenchOptions,
+    BenchResult,
+    Target,
+    markdown_table,
+    run_alone,
+)
 
 __all__ = ["BENCHMARK", "decoder_rows", "run"]
 
@@ -367,17 +373,6 @@ BENCHMARK = Benchmark(
 )
 
 
-def main(argv: Iterable[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--runs", type=int)
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    result = run(BenchOptions(quick=args.quick, runs=args.runs))
-    print(result.markdown)
-    for target in result.targets:
-        print(f"{target.name}: {target.measured:,.3f} (goal {target.goal}) met={target.met}")
-
-
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
+    sys.exit(run_alone(BENCHMARK))

@@ -18,15 +18,22 @@ Run: ``python -m tools.bench --only ipc`` (or ``python -m tools.bench.ipc [--qui
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
 import trio
 
-from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import (
+    Benchmark,
+    BenchOptions,
+    BenchResult,
+    Target,
+    markdown_table,
+    run_alone,
+)
 from tools.demo_server import spawn_demo_server
 
 __all__ = ["BENCHMARK", "Counter", "measure_end_to_end", "measure_engine_alone", "run"]
@@ -151,16 +158,5 @@ BENCHMARK = Benchmark(
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--runs", type=int)
-    args = parser.parse_args()
-    result = run(BenchOptions(quick=args.quick, runs=args.runs))
-    print(result.markdown)
-    for target in result.targets:
-        print(f"{target.name}: {target.measured:,.0f} (goal {target.goal:,.0f}) met={target.met}")
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(run_alone(BENCHMARK))

@@ -41,7 +41,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
+from tools.bench.suite import (
+    Benchmark,
+    BenchOptions,
+    BenchResult,
+    Target,
+    markdown_table,
+    run_alone,
+)
 
 __all__ = ["BENCHMARK", "StartupResult", "commands", "measure", "reply_server", "run", "run_once"]
 
@@ -244,14 +251,5 @@ BENCHMARK = Benchmark(
 )
 
 
-def main() -> int:
-    result = run(BenchOptions(quick="--quick" in sys.argv))
-    print(result.markdown)
-    for target in result.targets:
-        print(f"{target.name}: {target.measured:.2f} (goal <= {target.goal}) "
-              f"{'met' if target.met else 'NOT MET'}")  # fmt: skip
-    return 0 if all(t.met for t in result.targets) else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(BENCHMARK))

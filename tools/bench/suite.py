@@ -28,6 +28,7 @@ import importlib
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ __all__ = [
     "machine_info",
     "main",
     "markdown_table",
+    "run_alone",
 ]
 
 #: Every sub-benchmark, in report order: ``--only`` name -> ``"module:ATTRIBUTE"``.
@@ -269,6 +271,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be >= 1")
     return args
+
+
+def run_alone(benchmark: Benchmark, argv: Sequence[str] | None = None) -> int:
+    """``python -m tools.bench.NAME [--quick] [--runs N]``: the same as ``python -m
+    tools.bench --only NAME``."""
+    return main(["--only", benchmark.name, *(sys.argv[1:] if argv is None else argv)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
