@@ -690,6 +690,22 @@ class FrameDecoder:
     def _keep_head(self, data: bytes) -> None:
         self._head += data[: self.HEAD_BYTES - len(self._head)]
 
+    def _start_read(self, data: bytes | bytearray | memoryview) -> bytes | None:
+        """What every ``_decode`` does first: None when there is nothing to decode (after
+        an error, or at EOF, which it records); else the read as bytes, its start kept."""
+        if self._error is not None:
+            return None
+        if not data:
+            self._eof = True
+            if self._pending_size or self._body_length >= 0:
+                self._fail(TruncatedFrame(self._truncation_message()))
+            return None
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        if len(self._head) < self.HEAD_BYTES:
+            self._keep_head(data)
+        return data
+
     # Strategy: the common case is a large read holding many whole frames. We walk it with
     # struct.unpack_from and slice each payload out of the chunk once (one copy per frame,
     # no per-byte Python work, no buffer rewriting). Only the leftover of a read is held,
@@ -697,17 +713,10 @@ class FrameDecoder:
     # frame it belongs to is complete.
     def _decode(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         out: list[bytes] = []
-        if self._error is not None:
+        read = self._start_read(data)
+        if read is None:
             return out
-        if not data:
-            self._eof = True
-            if self._pending_size or self._body_length >= 0:
-                self._fail(TruncatedFrame(self._truncation_message()))
-            return out
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        if len(self._head) < self.HEAD_BYTES:
-            self._keep_head(data)
+        data = read
         assert self._header is not None
         end = len(data)
         pos = 0
@@ -845,17 +854,10 @@ class _ExtendedDecoder(FrameDecoder):
 
     def _decode(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         out: list[bytes] = []
-        if self._error is not None:
+        read = self._start_read(data)
+        if read is None:
             return out
-        if not data:
-            self._eof = True
-            if self._pending_size or self._body_length >= 0:
-                self._fail(TruncatedFrame(self._truncation_message()))
-            return out
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        if len(self._head) < self.HEAD_BYTES:
-            self._keep_head(data)
+        data = read
         end = len(data)
         pos = 0
         if self._pending_size or self._body_length >= 0:
