@@ -52,7 +52,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,18 +234,8 @@ class _Reader:
         name = data.get("name", Path(self.path).stem if self.path else "script")
         if not isinstance(name, str) or not name:
             raise self.fail("name must be a string", "name")
-        framing = data.get("framing")
-        if framing is not None:
-            try:
-                parse_framing(str(framing))
-            except ValueError as exc:
-                raise self.fail(f"framing: {exc}", "framing") from None
-        encoding = data.get("encoding")
-        if encoding is not None:
-            try:
-                check_encoding(str(encoding))
-            except ValueError as exc:
-                raise self.fail(f"encoding: {exc}", "encoding") from None
+        framing = self.checked_option("framing", parse_framing)
+        encoding = self.checked_option("encoding", check_encoding)
         decoder = data.get("decoder")
         if decoder is not None:
             self.check_decoder(decoder, "decoder")
@@ -270,6 +260,16 @@ class _Reader:
         )
         self.check_names(script)
         return script
+
+    def checked_option(self, key: str, check: Callable[[str], object]) -> Any:
+        """The script's ``key`` (None if absent), once ``check`` took it as text."""
+        value = self.data.get(key)
+        if value is not None:
+            try:
+                check(str(value))
+            except ValueError as exc:
+                raise self.fail(f"{key}: {exc}", key) from None
+        return value
 
     def seconds(self, value: Any, *where: str | int) -> float:
         if (
