@@ -206,10 +206,6 @@ class LogModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ filtering
 
-    @property
-    def log_filter(self) -> LogFilter:
-        return self._filter
-
     def set_filter(self, flt: LogFilter) -> None:
         """Show only rows passing ``flt``; rescans held rows in budgeted steps."""
         if flt == self._filter:

@@ -208,9 +208,6 @@ class EngineSupervisor(QObject):
     def pid(self) -> int | None:
         return self._status.pid
 
-    def stderr_tail(self) -> list[str]:
-        return list(self._stderr_tail)
-
     def start(self) -> None:
         """Start the first engine (no-op if one is running or starting)."""
         if self._process is None and not self._restart_timer.isActive():
