@@ -17,7 +17,6 @@ offscreen platform and nothing of the parent's state.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import socket
@@ -72,43 +71,21 @@ def measure_once(frames: int, size: int = FRAME_SIZE, payload: str = "stream") -
 
 
 def _measure_in_this_process(frames: int, size: int, payload: str) -> dict[str, Any]:
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from ui.log_model import LogModel
-    from ui.main_window import MainWindow
-    from ui.session_model import SessionModel
-    from ui.supervisor import EngineSupervisor
-    from ui.tick_probe import TickProbe, percentile
+    from tools.bench.gui_window import open_window, poll
+    from ui.tick_probe import percentile
 
     with spawn_demo_server(
         "--mode", "echo", niceness=SERVER_NICENESS, stderr=subprocess.DEVNULL
     ) as (host, port):
-        app = QApplication.instance() or QApplication([])
-        supervisor = EngineSupervisor()
-        window = MainWindow(
-            supervisor, log_model=LogModel(cap=LOG_CAP), session_model=SessionModel(),
-            probe=TickProbe(0.025),
-        )  # fmt: skip
-        window.show()
-        gc.freeze()  # as ui.app.main does before entering the event loop
+        app, supervisor, window = open_window(LOG_CAP)
         result: dict[str, Any] = {}
 
-        def wait_until(cond: Any, then: Any, timeout_s: float = 120.0) -> None:
-            deadline = time.monotonic() + timeout_s
-            timer = QTimer(window)
+        def timed_out() -> None:
+            result["error"] = "timeout"
+            app.quit()
 
-            def check() -> None:
-                if cond():
-                    timer.stop()
-                    then()
-                elif time.monotonic() > deadline:
-                    timer.stop()
-                    result["error"] = "timeout"
-                    app.quit()
-
-            timer.timeout.connect(check)
-            timer.start(5)
+        def wait_until(cond: Any, then: Any) -> None:
+            poll(window, cond, then, timed_out, timeout_s=120.0)
 
         def rows_in() -> int:
             if payload == "relay":

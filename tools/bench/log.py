@@ -56,13 +56,9 @@ def measure_window(rows: int, size: int = FRAME_SIZE) -> dict[str, Any]:
     """Flood ``rows`` frames into the real window, read its RSS, save the log; in this
     process (the benchmark runs it in a child)."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
-    from ui.log_model import LogModel
-    from ui.main_window import MainWindow
-    from ui.session_model import SessionModel
-    from ui.supervisor import EngineSupervisor
-    from ui.tick_probe import TickProbe, percentile
+    from tools.bench.gui_window import open_window, poll
+    from ui.tick_probe import percentile
 
     result: dict[str, Any] = {"rows": rows}
     out_dir = tempfile.mkdtemp(prefix="framewire-bench-log-")
@@ -70,30 +66,14 @@ def measure_window(rows: int, size: int = FRAME_SIZE) -> dict[str, Any]:
     with spawn_demo_server(
         "--mode", "echo", niceness=SERVER_NICENESS, stderr=subprocess.DEVNULL
     ) as (host, port):
-        app = QApplication.instance() or QApplication([])
-        supervisor = EngineSupervisor()
-        window = MainWindow(
-            supervisor, log_model=LogModel(cap=rows), session_model=SessionModel(),
-            probe=TickProbe(0.025),
-        )  # fmt: skip
-        window.show()
-        gc.freeze()  # as ui.app.main does
+        app, supervisor, window = open_window(rows)
 
-        def poll(cond: Any, then: Any, timeout_s: float = 300.0) -> None:
-            deadline = time.monotonic() + timeout_s
-            timer = QTimer(window)
+        def timed_out() -> None:
+            result["error"] = "timeout"
+            supervisor.shutdown()
 
-            def check() -> None:
-                if cond():
-                    timer.stop()
-                    then()
-                elif time.monotonic() > deadline:
-                    timer.stop()
-                    result["error"] = "timeout"
-                    supervisor.shutdown()
-
-            timer.timeout.connect(check)
-            timer.start(5)
+        def wait_until(cond: Any, then: Any) -> None:
+            poll(window, cond, then, timed_out, timeout_s=300.0)
 
         def frames_in() -> int:
             info = window.session_model.session(1, 1)
@@ -103,7 +83,7 @@ def measure_window(rows: int, size: int = FRAME_SIZE) -> dict[str, Any]:
             window.sessions.host.setText(host)
             window.sessions.port.setValue(port)
             window.sessions.open_button.click()
-            poll(window.compose.send_button.isEnabled, flood)
+            wait_until(window.compose.send_button.isEnabled, flood)
 
         def flood() -> None:
             window.log_model.flush()
@@ -111,7 +91,7 @@ def measure_window(rows: int, size: int = FRAME_SIZE) -> dict[str, Any]:
             result["rss_before"] = _rss_bytes()
             window.compose.editor.setText(f"!stream {rows} {size}")
             window.compose.send_button.click()
-            poll(lambda: frames_in() >= rows, held)
+            wait_until(lambda: frames_in() >= rows, held)
 
         def held() -> None:
             window.log_model.flush()
