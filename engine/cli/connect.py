@@ -25,7 +25,7 @@ from engine.cli.exits import ReplyTimeout, UsageError
 from engine.cli.output import Printer, tls_note
 from engine.cli.parse import PROG
 from engine.cli.plan import Plan, decode_line
-from engine.engine import open_engine
+from engine.engine import Engine, open_engine
 from engine.errors import SessionBroken, SessionClosed
 from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
@@ -35,7 +35,15 @@ from ipc.framing import describe, encode_frames
 if TYPE_CHECKING:
     from ipc.tls import TlsInfo
 
-__all__ = ["INSECURE_WARNING", "SessionLink", "exchange", "hint", "report_tls", "run_client"]
+__all__ = [
+    "INSECURE_WARNING",
+    "SessionLink",
+    "exchange",
+    "hint",
+    "report_tls",
+    "run_client",
+    "start_capture",
+]
 
 #: Printed on stderr before an --insecure connection (never skip verification silently).
 INSECURE_WARNING = (
@@ -153,6 +161,20 @@ def _diagnosis(details: dict[str, object]) -> Diagnosis | None:
     return Diagnosis.from_wire(details.get("diagnosis"))
 
 
+def start_capture(engine: Engine, path: str | None, max_bytes: int, keep: int) -> None:
+    """``--capture PATH`` (None: none): the engine's capture starts before any session.
+
+    Raises:
+        UsageError: the file cannot be written.
+    """
+    if path is None:
+        return
+    try:
+        engine.start_capture(path, max_bytes=max_bytes, keep=keep)
+    except OSError as exc:
+        raise UsageError(f"cannot write --capture {path}: {exc.strerror}") from None
+
+
 async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
     """Connect, send, print replies (to ``out``, stdout's bytes by default); return when
     done.
@@ -176,13 +198,7 @@ async def run_client(plan: Plan, out: BinaryIO | None = None) -> None:
         framing=describe(plan.spec),
     )
     async with open_engine() as engine:
-        if plan.capture is not None:
-            try:
-                engine.start_capture(
-                    plan.capture, max_bytes=plan.capture_max_bytes, keep=plan.capture_keep
-                )
-            except OSError as exc:
-                raise UsageError(f"cannot write --capture {plan.capture}: {exc.strerror}") from None
+        start_capture(engine, plan.capture, plan.capture_max_bytes, plan.capture_keep)
         if plan.tls is not None and plan.tls.insecure:
             print(INSECURE_WARNING, file=sys.stderr)
         session_id = await engine.connect(

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import trio
 
-from engine.cli.exits import ReplyTimeout, UsageError
+from engine.cli.connect import start_capture
+from engine.cli.exits import ReplyTimeout
 from engine.cli.output import Printer, tls_note
 from engine.cli.plan import ServerPlan
 from engine.engine import Engine, open_engine
@@ -121,15 +122,7 @@ async def run_server(
         # The outer nursery holds the event reader and the client handlers: they end once
         # the engine has closed every session and its events.
         async with trio.open_nursery() as outer, open_engine() as engine:
-            if plan.capture is not None:
-                try:
-                    engine.start_capture(
-                        plan.capture, max_bytes=plan.capture_max_bytes, keep=plan.capture_keep
-                    )
-                except OSError as exc:
-                    raise UsageError(
-                        f"cannot write --capture {plan.capture}: {exc.strerror}"
-                    ) from None
+            start_capture(engine, plan.capture, plan.capture_max_bytes, plan.capture_keep)
             outer.start_soon(run.consume, engine, outer)
             listening = await _start(engine, plan)
             run.announce(listening)

@@ -25,7 +25,7 @@ from typing import BinaryIO, TextIO
 
 import trio
 
-from engine.cli.connect import INSECURE_WARNING, report_tls
+from engine.cli.connect import INSECURE_WARNING, report_tls, start_capture
 from engine.cli.exits import ExpectationFailed, ReplyTimeout, UsageError
 from engine.cli.output import Printer
 from engine.cli.parse import PROG
@@ -170,13 +170,7 @@ async def _run_one(
         framing=describe(spec),
     )
     async with open_engine() as engine:
-        if plan.capture is not None:
-            try:
-                engine.start_capture(
-                    plan.capture, max_bytes=plan.capture_max_bytes, keep=plan.capture_keep
-                )
-            except OSError as exc:
-                raise UsageError(f"cannot write --capture {plan.capture}: {exc.strerror}") from None
+        start_capture(engine, plan.capture, plan.capture_max_bytes, plan.capture_keep)
         if plan.tls is not None and plan.tls.insecure:
             print(INSECURE_WARNING, file=sys.stderr)
         try:
