@@ -45,7 +45,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,6 +61,7 @@ __all__ = [
     "format_results",
     "measure",
     "median_result",
+    "ratio_targets",
     "run",
     "run_sender_and_receiver",
     "size_label",
@@ -472,17 +473,6 @@ def run(options: BenchOptions) -> BenchResult:
             f"**{size_label(size)} payloads**, {count:,} frames per run, median of {runs} runs\n\n"
             + format_results(results)
         )
-    targets = []
-    for size, contender, goal in GOALS:
-        by_name = {r.contender: r for r in all_results if r.payload_bytes == size}
-        ratio = by_name[ENGINE].frames_per_second / by_name[contender].frames_per_second
-        targets.append(
-            Target(
-                name=f"{size_label(size)} frames: framewire / {contender}",
-                measured=ratio,
-                goal=goal,
-            )
-        )
     note = (
         "framewire ratio = framewire's throughput / the contender's (> 1: framewire is "
         "faster). MB = 10^6 payload bytes. CPU = the receiver's CPU time / wall time in "
@@ -494,7 +484,7 @@ def run(options: BenchOptions) -> BenchResult:
     return BenchResult(
         markdown="\n\n".join([*sections, note]),
         data=[asdict(r) for r in all_results],
-        targets=tuple(targets),
+        targets=ratio_targets(all_results, GOALS),
     )
 
 
@@ -526,6 +516,23 @@ def _check_sender(count: int, size: int) -> None:
         sender.wait()
         rate = f"{count / elapsed:,.0f} frames/s, {total / elapsed / 1e6:,.0f} MB/s"
         print(f"{size_label(size)}: drain-only ceiling {rate}")
+
+
+def ratio_targets(
+    results: list[ReceiveResult], goals: Sequence[tuple[int, str, float]], prefix: str = ""
+) -> tuple[Target, ...]:
+    """For each (payload size, contender, goal): framewire's throughput / the contender's."""
+    targets = []
+    for size, contender, goal in goals:
+        by_name = {r.contender: r for r in results if r.payload_bytes == size}
+        targets.append(
+            Target(
+                name=f"{prefix}{size_label(size)} frames: framewire / {contender}",
+                measured=by_name[ENGINE].frames_per_second / by_name[contender].frames_per_second,
+                goal=goal,
+            )
+        )
+    return tuple(targets)
 
 
 def format_results(results: list[ReceiveResult]) -> str:

@@ -56,16 +56,16 @@ from tools.bench.receive import (
     blocking_loop,
     format_results,
     median_result,
+    ratio_targets,
     run_sender_and_receiver,
     size_label,
 )
-from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target
+from tools.bench.suite import Benchmark, BenchOptions, BenchResult
 
 __all__ = ["BENCHMARK", "CONTENDERS", "make_certs", "measure", "measure_once", "run"]
 
 LOOPBACK = "127.0.0.1"
 CONTENDERS = ("framewire", "framewire-engine", "blocking")
-ENGINE = "framewire"
 #: (payload bytes, frames per run at full size): about 100 MB and 270 MB per run.
 WORKLOADS = ((100, 1_000_000), (1024 * 1024, 256))
 QUICK_DIVISOR = 10
@@ -289,16 +289,6 @@ def run(options: BenchOptions) -> BenchResult:
                 f"**{size_label(size)} payloads over TLS**, {count:,} frames per run, median "
                 f"of {runs} runs\n\n" + format_results(results)
             )
-    targets = []
-    for size, contender, goal in GOALS:
-        by_name = {r.contender: r for r in all_results if r.payload_bytes == size}
-        targets.append(
-            Target(
-                name=f"TLS {size_label(size)} frames: framewire / {contender}",
-                measured=by_name[ENGINE].frames_per_second / by_name[contender].frames_per_second,
-                goal=goal,
-            )
-        )
     note = (
         "framewire ratio = framewire's throughput / the contender's. MB = 10^6 payload "
         "bytes. CPU = the receiver's CPU time / wall time in the median run. TLS 1.3, "
@@ -308,7 +298,7 @@ def run(options: BenchOptions) -> BenchResult:
     return BenchResult(
         markdown="\n\n".join([*sections, note]),
         data=[asdict(r) for r in all_results],
-        targets=tuple(targets),
+        targets=ratio_targets(all_results, GOALS, prefix="TLS "),
     )
 
 
