@@ -29,6 +29,7 @@ restarts it).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -178,6 +179,16 @@ class EngineChannel(QObject):
         """Stop waiting for ``msgid``; its callback will not run."""
         self._conn.forget(msgid)
 
+    def read_remaining(self) -> None:
+        """Decode and emit, now and without a turn budget, what the device still holds.
+
+        For the owner when the device has ended (the engine exited, or closed its
+        socket): a turn deferred by its budget would otherwise never come, and what the
+        engine said last (a goodbye, its sessions closed) would be lost. What is left is
+        bounded by what the engine may send before an ack (the credit window).
+        """
+        self._read(math.inf)
+
     def close(self) -> None:
         """Detach from the device; pending callbacks get an ``EngineGone`` error."""
         if self._closed:
@@ -214,10 +225,13 @@ class EngineChannel(QObject):
 
     def _drain(self) -> None:
         """Read, decode and emit for about one turn's budget; defer the rest."""
+        self._read(self._budget)
+
+    def _read(self, budget: float) -> None:
         self._drain_scheduled = False
         if not self._reading:
             return
-        deadline = time.perf_counter() + self._budget
+        deadline = time.perf_counter() + budget
         events: list[Event] = []
         cost = 0
         finished = False

@@ -367,6 +367,10 @@ class EngineSupervisor(QObject):
         """The attached engine's connection ended: the engine exited, or closed it."""
         if socket is not self._socket:
             return
+        if self._channel is not None:
+            self._channel.read_remaining()  # its goodbye and last events first
+            if socket is not self._socket:
+                return  # what it said gave up on it already (a broken stream)
         self._retire(socket)
         why = self._goodbye or why or "the engine closed the connection (it exited or was killed)"
         self._set(state=EngineState.GONE, pid=None, detail=why, banner=False)
@@ -465,6 +469,10 @@ class EngineSupervisor(QObject):
         process.deleteLater()
         if process is not self._process:
             return
+        if self._channel is not None:
+            self._channel.read_remaining()  # what it said before it ended, in order
+            if process is not self._process:
+                return
         stopping = self._status.state is EngineState.STOPPING
         self._retire(process)
         if stopping:

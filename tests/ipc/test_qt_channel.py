@@ -11,12 +11,23 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QProcess, QTimer
+from PySide6.QtCore import QBuffer, QIODevice, QProcess, QTimer
 from pytestqt.qtbot import QtBot
 
+from ipc.codec import encode_notification
 from ipc.qt_channel import EngineChannel
 from ipc.rpc import ENGINE_ARGS, CommandFailed
-from ipc.schema import Close, Closed, Command, Hello, Open, Ping, Received, Send
+from ipc.schema import (
+    ChannelClosed,
+    Close,
+    Closed,
+    Command,
+    Hello,
+    Open,
+    Ping,
+    Received,
+    Send,
+)
 from tools.demo_server import spawn_demo_server
 
 TIMEOUT_MS = 20_000
@@ -183,3 +194,30 @@ def test_requests_fail_with_engine_busy_while_a_stopped_engine_leaves_the_limit_
         qtbot.waitUntil(lambda: bool(pong), timeout=TIMEOUT_MS)
         assert pong[0]["token"] == 5, pong
         assert call(qtbot, channel, Ping(token=7))["token"] == 7
+
+
+def test_read_remaining_delivers_what_a_deferred_turn_would_have(qtbot: QtBot) -> None:
+    """An engine that ends while the channel's turns are deferred (its budget spent)
+    still has its last words read, in order: the owner calls ``read_remaining``."""
+    last_words = [
+        Closed(session_id=1, by="shutdown", frames_in=3, at=1.0),
+        ChannelClosed(reason="shutdown", message="the engine got SIGTERM", at=2.0),
+    ]
+    hello = Hello(
+        protocol_version=1, engine_version="test", pid=1, methods=[], events=[],
+        framing_presets={}, clock_offset=0.0,
+    )  # fmt: skip
+    device = QBuffer()
+    device.setData(
+        b"".join(encode_notification(e.METHOD, e.to_params()) for e in [hello, *last_words])
+    )
+    device.open(QIODevice.OpenModeFlag.ReadOnly)
+    # A zero budget: a turn would decode nothing (and defer the rest for an hour).
+    channel = EngineChannel(device, turn_budget_seconds=0.0, yield_ms=3_600_000)
+    hellos: list[Hello] = []
+    delivered: list[object] = []
+    channel.hello_received.connect(hellos.append)
+    channel.events_received.connect(delivered.extend)
+    channel.read_remaining()
+    assert hellos == [hello]
+    assert delivered == last_words
