@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
 from ipc import schema
+from ipc.closed_text import closed_text
 from ipc.diagnosis import Diagnosis
 from ipc.tls import TlsInfo
 from ui.formatting import listener_name, pair_name, plural, session_name
@@ -135,7 +136,7 @@ def log_entries(
             why = f": {reason}" if isinstance(reason, str) and reason else ""
             yield _note(
                 name, Direction.INFO, wall,
-                f"closed by {ev.by}{why} (in {plural(ev.frames_in, 'frame')} / {ev.bytes_in} B, "
+                f"{closed_text(ev.by)}{why} (in {plural(ev.frames_in, 'frame')} / {ev.bytes_in} B, "
                 f"out {plural(ev.frames_out, 'frame')} / {ev.bytes_out} B)",
             )  # fmt: skip
             diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))

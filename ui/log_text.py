@@ -6,7 +6,7 @@ reads as text, with everything not printable escaped (``ipc.payload_text``), els
 bytes. So a line is always one line, and a file of them sorts, greps and diffs::
 
     2026-11-24 18:52:01.123456	#1	in	30	hello, client! you said: hello
-    2026-11-24 18:52:01.125000	#1	info		closed by peer (in 1 frame / 30 B, …)
+    2026-11-24 18:52:01.125000	#1	info		closed by the peer (in 1 frame / 30 B, …)
 
 Formatting is the cost of saving a million rows on the GUI thread (in slices), so the
 common case, printable ASCII, is a few C calls, and the date of a run of rows with the

@@ -15,6 +15,7 @@ When an engine dies its open sessions become ``lost`` (they are gone with the pr
 from __future__ import annotations
 
 import time
+import typing
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,6 +32,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from ipc import errors as ipc_errors, schema
+from ipc.closed_text import closed_text
 from ipc.diagnosis import Diagnosis
 from ipc.text import DEFAULT_ENCODING
 from ipc.tls import TlsInfo
@@ -352,7 +354,9 @@ class SessionModel(QAbstractTableModel):
         info.frames_out, info.bytes_out = ev.frames_out, ev.bytes_out
         failed = ev.by == "error"
         reason = ev.details.get("reason")
-        detail = info.detail if failed else f"closed by {ev.by}" + (f": {reason}" if reason else "")
+        peer = "the client" if info.listener_id else "the server"
+        ended = closed_text(ev.by, peer) + (f": {reason}" if reason else "")
+        detail = info.detail if failed else ended
         diagnosis = Diagnosis.from_wire(ev.details.get("diagnosis"))
         if diagnosis is not None:
             info.diagnosis = diagnosis
@@ -437,8 +441,9 @@ class SessionModel(QAbstractTableModel):
             error = item.get("error")
             if isinstance(error, dict):
                 info.detail = f"{error.get('kind')}: {error.get('message')}"
-            elif item.get("closed_by"):
-                info.detail = f"closed by {item['closed_by']}"
+            elif item.get("closed_by") in typing.get_args(schema.ClosedBy):
+                peer = "the client" if item.get("role") == "accept" else "the server"
+                info.detail = closed_text(item["closed_by"], peer)
             else:
                 info.detail = str(item.get("local", ""))
             self._add(info)

@@ -40,6 +40,7 @@ from engine.engine import Engine, open_engine
 from engine.errors import SessionBroken, SessionClosed
 from ipc import schema
 from ipc.cli_args import format_address
+from ipc.closed_text import closed_text
 from ipc.framing import describe
 from ipc.tls import TlsInfo
 
@@ -48,16 +49,6 @@ if TYPE_CHECKING:
     from engine.cli.script_server import ScriptedClients
 
 __all__ = ["CLOSE_GRACE_SECONDS", "ClientHandler", "greet", "run_scripted_server", "run_server"]
-
-#: How a client's session ended, on its stderr line (``#3 closed by the client (...)``).
-_CLOSED_BY: dict[schema.ClosedBy, str] = {
-    "peer": "closed by the client",
-    "local": "closed here",
-    "abort": "aborted here",
-    "error": "closed on an error",
-    "shutdown": "closed at shutdown",
-}
-
 
 #: How long the sessions may take to flush when the run ends; then they are reset.
 CLOSE_GRACE_SECONDS = 2.0
@@ -302,7 +293,7 @@ class _Run:
             if plain:
                 reason = event.details.get("reason")
                 self.log(
-                    f"#{event.session_id} {_CLOSED_BY[event.by]}"
+                    f"#{event.session_id} {closed_text(event.by, 'the client')}"
                     + (f": {reason}" if reason else "")
                     + f" ({_frames(event.frames_in)} in, {event.frames_out:,} out)"
                 )

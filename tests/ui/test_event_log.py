@@ -40,7 +40,17 @@ def test_counts_in_notes_are_pluralised():
                       bytes_out=10, at=1.0),
     ]  # fmt: skip
     (row,) = log_entries(1, 0.0, events)
-    assert row.payloads == [b"closed by peer (in 1 frame / 30 B, out 2 frames / 10 B)"]
+    assert row.payloads == [b"closed by the peer (in 1 frame / 30 B, out 2 frames / 10 B)"]
+
+
+def test_who_closed_is_worded_as_the_cli_words_it():
+    """'closed here', as framewire-engine says (the log said 'closed by local')."""
+    events = [
+        schema.Closed(session_id=1, by=by, frames_in=1, bytes_in=30, at=1.0)
+        for by in ("local", "abort", "shutdown")
+    ]
+    texts = [row.payloads[0].split(b" (")[0] for row in log_entries(1, 0.0, events)]
+    assert texts == [b"closed here", b"aborted here", b"closed at shutdown"]
 
 
 def test_frames_of_several_reads_keep_their_own_times():

@@ -52,6 +52,18 @@ def test_events_drive_state_and_counters(qtbot):
     assert model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole) == "frame_too_large: big"
 
 
+def test_who_closed_a_session_is_worded_as_the_cli_words_it(qtbot):
+    """'closed here' and 'closed by the server' (the row said 'closed by local')."""
+    model = SessionModel()
+    model.apply_events(1, lifecycle(1) + lifecycle(2))
+    model.apply_events(1, [
+        schema.Closed(session_id=1, by="local", at=1.0),
+        schema.Closed(session_id=2, by="peer", at=1.0),
+    ])  # fmt: skip
+    details = [model.session(1, 1).detail, model.session(1, 2).detail]
+    assert details == ["closed here", "closed by the server"]
+
+
 def test_engine_death_marks_open_sessions_lost_and_generations_are_distinct(qtbot):
     model = SessionModel()
     model.apply_events(1, lifecycle(1) + lifecycle(2)[:1])
