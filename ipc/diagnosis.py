@@ -12,7 +12,8 @@ the GUI all show:
 * text: an HTTP response or request line, an SSH/SMTP/FTP/POP3/IMAP banner, JSON, plain
   text ("the server answered with an HTTP/1.1 response ...");
 * a TLS record (``16 03 ..``);
-* nothing received: how a server of the other byte order reads the header we sent.
+* nothing received: how a server of the other byte order reads the header we sent,
+  when the bytes sent read better in that order (``guess_framing``'s ranking).
 
 Pure functions of bytes; no I/O, neither trio nor Qt. The engine, the CLI and the GUI
 call these; nobody re-implements them.
@@ -355,7 +356,14 @@ def _fits(guess: Guess) -> bool:
 
 
 def _nothing_back(situation: Situation, spec: FramingSpec, sent: bytes) -> Diagnosis | None:
-    """Nothing came back: how a server of the other byte order reads the header we sent."""
+    """Nothing came back: how a server of the other byte order reads the header we sent,
+    if the bytes sent read better in that order.
+
+    Frames this side encoded read best in its own framing, so a peer that closes after a
+    short frame (on purpose, or one of the other byte order that took the header as a
+    huge length: the bytes cannot tell) is not told to switch; bytes written as they came
+    (a relay's) may read better in the other order, and then it is named.
+    """
     if situation == "closed_early":
         what = "the peer closed without sending anything"
     else:
@@ -365,23 +373,15 @@ def _nothing_back(situation: Situation, spec: FramingSpec, sent: bytes) -> Diagn
         return Diagnosis(kind="nothing", summary=what)
     other_order: Literal["little", "big"] = "big" if spec.byte_order == "little" else "little"
     other = FramingSpec(**{**spec.to_wire(), "byte_order": other_order})
-    header = sent[:size]
-    mine = int.from_bytes(header, spec.byte_order) + spec.total_adjust(size)
-    theirs = int.from_bytes(header, other_order) + other.total_adjust(size)
-    if theirs == mine:
+    ranked = guess_framing(sent, [spec, other])  # a tie goes to the framing in use
+    if not ranked or ranked[0].spec != other or not _fits(ranked[0]):
         return Diagnosis(kind="nothing", summary=what)
-    if theirs > DEFAULT_MAX_FRAME_LENGTH:
-        # "so it closes" only where it did close: after a timeout, it has not
-        effect = "(more than a server usually accepts"
-        effect += ", so it closes)" if situation == "closed_early" else ")"
-    else:
-        effect = "and waits for them"
     name = describe(other)
     return Diagnosis(
         kind="nothing",
         summary=(
-            f"{what}; a {name} peer reads your {describe(spec)} header "
-            f"{header.hex(' ')} as {theirs:,} bytes {effect}"
+            f"{what}; the bytes sent read better as {name} than as {describe(spec)} "
+            f"({ranked[0].sentence()})"
         ),
         suggestion=name,
     )

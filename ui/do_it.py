@@ -115,10 +115,16 @@ class DoItFlow(QObject):
                 why += f": choose framing {found.suggestion}"
             return why
         why = f"the server closed the connection ({closed.by}) before replying"
+        found = Diagnosis.from_wire(closed.details.get("diagnosis"))
+        if found is not None and found.kind == "nothing" and found.suggestion is None:
+            # Nothing came back, and the bytes sent cannot tell a server that refused our
+            # header from one that closes on purpose: no framing is named, both are said.
+            found = None
+            if closed.by == "peer":
+                why += " (if it speaks another framing: choose it, or guess…)"
         if closed.by == "peer" and not self._tls:
             # A TLS server closes without a word on a frame that is no TLS handshake.
             why += " (if it speaks TLS: tick TLS)"
-        found = Diagnosis.from_wire(closed.details.get("diagnosis"))
         return why if found is None else f"{why}: {diagnosis_text(found)}"
 
     def _on_open(self, generation: int, result: Any, error: CommandFailed | None) -> None:

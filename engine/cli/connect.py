@@ -138,8 +138,10 @@ class _Progress:
             diagnosis = diagnose(situation, plan.spec, sent=sent)
         if diagnosis is not None:
             waiting += f": {hint(diagnosis)}"
-        elif self.received == 0 and (self.sent or plan.frames):
-            # The usual cause: the server rejected our first header as another framing.
+        vague = diagnosis is None or (diagnosis.kind == "nothing" and diagnosis.suggestion is None)
+        if vague and self.received == 0 and (self.sent or plan.frames):
+            # A usual cause, which the bytes cannot show: the server rejected our first
+            # header as another framing's.
             waiting += f" (does the server speak {describe(plan.spec)}? see --framing)"
         return waiting
 

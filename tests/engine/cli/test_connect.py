@@ -81,9 +81,8 @@ async def test_peer_closing_before_the_replies_exits_3(nursery: trio.Nursery) ->
     assert result.returncode == 3
     assert lines(result.stderr) == [
         "framewire-engine: the peer closed the connection early: received 0 of 1 expected "
-        "frames: the peer closed without sending anything; a be32 peer reads your le32 "
-        "header 01 00 00 00 as 16,777,216 bytes (more than a server usually accepts, so it "
-        "closes): try --framing be32; or it speaks TLS: try --tls"
+        "frames: the peer closed without sending anything (does the server speak le32? see "
+        "--framing); or it speaks TLS: try --tls"
     ]
 
 
@@ -100,8 +99,7 @@ async def test_no_reply_within_timeout_exits_5(nursery: trio.Nursery) -> None:
     assert result.returncode == 5
     assert lines(result.stderr) == [
         "framewire-engine: timed out after 0.3 s: received 0 of 1 expected frames: nothing "
-        "came back; a be32 peer reads your le32 header 01 00 00 00 as 16,777,216 bytes (more "
-        "than a server usually accepts): try --framing be32"
+        "came back (does the server speak le32? see --framing)"
     ]
 
 
@@ -112,8 +110,8 @@ async def test_a_custom_spec_is_spelled_out_in_the_early_close_hint(nursery: tri
     )
     assert result.returncode == 3
     assert (
-        "a be16,includes_header peer reads your le16,includes_header header 03 00 as 766 "
-        "bytes and waits for them: try --framing be16,includes_header"
+        "the peer closed without sending anything (does the server speak "
+        "le16,includes_header? see --framing)"
     ) in result.stderr.decode()
 
 
