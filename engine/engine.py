@@ -32,7 +32,7 @@ import trio
 from engine.errors import EngineError, TooManySessions, UnknownListener, UnknownSession
 from engine.limits import Limits
 from engine.readiness import ReadinessWatcher, open_watcher
-from engine.session import Counters, Session
+from engine.session import Counters, PartialFrame, Session
 from engine.streams import Connect, Opening
 from ipc import schema
 from ipc.errors import LocalProtocolError
@@ -506,6 +506,16 @@ class Engine:
         if session is None:
             session = self._ended[session_id]
         return session.diagnose_now()
+
+    def partial_frame(self, session_id: int) -> PartialFrame | None:
+        """The frame the session has begun to receive and not finished; None between
+        frames, or once the session has ended.
+
+        Raises:
+            UnknownSession: no such session (never existed, or ended long ago).
+        """
+        session = self._live_session(session_id)
+        return None if session is None else session.partial_frame()
 
     def statistics(self) -> EngineStatistics:
         """Engine-wide totals since the engine started."""

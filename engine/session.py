@@ -45,7 +45,7 @@ import functools
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import trio
 
@@ -70,6 +70,7 @@ __all__ = [
     "MAX_READ_BYTES",
     "RECEIVE_BYTES",
     "Counters",
+    "PartialFrame",
     "Session",
     "SessionState",
     "error_kind",
@@ -113,6 +114,15 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
     #: The connection could not be made.
     FAILED = "failed"
+
+
+class PartialFrame(NamedTuple):
+    """A frame a session has started to receive and not finished."""
+
+    #: Bytes of it received, its header's included.
+    received: int
+    #: Bytes that would complete its header or body: at least this many more to come.
+    missing: int
 
 
 @dataclass(slots=True)
@@ -618,6 +628,13 @@ class Session:
         else:
             return None
         return diagnose(situation, self.spec, received=received, sent=self._sent_head)
+
+    def partial_frame(self) -> PartialFrame | None:
+        """The frame being received, if one is begun and unfinished (None between frames)."""
+        decoder = self._decoder
+        if decoder is None or not decoder.unfinished_bytes:
+            return None
+        return PartialFrame(decoder.unfinished_bytes, decoder.frame_bytes_missing)
 
     def diagnose_now(self) -> Diagnosis | None:
         """What the bytes say so far, as if the session ended now (a client gave up)."""

@@ -31,6 +31,7 @@ from engine.cli.exits import UsageError
 from engine.cli.output import Printer
 from engine.cli.plan import Plan, make_plan
 from engine.errors import ConnectFailed, EngineError, SessionBroken, SessionClosed
+from engine.session import PartialFrame
 from ipc import schema
 from ipc.cli_args import format_address, parse_host_port
 from ipc.diagnosis import Diagnosis
@@ -221,7 +222,8 @@ async def _session(client: EngineClient, session_id: int) -> dict[str, Any]:
 
 class _RemoteSession:
     """A session of the long-lived engine as ``connect.exchange`` uses one
-    (``connect.SessionLink``): its events, ``send``, no diagnosis of its own."""
+    (``connect.SessionLink``): its events, ``send``, no diagnosis of its own (nor the
+    frame being received: the engine's IPC says neither)."""
 
     def __init__(self, client: EngineClient, session_id: int) -> None:
         self._client = client
@@ -243,6 +245,9 @@ class _RemoteSession:
         await _call(self._client, schema.Send(session_id=session_id, frames=list(frames)))
 
     def diagnose(self, session_id: int) -> Diagnosis | None:
+        return None
+
+    def partial_frame(self, session_id: int) -> PartialFrame | None:
         return None
 
 

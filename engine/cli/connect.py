@@ -27,6 +27,7 @@ from engine.cli.parse import PROG
 from engine.cli.plan import Plan, decode_line
 from engine.engine import Engine, open_engine
 from engine.errors import SessionBroken, SessionClosed
+from engine.session import PartialFrame
 from ipc import schema
 from ipc.diagnosis import Diagnosis, Situation, diagnose
 from ipc.errors import LocalProtocolError, RemoteProtocolError
@@ -54,10 +55,17 @@ INSECURE_WARNING = (
 #: How long closing may take to flush what was sent before the connection is reset.
 CLOSE_GRACE_SECONDS = 2.0
 
+#: How long a frame may wait for its rest, with no byte more, before the run says what
+#: the bytes look like: a wrong framing takes a header for a length it then waits for.
+STALLED_FRAME_SECONDS = 3.0
+#: How often the run looks at the frame being received, for that.
+STALL_CHECK_SECONDS = 0.5
+
 
 class SessionLink(Protocol):
-    """What a run needs of the engine its session lives in: its events, ``send``, and
-    what the bytes seen so far say (``None`` when it cannot tell)."""
+    """What a run needs of the engine its session lives in: its events, ``send``, what
+    the bytes seen so far say and the frame being received (``None`` when it cannot
+    tell)."""
 
     @property
     def events(self) -> AsyncIterable[schema.Event]: ...
@@ -65,6 +73,8 @@ class SessionLink(Protocol):
     async def send(self, session_id: int, frames: Sequence[bytes]) -> None: ...
 
     def diagnose(self, session_id: int) -> Diagnosis | None: ...
+
+    def partial_frame(self, session_id: int) -> PartialFrame | None: ...
 
 
 @dataclass(slots=True)
@@ -249,7 +259,8 @@ async def exchange(
         nursery.start_soon(_consume, link, progress, printer)
         sender = trio.CancelScope()
         nursery.start_soon(_send_input, link, session_id, progress, sender)
-        watchdog = trio.CancelScope()
+        watchdog, stall = trio.CancelScope(), trio.CancelScope()
+        nursery.start_soon(_hint_stalled_frame, link, session_id, stall)
         if plan.reply_timeout is not None:
             nursery.start_soon(
                 _watch_replies, link, session_id, progress, plan.reply_timeout, watchdog
@@ -261,6 +272,7 @@ async def exchange(
             raise ReplyTimeout(f"timed out after {plan.timeout:g} s: {waiting}")
         sender.cancel()
         watchdog.cancel()
+        stall.cancel()
         if finish is None:
             nursery.cancel_scope.cancel()
         else:
@@ -291,6 +303,33 @@ async def _watch_replies(
                 )
             with trio.move_on_at(deadline):
                 await changed.wait()
+
+
+async def _hint_stalled_frame(link: SessionLink, session_id: int, scope: trio.CancelScope) -> None:
+    """Say once, on stderr, what the bytes look like when a frame has waited
+    ``STALLED_FRAME_SECONDS`` for its rest with no byte more, if they say anything
+    (``ipc.diagnosis``): a run with the wrong framing that sends nothing would otherwise
+    wait without a word. The run goes on; its timeouts are what end it."""
+    with scope:
+        seen: PartialFrame | None = None
+        since = trio.current_time()
+        while True:
+            await trio.sleep(STALL_CHECK_SECONDS)
+            now = trio.current_time()
+            partial = link.partial_frame(session_id)
+            if partial != seen:
+                seen, since = partial, now
+            elif partial is not None and now - since >= STALLED_FRAME_SECONDS:
+                diagnosis = link.diagnose(session_id)
+                if diagnosis is not None:
+                    print(
+                        f"{PROG}: no byte for {STALLED_FRAME_SECONDS:g} s in the middle of a "
+                        f"frame ({partial.received:,} bytes of it received, at least "
+                        f"{partial.missing:,} more expected): {hint(diagnosis)}",
+                        file=sys.stderr,
+                    )
+                    return
+                since = math.inf  # nothing to say of these bytes: look again when more come
 
 
 async def _send_input(

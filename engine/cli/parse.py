@@ -77,8 +77,9 @@ framing presets:
   changes, in words: "be32,offset=1,adjust=-4" (= pg), "le24,adjust=1" (= mysql),
   "varint,max=65536". The --length-* options, --strip and --max-frame override single
   fields. A framing mistake is diagnosed in the error line ("as be32, these 20 bytes are
-  1 whole frame: try --framing be32"); --guess-framing ranks the framings that parse what
-  a server sends.
+  1 whole frame: try --framing be32"), or in a line on stderr once a frame has had no
+  byte more for 3 s (the run waits on); --guess-framing ranks the framings that parse
+  what a server sends.
 
 output formats:
   text     "HH:MM:SS.ffffff < payload": printable text as is; \\\\, \\n, \\r, \\t escaped;

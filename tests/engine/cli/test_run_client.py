@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import trio
 
-from engine.cli.connect import run_client
+from engine.cli.connect import _hint_stalled_frame, run_client
 from engine.cli.exits import ReplyTimeout
 from engine.cli.parse import build_parser
 from engine.cli.plan import Plan, make_plan
-from ipc.framing import DEFAULT, FrameDecoder, encode_frame, encode_frames
+from engine.session import PartialFrame
+from ipc.diagnosis import Diagnosis
+from ipc.framing import DEFAULT, PRESETS, FrameDecoder, encode_frame, encode_frames
 from tests.engine.helpers import echo, sleep_forever, start_server, until_client_leaves
 
 DEADLINE = 10
@@ -118,3 +120,79 @@ async def test_text_escapes_binary_and_hexdump_shows_both(nursery: trio.Nursery)
         "< 7 bytes",
         "  00000000  72 65 3a de ad be ef" + " " * 28 + " re:....",
     ]
+
+
+class StalledLink:
+    """A ``SessionLink`` whose session holds ``partial``, with ``diagnosis`` to say."""
+
+    def __init__(self, partial: PartialFrame | None, diagnosis: Diagnosis | None) -> None:
+        self.partial = partial
+        self.diagnosis = diagnosis
+
+    def partial_frame(self, session_id: int) -> PartialFrame | None:
+        return self.partial
+
+    def diagnose(self, session_id: int) -> Diagnosis | None:
+        return self.diagnosis
+
+
+BE16_GUESS = Diagnosis(kind="framing", summary="as be16, these 66 bytes are 3 whole frames",
+                       suggestion="be16")  # fmt: skip
+STALL_HINT = (
+    "framewire-engine: no byte for 3 s in the middle of a frame (66 bytes of it received, "
+    "at least 5,058 more expected): as be16, these 66 bytes are 3 whole frames: try "
+    "--framing be16\n"
+)
+
+
+async def watch(link: StalledLink, seconds: float) -> None:
+    """Run the stalled-frame watcher on ``link`` for ``seconds`` (of the mock clock)."""
+    with trio.move_on_after(seconds):
+        await _hint_stalled_frame(link, 1, trio.CancelScope())  # type: ignore[arg-type]
+
+
+async def test_a_frame_stalled_for_3_s_gets_one_hint_with_what_the_bytes_say(
+    autojump_clock: trio.testing.MockClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = StalledLink(PartialFrame(66, 5058), BE16_GUESS)
+    await watch(link, 3.0)
+    assert capsys.readouterr().err == ""  # not yet: it is seen first at 0.5 s
+    await watch(link, 60.0)
+    assert capsys.readouterr().err == STALL_HINT  # once, and the watcher is done
+    # bytes that keep coming are no stall; bytes that say nothing get no hint
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch, link, 60.0)
+        for received in range(67, 127):
+            link.partial = PartialFrame(received, 5058 - received)
+            await trio.sleep(1.0)
+    await watch(StalledLink(PartialFrame(66, 5058), None), 60.0)
+    await watch(StalledLink(None, BE16_GUESS), 60.0)
+    assert capsys.readouterr().err == ""
+
+
+async def test_a_run_with_the_wrong_framing_that_waits_for_frames_is_told_which_reads_them(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A be16 server streams 3 frames to a le32 run that sends nothing: le32 takes
+    ``00 14 00 00`` for 5,120 bytes and waits; after 3 s it says so, and waits on."""
+    be16 = PRESETS["be16"]
+
+    @until_client_leaves
+    async def stream_be16(stream: trio.SocketStream) -> None:
+        # as the demo server's --stream 3 --size 20: a big-endian count, then x's
+        frames = [n.to_bytes(8, "big") + b"x" * 12 for n in range(3)]
+        await stream.send_all(encode_frames(frames, be16))
+        await trio.sleep_forever()
+
+    port = await start_server(nursery, stream_be16)
+    with pytest.raises(BaseException) as raised:
+        await run(plan_of(f"127.0.0.1:{port}", "--count", "3", "--timeout", "8"))
+    error = leaf(raised.value)
+    assert isinstance(error, ReplyTimeout) and str(error).startswith("timed out after 8 s")
+    assert capsys.readouterr().err == (
+        "framewire-engine: no byte for 3 s in the middle of a frame (66 bytes of it received, "
+        "at least 5,058 more expected): as be16, these 66 bytes are 3 whole frames (mqtt fits "
+        "them too): try --framing be16\n"
+    )
