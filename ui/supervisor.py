@@ -116,7 +116,6 @@ class EngineStatus:
     rtt: float | None = None
     banner: bool = False  # show the hang banner (not dismissed by "Wait")
     waiting_for_user: bool = False  # crash loop: restart budget spent
-    restart_in: float = 0.0
     attached_to: str = ""  # the long-lived engine's socket, when attached to one
 
 
@@ -313,7 +312,7 @@ class EngineSupervisor(QObject):
         self.client.attach(channel, generation)
         self._set(
             state=EngineState.STARTING, generation=generation, pid=None, silent_for=0.0,
-            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0, attached_to="",
+            rtt=None, banner=False, waiting_for_user=False, attached_to="",
         )  # fmt: skip
         process.started.connect(lambda: _lower_priority(process.processId()))
         process.start()
@@ -342,7 +341,7 @@ class EngineSupervisor(QObject):
         self.client.attach(channel, generation)
         self._set(
             state=EngineState.STARTING, generation=generation, pid=None, silent_for=0.0,
-            rtt=None, banner=False, waiting_for_user=False, restart_in=0.0, detail="",
+            rtt=None, banner=False, waiting_for_user=False, detail="",
             attached_to=path,
         )  # fmt: skip
         socket.connectToServer(path)
@@ -521,7 +520,6 @@ class EngineSupervisor(QObject):
         self._set(
             state=EngineState.CRASHED, pid=None, detail=why, banner=False,
             waiting_for_user=not allowed,
-            restart_in=RESTART_DELAY_MS / 1000 if allowed else 0.0,
         )  # fmt: skip
         self.engine_crashed.emit(generation, why)
         self.engine_lost.emit(generation, how)
