@@ -34,6 +34,7 @@ import trio
 from ipc.schema import Abort, Attach, Open, Received, Send
 from ipc.trio_channel import EngineClient, connect_socket
 from tools.bench.ipc import FRAME_SIZE, Counter, measure_end_to_end
+from tools.bench.memory import status_kib
 from tools.bench.suite import (
     Benchmark,
     BenchOptions,
@@ -50,14 +51,6 @@ __all__ = ["BENCHMARK", "measure_socket", "run"]
 TARGET_SOCKET_VS_STDIO = 0.8
 #: Two controllers each get every frame: each at least this share of one alone.
 TARGET_TWO_VS_ONE = 0.5
-
-
-def _rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def _drain(client: EngineClient, session_id: int, count: int) -> None:
@@ -109,7 +102,7 @@ async def _socket(port: int, count: int, controllers: int, history: bool) -> tup
                         readers.start_soon(_drain, client, sid, count)
                     await first.call(Send(session_id=sid, frames=[request]))
                 elapsed = time.perf_counter() - start
-                rss = _rss_mib(process.pid)
+                rss = status_kib("VmRSS", process.pid) / 1024
                 await first.call(Abort(session_id=sid))
         finally:
             process.terminate()

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tools.bench.memory import status_kib
 from tools.bench.suite import Benchmark, BenchOptions, BenchResult, Target, markdown_table
 
 __all__ = [
@@ -95,10 +96,7 @@ class _Relay:
     def peak_rss_mib(self) -> float:
         """The process's peak resident memory (``VmHWM``, which starts afresh at exec:
         ``ru_maxrss`` would count the fork of this big process), in MiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"the relay process {self.process.pid} is gone")
+        return status_kib("VmHWM", self.process.pid) / 1024
 
     def stop(self) -> None:
         if self.process.poll() is None:
